@@ -1,0 +1,7 @@
+"""``python -m bqlab``."""
+
+import sys
+
+from bqlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,226 @@
+"""Typed, validated parameters loaded from ``params/``.
+
+Layout: ``common.yaml`` (settings every notebook shares), one file per notebook
+(``01-eda.yaml``, ``02-train.yaml``, ``03-evaluate.yaml``) holding that notebook's own
+keys, and optional ``profiles/<name>.yaml`` overlays with sections ``common``, ``eda``,
+``train`` and ``evaluate`` whose keys replace the base values. Every key is checked
+before any kernel starts: an unknown key or a wrong value is a ``ParamsError`` naming
+the file, the key and the nearest valid key.
+"""
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bqlab.errors import BqlabError, ParamsError
+from bqlab.identifiers import validate_column, validate_table_id
+
+
+def _as_value_error(check):
+    def run(value):
+        try:
+            return check(value)
+        except BqlabError as err:
+            raise ValueError(str(err)) from err
+
+    return run
+
+
+TableId = Annotated[str, AfterValidator(_as_value_error(validate_table_id))]
+ColumnName = Annotated[str, AfterValidator(_as_value_error(validate_column))]
+ModelName = Literal["logistic_regression", "random_forest", "gradient_boosting"]
+
+
+class CommonParams(BaseModel):
+    """Settings shared by every notebook (``params/common.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Literal["local"] = "local"
+    table: TableId = "bigquery-public-data.ml_datasets.penguins"
+    local_tables: dict[TableId, str] = Field(default_factory=dict)
+    label: ColumnName = "species"
+    features: list[ColumnName] = Field(min_length=1)
+    missing_values: list[str] = Field(default_factory=lambda: ["."])
+    seed: int = 42
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _label_is_not_a_feature(self):
+        if self.label in self.features:
+            raise ValueError(f"label {self.label!r} is also listed in features: remove it from features")
+        if len(set(self.features)) != len(self.features):
+            raise ValueError("features lists a column twice")
+        return self
+
+    @classmethod
+    def from_namespace(cls, namespace: dict[str, Any]):
+        """Build the params from a notebook's globals (its papermill parameters)."""
+        return cls(**{key: namespace[key] for key in cls.model_fields if key in namespace})
+
+    @property
+    def split_columns(self) -> list[str]:
+        """Label and features: the columns whose values decide a row's side of the split."""
+        return [self.label, *self.features]
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column this notebook reads from the table."""
+        return self.split_columns
+
+
+class EdaParams(CommonParams):
+    """Data-analysis notebook (``params/01-eda.yaml``)."""
+
+    pairplot_max_rows: int = Field(default=1000, gt=0)
+
+
+class TrainParams(CommonParams):
+    """Training notebook (``params/02-train.yaml``)."""
+
+    model: ModelName = "random_forest"
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    cv_folds: int = Field(default=5, ge=2, le=20)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _known_hyperparameters(cls, value: dict[str, Any], info) -> dict[str, Any]:
+        from bqlab.modeling import hyperparameter_names
+
+        model = info.data.get("model")
+        if model is None:
+            return value
+        valid = hyperparameter_names(model)
+        for key in value:
+            if key not in valid:
+                raise ValueError(f"unknown hyperparameter {key!r} for model {model!r}{_did_you_mean(key, valid)}")
+        return value
+
+
+class EvaluateParams(CommonParams):
+    """Evaluation notebook (``params/03-evaluate.yaml``)."""
+
+    slice_columns: list[ColumnName] = Field(default_factory=list)
+    permutation_repeats: int = Field(default=10, gt=0)
+
+    @property
+    def columns(self) -> list[str]:
+        """Label, features and any slice column that is not a feature."""
+        return [*self.split_columns, *(c for c in self.slice_columns if c not in self.split_columns)]
+
+
+STAGES: dict[str, tuple[str, type[CommonParams]]] = {
+    "eda": ("01-eda", EdaParams),
+    "train": ("02-train", TrainParams),
+    "evaluate": ("03-evaluate", EvaluateParams),
+}
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """The validated params of every stage, and the files they came from."""
+
+    stages: dict[str, CommonParams]
+    files: tuple[Path, ...]
+    profile: str | None
+
+    @property
+    def common(self) -> CommonParams:
+        """The shared settings (identical in every stage)."""
+        return self.stages["eda"]
+
+
+def _did_you_mean(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(valid))}"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def _check_keys(values: dict[str, Any], allowed, where: str) -> None:
+    for key in values:
+        if key not in allowed:
+            raise ParamsError(f"{where}: unknown key {key!r}{_did_you_mean(str(key), allowed)}")
+
+
+def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineParams:
+    """Load, merge and validate every params file.
+
+    Raises:
+        ParamsError: naming the file and key at fault and how to fix it.
+    """
+    params_dir = Path(params_dir)
+    common_keys = set(CommonParams.model_fields)
+    common_file = params_dir / "common.yaml"
+    common = _read_yaml(common_file)
+    _check_keys(common, common_keys, str(common_file))
+    origin = {key: common_file for key in common}
+    layers: dict[str, dict[str, Any]] = {}
+    files = [common_file]
+    for stage, (stem, model) in STAGES.items():
+        path = params_dir / f"{stem}.yaml"
+        values = _read_yaml(path)
+        _check_keys(values, set(model.model_fields) - common_keys, f"{path} (only {stem}'s own keys; shared keys go in common.yaml)")
+        layers[stage] = values
+        origin.update({(stage, key): path for key in values})
+        files.append(path)
+    if profile:
+        path = params_dir / "profiles" / f"{profile}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in (params_dir / "profiles").glob("*.yaml"))
+            raise ParamsError(f"profile {profile!r} not found at {path}; known profiles: {known}")
+        overlay = _read_yaml(path)
+        _check_keys(overlay, {"common", *STAGES}, f"{path} (sections)")
+        for section, values in overlay.items():
+            if not isinstance(values, dict):
+                raise ParamsError(f"{path}: section {section!r} must be a mapping of keys to values")
+            if section == "common":
+                _check_keys(values, common_keys, f"{path} [common]")
+                common = {**common, **values}
+                origin.update({key: path for key in values})
+            else:
+                own = set(STAGES[section][1].model_fields) - common_keys
+                _check_keys(values, own, f"{path} [{section}]")
+                layers[section] = {**layers[section], **values}
+                origin.update({(section, key): path for key in values})
+        files.append(path)
+    root = params_dir.resolve().parent
+    tables = common.get("local_tables")
+    if isinstance(tables, dict):  # relative file paths are relative to the project root
+        common["local_tables"] = {t: str(root / f) if isinstance(f, str) else f for t, f in tables.items()}
+    stages = {}
+    for stage, (_, model) in STAGES.items():
+        try:
+            stages[stage] = model(**common, **layers[stage])
+        except ValidationError as err:
+            raise ParamsError(_describe(err, stage, origin)) from None
+    return PipelineParams(stages=stages, files=tuple(files), profile=profile)
+
+
+def _describe(err: ValidationError, stage: str, origin: dict) -> str:
+    lines = []
+    for problem in err.errors():
+        loc = problem["loc"]
+        key = str(loc[0]) if loc else ""
+        where = origin.get((stage, key)) or origin.get(key) or "params (built-in default)"
+        path = ".".join(str(part) for part in loc) or "(whole file)"
+        message = problem["msg"].removeprefix("Value error, ")
+        got = f" (got {problem.get('input')!r})" if loc else ""
+        lines.append(f"{where}: key {path!r}: {message}{got}")
+    return "\n".join(lines)

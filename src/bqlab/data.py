@@ -1,0 +1,176 @@
+"""Data access: BigQuery Standard SQL with named ``@parameters`` against a Source.
+
+``LocalSource`` is the embedded engine (DuckDB): it serves the embedded public tables and
+any CSV or Parquet file mapped to a BigQuery-style table id, and translates each query
+from BigQuery's dialect with sqlglot. Notebooks reach data only through the named
+queries in ``bqlab/sql`` via the helpers at the bottom of this module.
+"""
+
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+
+from bqlab.datasets import EMBEDDED_TABLES
+from bqlab.errors import DataError
+from bqlab.identifiers import quote_column, quote_table, split_table_id, validate_table_id
+
+# DuckDB column types as the BigQuery types a user would see in the warehouse.
+_BIGQUERY_TYPES = {
+    "VARCHAR": "STRING",
+    "DOUBLE": "FLOAT64",
+    "FLOAT": "FLOAT64",
+    "BIGINT": "INT64",
+    "INTEGER": "INT64",
+    "SMALLINT": "INT64",
+    "TINYINT": "INT64",
+    "HUGEINT": "INT64",
+    "BOOLEAN": "BOOL",
+    "DATE": "DATE",
+    "TIMESTAMP": "DATETIME",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "BLOB": "BYTES",
+}
+
+
+class Source(Protocol):
+    """Where queries run: the embedded engine now, BigQuery itself later."""
+
+    name: str
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run one BigQuery Standard SQL statement with named parameters."""
+        ...
+
+    def schema(self, table_id: str) -> dict[str, str]:
+        """Return the table's columns and their BigQuery types, in table order."""
+        ...
+
+
+class LocalSource:
+    """The embedded engine: DuckDB in memory, speaking BigQuery SQL through sqlglot."""
+
+    name = "local"
+
+    def __init__(self, local_tables: Mapping[str, str | Path] | None = None) -> None:
+        self._con = duckdb.connect(":memory:")
+        self._files = {validate_table_id(t): Path(p) for t, p in (local_tables or {}).items()}
+        self._loaded: set[str] = set()
+
+    def _ensure_table(self, table_id: str) -> str:
+        """Create ``table_id`` in DuckDB on first use; return its DuckDB name."""
+        project, dataset, table = split_table_id(table_id)
+        catalog = f'"{project}"' if project else "memory"
+        target = f'{catalog}."{dataset}"."{table}"'
+        if table_id in self._loaded:
+            return target
+        if table_id in self._files:
+            loader = self._file_relation(table_id)
+        elif table_id in EMBEDDED_TABLES:
+            frame = EMBEDDED_TABLES[table_id]()  # noqa: F841 - read by DuckDB's replacement scan
+            loader = "SELECT * FROM frame"
+        else:
+            known = sorted(set(self._files) | set(EMBEDDED_TABLES))
+            raise DataError(
+                f"table {table_id!r} is not available to the local source: map it to a CSV or "
+                f"Parquet file under 'local_tables' in params/common.yaml (known: {known})"
+            )
+        if project and project not in self._attached():
+            self._con.execute(f"ATTACH ':memory:' AS \"{project}\"")
+        self._con.execute(f'CREATE SCHEMA IF NOT EXISTS {catalog}."{dataset}"')
+        self._con.execute(f"CREATE TABLE {target} AS {loader}")
+        self._loaded.add(table_id)
+        return target
+
+    def _file_relation(self, table_id: str) -> str:
+        path = self._files[table_id]
+        if not path.is_file():
+            raise DataError(f"local file for table {table_id!r} not found: {path}")
+        literal = "'" + str(path).replace("'", "''") + "'"
+        if path.suffix.lower() == ".parquet":
+            return f"SELECT * FROM read_parquet({literal})"
+        if path.suffix.lower() in {".csv", ".gz"}:
+            return f"SELECT * FROM read_csv({literal}, header = true)"
+        raise DataError(f"local file for table {table_id!r} must be .csv or .parquet: {path}")
+
+    def _attached(self) -> set[str]:
+        return {row[0] for row in self._con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Translate ``sql`` from BigQuery Standard SQL to DuckDB and run it."""
+        try:
+            tree = sqlglot.parse_one(sql, read="bigquery")
+        except sqlglot.errors.ParseError as err:
+            raise DataError(f"query is not valid BigQuery Standard SQL: {err}") from err
+        for table in tree.find_all(exp.Table):
+            parts = [p for p in (table.catalog, table.db, table.name) if p]
+            if len(parts) >= 2:
+                self._ensure_table(".".join(parts))
+        _check_parameters(tree, params or {})
+        try:
+            relation = self._con.execute(tree.sql(dialect="duckdb"), dict(params or {}))
+            frame = relation.df()
+        except duckdb.Error as err:
+            raise DataError(f"query failed on the local source: {err}") from err
+        # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
+        wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
+        return frame.astype({name: "Int64" for name in wide})
+
+    def schema(self, table_id: str) -> dict[str, str]:
+        """Return the table's columns and BigQuery types (loading the table if needed)."""
+        target = self._ensure_table(validate_table_id(table_id))
+        rows = self._con.execute(f"DESCRIBE {target}").fetchall()
+        return {name: _BIGQUERY_TYPES.get(str(kind).upper(), str(kind).upper()) for name, kind, *_ in rows}
+
+
+def _check_parameters(tree: exp.Expression, params: Mapping[str, Any]) -> None:
+    used = {p.name for p in tree.find_all(exp.Parameter)}
+    missing, unused = sorted(used - set(params)), sorted(set(params) - used)
+    if missing or unused:
+        raise DataError(
+            f"query parameters do not match the SQL: missing {missing}, not used {unused}; "
+            "pass exactly the @names the query uses"
+        )
+
+
+def open_source(source: str, local_tables: Mapping[str, str | Path] | None = None) -> Source:
+    """Return the Source named in params (``local`` is the embedded engine)."""
+    if source == "local":
+        return LocalSource(local_tables)
+    raise DataError(f"unknown source {source!r}: use 'local'")
+
+
+def named_query(query_name: str, **identifiers: str) -> str:
+    """Load ``sql/<name>.sql`` and fill its identifier slots (already quoted)."""
+    text = resources.files("bqlab").joinpath("sql", f"{query_name}.sql").read_text(encoding="utf-8")
+    return text.format(**identifiers)
+
+
+def fetch_columns(source: Source, table_id: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Return ``columns`` of every row of ``table_id``; an empty table is an error."""
+    sql = named_query(
+        "select_columns",
+        table=quote_table(table_id),
+        columns=", ".join(quote_column(c) for c in columns),
+    )
+    frame = source.query(sql)
+    if frame.empty:
+        raise DataError(f"table {table_id!r} returned no rows: check the table id in params")
+    return frame
+
+
+def column_profile(source: Source, table_id: str, columns: Sequence[str], placeholders: Sequence[str]) -> pd.DataFrame:
+    """Count rows, NULLs and placeholder values (such as ".") per column, in SQL."""
+    per_column = [
+        named_query("column_profile", table=quote_table(table_id), column=quote_column(c), label=f"'{c}'")
+        for c in columns
+    ]
+    sql = "\nUNION ALL\n".join(per_column)
+    frame = source.query(sql, {"placeholders": list(placeholders)})
+    order = {c: i for i, c in enumerate(columns)}
+    return frame.sort_values("column_name", key=lambda s: s.map(order)).reset_index(drop=True)

@@ -1,0 +1,3 @@
+-- Rows of the analysed table, restricted to the columns the analysis uses.
+SELECT {columns}
+FROM {table}
