@@ -114,6 +114,7 @@ def _now() -> str:
 
 def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
     import papermill
+    from traitlets.config import Config
 
     papermill.execute_notebook(
         str(notebook),
@@ -127,6 +128,8 @@ def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path
         # Saving after every cell re-serialises the notebook each time (quadratic cost).
         request_save_on_cell_execute=False,
         autosave_cell_every=0,
+        # Kernel sockets as local files, not unencrypted TCP ports other local users could reach.
+        config=Config({"KernelManager": {"transport": "ipc"}}),
     )
 
 

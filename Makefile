@@ -1,0 +1,68 @@
+# bqlab: `make` lists the targets. The first target that needs Python creates .venv
+# with the exact versions in requirements.txt; later calls reuse it.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PROFILE ?=
+REPORTS ?= reports
+LAB_PORT ?= 8888
+PYTEST_ARGS ?=
+KERNEL  := bqlab
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.bqlab-installed
+PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
+
+.PHONY: help setup report check test lint lab clean clean-venv lock
+
+help: ## List the targets
+	@echo "Usage: make <target> [PROFILE=ci] [REPORTS=reports]"
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
+	@echo "Setting up $(VENV) with the pinned versions in requirements.txt (first run only, about 2 minutes) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
+	@touch $@
+	@echo "Environment ready: $(VENV) (Jupyter kernel '$(KERNEL)')"
+
+setup: $(STAMP) ## Create the virtual environment (done automatically by the other targets)
+
+report: $(STAMP) ## Run the notebooks and write HTML reports to reports/ (PROFILE=ci for a fast run)
+	@$(BIN)/python -m bqlab report $(PROFILE_ARG) --reports-dir $(REPORTS)
+
+check: $(STAMP) ## Validate params and check the table without running anything
+	@$(BIN)/python -m bqlab check $(PROFILE_ARG)
+
+test: $(STAMP) ## Run the test suite
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Check code style and docstrings (ruff)
+	@$(BIN)/ruff check src tests
+	@$(BIN)/ruff format --check src tests
+	@echo "lint OK"
+
+lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with the project kernel
+	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=. --ServerApp.open_browser=False \
+		$(if $(filter 0,$(shell id -u)),--allow-root,)
+
+clean: ## Remove generated reports and caches (keeps the environment)
+	@rm -rf $(REPORTS) .pytest_cache .ruff_cache
+	@find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+	@echo "removed $(REPORTS)/ and caches"
+
+clean-venv: ## Remove the virtual environment too
+	@rm -rf $(VENV)
+	@echo "removed $(VENV)/"
+
+lock: $(STAMP) ## Rewrite requirements.txt from the environment after a deliberate upgrade
+	@{ sed -n '1,/^# Regenerate/p' requirements.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -vE '^(pip|setuptools|wheel)=='; } > requirements.txt.new
+	@mv requirements.txt.new requirements.txt
+	@echo "requirements.txt rewritten; review the diff"

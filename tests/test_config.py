@@ -1,0 +1,110 @@
+import pytest
+
+from bqlab.config import EvaluateParams, TrainParams, load_params
+from bqlab.errors import ParamsError
+
+from .conftest import ROOT, write_yaml
+
+
+def test_project_params_load_and_profiles_overlay():
+    base = load_params(ROOT / "params")
+    ci = load_params(ROOT / "params", "ci")
+    assert base.common.table == "bigquery-public-data.ml_datasets.penguins"
+    assert ci.stages["train"].cv_folds < base.stages["train"].cv_folds
+    assert ci.stages["eda"] == base.stages["eda"]  # the ci profile leaves EDA alone
+    assert ci.files[-1].name == "ci.yaml"
+
+
+def test_every_stage_shares_the_common_values(project):
+    params = load_params(project / "params")
+    assert {p.label for p in params.stages.values()} == {"species"}
+    assert {tuple(p.features) for p in params.stages.values()} == {tuple(params.common.features)}
+
+
+def test_unknown_key_names_file_key_and_nearest_valid_key(project):
+    write_yaml(project / "params/common.yaml", "table: a-project.ds.t\nlabell: species\nfeatures: [x]\n")
+    with pytest.raises(ParamsError, match=r"common\.yaml: unknown key 'labell'; did you mean 'label'\?"):
+        load_params(project / "params")
+
+
+def test_stage_file_rejects_a_shared_key_and_says_where_it_belongs(project):
+    write_yaml(project / "params/02-train.yaml", "model: random_forest\nseed: 3\n")
+    with pytest.raises(ParamsError, match=r"02-train\.yaml \(only 02-train's own keys; shared keys go in common\.yaml\): unknown key 'seed'"):
+        load_params(project / "params")
+
+
+def test_wrong_type_names_file_and_key(project):
+    write_yaml(project / "params/02-train.yaml", "model: random_forest\ncv_folds: five\n")
+    with pytest.raises(ParamsError, match=r"02-train\.yaml: key 'cv_folds': Input should be a valid integer.*'five'"):
+        load_params(project / "params")
+
+
+def test_unknown_model_lists_the_choices(project):
+    write_yaml(project / "params/02-train.yaml", "model: xgboost\n")
+    with pytest.raises(ParamsError, match=r"key 'model'.*'logistic_regression', 'random_forest' or 'gradient_boosting'"):
+        load_params(project / "params")
+
+
+def test_unknown_hyperparameter_suggests_the_estimator_argument(project):
+    write_yaml(project / "params/02-train.yaml", "model: random_forest\nhyperparameters: {n_estimator: 10}\n")
+    with pytest.raises(ParamsError, match=r"unknown hyperparameter 'n_estimator' for model 'random_forest'; did you mean 'n_estimators'\?"):
+        load_params(project / "params")
+
+
+def test_malformed_table_id_is_rejected_before_anything_runs(project):
+    text = (project / "params/common.yaml").read_text().replace(
+        "table: bigquery-public-data.ml_datasets.penguins", "table: 'proj.ds.t; DROP TABLE x'"
+    )
+    write_yaml(project / "params/common.yaml", text)
+    with pytest.raises(ParamsError, match=r"common\.yaml: key 'table': table id 'proj.ds.t; DROP TABLE x' is not valid"):
+        load_params(project / "params")
+
+
+def test_label_listed_as_feature_is_rejected(project):
+    write_yaml(project / "params/common.yaml", "label: species\nfeatures: [species, island]\n")
+    with pytest.raises(ParamsError, match="label 'species' is also listed in features"):
+        load_params(project / "params")
+
+
+def test_profile_sections_are_checked(project):
+    write_yaml(project / "params/profiles/fast.yaml", "training:\n  cv_folds: 2\n")
+    with pytest.raises(ParamsError, match=r"fast\.yaml \(sections\): unknown key 'training'; did you mean 'train'\?"):
+        load_params(project / "params", "fast")
+
+
+def test_profile_values_are_validated_and_blamed_on_the_profile(project):
+    write_yaml(project / "params/profiles/fast.yaml", "common:\n  test_fraction: 1.5\n")
+    with pytest.raises(ParamsError, match=r"fast\.yaml: key 'test_fraction': Input should be less than 1"):
+        load_params(project / "params", "fast")
+
+
+def test_missing_profile_lists_the_known_ones(project):
+    with pytest.raises(ParamsError, match=r"profile 'nope' not found.*known profiles: \['ci'\]"):
+        load_params(project / "params", "nope")
+
+
+def test_yaml_that_is_not_a_mapping_is_rejected(project):
+    write_yaml(project / "params/01-eda.yaml", "- just\n- a list\n")
+    with pytest.raises(ParamsError, match=r"01-eda\.yaml: expected a mapping"):
+        load_params(project / "params")
+
+
+def test_local_table_paths_are_relative_to_the_project_root(project):
+    text = (project / "params/common.yaml").read_text().replace(
+        "local_tables: {}", "local_tables: {my-project.sales.orders: data/orders.csv}"
+    )
+    write_yaml(project / "params/common.yaml", text)
+    params = load_params(project / "params")
+    assert params.common.local_tables == {"my-project.sales.orders": str(project.resolve() / "data/orders.csv")}
+
+
+def test_from_namespace_reads_only_the_model_fields():
+    namespace = {"features": ["a", "b"], "label": "y", "model": "gradient_boosting", "output_dir": "x", "In": []}
+    params = TrainParams.from_namespace(namespace)
+    assert (params.model, params.features) == ("gradient_boosting", ["a", "b"])
+
+
+def test_evaluate_reads_slice_columns_that_are_not_features():
+    params = EvaluateParams(label="y", features=["a"], slice_columns=["a", "region"])
+    assert params.columns == ["y", "a", "region"]
+    assert params.split_columns == ["y", "a"]

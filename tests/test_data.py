@@ -1,0 +1,102 @@
+import pandas as pd
+import pytest
+
+from bqlab import data
+from bqlab.data import LocalSource
+from bqlab.datasets import PENGUINS_TABLE, penguins
+from bqlab.errors import DataError
+
+
+def test_named_parameters_are_bound_not_formatted(penguins_source):
+    frame = penguins_source.query(
+        f"SELECT COUNT(*) AS n FROM `{PENGUINS_TABLE}` WHERE island = @island AND body_mass_g > @mass",
+        {"island": "Biscoe", "mass": 5000},
+    )
+    rows = penguins()
+    assert frame["n"].iloc[0] == ((rows["island"] == "Biscoe") & (rows["body_mass_g"] > 5000)).sum() == 61
+
+
+def test_a_parameter_value_carrying_sql_stays_a_value(penguins_source):
+    frame = penguins_source.query(
+        f"SELECT COUNT(*) AS n FROM `{PENGUINS_TABLE}` WHERE island = @island",
+        {"island": "Biscoe' OR '1'='1"},
+    )
+    assert frame["n"].iloc[0] == 0
+
+
+def test_array_parameters_work_with_in_unnest(penguins_source):
+    frame = penguins_source.query(
+        f"SELECT COUNTIF(sex IN UNNEST(@values)) AS n FROM `{PENGUINS_TABLE}`", {"values": [".", "MALE"]}
+    )
+    assert frame["n"].iloc[0] == 169
+    assert str(frame["n"].dtype) == "Int64"  # INT64 as in BigQuery, not DuckDB's HUGEINT->float
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({}, r"missing \['island'\]"), ({"island": "Dream", "extra": 1}, r"not used \['extra'\]")],
+)
+def test_parameters_must_match_the_sql(penguins_source, params, message):
+    with pytest.raises(DataError, match=message):
+        penguins_source.query(f"SELECT * FROM `{PENGUINS_TABLE}` WHERE island = @island", params)
+
+
+def test_invalid_sql_is_reported_as_such(penguins_source):
+    with pytest.raises(DataError, match="not valid BigQuery Standard SQL"):
+        penguins_source.query("SELECT FROM WHERE (")
+
+
+def test_an_unknown_table_names_the_table_and_how_to_map_a_file():
+    with pytest.raises(DataError, match=r"'proj-xyz.ds.missing' is not available.*local_tables"):
+        LocalSource().query("SELECT a FROM `proj-xyz.ds.missing`")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_local_files_are_served_under_bigquery_style_ids(tmp_path, suffix):
+    frame = pd.DataFrame({"id": [1, 2, 3], "label": ["a", "b", "a"], "x": [0.5, 1.5, None]})
+    path = tmp_path / f"extract{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    source = LocalSource({"my-project.sales.orders": path})
+    assert source.schema("my-project.sales.orders") == {"id": "INT64", "label": "STRING", "x": "FLOAT64"}
+    out = source.query("SELECT label, COUNT(*) AS n FROM `my-project.sales.orders` GROUP BY label ORDER BY label")
+    assert out.to_dict("list") == {"label": ["a", "b"], "n": [2, 1]}
+
+
+def test_a_missing_local_file_is_named(tmp_path):
+    source = LocalSource({"proj-abc.ds.t": tmp_path / "nope.csv"})
+    with pytest.raises(DataError, match="nope.csv"):
+        source.schema("proj-abc.ds.t")
+
+
+def test_fetch_columns_returns_only_the_named_columns(penguins_source):
+    frame = data.fetch_columns(penguins_source, PENGUINS_TABLE, ["sex", "body_mass_g"])
+    assert list(frame.columns) == ["sex", "body_mass_g"]
+    assert len(frame) == 344
+
+
+def test_fetch_columns_refuses_an_empty_table(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("label,x\n", encoding="utf-8")
+    source = LocalSource({"proj-abc.ds.empty": path})
+    with pytest.raises(DataError, match="returned no rows"):
+        data.fetch_columns(source, "proj-abc.ds.empty", ["label", "x"])
+
+
+def test_fetch_columns_rejects_a_column_name_carrying_sql(penguins_source):
+    with pytest.raises(DataError, match="column name"):
+        data.fetch_columns(penguins_source, PENGUINS_TABLE, ["sex FROM x; --"])
+
+
+def test_column_profile_counts_nulls_and_placeholders_in_sql(penguins_source):
+    profile = data.column_profile(penguins_source, PENGUINS_TABLE, ["sex", "body_mass_g", "species"], ["."])
+    assert profile.to_dict("list") == {
+        "column_name": ["sex", "body_mass_g", "species"],
+        "row_count": [344, 344, 344],
+        "null_count": [10, 2, 0],
+        "placeholder_count": [1, 0, 0],
+    }
+
+
+def test_unknown_source_is_rejected():
+    with pytest.raises(DataError, match="unknown source 'warehouse'"):
+        data.open_source("warehouse")

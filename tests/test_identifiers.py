@@ -1,0 +1,47 @@
+import pytest
+
+from bqlab.errors import DataError
+from bqlab.identifiers import quote_column, quote_table, split_table_id, validate_column, validate_table_id
+
+
+@pytest.mark.parametrize(
+    "table_id, parts",
+    [
+        ("bigquery-public-data.ml_datasets.penguins", ("bigquery-public-data", "ml_datasets", "penguins")),
+        ("my-project-123.sales.orders_2024", ("my-project-123", "sales", "orders_2024")),
+        ("example.com:my-project.ds.t", ("example.com:my-project", "ds", "t")),
+        ("dataset.table", (None, "dataset", "table")),
+    ],
+)
+def test_valid_table_ids_split_into_parts(table_id, parts):
+    assert validate_table_id(table_id) == table_id
+    assert split_table_id(table_id) == parts
+
+
+@pytest.mark.parametrize(
+    "table_id",
+    [
+        "penguins",  # no dataset
+        "a.b.c.d",  # four parts
+        "proj.ds.t; DROP TABLE x",  # statement injection
+        "proj.ds.t` UNION ALL SELECT 1 --",  # backtick escape
+        "Bad_Project.ds.t",  # project ids are lowercase
+        "my project.ds.t",
+        "proj.ds.t'--",
+        "",
+    ],
+)
+def test_invalid_table_ids_are_rejected_with_the_accepted_form(table_id):
+    with pytest.raises(DataError, match="is not valid: use 'project.dataset.table'"):
+        validate_table_id(table_id)
+
+
+def test_quoting_wraps_validated_names_in_backticks():
+    assert quote_table("proj-1x.ds.t") == "`proj-1x.ds.t`"
+    assert quote_column("body_mass_g") == "`body_mass_g`"
+
+
+@pytest.mark.parametrize("name", ["1abc", "a-b", "a b", "x`", "sex; DROP", ""])
+def test_invalid_column_names_are_rejected(name):
+    with pytest.raises(DataError, match="column name"):
+        validate_column(name)

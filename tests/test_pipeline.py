@@ -1,0 +1,162 @@
+"""The whole pipeline through the CLI: real notebooks, real kernels, real HTML."""
+
+import json
+import shutil
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from bqlab import cli
+
+from .conftest import ROOT, write_yaml
+
+
+def _run(project, *args, reports="reports"):
+    return cli.main(
+        [
+            *args,
+            "--params-dir",
+            str(project / "params"),
+            "--notebooks-dir",
+            str(project / "notebooks"),
+            "--reports-dir",
+            str(project / reports),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One full run on the fast ci profile, shared by the assertions below."""
+    project = tmp_path_factory.mktemp("project")
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, project / folder)
+    code = _run(project, "report", "--profile", "ci", "--quiet")
+    run_dir = (project / "reports" / "latest").resolve()
+    return code, project, run_dir
+
+
+@pytest.mark.slow
+def test_run_succeeds_and_writes_every_report(finished):
+    code, project, run_dir = finished
+    assert code == 0
+    for name in ("01-eda.html", "02-train.html", "03-evaluate.html", "run.json", "artifacts/model.skops"):
+        assert (run_dir / name).is_file(), name
+    assert (project / "reports" / "index.html").is_file()
+    assert not list((project / "reports" / "runs").glob(".*")), "no partial run folder is left behind"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", ["01-eda", "02-train", "03-evaluate"])
+def test_reports_have_no_error_output_and_show_their_parameters(finished, stem):
+    _, _, run_dir = finished
+    nb = nbformat.read(run_dir / f"{stem}.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], "warnings leaked into the report"
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'table = "bigquery-public-data.ml_datasets.penguins"' in injected[0].source
+    html = (run_dir / f"{stem}.html").read_text(encoding="utf-8")
+    assert "celltag_injected-parameters" in html
+    assert html.count("<img") >= (0 if stem == "02-train" else 3) and "data:image/png;base64" in html
+
+
+@pytest.mark.slow
+def test_metrics_are_computed_and_shown(finished):
+    _, project, run_dir = finished
+    train = json.loads((run_dir / "artifacts/train_metrics.json").read_text())
+    evaluate = json.loads((run_dir / "artifacts/evaluate_metrics.json").read_text())
+    eda = json.loads((run_dir / "artifacts/eda_metrics.json").read_text())
+    assert eda["rows"] == 344 and eda["missing_by_column"]["sex"] == 11  # 10 NULL + 1 "."
+    assert train["model"] == "random_forest" and train["train_rows"] + train["test_rows"] == 344
+    assert 0.9 <= train["cv_accuracy_mean"] <= 1.0
+    assert 0.9 <= evaluate["accuracy"] <= 1.0 and evaluate["test_rows"] == train["test_rows"]
+    assert set(evaluate["per_class"]) == {
+        "Adelie Penguin (Pygoscelis adeliae)",
+        "Chinstrap penguin (Pygoscelis antarctica)",
+        "Gentoo penguin (Pygoscelis papua)",
+    }
+    html = (run_dir / "03-evaluate.html").read_text(encoding="utf-8")
+    assert "macro_f1" in html and "Permutation importance" in html
+    index = (project / "reports" / "index.html").read_text(encoding="utf-8")
+    run_id = run_dir.name
+    for stem in ("01-eda", "02-train", "03-evaluate"):
+        assert f'href="runs/{run_id}/{stem}.html"' in index
+    assert f"test accuracy <strong>{evaluate['accuracy']}</strong>" in index
+
+
+@pytest.mark.slow
+def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path, capsys):
+    _, project, earlier_run = finished
+    shutil.copytree(project / "reports", tmp_path / "reports", symlinks=True)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "reports/runs" / earlier_run.name).glob("*.html")}
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    # A real table on which training cannot cross-validate: one class has 3 rows, cv_folds is 5.
+    rng = np.random.default_rng(0)
+    labels = ["a"] * 30 + ["b"] * 30 + ["rare"] * 3
+    pd.DataFrame({"kind": labels, "x": rng.normal(size=63), "y": rng.normal(size=63)}).to_csv(
+        tmp_path / "tiny.csv", index=False
+    )
+    write_yaml(
+        tmp_path / "params/common.yaml",
+        "table: my-project.lab.tiny\nlocal_tables: {my-project.lab.tiny: tiny.csv}\nlabel: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
+    )
+    write_yaml(tmp_path / "params/03-evaluate.yaml", "slice_columns: []\n")
+    capsys.readouterr()
+    code = _run(tmp_path, "report")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "notebook 02-train failed at cell" in err and "PipelineError: cv_folds=5 but the rarest class" in err
+    failed_run = (tmp_path / "reports/latest").resolve()
+    record = json.loads((failed_run / "run.json").read_text())
+    assert [s["status"] for s in record["stages"]] == ["ok", "failed", "not run"]
+    assert "rarest class" in (failed_run / "02-train.html").read_text(encoding="utf-8")
+    assert not (failed_run / "03-evaluate.html").exists()
+    after = {p.name: p.read_bytes() for p in (tmp_path / "reports/runs" / earlier_run.name).glob("*.html")}
+    assert after == before, "the earlier run's reports were changed"
+    index = (tmp_path / "reports/index.html").read_text(encoding="utf-8")
+    assert index.index(failed_run.name) < index.index(earlier_run.name), "newest run first"
+    assert 'class="failed"' in index
+
+
+def _set_common(project, old, new):
+    path = project / "params/common.yaml"
+    path.write_text(path.read_text().replace(old, new))
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("label: species", "label: species_name", "column 'species_name' (params key 'label', used by eda) is not in table"),
+        ("  - body_mass_g\n", "  - body_mass_kg\n", "column 'body_mass_kg' (params key 'features', used by eda) is not in table"),
+        ("source: local", "source: warehouse", "key 'source': Input should be 'local'"),
+        ("table: bigquery-public-data.ml_datasets.penguins", "table: bigquery-public-data.ml_datasets.pen`guins", "is not valid"),
+        ("table: bigquery-public-data.ml_datasets.penguins", "table: my-project.x.absent", "'my-project.x.absent' is not available"),
+    ],
+)
+def test_bad_input_is_refused_before_any_kernel_starts(project, capsys, old, new, message):
+    _set_common(project, old, new)
+    assert _run(project, "report") == 2
+    assert message in capsys.readouterr().err
+    assert not (project / "reports").exists(), "nothing may be written for refused input"
+
+
+def test_an_empty_table_is_refused_before_any_kernel_starts(project, capsys):
+    (project / "empty.csv").write_text("species,island\n", encoding="utf-8")
+    write_yaml(
+        project / "params/common.yaml",
+        "table: my-project.lab.empty\nlocal_tables: {my-project.lab.empty: empty.csv}\nfeatures: [island]\n",
+    )
+    write_yaml(project / "params/03-evaluate.yaml", "slice_columns: []\n")
+    assert _run(project, "report") == 2
+    assert "table 'my-project.lab.empty' has no rows" in capsys.readouterr().err
+    assert not (project / "reports").exists()
+
+
+def test_check_validates_without_writing_anything(project, capsys):
+    assert _run(project, "check") == 0
+    assert "params and table OK" in capsys.readouterr().out
+    assert not (project / "reports").exists()
