@@ -13,8 +13,14 @@ LAB_PORT ?= 8888
 PYTEST_ARGS ?=
 KERNEL  := bqlab
 
-BIN   := $(VENV)/bin
-STAMP := $(VENV)/.bqlab-installed
+ifeq ($(BQLAB_ENV),system)
+  # Inside the container the image's environment already holds every pinned package.
+  BIN   := $(patsubst %/,%,$(dir $(shell command -v python)))
+  STAMP :=
+else
+  BIN   := $(VENV)/bin
+  STAMP := $(VENV)/.bqlab-installed
+endif
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 
 .PHONY: help setup report check test lint lab clean clean-venv lock
@@ -23,6 +29,7 @@ help: ## List the targets
 	@echo "Usage: make <target> [PROFILE=ci] [REPORTS=reports]"
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
+ifneq ($(STAMP),)
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
 	@echo "Setting up $(VENV) with the pinned versions in requirements.txt (first run only, about 2 minutes) ..."
@@ -32,6 +39,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@touch $@
 	@echo "Environment ready: $(VENV) (Jupyter kernel '$(KERNEL)')"
+endif
 
 setup: $(STAMP) ## Create the virtual environment (done automatically by the other targets)
 

@@ -29,7 +29,10 @@ def test_unknown_key_names_file_key_and_nearest_valid_key(project):
 
 def test_stage_file_rejects_a_shared_key_and_says_where_it_belongs(project):
     write_yaml(project / "params/02-train.yaml", "model: random_forest\nseed: 3\n")
-    with pytest.raises(ParamsError, match=r"02-train\.yaml \(only 02-train's own keys; shared keys go in common\.yaml\): unknown key 'seed'"):
+    with pytest.raises(
+        ParamsError,
+        match=r"02-train\.yaml \(only 02-train's own keys; shared keys go in common\.yaml\): unknown key 'seed'",
+    ):
         load_params(project / "params")
 
 
@@ -41,22 +44,31 @@ def test_wrong_type_names_file_and_key(project):
 
 def test_unknown_model_lists_the_choices(project):
     write_yaml(project / "params/02-train.yaml", "model: xgboost\n")
-    with pytest.raises(ParamsError, match=r"key 'model'.*'logistic_regression', 'random_forest' or 'gradient_boosting'"):
+    with pytest.raises(
+        ParamsError, match=r"key 'model'.*'logistic_regression', 'random_forest' or 'gradient_boosting'"
+    ):
         load_params(project / "params")
 
 
 def test_unknown_hyperparameter_suggests_the_estimator_argument(project):
     write_yaml(project / "params/02-train.yaml", "model: random_forest\nhyperparameters: {n_estimator: 10}\n")
-    with pytest.raises(ParamsError, match=r"unknown hyperparameter 'n_estimator' for model 'random_forest'; did you mean 'n_estimators'\?"):
+    with pytest.raises(
+        ParamsError,
+        match=r"unknown hyperparameter 'n_estimator' for model 'random_forest'; did you mean 'n_estimators'\?",
+    ):
         load_params(project / "params")
 
 
 def test_malformed_table_id_is_rejected_before_anything_runs(project):
-    text = (project / "params/common.yaml").read_text().replace(
-        "table: bigquery-public-data.ml_datasets.penguins", "table: 'proj.ds.t; DROP TABLE x'"
+    text = (
+        (project / "params/common.yaml")
+        .read_text()
+        .replace("table: bigquery-public-data.ml_datasets.penguins", "table: 'proj.ds.t; DROP TABLE x'")
     )
     write_yaml(project / "params/common.yaml", text)
-    with pytest.raises(ParamsError, match=r"common\.yaml: key 'table': table id 'proj.ds.t; DROP TABLE x' is not valid"):
+    with pytest.raises(
+        ParamsError, match=r"common\.yaml: key 'table': table id 'proj.ds.t; DROP TABLE x' is not valid"
+    ):
         load_params(project / "params")
 
 
@@ -90,8 +102,10 @@ def test_yaml_that_is_not_a_mapping_is_rejected(project):
 
 
 def test_local_table_paths_are_relative_to_the_project_root(project):
-    text = (project / "params/common.yaml").read_text().replace(
-        "local_tables: {}", "local_tables: {my-project.sales.orders: data/orders.csv}"
+    text = (
+        (project / "params/common.yaml")
+        .read_text()
+        .replace("local_tables: {}", "local_tables: {my-project.sales.orders: data/orders.csv}")
     )
     write_yaml(project / "params/common.yaml", text)
     params = load_params(project / "params")

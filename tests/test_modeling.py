@@ -40,7 +40,9 @@ def test_hyperparameter_names_exclude_the_seed():
 
 def test_cross_validation_returns_one_row_per_fold(xy):
     x, y = xy
-    scores = modeling.cross_validate_pipeline(modeling.build_pipeline("logistic_regression", {}, 0, ["num"], ["cat"]), x, y, 4, 0)
+    scores = modeling.cross_validate_pipeline(
+        modeling.build_pipeline("logistic_regression", {}, 0, ["num"], ["cat"]), x, y, 4, 0
+    )
     assert list(scores.columns) == ["fold", "accuracy", "macro_f1"]
     assert len(scores) == 4 and scores["accuracy"].between(0, 1).all()
 

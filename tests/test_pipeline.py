@@ -55,7 +55,9 @@ def test_reports_have_no_error_output_and_show_their_parameters(finished, stem):
     nb = nbformat.read(run_dir / f"{stem}.ipynb", as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], "warnings leaked into the report"
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], (
+        "warnings leaked into the report"
+    )
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and 'table = "bigquery-public-data.ml_datasets.penguins"' in injected[0].source
     html = (run_dir / f"{stem}.html").read_text(encoding="utf-8")
@@ -102,7 +104,8 @@ def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path,
     )
     write_yaml(
         tmp_path / "params/common.yaml",
-        "table: my-project.lab.tiny\nlocal_tables: {my-project.lab.tiny: tiny.csv}\nlabel: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
+        "table: my-project.lab.tiny\nlocal_tables: {my-project.lab.tiny: tiny.csv}\n"
+        "label: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
     )
     write_yaml(tmp_path / "params/03-evaluate.yaml", "slice_columns: []\n")
     capsys.readouterr()
@@ -130,11 +133,27 @@ def _set_common(project, old, new):
 @pytest.mark.parametrize(
     "old, new, message",
     [
-        ("label: species", "label: species_name", "column 'species_name' (params key 'label', used by eda) is not in table"),
-        ("  - body_mass_g\n", "  - body_mass_kg\n", "column 'body_mass_kg' (params key 'features', used by eda) is not in table"),
+        (
+            "label: species",
+            "label: species_name",
+            "column 'species_name' (params key 'label', used by eda) is not in table",
+        ),
+        (
+            "  - body_mass_g\n",
+            "  - body_mass_kg\n",
+            "column 'body_mass_kg' (params key 'features', used by eda) is not in table",
+        ),
         ("source: local", "source: warehouse", "key 'source': Input should be 'local'"),
-        ("table: bigquery-public-data.ml_datasets.penguins", "table: bigquery-public-data.ml_datasets.pen`guins", "is not valid"),
-        ("table: bigquery-public-data.ml_datasets.penguins", "table: my-project.x.absent", "'my-project.x.absent' is not available"),
+        (
+            "table: bigquery-public-data.ml_datasets.penguins",
+            "table: bigquery-public-data.ml_datasets.pen`guins",
+            "is not valid",
+        ),
+        (
+            "table: bigquery-public-data.ml_datasets.penguins",
+            "table: my-project.x.absent",
+            "'my-project.x.absent' is not available",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_kernel_starts(project, capsys, old, new, message):

@@ -37,4 +37,10 @@ def test_findings_mention_placeholders_imbalance_and_correlation():
 def test_summary_metrics():
     balance = pd.DataFrame({"label": ["a", "<missing>"], "rows": [9, 1], "share_pct": [90.0, 10.0]})
     summary = profiling.summary_metrics(_missing(), balance, "label")
-    assert summary == {"rows": 10, "columns": 2, "missing_cells": 3, "classes": 1, "missing_by_column": {"label": 0, "sex": 3}}
+    assert summary == {
+        "rows": 10,
+        "columns": 2,
+        "missing_cells": 3,
+        "classes": 1,
+        "missing_by_column": {"label": 0, "sex": 3},
+    }

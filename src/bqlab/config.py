@@ -176,7 +176,11 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
     for stage, (stem, model) in STAGES.items():
         path = params_dir / f"{stem}.yaml"
         values = _read_yaml(path)
-        _check_keys(values, set(model.model_fields) - common_keys, f"{path} (only {stem}'s own keys; shared keys go in common.yaml)")
+        _check_keys(
+            values,
+            set(model.model_fields) - common_keys,
+            f"{path} (only {stem}'s own keys; shared keys go in common.yaml)",
+        )
         layers[stage] = values
         origin.update({(stage, key): path for key in values})
         files.append(path)

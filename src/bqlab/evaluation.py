@@ -64,7 +64,14 @@ def slice_table(frame: pd.DataFrame, y_true: pd.Series, y_pred: Sequence, slice_
     for column in slice_columns:
         groups = frame[column].astype(object).fillna("<missing>")
         for value, index in groups.groupby(groups).groups.items():
-            rows.append({"slice": column, "value": value, "rows": len(index), **headline_metrics(y_true[index], predictions[index])})
+            rows.append(
+                {
+                    "slice": column,
+                    "value": value,
+                    "rows": len(index),
+                    **headline_metrics(y_true[index], predictions[index]),
+                }
+            )
     return pd.DataFrame(rows, columns=["slice", "value", "rows", "accuracy", "macro_f1"])
 
 

@@ -87,7 +87,9 @@ def preflight(params: PipelineParams, notebooks_dir: Path) -> None:
     for stage, stage_params in params.stages.items():
         for column in stage_params.columns:
             if column not in schema:
-                role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
+                role = (
+                    "label" if column == common.label else "features" if column in common.features else "slice_columns"
+                )
                 raise DataError(
                     f"column {column!r} (params key {role!r}, used by {stage}) is not in table "
                     f"{common.table!r}; its columns are: {', '.join(schema)}"
@@ -159,7 +161,9 @@ def run_pipeline(
     runs_dir = reports_dir / "runs"
     partial = runs_dir / f".{run_id}.partial"
     (partial / ARTIFACTS).mkdir(parents=True)
-    record = RunRecord(run_id=run_id, started=_now(), profile=params.profile, git=_git_state(notebooks_dir.resolve().parent))
+    record = RunRecord(
+        run_id=run_id, started=_now(), profile=params.profile, git=_git_state(notebooks_dir.resolve().parent)
+    )
     record.stages = [StageResult(stage=stage, notebook=f"{stem}.ipynb") for stage, (stem, _) in STAGES.items()]
     failed: StageResult | None = None
     for index, result in enumerate(record.stages, start=1):
@@ -203,4 +207,3 @@ def _point_latest(reports_dir: Path, run_dir: Path) -> None:
         tmp.unlink()
     tmp.symlink_to(run_dir.relative_to(reports_dir), target_is_directory=True)
     os.replace(tmp, link)
-

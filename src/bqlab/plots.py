@@ -106,8 +106,12 @@ def importance_bars(importance: pd.DataFrame) -> Figure:
     """Permutation importance of each feature, with its spread across repeats."""
     fig, axes = _figure(7, 0.5 * len(importance) + 1.5)
     ax = axes[0, 0]
-    ax.barh(importance["feature"], importance["importance_mean"], xerr=importance["importance_std"],
-            color=sns.color_palette(PALETTE, 1)[0])
+    ax.barh(
+        importance["feature"],
+        importance["importance_mean"],
+        xerr=importance["importance_std"],
+        color=sns.color_palette(PALETTE, 1)[0],
+    )
     ax.invert_yaxis()
     ax.set(title="Permutation importance (drop in macro F1)", xlabel="drop in macro F1", ylabel="feature")
     return fig
