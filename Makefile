@@ -59,6 +59,7 @@ lint: $(STAMP) ## Check code style and docstrings (ruff)
 
 lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with the project kernel
 	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=. --ServerApp.open_browser=False \
+		--MultiKernelManager.default_kernel_name=$(KERNEL) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean: ## Remove generated reports and caches (keeps the environment)

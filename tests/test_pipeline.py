@@ -179,3 +179,18 @@ def test_check_validates_without_writing_anything(project, capsys):
     assert _run(project, "check") == 0
     assert "params and table OK" in capsys.readouterr().out
     assert not (project / "reports").exists()
+
+
+def test_ctrl_c_discards_the_unfinished_run_and_keeps_the_rest(project, capsys, monkeypatch):
+    earlier = project / "reports" / "runs" / "20200101T000000Z-abcdef"
+    earlier.mkdir(parents=True)
+    (earlier / "run.json").write_text('{"run_id": "20200101T000000Z-abcdef"}')
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bqlab.pipeline._execute", interrupted)
+    assert _run(project, "report") == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in (project / "reports" / "runs").iterdir()) == [earlier.name]
+    assert (earlier / "run.json").read_text() == '{"run_id": "20200101T000000Z-abcdef"}'

@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except BqlabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
+        return 130
     echo(_summary(record, args.reports_dir))
     print(f"report OK in {record.seconds:.1f}s: {args.reports_dir / 'index.html'}")
     return 0

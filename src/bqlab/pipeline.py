@@ -7,6 +7,7 @@ runs; ``reports/latest`` and ``reports/index.html`` are replaced atomically afte
 
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -139,7 +140,7 @@ def _describe_failure(stem: str, err: Exception) -> str:
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(err, PapermillExecutionError):
-        return f"notebook {stem} failed at cell {err.cell_index} (In [{err.exec_count}]): {err.ename}: {err.evalue}"
+        return f"notebook {stem} failed at cell {err.cell_index + 1} (In [{err.exec_count}]): {err.ename}: {err.evalue}"
     return f"notebook {stem} failed: {type(err).__name__}: {err}"
 
 
@@ -165,6 +166,28 @@ def run_pipeline(
         run_id=run_id, started=_now(), profile=params.profile, git=_git_state(notebooks_dir.resolve().parent)
     )
     record.stages = [StageResult(stage=stage, notebook=f"{stem}.ipynb") for stage, (stem, _) in STAGES.items()]
+    try:
+        failed = _run_stages(params, record, notebooks_dir, partial, echo)
+    except BaseException:  # Ctrl-C or a crash of the runner itself: drop the half-written run
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    record.status = "failed" if failed else "ok"
+    record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
+    (partial / "run.json").write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
+    final = runs_dir / run_id
+    os.replace(partial, final)
+    _point_latest(reports_dir, final)
+    write_index(reports_dir)
+    if failed:
+        report = final / failed.html if failed.html else final
+        raise PipelineError(f"{failed.error}\n  report of the failed notebook: {report}")
+    return record
+
+
+def _run_stages(
+    params: PipelineParams, record: RunRecord, notebooks_dir: Path, partial: Path, echo: Callable[[str], None]
+) -> StageResult | None:
+    """Execute and render each stage into ``partial``; return the failed stage, if any."""
     failed: StageResult | None = None
     for index, result in enumerate(record.stages, start=1):
         stem = Path(result.notebook).stem
@@ -188,17 +211,7 @@ def run_pipeline(
         if result.status == "ok" and metrics_file.is_file():
             result.metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
         echo(f"[{index}/{len(record.stages)}] {stem}: {result.status} in {result.seconds:.1f}s")
-    record.status = "failed" if failed else "ok"
-    record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
-    (partial / "run.json").write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
-    final = runs_dir / run_id
-    os.replace(partial, final)
-    _point_latest(reports_dir, final)
-    write_index(reports_dir)
-    if failed:
-        report = final / failed.html if failed.html else final
-        raise PipelineError(f"{failed.error}\n  report of the failed notebook: {report}")
-    return record
+    return failed
 
 
 def _point_latest(reports_dir: Path, run_dir: Path) -> None:
