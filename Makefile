@@ -21,12 +21,15 @@ else
   BIN   := $(VENV)/bin
   STAMP := $(VENV)/.bqlab-installed
 endif
+FORCE   ?=
+QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
+RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,)
 
 .PHONY: help setup report check test lint lab clean clean-venv lock
 
 help: ## List the targets
-	@echo "Usage: make <target> [PROFILE=ci] [REPORTS=reports]"
+	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports]"
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 ifneq ($(STAMP),)
@@ -43,8 +46,8 @@ endif
 
 setup: $(STAMP) ## Create the virtual environment (done automatically by the other targets)
 
-report: $(STAMP) ## Run the notebooks and write HTML reports to reports/ (PROFILE=ci for a fast run)
-	@$(BIN)/python -m bqlab report $(PROFILE_ARG) --reports-dir $(REPORTS)
+report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fast, FORCE=1 re-run all, QUIET=1)
+	@$(BIN)/python -m bqlab report $(RUN_ARGS) --reports-dir $(REPORTS)
 
 check: $(STAMP) ## Validate params and check the table without running anything
 	@$(BIN)/python -m bqlab check $(PROFILE_ARG)

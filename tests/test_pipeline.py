@@ -42,7 +42,7 @@ def finished(tmp_path_factory):
 def test_run_succeeds_and_writes_every_report(finished):
     code, project, run_dir = finished
     assert code == 0
-    for name in ("01-eda.html", "02-train.html", "03-evaluate.html", "run.json", "artifacts/model.skops"):
+    for name in ("01-eda.html", "02-train.html", "03-evaluate.html", "run.json", "artifacts/train/model.skops"):
         assert (run_dir / name).is_file(), name
     assert (project / "reports" / "index.html").is_file()
     assert not list((project / "reports" / "runs").glob(".*")), "no partial run folder is left behind"
@@ -68,9 +68,9 @@ def test_reports_have_no_error_output_and_show_their_parameters(finished, stem):
 @pytest.mark.slow
 def test_metrics_are_computed_and_shown(finished):
     _, project, run_dir = finished
-    train = json.loads((run_dir / "artifacts/train_metrics.json").read_text())
-    evaluate = json.loads((run_dir / "artifacts/evaluate_metrics.json").read_text())
-    eda = json.loads((run_dir / "artifacts/eda_metrics.json").read_text())
+    train = json.loads((run_dir / "artifacts/train/metrics.json").read_text())
+    evaluate = json.loads((run_dir / "artifacts/evaluate/metrics.json").read_text())
+    eda = json.loads((run_dir / "artifacts/eda/metrics.json").read_text())
     assert eda["rows"] == 344 and eda["missing_by_column"]["sex"] == 11  # 10 NULL + 1 "."
     assert train["model"] == "random_forest" and train["train_rows"] + train["test_rows"] == 344
     assert 0.9 <= train["cv_accuracy_mean"] <= 1.0
@@ -112,7 +112,7 @@ def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path,
     code = _run(tmp_path, "report")
     err = capsys.readouterr().err
     assert code == 1
-    assert "notebook 02-train failed at cell" in err and "PipelineError: cv_folds=5 but the rarest class" in err
+    assert "notebook 02-train failed at code cell" in err and "PipelineError: cv_folds=5 but the rarest class" in err
     failed_run = (tmp_path / "reports/latest").resolve()
     record = json.loads((failed_run / "run.json").read_text())
     assert [s["status"] for s in record["stages"]] == ["ok", "failed", "not run"]
@@ -123,6 +123,13 @@ def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path,
     index = (tmp_path / "reports/index.html").read_text(encoding="utf-8")
     assert index.index(failed_run.name) < index.index(earlier_run.name), "newest run first"
     assert 'class="failed"' in index
+
+
+def _nothing_written(project) -> bool:
+    reports = project / "reports"
+    return (
+        not (reports / "index.html").exists() and not list(reports.glob("runs/*")) and not list(reports.glob("runs/.*"))
+    )
 
 
 def _set_common(project, old, new):
@@ -160,7 +167,7 @@ def test_bad_input_is_refused_before_any_kernel_starts(project, capsys, old, new
     _set_common(project, old, new)
     assert _run(project, "report") == 2
     assert message in capsys.readouterr().err
-    assert not (project / "reports").exists(), "nothing may be written for refused input"
+    assert _nothing_written(project), "nothing may be written for refused input"
 
 
 def test_an_empty_table_is_refused_before_any_kernel_starts(project, capsys):
@@ -172,7 +179,7 @@ def test_an_empty_table_is_refused_before_any_kernel_starts(project, capsys):
     write_yaml(project / "params/03-evaluate.yaml", "slice_columns: []\n")
     assert _run(project, "report") == 2
     assert "table 'my-project.lab.empty' has no rows" in capsys.readouterr().err
-    assert not (project / "reports").exists()
+    assert _nothing_written(project)
 
 
 def test_check_validates_without_writing_anything(project, capsys):
@@ -184,13 +191,13 @@ def test_check_validates_without_writing_anything(project, capsys):
 def test_ctrl_c_discards_the_unfinished_run_and_keeps_the_rest(project, capsys, monkeypatch):
     earlier = project / "reports" / "runs" / "20200101T000000Z-abcdef"
     earlier.mkdir(parents=True)
-    (earlier / "run.json").write_text('{"run_id": "20200101T000000Z-abcdef"}')
+    (earlier / "run.json").write_text('{"run_id": "20200101T000000Z-abcdef", "stages": []}')
 
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bqlab.pipeline._execute", interrupted)
+    monkeypatch.setattr("bqlab.pipeline.execute_notebook", interrupted)
     assert _run(project, "report") == 130
     assert "interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in (project / "reports" / "runs").iterdir()) == [earlier.name]
-    assert (earlier / "run.json").read_text() == '{"run_id": "20200101T000000Z-abcdef"}'
+    assert (earlier / "run.json").read_text() == '{"run_id": "20200101T000000Z-abcdef", "stages": []}'

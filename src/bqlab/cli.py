@@ -1,62 +1,133 @@
 """``python -m bqlab``: the entry point the Makefile calls.
 
 Commands:
-    report   validate params, check the table, run the notebooks, write the HTML reports
+    report   bring the HTML reports up to date: run the notebooks whose inputs changed
     check    validate params and check the table only (nothing runs, nothing is written)
+
+Exit codes: 0 done, 1 a notebook failed, 2 bad input or unusable reports folder, 130 interrupted.
 """
 
 import argparse
 import sys
+import threading
+import time
 from pathlib import Path
 
-from bqlab.errors import BqlabError, PipelineError
+from bqlab.errors import BqlabError, ParamsError, PipelineError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bqlab", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
     parser.add_argument("command", choices=["report", "check"], help="what to do")
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="folder of the notebooks")
     parser.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where reports are written")
-    parser.add_argument("--quiet", action="store_true", help="print only errors and the final line")
+    parser.add_argument("--force", action="store_true", help="re-run every notebook even if its inputs are unchanged")
+    parser.add_argument("--quiet", action="store_true", help="print only errors and the final line (for CI)")
     return parser
 
 
-def _summary(record, reports_dir: Path) -> str:
-    lines = [f"{'stage':<12} {'status':<8} {'time':>7}  report"]
-    for stage in record.stages:
-        report = reports_dir / "runs" / record.run_id / stage.html if stage.html else "-"
-        lines.append(f"{stage.stage:<12} {stage.status:<8} {stage.seconds:>6.1f}s  {report}")
+class CellProgress:
+    """One live status line on a terminal: stage i/N, cell j/M, elapsed time."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.text, self.since = stream, "", time.monotonic()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
+
+    def update(self, i: int, n: int, j: int, m: int, stem: str) -> None:
+        """Show that code cell j of m of notebook i of n has started."""
+        if j == 1:
+            self.since = time.monotonic()
+        self.text = f"[{i}/{n}] {stem}: cell {j}/{m}"
+        self._draw()
+
+    def clear(self) -> None:
+        """Erase the line (before ordinary output is printed)."""
+        self.stream.write("\r\033[K")
+        self.stream.flush()
+        self.text = ""
+
+    def close(self) -> None:
+        """Stop refreshing and erase the line."""
+        self._stop.set()
+        self.clear()
+
+    def _draw(self) -> None:
+        if self.text:
+            self.stream.write(f"\r\033[K{self.text}  {time.monotonic() - self.since:5.1f}s")
+            self.stream.flush()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            self._draw()
+
+
+def _summary(record: dict, reports_dir: Path) -> str:
+    lines = [f"{'stage':<10} {'status':<8} {'time':>7}  report"]
+    for stage in record["stages"]:
+        report = reports_dir / "runs" / record["run_id"] / stage["html"] if stage["html"] else "-"
+        note = f"  (from {stage['reused_from']})" if stage.get("reused_from") else ""
+        lines.append(f"{stage['stage']:<10} {stage['status']:<8} {stage['seconds']:>6.1f}s  {report}{note}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command; return the process exit code (0 ok, 1 a notebook failed, 2 bad input)."""
+    """Run a command and return the process exit code."""
     args = _parser().parse_args(argv)
-    echo = (lambda _message: None) if args.quiet else (lambda message: print(message, flush=True))
-    from bqlab.config import load_params
-    from bqlab.pipeline import preflight, run_pipeline
+    progress = CellProgress(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
+
+    def echo(message: str) -> None:
+        if progress:
+            progress.clear()
+        if not args.quiet or message.startswith("warning"):
+            print(message, flush=True)
 
     try:
-        params = load_params(args.params_dir, args.profile)
         if args.command == "check":
-            preflight(params, args.notebooks_dir)
-            print(f"params and table OK: {', '.join(str(f) for f in params.files)}")
+            from bqlab.config import load_params
+            from bqlab.pipeline import preflight
+
+            params = load_params(args.params_dir, args.profile)
+            table = preflight(params, args.notebooks_dir)
+            print(f"params and table OK ({table['rows']} rows): {', '.join(str(f) for f in params.files)}")
             return 0
-        record = run_pipeline(params, notebooks_dir=args.notebooks_dir, reports_dir=args.reports_dir, echo=echo)
-    except PipelineError as err:
+        from bqlab.pipeline import as_dict, run_report
+
+        outcome = run_report(
+            args.params_dir,
+            args.notebooks_dir,
+            args.reports_dir,
+            profile=args.profile,
+            force=args.force,
+            echo=echo,
+            on_cell=progress.update if progress else None,
+        )
+    except (ParamsError, BqlabError) as err:
+        failed_notebook = isinstance(err, PipelineError) and "report of the failed notebook" in str(err)
         print(f"error: {err}", file=sys.stderr)
-        print(f"index: {args.reports_dir / 'index.html'}", file=sys.stderr)
-        return 1
-    except BqlabError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        if failed_notebook:
+            print(f"index: {args.reports_dir / 'index.html'}", file=sys.stderr)
+        return 1 if failed_notebook else 2
     except KeyboardInterrupt:
         print("interrupted: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
         return 130
+    finally:
+        if progress:
+            progress.close()
+    record = as_dict(outcome.record)
+    if outcome.noop:
+        print(
+            f"up to date: nothing changed since run {record['run_id']} ({record['ended']}); "
+            f"reports: {args.reports_dir / 'index.html'} (FORCE=1 re-runs everything)"
+        )
+        return 0
     echo(_summary(record, args.reports_dir))
-    print(f"report OK in {record.seconds:.1f}s: {args.reports_dir / 'index.html'}")
+    ran = sum(s["status"] == "ok" for s in record["stages"])
+    reused = len(record["stages"]) - ran
+    print(f"report OK in {record['seconds']:.1f}s ({ran} ran, {reused} reused): {args.reports_dir / 'index.html'}")
     return 0
 
 

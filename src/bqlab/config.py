@@ -2,8 +2,9 @@
 
 Layout: ``common.yaml`` (settings every notebook shares), one file per notebook
 (``01-eda.yaml``, ``02-train.yaml``, ``03-evaluate.yaml``) holding that notebook's own
-keys, and optional ``profiles/<name>.yaml`` overlays with sections ``common``, ``eda``,
-``train`` and ``evaluate`` whose keys replace the base values. Every key is checked
+keys, ``runner.yaml`` (timeouts; optional), and optional ``profiles/<name>.yaml`` overlays
+with sections ``common``, ``runner``, ``eda``, ``train`` and ``evaluate`` whose keys
+replace the base values. Every key is checked
 before any kernel starts: an unknown key or a wrong value is a ``ParamsError`` naming
 the file, the key and the nearest valid key.
 """
@@ -113,6 +114,15 @@ class EvaluateParams(CommonParams):
         return [*self.split_columns, *(c for c in self.slice_columns if c not in self.split_columns)]
 
 
+class RunnerParams(BaseModel):
+    """How the runner executes notebooks (``params/runner.yaml``); not passed to notebooks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cell_timeout_seconds: int = Field(default=600, gt=0)
+    notebook_timeout_seconds: int = Field(default=1800, gt=0)
+
+
 STAGES: dict[str, tuple[str, type[CommonParams]]] = {
     "eda": ("01-eda", EdaParams),
     "train": ("02-train", TrainParams),
@@ -125,6 +135,7 @@ class PipelineParams:
     """The validated params of every stage, and the files they came from."""
 
     stages: dict[str, CommonParams]
+    runner: RunnerParams
     files: tuple[Path, ...]
     profile: str | None
 
@@ -184,13 +195,19 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
         layers[stage] = values
         origin.update({(stage, key): path for key in values})
         files.append(path)
+    runner_file = params_dir / "runner.yaml"
+    runner = _read_yaml(runner_file) if runner_file.is_file() else {}
+    _check_keys(runner, set(RunnerParams.model_fields), str(runner_file))
+    origin.update({("runner", key): runner_file for key in runner})
+    if runner_file.is_file():
+        files.append(runner_file)
     if profile:
         path = params_dir / "profiles" / f"{profile}.yaml"
         if not path.is_file():
             known = sorted(p.stem for p in (params_dir / "profiles").glob("*.yaml"))
             raise ParamsError(f"profile {profile!r} not found at {path}; known profiles: {known}")
         overlay = _read_yaml(path)
-        _check_keys(overlay, {"common", *STAGES}, f"{path} (sections)")
+        _check_keys(overlay, {"common", "runner", *STAGES}, f"{path} (sections)")
         for section, values in overlay.items():
             if not isinstance(values, dict):
                 raise ParamsError(f"{path}: section {section!r} must be a mapping of keys to values")
@@ -198,6 +215,10 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
                 _check_keys(values, common_keys, f"{path} [common]")
                 common = {**common, **values}
                 origin.update({key: path for key in values})
+            elif section == "runner":
+                _check_keys(values, set(RunnerParams.model_fields), f"{path} [runner]")
+                runner = {**runner, **values}
+                origin.update({("runner", key): path for key in values})
             else:
                 own = set(STAGES[section][1].model_fields) - common_keys
                 _check_keys(values, own, f"{path} [{section}]")
@@ -214,7 +235,11 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
             stages[stage] = model(**common, **layers[stage])
         except ValidationError as err:
             raise ParamsError(_describe(err, stage, origin)) from None
-    return PipelineParams(stages=stages, files=tuple(files), profile=profile)
+    try:
+        runner_params = RunnerParams(**runner)
+    except ValidationError as err:
+        raise ParamsError(_describe(err, "runner", origin)) from None
+    return PipelineParams(stages=stages, runner=runner_params, files=tuple(files), profile=profile)
 
 
 def _describe(err: ValidationError, stage: str, origin: dict) -> str:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import skops.io as sio
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -58,6 +57,8 @@ def cross_validate_pipeline(pipeline: Pipeline, x: pd.DataFrame, y: pd.Series, f
 
 def save_model(pipeline: Pipeline, path: str | Path) -> Path:
     """Write the fitted pipeline in skops format (no code runs when it is read back)."""
+    import skops.io as sio  # imported here: it costs seconds, and params validation needs only MODELS
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sio.dump(pipeline, path)
@@ -66,6 +67,8 @@ def save_model(pipeline: Pipeline, path: str | Path) -> Path:
 
 def load_model(path: str | Path) -> Pipeline:
     """Read a pipeline saved by ``save_model``, refusing types outside scikit-learn and numpy."""
+    import skops.io as sio
+
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"model file not found: {path}; run the training notebook first")

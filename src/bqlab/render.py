@@ -1,12 +1,13 @@
 """HTML output: each executed notebook through nbconvert, and the index of all runs."""
 
-import json
 import os
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+
+from bqlab.runs import load_runs
 
 KEY_METRICS = {
     "eda": [("rows", "rows"), ("missing_cells", "missing cells")],
@@ -30,11 +31,31 @@ def write_atomically(path: Path, text: str) -> Path:
     return path
 
 
-def render_html(notebook: Path, html: Path) -> Path:
-    """Render an executed notebook (failed ones included) to an HTML report."""
-    import nbformat
+def finish_notebook(path: Path, parameters: dict[str, Any], provenance_markdown: str):
+    """Make an executed notebook fit to publish; return it.
 
-    body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    The parameters papermill recorded (injected cell and metadata) are replaced by their
+    redacted form, and the provenance block is inserted after the title cell.
+    """
+    import nbformat
+    from papermill.translators import translate_parameters
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = translate_parameters("bqlab", "python", parameters, "Parameters")
+    nb.metadata.setdefault("papermill", {})["parameters"] = parameters
+    position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+    nb.cells.insert(position, nbformat.v4.new_markdown_cell(provenance_markdown, id="provenance"))
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+    return nb
+
+
+def render_html(nb, html: Path) -> Path:
+    """Render an executed notebook (failed ones included) to an HTML report."""
+    body, _ = _exporter().from_notebook_node(nb)
     return write_atomically(html, body)
 
 
@@ -45,14 +66,3 @@ def write_index(reports_dir: Path) -> Path:
     )
     page = env.get_template("index.html.j2").render(runs=load_runs(reports_dir), key_metrics=KEY_METRICS)
     return write_atomically(reports_dir / "index.html", page)
-
-
-def load_runs(reports_dir: Path) -> list[dict[str, Any]]:
-    """Return every finished run's record (``runs/<id>/run.json``), newest first."""
-    runs = []
-    for path in (reports_dir / "runs").glob("*/run.json"):
-        try:
-            runs.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return sorted(runs, key=lambda r: r.get("run_id", ""), reverse=True)

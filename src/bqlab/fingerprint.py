@@ -1,0 +1,160 @@
+"""Fingerprints of a stage's inputs, so unchanged work is reused instead of re-run.
+
+A stage's fingerprint covers its notebook, its resolved params, the source of every
+``bqlab`` module the notebook uses (followed through imports), the data, the installed
+package versions, and the fingerprints of the stages it depends on. The quick key covers
+the raw bytes of every input file and is cheap to compute: when it equals the last run's,
+nothing changed and no heavy library needs importing at all.
+"""
+
+import ast
+import hashlib
+import json
+import platform
+import sys
+import sysconfig
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def digest_bytes(*chunks: bytes) -> str:
+    """Return the SHA-256 of the chunks, each length-prefixed so boundaries count."""
+    sha = hashlib.sha256()
+    for chunk in chunks:
+        sha.update(len(chunk).to_bytes(8, "big"))
+        sha.update(chunk)
+    return sha.hexdigest()
+
+
+def digest_json(value: Any) -> str:
+    """Return the SHA-256 of a value's canonical JSON."""
+    return digest_bytes(json.dumps(value, sort_keys=True, default=str).encode())
+
+
+def digest_files(paths: Iterable[Path]) -> str:
+    """Return one digest over the names and contents of the files (missing files count as absent)."""
+    chunks = []
+    for path in sorted(Path(p) for p in paths):
+        chunks += [str(path).encode(), path.read_bytes() if path.is_file() else b"\x00missing"]
+    return digest_bytes(*chunks)
+
+
+@cache
+def environment_digest() -> str:
+    """Digest of the Python version and every installed distribution's version."""
+    versions = sorted(f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions())
+    return digest_json([platform.python_version(), versions])
+
+
+def environment_stamp() -> str:
+    """Cheap stand-in for ``environment_digest``: site-packages changes whenever a package does."""
+    folders = {sysconfig.get_paths()[kind] for kind in ("purelib", "platlib")}
+    return digest_json([sys.version, sorted((f, Path(f).stat().st_mtime_ns) for f in folders if Path(f).is_dir())])
+
+
+def _imported_bqlab_modules(source: str) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names if alias.name.startswith("bqlab")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bqlab"):
+            modules.add(node.module)
+            modules |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return modules
+
+
+def _module_file(name: str) -> Path | None:
+    parts = name.split(".")[1:]
+    if not parts:
+        return PACKAGE_DIR / "__init__.py"
+    candidate = PACKAGE_DIR.joinpath(*parts).with_suffix(".py")
+    return candidate if candidate.is_file() else None
+
+
+def package_files(code: str) -> set[Path]:
+    """Return the ``bqlab`` source files ``code`` imports, directly or through other modules.
+
+    Named SQL files and templates are data every module may read, so they always count.
+    """
+    files: set[Path] = set()
+    pending = list(_imported_bqlab_modules(code))
+    while pending:
+        path = _module_file(pending.pop())
+        if path is None or path in files:
+            continue
+        files.add(path)
+        pending += _imported_bqlab_modules(path.read_text(encoding="utf-8"))
+    data = [*PACKAGE_DIR.glob("sql/*.sql"), *PACKAGE_DIR.glob("templates/*")]
+    return files | {PACKAGE_DIR / "__init__.py"} | set(data)
+
+
+def notebook_code(notebook: Path) -> str:
+    """Return the code cells of a notebook as one source text."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def data_digest(table: str, local_tables: Mapping[str, str]) -> str:
+    """Digest of the table's content: the mapped file's bytes, or the embedded table's sources."""
+    if table in local_tables:
+        return digest_files([Path(local_tables[table])])
+    from bqlab.datasets import EMBEDDED_TABLES
+
+    if table in EMBEDDED_TABLES:
+        import palmerpenguins
+
+        shipped = Path(palmerpenguins.__file__).parent / "data"
+        return digest_files([PACKAGE_DIR / "datasets.py", *shipped.glob("*.csv")])
+    return digest_bytes(b"unknown table", table.encode())
+
+
+def stage_fingerprint(notebook: Path, parameters: Mapping[str, Any], data: str, upstream: Iterable[str] = ()) -> str:
+    """Return the fingerprint of one stage's inputs."""
+    code_files = package_files(notebook_code(notebook))
+    return digest_json(
+        {
+            "notebook": digest_files([notebook]),
+            "parameters": parameters,
+            "code": digest_bytes(*(p.read_bytes() for p in sorted(code_files))),
+            "data": data,
+            "environment": environment_digest(),
+            "upstream": list(upstream),
+        }
+    )
+
+
+def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str:
+    """Digest of the raw bytes of every input: params, notebooks, package source, data files, versions."""
+    import yaml
+
+    params_files = [*params_dir.glob("*.yaml")]
+    local_tables: dict[str, str] = {}
+    overlays = [params_dir / "common.yaml"]
+    if profile:
+        params_files.append(params_dir / "profiles" / f"{profile}.yaml")
+        overlays.append(params_files[-1])
+    for path in overlays:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        section = loaded.get("common", {}) if path.parent.name == "profiles" else loaded
+        if isinstance(section, dict) and isinstance(section.get("local_tables"), dict):
+            local_tables.update(section["local_tables"])
+    root = params_dir.resolve().parent
+    data_files = [root / str(p) for p in local_tables.values()]
+    return digest_json(
+        {
+            "profile": profile,
+            "params": digest_files(params_files),
+            "notebooks": digest_files(notebooks_dir.glob("*.ipynb")),
+            "package": digest_files(p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".sql", ".j2"}),
+            "data": digest_files(data_files),
+            "environment": environment_stamp(),
+        }
+    )

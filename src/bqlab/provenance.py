@@ -1,0 +1,94 @@
+"""Where a report came from: code version, data, params (secrets redacted), software, times."""
+
+import os
+import platform
+import re
+import subprocess
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SECRET_KEY = re.compile(r"token|passw(or)?d|secret|credential|api_?key|private_?key|(^|_)key$", re.IGNORECASE)
+REDACTED = "***redacted***"
+PACKAGES = (
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "duckdb",
+    "sqlglot",
+    "matplotlib",
+    "seaborn",
+    "skops",
+    "papermill",
+    "nbconvert",
+    "google-cloud-bigquery",
+)
+
+
+def redact(value: Any) -> Any:
+    """Return ``value`` with the values of secret-looking keys replaced, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if SECRET_KEY.search(str(k)) and value[k] not in (None, "") else redact(value[k]) for k in value
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """Return the commit and whether the work tree has uncommitted changes (None outside git)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain")) if commit else None}
+
+
+def container_image() -> str | None:
+    """Return the image the run is in (``BQLAB_IMAGE``, set by ``make docker-report``), if any."""
+    if os.environ.get("BQLAB_IMAGE"):
+        return os.environ["BQLAB_IMAGE"]
+    return "unknown container image" if Path("/.dockerenv").exists() else None
+
+
+def software() -> dict[str, Any]:
+    """Return Python's version and the versions of the packages that shape the results."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"python": platform.python_version(), "platform": platform.platform(terse=True), "packages": versions}
+
+
+def markdown(provenance: Mapping[str, Any], stage: Mapping[str, Any]) -> str:
+    """Return the provenance block shown at the top of a report."""
+    git, data, soft = provenance["git"], provenance["data"], provenance["software"]
+    commit = (
+        f"`{git['commit']}`{' (uncommitted changes)' if git['dirty'] else ''}"
+        if git["commit"]
+        else "not a git checkout"
+    )
+    packages = ", ".join(f"{k} {v}" for k, v in soft["packages"].items())
+    rows = [
+        ("Run", f"`{provenance['run_id']}`{' · profile ' + provenance['profile'] if provenance['profile'] else ''}"),
+        ("Notebook ran", f"{stage['started']} → {stage['ended']} (UTC)"),
+        ("Code", commit),
+        (
+            "Data",
+            f"`{data['table']}` ({data['source']}): {data['rows']} rows, sha256 `{data['content_sha256'][:16]}`",
+        ),
+        ("Software", f"Python {soft['python']} on {soft['platform']}; {packages}"),
+        ("Container", provenance["image"] or "none (host)"),
+        ("Params", ", ".join(f"`{f}`" for f in provenance["params_files"])),
+    ]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    return f"**Provenance**\n\n| | |\n|---|---|\n{table}"
