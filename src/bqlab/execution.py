@@ -18,6 +18,10 @@ KERNEL_NAME = "bqlab"
 # on_cell(j, m): code cell j of m has started.
 CellCallback = Callable[[int, int], None]
 
+BANNER = """<div style="border: 2px solid #b00020; padding: .6em 1em; color: #b00020">
+<strong>This notebook stopped before its end.</strong> {reason}
+<a href="#bqlab-stopped-cell">Go to the cell where it stopped.</a></div>"""
+
 
 class NotebookFailed(PipelineError):
     """A notebook stopped with an error; the executed notebook was still written."""
@@ -30,17 +34,25 @@ def _engine():
         """papermill's nbclient engine, reporting each code cell as it starts."""
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, **kwargs):
+        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, stopped_path=None, **kwargs):
             code = [i for i, cell in enumerate(nb_man.nb.cells) if cell.cell_type == "code"]
             start = nb_man.cell_start
 
             def cell_start(cell, cell_index=None, **more):
                 start(cell, cell_index, **more)
                 if on_cell and cell_index in code:
-                    on_cell(code.index(cell_index) + 1, len(code))
+                    on_cell(code.index(cell_index) + 1, len(code), cell_index)
 
             nb_man.cell_start = cell_start
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            except Exception:
+                # A timeout or a dead kernel ends execution without papermill writing the
+                # notebook: keep what ran so the report can show where it stopped.
+                import nbformat
+
+                nbformat.write(nb_man.nb, stopped_path)
+                raise
 
     return ProgressEngine
 
@@ -78,10 +90,10 @@ def execute_notebook(
     from papermill.exceptions import PapermillExecutionError
 
     papermill_engines.register("bqlab", _engine())
-    current = {"cell": 0, "of": 0}
+    current = {"cell": 0, "of": 0, "index": 0}
 
-    def track(j: int, m: int) -> None:
-        current.update(cell=j, of=m)
+    def track(j: int, m: int, index: int) -> None:
+        current.update(cell=j, of=m, index=index)
         if on_cell:
             on_cell(j, m)
 
@@ -114,6 +126,7 @@ def execute_notebook(
             execution_timeout=cell_timeout,
             kernel_manager_class=_kernel_manager_class(started),
             on_cell=track,
+            stopped_path=str(output),
         )
     except PapermillExecutionError as err:
         raise NotebookFailed(
@@ -131,6 +144,21 @@ def execute_notebook(
             reason = "the kernel died (killed, or out of memory)"
         else:
             reason = f"{name}: {err}"
+        if output.is_file():
+            _mark_stop(output, current["index"], f"It stopped at {where}: {reason}.")
         raise NotebookFailed(f"notebook {notebook.stem} stopped at {where}: {reason}") from None
     finally:
         watchdog.cancel()
+
+
+def _mark_stop(output: Path, cell_index: int, reason: str) -> None:
+    """Add a banner at the top of a stopped notebook and an anchor before the cell that stopped."""
+    import nbformat
+
+    nb = nbformat.read(output, as_version=4)
+    anchor = nbformat.v4.new_markdown_cell(
+        '<span id="bqlab-stopped-cell"></span>**Execution stopped in the next cell.**'
+    )
+    nb.cells.insert(cell_index, anchor)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(BANNER.format(reason=reason)))
+    nbformat.write(nb, output)

@@ -36,11 +36,16 @@ def digest_json(value: Any) -> str:
     return digest_bytes(json.dumps(value, sort_keys=True, default=str).encode())
 
 
-def digest_files(paths: Iterable[Path]) -> str:
-    """Return one digest over the names and contents of the files (missing files count as absent)."""
+def digest_files(paths: Iterable[Path], base: Path | None = None) -> str:
+    """Return one digest over the names and contents of the files (missing files count as absent).
+
+    Names are taken relative to ``base`` (the bare file name without one), so the digest does
+    not depend on where the project sits or on how its paths were spelt.
+    """
     chunks = []
     for path in sorted(Path(p) for p in paths):
-        chunks += [str(path).encode(), path.read_bytes() if path.is_file() else b"\x00missing"]
+        name = str(path.relative_to(base)) if base else path.name
+        chunks += [name.encode(), path.read_bytes() if path.is_file() else b"\x00missing"]
     return digest_bytes(*chunks)
 
 
@@ -132,7 +137,7 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
     """Digest of the raw bytes of every input: params, notebooks, package source, data files, versions."""
     import yaml
 
-    params_files = [*params_dir.glob("*.yaml")]
+    params_files = [*params_dir.glob("*.yaml")]  # profiles/ files are named by the profile's own key
     local_tables: dict[str, str] = {}
     overlays = [params_dir / "common.yaml"]
     if profile:
@@ -153,7 +158,9 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
             "profile": profile,
             "params": digest_files(params_files),
             "notebooks": digest_files(notebooks_dir.glob("*.ipynb")),
-            "package": digest_files(p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".sql", ".j2"}),
+            "package": digest_files(
+                (p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".sql", ".j2"}), base=PACKAGE_DIR
+            ),
             "data": digest_files(data_files),
             "environment": environment_stamp(),
         }

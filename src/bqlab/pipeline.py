@@ -28,6 +28,7 @@ from bqlab.runs import (
     discard_partials,
     find_reusable,
     load_runs,
+    point_latest,
     prepare_reports_dir,
     publish,
 )
@@ -122,16 +123,22 @@ def run_report(
     key = quick_key(params_dir, profile, notebooks_dir)
     prepare_reports_dir(reports_dir)
     with ReportsLock(reports_dir):
+        for partial in discard_partials(reports_dir):
+            echo(f"removed the unfinished run {partial.name} left by an interrupted process")
         runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
         if not force and latest and latest.get("status") == "ok" and latest.get("quick_key") == key:
-            if (reports_dir / "runs" / latest["run_id"]).is_dir():
+            run_dir = reports_dir / "runs" / latest["run_id"]
+            if run_dir.is_dir():
+                if (reports_dir / "latest").resolve() != run_dir.resolve():
+                    from bqlab.render import write_index
+
+                    point_latest(reports_dir, run_dir)
+                    write_index(reports_dir)
                 return Outcome(latest, reports_dir, noop=True)
         from bqlab.config import load_params  # validation imports pydantic and scikit-learn: not on the no-op path
 
         params = load_params(params_dir, profile)
-        for partial in discard_partials(reports_dir):
-            echo(f"removed the unfinished run {partial.name} left by an interrupted process")
         table = preflight(params, notebooks_dir)
         record = _run(params, key, table, runs, notebooks_dir, reports_dir, force, echo, on_cell)
     return Outcome(record, reports_dir)

@@ -170,10 +170,15 @@ def _link_or_copy(source, target) -> None:
 def publish(partial: Path, final: Path, reports_dir: Path) -> None:
     """Rename a finished run into place and point ``reports/latest`` at it (both atomic)."""
     os.replace(partial, final)
+    point_latest(reports_dir, final)
+
+
+def point_latest(reports_dir: Path, run_dir: Path) -> None:
+    """Point ``reports/latest`` at ``run_dir`` by renaming a new link over the old one."""
     link, tmp = reports_dir / "latest", reports_dir / ".latest.tmp"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
-    tmp.symlink_to(final.relative_to(reports_dir), target_is_directory=True)
+    tmp.symlink_to(run_dir.relative_to(reports_dir), target_is_directory=True)
     os.replace(tmp, link)
 
 

@@ -1,0 +1,169 @@
+"""Runner behaviour over several runs: reuse, no-op, FORCE, faults, locks, timeouts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from bqlab.runs import ReportsLock
+
+from .conftest import ROOT, write_yaml
+from .test_pipeline import _run
+
+pytestmark = pytest.mark.slow
+
+
+def _tiny_project(root, cv_folds: int):
+    """A project on a small local table (fast notebooks); cv_folds=5 makes training fail."""
+    import shutil
+
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, root / folder, dirs_exist_ok=True)
+    rng = np.random.default_rng(1)
+    labels = ["a"] * 30 + ["b"] * 30 + ["rare"] * 4
+    frame = pd.DataFrame({"kind": labels, "x": rng.normal(size=64), "y": rng.normal(size=64)})
+    frame.to_csv(root / "tiny.csv", index=False)
+    write_yaml(
+        root / "params/common.yaml",
+        "table: my-project.lab.tiny\nlocal_tables: {my-project.lab.tiny: tiny.csv}\n"
+        "label: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
+    )
+    write_yaml(root / "params/02-train.yaml", f"model: logistic_regression\ncv_folds: {cv_folds}\n")
+    write_yaml(root / "params/03-evaluate.yaml", "slice_columns: []\npermutation_repeats: 2\n")
+    return root
+
+
+def _latest(project):
+    run_dir = (project / "reports" / "latest").resolve()
+    return run_dir, json.loads((run_dir / "run.json").read_text())
+
+
+def _statuses(record):
+    return [s["status"] for s in record["stages"]]
+
+
+def test_reuse_noop_corrupt_record_and_force(tmp_path, capsys):
+    project = _tiny_project(tmp_path, cv_folds=5)
+    assert _run(project, "report", "--quiet") == 1  # training cannot cross-validate the rare class
+    first, record = _latest(project)
+    assert _statuses(record) == ["ok", "failed", "not run"]
+
+    write_yaml(project / "params/02-train.yaml", "model: logistic_regression\ncv_folds: 2\n")
+    capsys.readouterr()
+    assert _run(project, "report") == 0
+    second, record = _latest(project)
+    assert _statuses(record) == ["reused", "ok", "ok"], "only the stages whose inputs changed run"
+    assert record["stages"][0]["reused_from"] == first.name
+    assert (second / "01-eda.html").read_bytes() == (first / "01-eda.html").read_bytes()
+    index = (project / "reports/index.html").read_text()
+    assert 'class="reused">reused' in index and f"from {first.name}" in index
+
+    runs_before = sorted(p.name for p in (project / "reports/runs").iterdir())
+    started = time.monotonic()
+    assert _run(project, "report") == 0
+    assert "up to date: nothing changed since run " + second.name in capsys.readouterr().out
+    assert time.monotonic() - started < 5
+    assert sorted(p.name for p in (project / "reports/runs").iterdir()) == runs_before, "a no-op writes no run"
+
+    write_yaml(project / "params/03-evaluate.yaml", "slice_columns: []\npermutation_repeats: 3\n")
+    assert _run(project, "report") == 0
+    third, record = _latest(project)
+    assert _statuses(record) == ["reused", "reused", "ok"], "an evaluation param re-runs only the evaluation"
+
+    (third / "run.json").write_text('{"run_id": "truncat')  # a corrupt record: ignored, its stage re-runs
+    capsys.readouterr()
+    assert _run(project, "report") == 0
+    out = capsys.readouterr().out
+    assert f"warning: ignoring unreadable run record {third / 'run.json'}" in out
+    _, record = _latest(project)
+    assert _statuses(record) == ["reused", "reused", "ok"]
+
+    assert _run(project, "report", "--force", "--quiet") == 0
+    _, record = _latest(project)
+    assert _statuses(record) == ["ok", "ok", "ok"], "FORCE re-runs every stage"
+
+
+def _with_cell(project, stem, source, position=2):
+    path = project / "notebooks" / f"{stem}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(position, nbformat.v4.new_code_cell(source))
+    nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize(
+    "cell, runner, message",
+    [
+        ("import time\ntime.sleep(60)", "cell_timeout_seconds: 2\n", "the cell exceeded cell_timeout_seconds=2"),
+        ("import time\ntime.sleep(60)", "notebook_timeout_seconds: 8\n", "past notebook_timeout_seconds=8"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "", "the kernel died"),
+    ],
+    ids=["cell-timeout", "notebook-timeout", "kernel-dies"],
+)
+def test_a_hung_or_dead_kernel_ends_in_a_clear_error(tmp_path, capsys, cell, runner, message):
+    project = _tiny_project(tmp_path, cv_folds=2)
+    _with_cell(project, "01-eda", cell)
+    write_yaml(project / "params/runner.yaml", runner)
+    started = time.monotonic()
+    assert _run(project, "report") == 1
+    assert time.monotonic() - started < 50
+    err = capsys.readouterr().err
+    assert "notebook 01-eda stopped at code cell 3 of" in err and message in err  # after params and injected cells
+    run_dir, record = _latest(project)
+    assert _statuses(record) == ["failed", "not run", "not run"]
+    assert (run_dir / "01-eda.html").is_file(), "the stopped notebook is still rendered"
+
+
+def test_a_second_run_is_refused_while_one_is_running(project, capsys):
+    (project / "reports").mkdir()
+    with ReportsLock(project / "reports"):
+        assert _run(project, "report") == 2
+    err = capsys.readouterr().err
+    assert "another run is already writing to" in err and f"pid {os.getpid()}" in err
+
+
+def test_reports_folder_that_cannot_be_created_is_refused_before_any_kernel(project, capsys):
+    (project / "blocker").write_text("a file where the folder should be")
+    code = _run(project, "report", reports="blocker/reports")
+    assert code == 2
+    assert "cannot write reports to" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_reports_folder_is_refused(project, capsys):
+    (project / "reports").mkdir()
+    (project / "reports").chmod(0o555)
+    try:
+        assert _run(project, "report") == 2
+        assert "cannot write reports to" in capsys.readouterr().err
+    finally:
+        (project / "reports").chmod(0o755)
+
+
+def test_a_killed_run_leaves_the_latest_run_intact_and_the_next_run_recovers(tmp_path):
+    project = _tiny_project(tmp_path, cv_folds=2)
+    assert _run(project, "report", "--quiet") == 0
+    earlier, _ = _latest(project)
+    index_before = (project / "reports/index.html").read_bytes()
+    command = [sys.executable, "-m", "bqlab", "report", "--force", "--quiet"]
+    runner = subprocess.Popen(command, cwd=project, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((project / "reports/runs").glob(".*.partial/01-eda.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(runner.pid, signal.SIGKILL)  # the runner and its kernel, mid-stage
+    runner.wait()
+    assert list((project / "reports/runs").glob(".*.partial")), "the kill happened mid-run"
+    assert (project / "reports/latest").resolve() == earlier
+    assert (project / "reports/index.html").read_bytes() == index_before
+
+    done = subprocess.run([sys.executable, "-m", "bqlab", "report"], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "removed the unfinished run" in done.stdout and "up to date" in done.stdout
+    assert not list((project / "reports/runs").glob(".*.partial"))
+    assert (project / "reports/latest").resolve() == earlier
