@@ -9,6 +9,8 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PROFILE ?=
 REPORTS ?= reports
+PARAMS  ?= params
+NOTEBOOKS ?= notebooks
 LAB_PORT ?= 8888
 PYTEST_ARGS ?=
 KERNEL  := bqlab
@@ -26,7 +28,7 @@ QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,)
 
-.PHONY: help setup report check test lint lab clean clean-venv lock
+.PHONY: help setup report check test lint lab bench clean clean-venv lock
 
 help: ## List the targets
 	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports]"
@@ -47,10 +49,10 @@ endif
 setup: $(STAMP) ## Create the virtual environment (done automatically by the other targets)
 
 report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fast, FORCE=1 re-run all, QUIET=1)
-	@$(BIN)/python -m bqlab report $(RUN_ARGS) --reports-dir $(REPORTS)
+	@$(BIN)/python -m bqlab report $(RUN_ARGS) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
 check: $(STAMP) ## Validate params and check the table without running anything
-	@$(BIN)/python -m bqlab check $(PROFILE_ARG)
+	@$(BIN)/python -m bqlab check $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
 test: $(STAMP) ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -59,6 +61,9 @@ lint: $(STAMP) ## Check code style and docstrings (ruff)
 	@$(BIN)/ruff check src tests
 	@$(BIN)/ruff format --check src tests
 	@echo "lint OK"
+
+bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare computation (several minutes)
+	@$(BIN)/python benchmarks/runner.py --repeat $(or $(REPEAT),3)
 
 lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with the project kernel
 	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=. --ServerApp.open_browser=False \

@@ -62,6 +62,7 @@ def test_reports_have_no_error_output_and_show_their_parameters(finished, stem):
     assert len(injected) == 1 and 'table = "bigquery-public-data.ml_datasets.penguins"' in injected[0].source
     html = (run_dir / f"{stem}.html").read_text(encoding="utf-8")
     assert "celltag_injected-parameters" in html
+    assert "Provenance" in html and "344 rows" in html and "Python 3." in html
     assert html.count("<img") >= (0 if stem == "02-train" else 3) and "data:image/png;base64" in html
 
 

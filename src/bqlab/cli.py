@@ -29,26 +29,31 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class CellProgress:
-    """One live status line on a terminal: stage i/N, cell j/M, elapsed time."""
+    """One live status line on a terminal: per running notebook, stage i/N, cell j/M, elapsed time."""
 
     def __init__(self, stream) -> None:
-        self.stream, self.text, self.since = stream, "", time.monotonic()
+        self.stream = stream
+        self.running: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, daemon=True)
         self._ticker.start()
 
     def update(self, i: int, n: int, j: int, m: int, stem: str) -> None:
-        """Show that code cell j of m of notebook i of n has started."""
-        if j == 1:
-            self.since = time.monotonic()
-        self.text = f"[{i}/{n}] {stem}: cell {j}/{m}"
+        """Show that code cell j of m of notebook i of n has started (m == 0: the notebook ended)."""
+        with self._lock:
+            if m == 0:
+                self.running.pop(stem, None)
+            else:
+                since = self.running.get(stem, ("", time.monotonic()))[1]
+                self.running[stem] = (f"[{i}/{n}] {stem}: cell {j}/{m}", since)
         self._draw()
 
     def clear(self) -> None:
         """Erase the line (before ordinary output is printed)."""
-        self.stream.write("\r\033[K")
-        self.stream.flush()
-        self.text = ""
+        with self._lock:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
     def close(self) -> None:
         """Stop refreshing and erase the line."""
@@ -56,9 +61,12 @@ class CellProgress:
         self.clear()
 
     def _draw(self) -> None:
-        if self.text:
-            self.stream.write(f"\r\033[K{self.text}  {time.monotonic() - self.since:5.1f}s")
-            self.stream.flush()
+        with self._lock:
+            now = time.monotonic()
+            text = " | ".join(f"{label} {now - since:5.1f}s" for label, since in self.running.values())
+            if text:
+                self.stream.write(f"\r\033[K{text}")
+                self.stream.flush()
 
     def _tick(self) -> None:
         while not self._stop.wait(0.5):

@@ -1,11 +1,16 @@
 """Execute one notebook with papermill's Python API: progress per cell, timeouts, clear failures.
 
-Papermill and nbclient are imported only when a notebook really runs: importing them costs
-seconds (see FIELD-NOTES), which a run with nothing to do must not pay.
+Kernels are started ahead of their notebook (``WarmKernel``): the kernel process starts and
+imports the notebook's libraries while the runner validates params or another notebook
+runs, which hides most of the few seconds each kernel costs. Papermill and nbclient are
+imported only when a notebook really runs, so a run with nothing to do never pays for them.
 """
 
 import os
+import shutil
 import signal
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +26,17 @@ CellCallback = Callable[[int, int], None]
 BANNER = """<div style="border: 2px solid #b00020; padding: .6em 1em; color: #b00020">
 <strong>This notebook stopped before its end.</strong> {reason}
 <a href="#bqlab-stopped-cell">Go to the cell where it stopped.</a></div>"""
+
+
+def fast_notebook_imports() -> None:
+    """Keep ``import nbformat`` (and papermill, nbconvert) under a second.
+
+    jsonschema, which nbformat imports, builds ~35 parsers at import when the optional
+    rfc3987-syntax package is present (2.8 s here), for an "iri" format check that notebook
+    validation never uses. Marking that package absent makes jsonschema skip the check.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
 
 
 class NotebookFailed(PipelineError):
@@ -57,18 +73,68 @@ def _engine():
     return ProgressEngine
 
 
-def _kernel_manager_class(started: list):
-    from jupyter_client.manager import AsyncKernelManager
+class WarmKernel:
+    """A kernel started now, in ``cwd``, that imports ``modules`` before any notebook needs it.
 
-    class TrackedKernelManager(AsyncKernelManager):
-        """Kernel sockets as local files (not unencrypted TCP), and a handle for the watchdog."""
+    The imports go through ``importlib`` so the notebook's namespace stays empty and its
+    execution counts start at 1.
+    """
 
-        def __init__(self, **kwargs):
-            kwargs.setdefault("transport", "ipc")
-            super().__init__(**kwargs)
-            started.append(self)
+    def __init__(self, cwd: Path, modules: list[str]) -> None:
+        from jupyter_client.manager import AsyncKernelManager
 
-    return TrackedKernelManager
+        # Kernel sockets as files in a private folder (short absolute path: socket paths are
+        # limited to ~100 bytes), not unencrypted TCP ports other local users could reach.
+        self._sockets = tempfile.mkdtemp(prefix="bqlab-kernel-")
+        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=f"{self._sockets}/ipc")
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(cwd, modules), daemon=True)
+        self._thread.start()
+
+    def _start(self, cwd: Path, modules: list[str]) -> None:
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_core.utils import run_sync
+
+        try:
+            run_sync(self.km.start_kernel)(cwd=str(cwd))
+            if not modules:
+                return
+            client = BlockingKernelClient()
+            client.load_connection_info(self.km.get_connection_info())
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=120)
+                code = f"import importlib as _i\nfor _m in {modules!r}:\n    _i.import_module(_m)\ndel _i, _m"
+                client.execute_interactive(code, store_history=False, timeout=300, output_hook=lambda _msg: None)
+            finally:
+                client.stop_channels()
+        except BaseException as err:  # noqa: BLE001 - reported when the kernel is used
+            self.error = err
+
+    def ready(self):
+        """Wait until the kernel is up and warm; return its manager."""
+        self._thread.join()
+        if self.error:
+            raise NotebookFailed(f"the Jupyter kernel {KERNEL_NAME!r} did not start: {self.error}")
+        return self.km
+
+    @property
+    def pid(self) -> int | None:
+        """The kernel's process id, once started."""
+        provisioner = self.km.provisioner
+        return getattr(provisioner, "pid", None) if provisioner else None
+
+    def shutdown(self) -> None:
+        """Stop the kernel (waits for a start still in progress)."""
+        from jupyter_core.utils import run_sync
+
+        self._thread.join()
+        try:
+            if self.km.has_kernel:
+                run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
+            pass
+        shutil.rmtree(self._sockets, ignore_errors=True)
 
 
 def execute_notebook(
@@ -76,15 +142,19 @@ def execute_notebook(
     output: Path,
     parameters: Mapping[str, Any],
     *,
-    cwd: Path,
+    kernel: WarmKernel,
     cell_timeout: int,
     notebook_timeout: int,
     on_cell: CellCallback | None = None,
 ) -> None:
-    """Run ``notebook`` into ``output``; raise ``NotebookFailed`` naming the cell and the error.
+    """Run ``notebook`` into ``output`` on ``kernel`` (then stop it).
 
     The output notebook is written whether the run succeeds or fails.
+
+    Raises:
+        NotebookFailed: naming the notebook, the cell and the error or time limit.
     """
+    fast_notebook_imports()
     import papermill
     from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError
@@ -97,19 +167,18 @@ def execute_notebook(
         if on_cell:
             on_cell(j, m)
 
-    started: list = []
     timed_out = threading.Event()
 
     def stop_kernel() -> None:
         timed_out.set()
-        pid = getattr(started[-1].provisioner, "pid", None) if started and started[-1].provisioner else None
-        if pid:
-            os.kill(pid, signal.SIGKILL)
+        if kernel.pid:
+            os.kill(kernel.pid, signal.SIGKILL)
 
     watchdog = threading.Timer(notebook_timeout, stop_kernel)
     watchdog.daemon = True
     watchdog.start()
     try:
+        km = kernel.ready()
         papermill.execute_notebook(
             str(notebook),
             str(output),
@@ -117,14 +186,13 @@ def execute_notebook(
             engine_name="bqlab",
             kernel_name=KERNEL_NAME,
             language="python",
-            cwd=str(cwd),
             progress_bar=False,
             log_output=False,
             # Saving after every cell re-serialises the notebook each time (quadratic cost).
             request_save_on_cell_execute=False,
             autosave_cell_every=0,
             execution_timeout=cell_timeout,
-            kernel_manager_class=_kernel_manager_class(started),
+            km=km,
             on_cell=track,
             stopped_path=str(output),
         )
@@ -149,6 +217,7 @@ def execute_notebook(
         raise NotebookFailed(f"notebook {notebook.stem} stopped at {where}: {reason}") from None
     finally:
         watchdog.cancel()
+        kernel.shutdown()
 
 
 def _mark_stop(output: Path, cell_index: int, reason: str) -> None:

@@ -81,6 +81,11 @@ def _module_file(name: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def imported_modules(code: str) -> list[str]:
+    """Return the ``bqlab`` modules ``code`` imports directly (not names imported from them)."""
+    return sorted(m for m in _imported_bqlab_modules(code) if _module_file(m) is not None)
+
+
 def package_files(code: str) -> set[Path]:
     """Return the ``bqlab`` source files ``code`` imports, directly or through other modules.
 

@@ -9,17 +9,22 @@ earlier runs, and only the stages whose inputs changed are executed; the others'
 are copied from the run that made them.
 """
 
+import json
+import os
+import shutil
+import signal
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bqlab.errors import DataError, PipelineError
-from bqlab.execution import KERNEL_NAME, NotebookFailed, execute_notebook
-from bqlab.fingerprint import data_digest, quick_key, stage_fingerprint
+from bqlab.execution import KERNEL_NAME, NotebookFailed, WarmKernel, execute_notebook
+from bqlab.fingerprint import data_digest, imported_modules, notebook_code, quick_key, stage_fingerprint
 from bqlab.runs import (
     ReportsLock,
     RunRecord,
@@ -111,15 +116,16 @@ def run_report(
     profile: str | None = None,
     force: bool = False,
     echo: Callable[[str], None] = print,
-    on_cell: Callable[[int, int, int, str], None] | None = None,
+    on_cell: Callable[[int, int, int, int, str], None] | None = None,
 ) -> Outcome:
     """Bring the reports up to date with the inputs; see the module docstring.
 
     Raises:
-        ParamsError, DataError: bad input, found before any kernel starts.
+        ParamsError, DataError: bad input, found before any notebook starts.
         PipelineError: the reports folder is unusable or busy, or a notebook failed (its
             HTML report, the run folder and the index are written first).
     """
+    params_dir, notebooks_dir, reports_dir = (Path(p).resolve() for p in (params_dir, notebooks_dir, reports_dir))
     key = quick_key(params_dir, profile, notebooks_dir)
     prepare_reports_dir(reports_dir)
     with ReportsLock(reports_dir):
@@ -136,23 +142,66 @@ def run_report(
                     point_latest(reports_dir, run_dir)
                     write_index(reports_dir)
                 return Outcome(latest, reports_dir, noop=True)
-        from bqlab.config import load_params  # validation imports pydantic and scikit-learn: not on the no-op path
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+        partial = reports_dir / "runs" / f".{run_id}.partial"
+        partial.mkdir()
+        # Something will run: start one kernel now, while params and the table are checked.
+        kernels = KernelPool(partial, warm_modules(notebooks_dir))
+        try:
+            from bqlab.config import load_params  # imports pydantic and scikit-learn: not on the no-op path
 
-        params = load_params(params_dir, profile)
-        table = preflight(params, notebooks_dir)
-        record = _run(params, key, table, runs, notebooks_dir, reports_dir, force, echo, on_cell)
+            params = load_params(params_dir, profile)
+            table = preflight(params, notebooks_dir)
+            record = _run(
+                params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell
+            )
+        except BaseException:  # bad input, Ctrl-C or a crash: drop the half-written run
+            kernels.close()  # first: a kernel still starting needs its folder
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        finally:
+            kernels.close()
     return Outcome(record, reports_dir)
 
 
-def _run(params, key, table, runs, notebooks_dir, reports_dir, force, echo, on_cell) -> RunRecord:
+def warm_modules(notebooks_dir: Path) -> list[str]:
+    """The modules a kernel imports ahead of time: those every notebook imports, and what they load lazily."""
+    modules = set()
+    for path in sorted(notebooks_dir.glob("*.ipynb")):
+        modules |= set(imported_modules(notebook_code(path)))
+    if "bqlab.modeling" in modules:
+        modules.add("skops.io")  # modeling imports it on first save or load: seconds
+    return sorted(modules)
+
+
+class KernelPool:
+    """Kernels started ahead of need; ``take`` hands out a warm one or starts a new one."""
+
+    def __init__(self, cwd: Path, modules: list[str], spare: int = 1) -> None:
+        self.cwd, self.modules = cwd, modules
+        self.idle = [WarmKernel(cwd, modules) for _ in range(spare)]
+
+    def take(self) -> WarmKernel:
+        """Return a kernel for the next notebook (warm if one was started ahead)."""
+        return self.idle.pop(0) if self.idle else WarmKernel(self.cwd, self.modules)
+
+    def top_up(self) -> None:
+        """Start a kernel for a notebook that will run later, if none is waiting."""
+        if not self.idle:
+            self.idle.append(WarmKernel(self.cwd, self.modules))
+
+    def close(self) -> None:
+        """Stop the kernels nobody took."""
+        while self.idle:
+            self.idle.pop().shutdown()
+
+
+def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell):
     from bqlab import provenance
     from bqlab.config import STAGES
-    from bqlab.render import finish_notebook, render_html, write_index
+    from bqlab.render import write_index
 
     started = time.monotonic()
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    partial = reports_dir / "runs" / f".{run_id}.partial"
-    partial.mkdir()
     common = params.common
     data = {
         "table": common.table,
@@ -164,7 +213,7 @@ def _run(params, key, table, runs, notebooks_dir, reports_dir, force, echo, on_c
     record.provenance = {
         "run_id": run_id,
         "profile": params.profile,
-        "git": provenance.git_state(notebooks_dir.resolve().parent),
+        "git": provenance.git_state(notebooks_dir.parent),
         "data": data,
         "software": provenance.software(),
         "image": provenance.container_image(),
@@ -172,63 +221,55 @@ def _run(params, key, table, runs, notebooks_dir, reports_dir, force, echo, on_c
         "params": provenance.redact({s: p.model_dump(mode="json") for s, p in params.stages.items()}),
     }
     record.stages = [StageResult(stage=stage, notebook=f"{stem}.ipynb") for stage, (stem, _) in STAGES.items()]
-    fingerprints: dict[str, str] = {}
-    failed: StageResult | None = None
-    try:
-        for index, result in enumerate(record.stages, start=1):
-            stem, step = Path(result.notebook).stem, f"[{index}/{len(record.stages)}] {Path(result.notebook).stem}"
-            parameters = {**params.stages[result.stage].model_dump(mode="json"), **runner_parameters(result.stage)}
-            notebook = notebooks_dir / result.notebook
-            result.fingerprint = fingerprints[result.stage] = stage_fingerprint(
-                notebook, parameters, data["content_sha256"], [fingerprints[u] for u in UPSTREAM[result.stage]]
+    parameters, fingerprints = {}, {}
+    for result in record.stages:
+        parameters[result.stage] = {
+            **params.stages[result.stage].model_dump(mode="json"),
+            **runner_parameters(result.stage),
+        }
+        upstream = [fingerprints[u] for u in UPSTREAM[result.stage]]
+        result.fingerprint = fingerprints[result.stage] = stage_fingerprint(
+            notebooks_dir / result.notebook, parameters[result.stage], data["content_sha256"], upstream
+        )
+    total = len(record.stages)
+    label = {r.stage: f"[{i}/{total}] {Path(r.notebook).stem}" for i, r in enumerate(record.stages, start=1)}
+
+    def execute(result: StageResult, kernel: WarmKernel) -> None:
+        index, stem = record.stages.index(result) + 1, Path(result.notebook).stem
+        (partial / ARTIFACTS / result.stage).mkdir(parents=True, exist_ok=True)
+        output, stage_started, clock = partial / result.notebook, _now(), time.monotonic()
+        try:
+            execute_notebook(
+                notebooks_dir / result.notebook,
+                output,
+                parameters[result.stage],
+                kernel=kernel,
+                cell_timeout=params.runner.cell_timeout_seconds,
+                notebook_timeout=params.runner.notebook_timeout_seconds,
+                on_cell=(lambda j, m: on_cell(index, total, j, m, stem)) if on_cell else None,
             )
-            if failed:
-                echo(f"{step}: not run (an earlier notebook failed)")
-                continue
-            reusable = None if force else find_reusable(runs, reports_dir, result.stage, result.fingerprint)
-            if reusable:
-                source_dir, earlier = reusable
-                copy_stage(source_dir, partial, earlier)
-                result.status, result.html, result.metrics = "reused", earlier.get("html"), earlier.get("metrics", {})
-                result.reused_from = earlier.get("reused_from") or source_dir.name
-                echo(f"{step}: reused from run {result.reused_from} (inputs unchanged)")
-                continue
-            echo(f"{step}: running ...")
-            (partial / ARTIFACTS / result.stage).mkdir(parents=True, exist_ok=True)
-            output, stage_started, clock = partial / result.notebook, _now(), time.monotonic()
-            try:
-                execute_notebook(
-                    notebook,
-                    output,
-                    parameters,
-                    cwd=partial,
-                    cell_timeout=params.runner.cell_timeout_seconds,
-                    notebook_timeout=params.runner.notebook_timeout_seconds,
-                    on_cell=(lambda j, m, i=index, s=stem: on_cell(i, len(record.stages), j, m, s))
-                    if on_cell
-                    else None,
-                )
-                result.status = "ok"
-            except NotebookFailed as err:
-                result.status, result.error, failed = "failed", str(err), result
-            result.seconds = round(time.monotonic() - clock, 2)
-            if output.is_file():
-                stage_info = {"started": stage_started, "ended": _now()}
-                nb = finish_notebook(
-                    output, provenance.redact(parameters), provenance.markdown(record.provenance, stage_info)
-                )
-                result.html = render_html(nb, partial / f"{stem}.html").name
-            metrics_file = partial / ARTIFACTS / result.stage / "metrics.json"
-            if result.status == "ok" and metrics_file.is_file():
-                import json
+            result.status = "ok"
+        except NotebookFailed as err:
+            result.status, result.error = "failed", str(err)
+        finally:
+            if on_cell:
+                on_cell(index, total, 0, 0, stem)  # this notebook's progress line is done
+        result.seconds = round(time.monotonic() - clock, 2)
+        _publish_stage(result, output, partial, record.provenance, parameters[result.stage], stage_started)
+        echo(f"{label[result.stage]}: {result.status} in {result.seconds:.1f}s")
 
-                result.metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-            echo(f"{step}: {result.status} in {result.seconds:.1f}s")
-    except BaseException:  # Ctrl-C or a crash of the runner itself: drop the half-written run
-        import shutil
-
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    failed = _schedule(
+        record.stages,
+        runs,
+        reports_dir,
+        partial,
+        force,
+        params.runner.parallel_notebooks,
+        kernels,
+        execute,
+        label,
+        echo,
+    )
     record.status = "failed" if failed else "ok"
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
@@ -239,6 +280,70 @@ def _run(params, key, table, runs, notebooks_dir, reports_dir, force, echo, on_c
         report = final / failed.html if failed.html else final
         raise PipelineError(f"{failed.error}\n  report of the failed notebook: {report}")
     return record
+
+
+def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, execute, label, echo):
+    """Reuse or execute each stage once its upstream stages are done; return the failed stage."""
+    pending, running, failed = list(stages), {}, None
+    done: set[str] = set()
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        try:
+            while pending or running:
+                for result in list(pending):
+                    if failed:
+                        pending.remove(result)
+                        echo(f"{label[result.stage]}: not run (an earlier notebook failed)")
+                        continue
+                    if any(u not in done for u in UPSTREAM[result.stage]):
+                        continue
+                    reusable = None if force else find_reusable(runs, reports_dir, result.stage, result.fingerprint)
+                    if reusable:
+                        source_dir, earlier = reusable
+                        copy_stage(source_dir, partial, earlier)
+                        result.status, result.html = "reused", earlier.get("html")
+                        result.metrics = earlier.get("metrics", {})
+                        result.reused_from = earlier.get("reused_from") or source_dir.name
+                        echo(f"{label[result.stage]}: reused from run {result.reused_from} (inputs unchanged)")
+                        pending.remove(result)
+                        done.add(result.stage)
+                        continue
+                    if len(running) >= parallel:
+                        continue
+                    echo(f"{label[result.stage]}: running ...")
+                    kernel = kernels.take()
+                    running[pool.submit(execute, result, kernel)] = (result, kernel)
+                    pending.remove(result)
+                if pending and not failed and len(running) < parallel:
+                    kernels.top_up()  # a free core warms the kernel of a notebook still waiting
+                if running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        result, _kernel = running.pop(future)
+                        future.result()
+                        if result.status == "failed":
+                            failed = failed or result
+                        else:
+                            done.add(result.stage)
+        except BaseException:
+            for _result, kernel in running.values():  # stop running notebooks so their threads end now
+                if kernel.pid:
+                    os.kill(kernel.pid, signal.SIGKILL)
+            raise
+    return failed
+
+
+def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:
+    """Redact and annotate the executed notebook, render its HTML, read its metrics."""
+    from bqlab import provenance
+    from bqlab.render import finish_notebook, render_html
+
+    if output.is_file():
+        stage_info = {"started": stage_started, "ended": _now()}
+        nb = finish_notebook(output, provenance.redact(parameters), provenance.markdown(run_provenance, stage_info))
+        result.html = render_html(nb, partial / f"{Path(result.notebook).stem}.html").name
+    metrics_file = partial / ARTIFACTS / result.stage / "metrics.json"
+    if result.status == "ok" and metrics_file.is_file():
+        result.metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
 
 
 def as_dict(record: RunRecord | dict[str, Any]) -> dict[str, Any]:

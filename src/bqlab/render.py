@@ -1,6 +1,7 @@
 """HTML output: each executed notebook through nbconvert, and the index of all runs."""
 
 import os
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ KEY_METRICS = {
     "train": [("cv_accuracy_mean", "CV accuracy"), ("cv_accuracy_std", "± std")],
     "evaluate": [("accuracy", "test accuracy"), ("macro_f1", "macro F1")],
 }
+
+
+_RENDER_LOCK = threading.Lock()  # one exporter, shared by the threads that run notebooks
 
 
 @cache
@@ -37,6 +41,9 @@ def finish_notebook(path: Path, parameters: dict[str, Any], provenance_markdown:
     The parameters papermill recorded (injected cell and metadata) are replaced by their
     redacted form, and the provenance block is inserted after the title cell.
     """
+    from bqlab.execution import fast_notebook_imports
+
+    fast_notebook_imports()
     import nbformat
     from papermill.translators import translate_parameters
 
@@ -55,7 +62,8 @@ def finish_notebook(path: Path, parameters: dict[str, Any], provenance_markdown:
 
 def render_html(nb, html: Path) -> Path:
     """Render an executed notebook (failed ones included) to an HTML report."""
-    body, _ = _exporter().from_notebook_node(nb)
+    with _RENDER_LOCK:
+        body, _ = _exporter().from_notebook_node(nb)
     return write_atomically(html, body)
 
 

@@ -1,0 +1,90 @@
+"""The bare computation of the three notebooks: the same bqlab calls in one plain process.
+
+Used by ``benchmarks/runner.py`` as the baseline the notebook runner is compared with.
+Figures are drawn and encoded as PNG, as the notebooks' inline backend does. Prints one
+JSON line with the seconds spent in imports and in each stage.
+"""
+
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+started = time.perf_counter()
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+from bqlab import data, evaluation, features, modeling, plots, profiling  # noqa: E402
+from bqlab.config import load_params  # noqa: E402
+
+seconds = {"imports": time.perf_counter() - started}
+
+
+def png(fig) -> int:
+    """Encode a figure as the inline backend would."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.tell()
+
+
+params = load_params(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("params"))
+out = Path(tempfile.mkdtemp(prefix="bqlab-bare-"))
+
+clock = time.perf_counter()
+p = params.stages["eda"]
+engine = data.open_source(p.source, p.local_tables)
+schema = engine.schema(p.table)
+frame = data.fetch_columns(engine, p.table, p.columns)
+profiling.schema_table(schema, frame)
+missing = profiling.missing_table(data.column_profile(engine, p.table, p.columns, p.missing_values))
+balance = profiling.class_balance(frame, p.label)
+png(plots.class_balance(balance, p.label))
+clean = features.clean_placeholders(frame, p.missing_values)
+numeric, categorical = features.feature_kinds(clean, p.features)
+profiling.numeric_by_class(clean, p.label, numeric)
+png(plots.distributions_by_class(clean, p.label, numeric))
+profiling.categorical_by_class(clean, p.label, categorical)
+png(plots.pair_plot(features.sample_rows(clean, p.pairplot_max_rows, p.seed), p.label, numeric))
+corr = profiling.correlations(clean, numeric)
+png(plots.correlation_heatmap(corr))
+profiling.data_quality_findings(missing, balance, corr, p.label)
+evaluation.save_metrics(profiling.summary_metrics(missing, balance, p.label), out / "eda.json")
+seconds["eda"] = time.perf_counter() - clock
+
+clock = time.perf_counter()
+p = params.stages["train"]
+engine = data.open_source(p.source, p.local_tables)
+frame = features.clean_placeholders(data.fetch_columns(engine, p.table, p.columns), p.missing_values)
+train, test = features.split_train_test(features.drop_unlabelled(frame, p.label), p.split_columns, p.test_fraction, p.seed)
+numeric, categorical = features.feature_kinds(train, p.features)
+pipeline = modeling.build_pipeline(p.model, p.hyperparameters, p.seed, numeric, categorical)
+x_train, y_train = features.split_xy(train, p.label, p.features)
+scores = modeling.cross_validate_pipeline(pipeline, x_train, y_train, p.cv_folds, p.seed)
+png(plots.cv_scores(scores))
+pipeline.fit(x_train, y_train)
+modeling.save_model(pipeline, out / "model.skops")
+evaluation.save_metrics(evaluation.summarise_scores(scores), out / "train.json")
+seconds["train"] = time.perf_counter() - clock
+
+clock = time.perf_counter()
+p = params.stages["evaluate"]
+engine = data.open_source(p.source, p.local_tables)
+frame = features.clean_placeholders(data.fetch_columns(engine, p.table, p.columns), p.missing_values)
+_, test = features.split_train_test(features.drop_unlabelled(frame, p.label), p.split_columns, p.test_fraction, p.seed)
+pipeline = modeling.load_model(out / "model.skops")
+x_test, y_test = features.split_xy(test, p.label, p.features)
+predictions = pipeline.predict(x_test)
+classes = list(pipeline.classes_)
+headline = evaluation.headline_metrics(y_test, predictions)
+per_class = evaluation.per_class_table(y_test, predictions, classes)
+png(plots.confusion_heatmap(evaluation.confusion_table(y_test, predictions, classes)))
+points, areas = evaluation.roc_curves(y_test, pipeline.predict_proba(x_test), classes)
+png(plots.roc_plot(points, areas))
+evaluation.slice_table(test, y_test, predictions, p.slice_columns)
+png(plots.importance_bars(evaluation.importance_table(pipeline, x_test, y_test, p.permutation_repeats, p.seed)))
+evaluation.save_metrics(headline, out / "evaluate.json")
+seconds["evaluate"] = time.perf_counter() - clock
+seconds["total"] = time.perf_counter() - started
+print(json.dumps({k: round(v, 3) for k, v in seconds.items()}))

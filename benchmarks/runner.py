@@ -1,0 +1,128 @@
+"""Benchmark of the report runner (``make bench``): prints figures, asserts nothing.
+
+Cases, each repeated (median and range):
+  a  naive chain: papermill CLI then nbconvert CLI, one process per notebook
+  b  ``make report`` with nothing cached (empty reports folder)
+  c  ``make report`` again with nothing changed (no-op)
+  d  ``make report`` after changing one evaluation parameter
+  e  bare computation: the same bqlab calls as one plain Python process
+Ratios printed: b/a, b/e, c/b, and d against the bare evaluation time + 1 s.
+"""
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, str]:
+    """Run a command; return its wall time and stdout (fail loudly if it fails)."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"benchmark command failed: {' '.join(command)}\n{done.stdout}\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def project_copy(work: Path) -> Path:
+    """A copy of params and notebooks that the benchmark may edit."""
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, work / folder, dirs_exist_ok=True)
+    return work
+
+
+def naive_chain(work: Path) -> float:
+    """Papermill CLI then nbconvert CLI for each notebook, params from a YAML file per notebook."""
+    from bqlab.config import STAGES, load_params
+    from bqlab.pipeline import runner_parameters
+
+    params = load_params(work / "params")
+    out = work / "naive"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    started = time.perf_counter()
+    for stage, (stem, _) in STAGES.items():
+        values = {**params.stages[stage].model_dump(mode="json"), **runner_parameters(stage)}
+        (out / f"{stem}.yaml").write_text(yaml.safe_dump(values))
+        (out / "artifacts" / stage).mkdir(parents=True, exist_ok=True)
+        papermill = [str(BIN / "papermill"), str(work / "notebooks" / f"{stem}.ipynb"), f"{stem}.ipynb"]
+        timed([*papermill, "-k", "bqlab", "-f", f"{stem}.yaml", "--cwd", str(out), "--no-progress-bar"], out)
+        timed([str(BIN / "jupyter"), "nbconvert", "--to", "html", f"{stem}.ipynb"], out)
+    return time.perf_counter() - started
+
+
+def make_report(work: Path, reports: Path, force: bool = False) -> float:
+    """``make report`` on the benchmark's copy of params and notebooks."""
+    command = ["make", "-s", "-C", str(ROOT), "report", "QUIET=1", f"REPORTS={reports}", f"PARAMS={work / 'params'}"]
+    command += [f"NOTEBOOKS={work / 'notebooks'}"] + (["FORCE=1"] if force else [])
+    return timed(command, ROOT)[0]
+
+
+def bare(work: Path) -> dict[str, float]:
+    """The bare computation; returns its own per-part timings plus the wall time."""
+    wall, out = timed([sys.executable, str(ROOT / "benchmarks" / "bare_pipeline.py"), str(work / "params")], ROOT)
+    return {**json.loads(out.strip().splitlines()[-1]), "wall": wall}
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):7.2f} s  (range {min(values):.2f}-{max(values):.2f}, n={len(values)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each case")
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {k: [] for k in "abcde"}
+    bare_evaluate: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bqlab-bench-") as tmp:
+        work = project_copy(Path(tmp))
+        evaluate_yaml = work / "params" / "03-evaluate.yaml"
+        original = evaluate_yaml.read_text()
+        for rep in range(1, args.repeat + 1):
+            print(f"repetition {rep}/{args.repeat} ...", flush=True)
+            results["a"].append(naive_chain(work))
+            reports = work / f"reports-{rep}"
+            results["b"].append(make_report(work, reports))
+            results["c"].append(make_report(work, reports))
+            repeats = yaml.safe_load(original).get("permutation_repeats", 10)
+            evaluate_yaml.write_text(
+                "\n".join(line for line in original.splitlines() if not line.startswith("permutation_repeats"))
+                + f"\npermutation_repeats: {repeats + rep}\n"
+            )
+            results["d"].append(make_report(work, reports))
+            evaluate_yaml.write_text(original)
+            timings = bare(work)
+            results["e"].append(timings["wall"])
+            bare_evaluate.append(timings["evaluate"])
+    labels = {
+        "a": "naive chain (papermill CLI + nbconvert CLI)",
+        "b": "make report, nothing cached",
+        "c": "make report, nothing changed",
+        "d": "make report, one evaluation param changed",
+        "e": "bare computation, one process",
+    }
+    print()
+    for key, label in labels.items():
+        print(f"({key}) {label:<45} {summary(results[key])}")
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print()
+    print(f"b/a = {med['b'] / med['a']:.2f}   (target <= 0.5)")
+    print(f"b/e = {med['b'] / med['e']:.2f}   (target <= 1.5)")
+    print(f"c/b = {med['c'] / med['b']:.3f}  (c = {med['c']:.2f} s, target <= 0.5 s)")
+    limit = statistics.median(bare_evaluate) + 1
+    print(f"d   = {med['d']:.2f} s against bare evaluation + 1 s = {limit:.2f} s (ratio {med['d'] / limit:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+from bqlab import fingerprint
+
+from .conftest import ROOT
+
+SRC = ROOT / "src" / "bqlab"
+
+
+def test_package_files_follow_imports_transitively():
+    files = {p.name for p in fingerprint.package_files("from bqlab import identifiers")}
+    assert {"identifiers.py", "errors.py", "__init__.py"} <= files
+    assert "plots.py" not in files and "pipeline.py" not in files
+
+
+def test_notebook_dependencies_include_the_modules_it_calls():
+    code = fingerprint.notebook_code(ROOT / "notebooks" / "03-evaluate.ipynb")
+    files = {p.name for p in fingerprint.package_files(code)}
+    assert {"evaluation.py", "modeling.py", "features.py", "data.py", "plots.py"} <= files
+    assert "profiling.py" not in files and "render.py" not in files
+
+
+def test_stage_fingerprint_changes_with_each_input(tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text((ROOT / "notebooks" / "01-eda.ipynb").read_text())
+    base = fingerprint.stage_fingerprint(notebook, {"a": 1}, "data1", ["up1"])
+    assert fingerprint.stage_fingerprint(notebook, {"a": 1}, "data1", ["up1"]) == base
+    assert fingerprint.stage_fingerprint(notebook, {"a": 2}, "data1", ["up1"]) != base
+    assert fingerprint.stage_fingerprint(notebook, {"a": 1}, "data2", ["up1"]) != base
+    assert fingerprint.stage_fingerprint(notebook, {"a": 1}, "data1", ["up2"]) != base
+    notebook.write_text(notebook.read_text().replace("Data analysis", "Data analysis!"))
+    assert fingerprint.stage_fingerprint(notebook, {"a": 1}, "data1", ["up1"]) != base
+
+
+def test_quick_key_ignores_how_paths_are_spelt_and_sees_content(project, monkeypatch):
+    absolute = fingerprint.quick_key(project / "params", None, project / "notebooks")
+    monkeypatch.chdir(project)
+    assert fingerprint.quick_key(Path("params"), None, Path("notebooks")) == absolute
+    assert fingerprint.quick_key(Path("params"), "ci", Path("notebooks")) != absolute
+    (project / "params" / "01-eda.yaml").write_text("pairplot_max_rows: 10\n")
+    assert fingerprint.quick_key(Path("params"), None, Path("notebooks")) != absolute
+
+
+def test_data_digest_of_a_local_file_follows_its_content(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a\n1\n")
+    first = fingerprint.data_digest("p.d.t", {"p.d.t": str(path)})
+    path.write_text("a\n2\n")
+    assert fingerprint.data_digest("p.d.t", {"p.d.t": str(path)}) != first
+    assert fingerprint.data_digest("bigquery-public-data.ml_datasets.penguins", {}) == fingerprint.data_digest(
+        "bigquery-public-data.ml_datasets.penguins", {}
+    )
