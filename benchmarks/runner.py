@@ -6,7 +6,8 @@ Cases, each repeated (median and range):
   c  ``make report`` again with nothing changed (no-op)
   d  ``make report`` after changing one evaluation parameter
   e  bare computation: the same bqlab calls as one plain Python process
-Ratios printed: b/a, b/e, c/b, and d against the bare evaluation time + 1 s.
+Ratios printed: b/a, b/e, c/b, and d against the bare evaluation alone (its imports and
+its work in one plain process) + 1 s.
 """
 
 import argparse
@@ -76,10 +77,12 @@ def bare(work: Path) -> dict[str, float]:
 
 
 def summary(values: list[float]) -> str:
+    """Median and range of a case's timings."""
     return f"{statistics.median(values):7.2f} s  (range {min(values):.2f}-{max(values):.2f}, n={len(values)})"
 
 
 def main() -> None:
+    """Run every case ``--repeat`` times and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each case")
     args = parser.parse_args()
@@ -104,7 +107,7 @@ def main() -> None:
             evaluate_yaml.write_text(original)
             timings = bare(work)
             results["e"].append(timings["wall"])
-            bare_evaluate.append(timings["evaluate"])
+            bare_evaluate.append(timings["imports"] + timings["evaluate"])  # evaluation alone: imports + work
     labels = {
         "a": "naive chain (papermill CLI + nbconvert CLI)",
         "b": "make report, nothing cached",
@@ -121,7 +124,7 @@ def main() -> None:
     print(f"b/e = {med['b'] / med['e']:.2f}   (target <= 1.5)")
     print(f"c/b = {med['c'] / med['b']:.3f}  (c = {med['c']:.2f} s, target <= 0.5 s)")
     limit = statistics.median(bare_evaluate) + 1
-    print(f"d   = {med['d']:.2f} s against bare evaluation + 1 s = {limit:.2f} s (ratio {med['d'] / limit:.2f})")
+    print(f"d   = {med['d']:.2f} s against the bare evaluation alone (imports + work) + 1 s = {limit:.2f} s")
 
 
 if __name__ == "__main__":
