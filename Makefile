@@ -58,8 +58,8 @@ test: $(STAMP) ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check code style and docstrings (ruff)
-	@$(BIN)/ruff check src tests
-	@$(BIN)/ruff format --check src tests
+	@$(BIN)/ruff check src tests benchmarks
+	@$(BIN)/ruff format --check src tests benchmarks
 	@echo "lint OK"
 
 bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare computation (several minutes)

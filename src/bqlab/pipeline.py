@@ -199,9 +199,10 @@ class KernelPool:
 def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell):
     from bqlab import provenance
     from bqlab.config import STAGES
-    from bqlab.render import write_index
+    from bqlab.render import prepare_exporter, write_index
 
     started = time.monotonic()
+    prepare_exporter()
     common = params.common
     data = {
         "table": common.table,

@@ -18,10 +18,24 @@ KEY_METRICS = {
 
 
 _RENDER_LOCK = threading.Lock()  # one exporter, shared by the threads that run notebooks
+_EXPORTER_LOCK = threading.Lock()
+
+
+def prepare_exporter() -> None:
+    """Import nbconvert and build the exporter in the background, while notebooks run."""
+    threading.Thread(target=_exporter, daemon=True).start()
+
+
+def _exporter():
+    with _EXPORTER_LOCK:
+        return _build_exporter()
 
 
 @cache
-def _exporter():
+def _build_exporter():
+    from bqlab.execution import fast_notebook_imports
+
+    fast_notebook_imports()
     from nbconvert import HTMLExporter
 
     return HTMLExporter(template_name="lab")
@@ -62,8 +76,9 @@ def finish_notebook(path: Path, parameters: dict[str, Any], provenance_markdown:
 
 def render_html(nb, html: Path) -> Path:
     """Render an executed notebook (failed ones included) to an HTML report."""
+    exporter = _exporter()
     with _RENDER_LOCK:
-        body, _ = _exporter().from_notebook_node(nb)
+        body, _ = exporter.from_notebook_node(nb)
     return write_atomically(html, body)
 
 
