@@ -7,11 +7,13 @@ imported only when a notebook really runs, so a run with nothing to do never pay
 """
 
 import os
+import queue
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -105,11 +107,26 @@ class WarmKernel:
             try:
                 client.wait_for_ready(timeout=120)
                 code = f"import importlib as _i\nfor _m in {modules!r}:\n    _i.import_module(_m)\ndel _i, _m"
-                client.execute_interactive(code, store_history=False, timeout=300, output_hook=lambda _msg: None)
+                self._await_reply(client, client.execute(code, silent=True, store_history=False))
             finally:
                 client.stop_channels()
         except BaseException as err:  # noqa: BLE001 - reported when the kernel is used
             self.error = err
+
+    def _await_reply(self, client, msg_id: str, limit: float = 300) -> None:
+        """Wait for the warm-up's reply, giving up at once if the kernel process ends."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                reply = client.get_shell_msg(timeout=1)
+            except queue.Empty:
+                process = getattr(self.km.provisioner, "process", None)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError("the kernel ended while importing libraries") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return
+        raise RuntimeError(f"the kernel took more than {limit:.0f}s to import libraries")
 
     def ready(self):
         """Wait until the kernel is up and warm; return its manager."""
@@ -176,9 +193,9 @@ def execute_notebook(
 
     watchdog = threading.Timer(notebook_timeout, stop_kernel)
     watchdog.daemon = True
-    watchdog.start()
     try:
         km = kernel.ready()
+        watchdog.start()  # the notebook's time starts when its kernel is ready
         papermill.execute_notebook(
             str(notebook),
             str(output),
