@@ -1,0 +1,181 @@
+"""The BigQuery source: the official client, named parameters, a cost guard, clear errors.
+
+Every query is first dry-run (free) to learn how many bytes it would process; a query over
+``maximum_bytes_billed`` is refused before it runs, and the cap is also set on the job so
+BigQuery itself enforces it. Jobs carry labels naming the pipeline and stage. Results come
+back through ``to_arrow()`` (``to_dataframe()`` is deprecated in the client).
+
+Not wired into params yet: the source, the result cache and the emulator tests come next.
+"""
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from bqlab.errors import DataError
+from bqlab.identifiers import validate_table_id
+
+GIB = 1024**3
+USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
+_TYPES = {"FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
+_RETRYABLE = ("TooManyRequests", "InternalServerError", "ServiceUnavailable", "BadGateway", "GatewayTimeout")
+
+
+class CostLimitError(DataError):
+    """A query would process more bytes than the params allow."""
+
+
+def human_bytes(count: int) -> str:
+    """Return a byte count as B, KiB, MiB, GiB or TiB."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.2f} TiB"
+
+
+def estimated_cost_usd(count: int) -> float:
+    """On-demand cost of scanning ``count`` bytes, before the monthly free tier."""
+    return count / 1024**4 * USD_PER_TIB
+
+
+def _scalar_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, dt.datetime):
+        return "TIMESTAMP" if value.tzinfo else "DATETIME"
+    if isinstance(value, dt.date):
+        return "DATE"
+    if isinstance(value, bytes):
+        return "BYTES"
+    return "STRING"
+
+
+def query_parameters(params: Mapping[str, Any] | None) -> list:
+    """Turn ``{name: value}`` into BigQuery named query parameters (lists become arrays)."""
+    from google.cloud import bigquery
+
+    out = []
+    for name, value in (params or {}).items():
+        if isinstance(value, list | tuple):
+            kinds = {_scalar_type(v) for v in value if v is not None} or {"STRING"}
+            if len(kinds) > 1:
+                raise DataError(f"query parameter @{name} mixes types {sorted(kinds)}: use one type per list")
+            out.append(bigquery.ArrayQueryParameter(name, kinds.pop(), list(value)))
+        else:
+            out.append(bigquery.ScalarQueryParameter(name, _scalar_type(value), value))
+    return out
+
+
+def explain(err: Exception, what: str) -> DataError:
+    """Map a client error to a message that says what is wrong and how to fix it."""
+    name = type(err).__name__
+    if name == "DefaultCredentialsError":
+        return DataError(
+            "no Google Cloud credentials found: run `gcloud auth application-default login`, "
+            "or set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file"
+        )
+    if name == "NotFound":
+        return DataError(
+            f"{what}: not found ({getattr(err, 'message', err)}); check the project, dataset and table ids"
+        )
+    if name == "Forbidden":
+        return DataError(
+            f"{what}: permission denied ({getattr(err, 'message', err)}); the account needs "
+            "roles/bigquery.jobUser on the billing project and roles/bigquery.dataViewer on the table"
+        )
+    if name in _RETRYABLE:
+        return DataError(f"{what}: BigQuery kept failing after retries ({name}: {getattr(err, 'message', err)})")
+    return DataError(f"{what}: {name}: {getattr(err, 'message', err)}")
+
+
+def with_retries(call: Callable[[], Any], what: str, attempts: int = 5, first_wait: float = 0.5) -> Any:
+    """Run ``call``, retrying rate limits and server errors with exponential backoff."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except DataError:
+            raise
+        except Exception as err:  # noqa: BLE001 - every client error is mapped below
+            if type(err).__name__ in _RETRYABLE and attempt < attempts:
+                time.sleep(first_wait * 2 ** (attempt - 1))
+                continue
+            raise explain(err, what) from err
+    raise AssertionError("unreachable")
+
+
+class BigQuerySource:
+    """Runs BigQuery Standard SQL in the warehouse, billed to ``project``."""
+
+    name = "bigquery"
+
+    def __init__(
+        self,
+        client,
+        *,
+        maximum_bytes_billed: int = GIB,
+        labels: Mapping[str, str] | None = None,
+        first_wait: float = 0.5,
+    ) -> None:
+        self.client = client
+        self.maximum_bytes_billed = maximum_bytes_billed
+        self.labels = dict(labels or {"pipeline": "bqlab"})
+        self.first_wait = first_wait
+        self.estimates: list[dict[str, Any]] = []  # one per query: bytes and cost, for the report
+
+    def _config(self, params: Mapping[str, Any] | None, dry_run: bool):
+        from google.cloud import bigquery
+
+        return bigquery.QueryJobConfig(
+            query_parameters=query_parameters(params),
+            labels=self.labels,
+            maximum_bytes_billed=self.maximum_bytes_billed,
+            dry_run=dry_run,
+            use_query_cache=not dry_run,
+        )
+
+    def estimate(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Return the bytes a query would process (a free dry run); refuse it if over the cap.
+
+        Raises:
+            CostLimitError: with the estimate and how to raise the cap.
+        """
+        job = with_retries(
+            lambda: self.client.query(sql, job_config=self._config(params, True)), "dry run", first_wait=self.first_wait
+        )
+        count = int(job.total_bytes_processed or 0)
+        self.estimates.append({"bytes": count, "usd": estimated_cost_usd(count)})
+        if count > self.maximum_bytes_billed:
+            raise CostLimitError(
+                f"query would process {human_bytes(count)} (about ${estimated_cost_usd(count):.2f} on demand), over "
+                f"maximum_bytes_billed = {human_bytes(self.maximum_bytes_billed)}; nothing was run or billed. "
+                "Select fewer columns or rows, or raise maximum_bytes_billed in params if the cost is intended"
+            )
+        return count
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Dry-run, then run one statement; return its rows."""
+        self.estimate(sql, params)
+
+        def run():
+            job = self.client.query(sql, job_config=self._config(params, False))
+            return job.result().to_arrow(create_bqstorage_client=False).to_pandas()
+
+        return with_retries(run, "query", first_wait=self.first_wait)
+
+    def schema(self, table_id: str) -> dict[str, str]:
+        """Return the table's columns and BigQuery types (a free metadata call)."""
+        table = with_retries(
+            lambda: self.client.get_table(validate_table_id(table_id)),
+            f"table {table_id!r}",
+            first_wait=self.first_wait,
+        )
+        return {field.name: _TYPES.get(field.field_type, field.field_type) for field in table.schema}
