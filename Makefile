@@ -13,6 +13,8 @@ PARAMS  ?= params
 NOTEBOOKS ?= notebooks
 LAB_PORT ?= 8888
 PYTEST_ARGS ?=
+PYTHON_EMULATOR ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
+EMULATOR_VENV ?= .venv-emulator
 KERNEL  := bqlab
 
 ifeq ($(BQLAB_ENV),system)
@@ -28,7 +30,7 @@ QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,)
 
-.PHONY: help setup report check test lint lab bench clean clean-venv lock
+.PHONY: help setup report check test lint lab bench emulator clean clean-venv lock
 
 help: ## List the targets
 	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports]"
@@ -54,8 +56,20 @@ report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fa
 check: $(STAMP) ## Validate params and check the table without running anything
 	@$(BIN)/python -m bqlab check $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
-test: $(STAMP) ## Run the test suite
+test: $(STAMP) emulator ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+emulator: ## Install the local BigQuery emulator the tests use (Python 3.13; skipped if absent)
+	@if [ -x $(EMULATOR_VENV)/.installed ] || [ -f $(EMULATOR_VENV)/.installed ]; then exit 0; fi; \
+	if ! $(PYTHON_EMULATOR) -c 'import sys; assert sys.version_info >= (3, 13)' >/dev/null 2>&1; then \
+		echo "note: $(PYTHON_EMULATOR) not found: the BigQuery emulator tests will be skipped (set PYTHON_EMULATOR=...)"; \
+		[ -z "$${CI:-}" ] || exit 1; exit 0; fi; \
+	echo "Setting up the BigQuery emulator in $(EMULATOR_VENV) (first run only) ..."; \
+	$(PYTHON_EMULATOR) -m venv $(EMULATOR_VENV) && \
+	$(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/emulator-requirements.txt && \
+	mkdir -p $(EMULATOR_VENV)/home && HOME=$(CURDIR)/$(EMULATOR_VENV)/home $(EMULATOR_VENV)/bin/python -c \
+		"from duckdb_extensions import extension_importer as e; [e.import_extension(n) for n in ('ducklake', 'icu', 'spatial')]" && \
+	touch $(EMULATOR_VENV)/.installed
 
 lint: $(STAMP) ## Check code style and docstrings (ruff)
 	@$(BIN)/ruff check src tests benchmarks
@@ -75,9 +89,9 @@ clean: ## Remove generated reports and caches (keeps the environment)
 	@find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 	@echo "removed $(REPORTS)/ and caches"
 
-clean-venv: ## Remove the virtual environment too
-	@rm -rf $(VENV)
-	@echo "removed $(VENV)/"
+clean-venv: ## Remove the virtual environments too
+	@rm -rf $(VENV) $(EMULATOR_VENV)
+	@echo "removed $(VENV)/ and $(EMULATOR_VENV)/"
 
 lock: $(STAMP) ## Rewrite requirements.txt from the environment after a deliberate upgrade
 	@{ sed -n '1,/^# Regenerate/p' requirements.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -vE '^(pip|setuptools|wheel)=='; } > requirements.txt.new

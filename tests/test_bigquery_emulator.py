@@ -1,0 +1,59 @@
+"""The BigQuery source with the official client against a local emulator (no network)."""
+
+import pandas as pd
+import pytest
+
+from bqlab import data
+from bqlab.bigquery import BigQuerySource
+from bqlab.datasets import PENGUINS_TABLE
+from bqlab.errors import DataError
+
+from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
+
+COLUMNS = ["species", "island", "culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
+
+
+@pytest.fixture(scope="module")
+def warehouse(bigquery_emulator):  # noqa: F811
+    return BigQuerySource(bigquery_emulator, labels={"pipeline": "bqlab", "stage": "test"})
+
+
+def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    """Same values whatever the engine: plain object/float/int columns, rows in a fixed order."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].astype("float64")
+        else:
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out.sort_values(list(out.columns), na_position="last").reset_index(drop=True)
+
+
+def test_schema_matches_the_embedded_table(warehouse, penguins_source):
+    assert warehouse.schema(PENGUINS) == penguins_source.schema(PENGUINS_TABLE)
+
+
+def test_named_queries_return_equal_frames_on_both_engines(warehouse, penguins_source):
+    pairs = [
+        (
+            data.fetch_columns(warehouse, PENGUINS, COLUMNS),
+            data.fetch_columns(penguins_source, PENGUINS_TABLE, COLUMNS),
+        ),
+        (
+            data.column_profile(warehouse, PENGUINS, COLUMNS, ["."]),
+            data.column_profile(penguins_source, PENGUINS_TABLE, COLUMNS, ["."]),
+        ),
+    ]
+    for remote, local in pairs:
+        pd.testing.assert_frame_equal(_normalised(remote), _normalised(local))
+
+
+def test_parameters_are_bound_in_the_warehouse(warehouse):
+    sql = f"SELECT COUNT(*) AS n FROM `{PENGUINS}` WHERE island = @island"
+    assert warehouse.query(sql, {"island": "Biscoe"})["n"].iloc[0] == 168
+    assert warehouse.query(sql, {"island": "Biscoe' OR '1'='1"})["n"].iloc[0] == 0
+
+
+def test_a_missing_table_is_named(warehouse):
+    with pytest.raises(DataError, match=r"table 'test-project.ml_datasets.absent': not found"):
+        warehouse.schema("test-project.ml_datasets.absent")
