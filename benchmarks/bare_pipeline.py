@@ -34,7 +34,7 @@ out = Path(tempfile.mkdtemp(prefix="bqlab-bare-"))
 
 clock = time.perf_counter()
 p = params.stages["eda"]
-engine = data.open_source(p.source, p.local_tables)
+engine = data.open_source(p)
 schema = engine.schema(p.table)
 frame = data.fetch_columns(engine, p.table, p.columns)
 profiling.schema_table(schema, frame)
@@ -55,7 +55,7 @@ seconds["eda"] = time.perf_counter() - clock
 
 clock = time.perf_counter()
 p = params.stages["train"]
-engine = data.open_source(p.source, p.local_tables)
+engine = data.open_source(p)
 frame = features.clean_placeholders(data.fetch_columns(engine, p.table, p.columns), p.missing_values)
 labelled = features.drop_unlabelled(frame, p.label)
 train, test = features.split_train_test(labelled, p.split_columns, p.test_fraction, p.seed)
@@ -71,7 +71,7 @@ seconds["train"] = time.perf_counter() - clock
 
 clock = time.perf_counter()
 p = params.stages["evaluate"]
-engine = data.open_source(p.source, p.local_tables)
+engine = data.open_source(p)
 frame = features.clean_placeholders(data.fetch_columns(engine, p.table, p.columns), p.missing_values)
 labelled = features.drop_unlabelled(frame, p.label)
 _, test = features.split_train_test(labelled, p.split_columns, p.test_fraction, p.seed)

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -66,9 +67,17 @@ def load_penguins(client, folder) -> None:
         client.load_table_from_file(handle, PENGUINS, job_config=config).result()
 
 
+@dataclass
+class Emulator:
+    """A running emulator: its endpoint and a client of it."""
+
+    endpoint: str
+    client: object
+
+
 @pytest.fixture(scope="session")
 def bigquery_emulator(tmp_path_factory):
-    """Yield a client of a running emulator that holds ``test-project.ml_datasets.penguins``."""
+    """Yield a running emulator that holds ``test-project.ml_datasets.penguins``."""
     exe = EMULATOR / "bin" / "local-bigquery"
     if not (EMULATOR / ".installed").exists():
         message = "the BigQuery emulator is not installed: run `make emulator` (needs python3.13)"
@@ -85,7 +94,7 @@ def bigquery_emulator(tmp_path_factory):
         _wait_for_port(port, process, log)
         client = client_for(port)
         load_penguins(client, folder)
-        yield client
+        yield Emulator(endpoint=f"http://127.0.0.1:{port}", client=client)
     finally:
         process.terminate()
         try:

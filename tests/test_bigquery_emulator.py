@@ -15,7 +15,7 @@ COLUMNS = ["species", "island", "culmen_length_mm", "culmen_depth_mm", "flipper_
 
 @pytest.fixture(scope="module")
 def warehouse(bigquery_emulator):  # noqa: F811
-    return BigQuerySource(bigquery_emulator, labels={"pipeline": "bqlab", "stage": "test"})
+    return BigQuerySource(bigquery_emulator.client, labels={"pipeline": "bqlab", "stage": "test"})
 
 
 def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
@@ -57,3 +57,14 @@ def test_parameters_are_bound_in_the_warehouse(warehouse):
 def test_a_missing_table_is_named(warehouse):
     with pytest.raises(DataError, match=r"table 'test-project.ml_datasets.absent': not found"):
         warehouse.schema("test-project.ml_datasets.absent")
+
+
+def test_missing_credentials_say_how_to_log_in(monkeypatch, tmp_path):
+    from bqlab.bigquery import open_warehouse
+    from bqlab.config import BigQueryParams
+
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud application-default file
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # and no metadata-server probe: nothing leaves this machine
+    with pytest.raises(DataError, match="gcloud auth application-default login"):
+        open_warehouse(BigQueryParams(project="my-project-1"))

@@ -97,6 +97,12 @@ def test_column_profile_counts_nulls_and_placeholders_in_sql(penguins_source):
     }
 
 
-def test_unknown_source_is_rejected():
-    with pytest.raises(DataError, match="unknown source 'warehouse'"):
-        data.open_source("warehouse")
+def test_bigquery_source_without_a_billing_project_says_how_to_set_one(monkeypatch):
+    from bqlab.config import CommonParams
+
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    params = CommonParams(source="bigquery", features=["x"], label="y")
+    with pytest.raises(
+        DataError, match="no billing project for BigQuery: set bigquery.project .* GOOGLE_CLOUD_PROJECT"
+    ):
+        data.open_source(params)

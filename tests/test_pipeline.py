@@ -11,6 +11,7 @@ import pytest
 from bqlab import cli
 
 from .conftest import ROOT, write_yaml
+from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
 
 
 def _run(project, *args, reports="reports"):
@@ -202,3 +203,27 @@ def test_ctrl_c_discards_the_unfinished_run_and_keeps_the_rest(project, capsys, 
     assert "interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in (project / "reports" / "runs").iterdir()) == [earlier.name]
     assert (earlier / "run.json").read_text() == '{"run_id": "20200101T000000Z-abcdef", "stages": []}'
+
+
+@pytest.mark.slow
+def test_the_same_notebooks_on_the_bigquery_emulator_give_the_same_results(finished, bigquery_emulator, tmp_path):  # noqa: F811
+    _, _, local_run = finished
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    common = (tmp_path / "params/common.yaml").read_text()
+    common = common.replace("table: bigquery-public-data.ml_datasets.penguins", f"table: {PENGUINS}")
+    common = common.replace("source: local", "source: bigquery")
+    common = common.replace("  project: null", "  project: test-project")
+    common = common.replace("  api_endpoint: null", f"  api_endpoint: {bigquery_emulator.endpoint}")
+    (tmp_path / "params/common.yaml").write_text(common)
+    assert _run(tmp_path, "report", "--profile", "ci", "--quiet") == 0
+    remote_run = (tmp_path / "reports" / "latest").resolve()
+    record = json.loads((remote_run / "run.json").read_text())
+    assert record["provenance"]["data"]["source"] == "bigquery" and record["provenance"]["data"]["rows"] == 344
+    for stage in ("eda", "train", "evaluate"):
+        local = json.loads((local_run / f"artifacts/{stage}/metrics.json").read_text())
+        remote = json.loads((remote_run / f"artifacts/{stage}/metrics.json").read_text())
+        assert remote == local, f"{stage} differs between the embedded engine and the warehouse"
+    for notebook in remote_run.glob("*.ipynb"):
+        outputs = [o for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type in ("error", "stream") and o.get("name") != "stdout"]

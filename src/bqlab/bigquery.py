@@ -5,10 +5,12 @@ Every query is first dry-run (free) to learn how many bytes it would process; a 
 BigQuery itself enforces it. Jobs carry labels naming the pipeline and stage. Results come
 back through ``to_arrow()`` (``to_dataframe()`` is deprecated in the client).
 
-Not wired into params yet: the source, the result cache and the emulator tests come next.
+Selected with ``source: bigquery`` in params; ``bigquery.api_endpoint`` points the client at a
+local emulator (no credentials) for tests.
 """
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -171,11 +173,52 @@ class BigQuerySource:
 
         return with_retries(run, "query", first_wait=self.first_wait)
 
+    def _table(self, table_id: str):
+        validate_table_id(table_id)
+        return with_retries(lambda: self.client.get_table(table_id), f"table {table_id!r}", first_wait=self.first_wait)
+
     def schema(self, table_id: str) -> dict[str, str]:
         """Return the table's columns and BigQuery types (a free metadata call)."""
-        table = with_retries(
-            lambda: self.client.get_table(validate_table_id(table_id)),
-            f"table {table_id!r}",
-            first_wait=self.first_wait,
-        )
+        table = self._table(table_id)
         return {field.name: _TYPES.get(field.field_type, field.field_type) for field in table.schema}
+
+    def row_count(self, table_id: str) -> int:
+        """Return the table's number of rows from its metadata (free)."""
+        table = self._table(table_id)
+        return int(table.num_rows or 0)
+
+    def table_version(self, table_id: str) -> dict[str, Any]:
+        """Return what identifies the table's content: last modification time and size (free)."""
+        table = self._table(table_id)
+        modified = table.modified.isoformat() if table.modified else None
+        return {"table": table_id, "modified": modified, "rows": table.num_rows, "bytes": table.num_bytes}
+
+
+def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
+    """Build the client from params (``bigquery:`` in common.yaml) and wrap it as a source.
+
+    Raises:
+        DataError: no billing project, or no credentials (with how to provide them).
+    """
+    from google.cloud import bigquery
+
+    project = settings.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise DataError(
+            "no billing project for BigQuery: set bigquery.project in params/common.yaml "
+            "or the GOOGLE_CLOUD_PROJECT environment variable"
+        )
+    labels = {"pipeline": "bqlab", **({"stage": stage} if stage else {})}
+    if settings.api_endpoint:  # a local emulator: no credentials
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        client = bigquery.Client(
+            project=project,
+            location=settings.location,
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=settings.api_endpoint),
+        )
+    else:
+        client = with_retries(lambda: bigquery.Client(project=project, location=settings.location), "BigQuery client")
+    return BigQuerySource(client, maximum_bytes_billed=settings.maximum_bytes_billed, labels=labels)

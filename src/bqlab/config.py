@@ -36,12 +36,24 @@ ColumnName = Annotated[str, AfterValidator(_as_value_error(validate_column))]
 ModelName = Literal["logistic_regression", "random_forest", "gradient_boosting"]
 
 
+class BigQueryParams(BaseModel):
+    """Where and how queries run when ``source`` is ``bigquery``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    location: str | None = None
+    maximum_bytes_billed: int = Field(default=1024**3, gt=0)
+    api_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+
+
 class CommonParams(BaseModel):
     """Settings shared by every notebook (``params/common.yaml``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: Literal["local"] = "local"
+    source: Literal["local", "bigquery"] = "local"
+    bigquery: BigQueryParams = Field(default_factory=BigQueryParams)
     table: TableId = "bigquery-public-data.ml_datasets.penguins"
     local_tables: dict[TableId, str] = Field(default_factory=dict)
     label: ColumnName = "species"

@@ -51,6 +51,10 @@ class Source(Protocol):
         """Return the table's columns and their BigQuery types, in table order."""
         ...
 
+    def row_count(self, table_id: str) -> int:
+        """Return the table's number of rows (free: metadata or an embedded count)."""
+        ...
+
 
 class LocalSource:
     """The embedded engine: DuckDB in memory, speaking BigQuery SQL through sqlglot."""
@@ -121,6 +125,10 @@ class LocalSource:
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
         return frame.astype({name: "Int64" for name in wide})
 
+    def row_count(self, table_id: str) -> int:
+        """Return the table's number of rows."""
+        return int(self.query(named_query("row_count", table=quote_table(table_id)))["row_count"].iloc[0])
+
     def schema(self, table_id: str) -> dict[str, str]:
         """Return the table's columns and BigQuery types (loading the table if needed)."""
         target = self._ensure_table(validate_table_id(table_id))
@@ -138,11 +146,15 @@ def _check_parameters(tree: exp.Expression, params: Mapping[str, Any]) -> None:
         )
 
 
-def open_source(source: str, local_tables: Mapping[str, str | Path] | None = None) -> Source:
-    """Return the Source named in params (``local`` is the embedded engine)."""
-    if source == "local":
-        return LocalSource(local_tables)
-    raise DataError(f"unknown source {source!r}: use 'local'")
+def open_source(params, stage: str | None = None) -> Source:
+    """Return the Source named in params: ``local`` (the embedded engine) or ``bigquery``."""
+    if params.source == "local":
+        return LocalSource(params.local_tables)
+    if params.source == "bigquery":
+        from bqlab.bigquery import open_warehouse
+
+        return open_warehouse(params.bigquery, stage)
+    raise DataError(f"unknown source {params.source!r}: use 'local' or 'bigquery'")
 
 
 def named_query(query_name: str, **identifiers: str) -> str:

@@ -49,9 +49,15 @@ def row_hash_fraction(frame: pd.DataFrame, seed: int) -> pd.Series:
 def split_train_test(
     frame: pd.DataFrame, key_columns: Sequence[str], test_fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows deterministically: a row is held out when the hash of its key columns is below the fraction."""
-    is_test = row_hash_fraction(frame[list(key_columns)], seed) < test_fraction
-    train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
+    """Split rows deterministically: a row is held out when the hash of its key columns is below the fraction.
+
+    Both sides come back ordered by that hash, so models see the same rows in the same order
+    whatever order the engine returned them in.
+    """
+    fraction = row_hash_fraction(frame[list(key_columns)], seed)
+    order = fraction.sort_values(kind="stable").index
+    ordered, is_test = frame.loc[order], (fraction < test_fraction).loc[order]
+    train, test = ordered[~is_test].reset_index(drop=True), ordered[is_test].reset_index(drop=True)
     if train.empty or test.empty:
         raise DataError(
             f"test_fraction={test_fraction} leaves {len(train)} training and {len(test)} test rows "

@@ -138,8 +138,13 @@ def stage_fingerprint(notebook: Path, parameters: Mapping[str, Any], data: str, 
     )
 
 
-def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str:
-    """Digest of the raw bytes of every input: params, notebooks, package source, data files, versions."""
+def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str | None:
+    """Digest of the raw bytes of every input: params, notebooks, package source, data files, versions.
+
+    None when the data lives in BigQuery: a warehouse table can change while every local
+    file stays the same, so only the full check (which asks for the table's metadata) can
+    tell that nothing changed.
+    """
     import yaml
 
     params_files = [*params_dir.glob("*.yaml")]  # profiles/ files are named by the profile's own key
@@ -156,6 +161,8 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
         section = loaded.get("common", {}) if path.parent.name == "profiles" else loaded
         if isinstance(section, dict) and isinstance(section.get("local_tables"), dict):
             local_tables.update(section["local_tables"])
+        if isinstance(section, dict) and section.get("source", "local") != "local":
+            return None
     root = params_dir.resolve().parent
     data_files = [root / str(p) for p in local_tables.values()]
     return digest_json(

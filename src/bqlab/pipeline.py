@@ -24,7 +24,14 @@ from typing import Any
 
 from bqlab.errors import DataError, PipelineError
 from bqlab.execution import KERNEL_NAME, NotebookFailed, WarmKernel, execute_notebook
-from bqlab.fingerprint import data_digest, imported_modules, notebook_code, quick_key, stage_fingerprint
+from bqlab.fingerprint import (
+    data_digest,
+    digest_json,
+    imported_modules,
+    notebook_code,
+    quick_key,
+    stage_fingerprint,
+)
 from bqlab.runs import (
     ReportsLock,
     RunRecord,
@@ -72,8 +79,7 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     from bqlab.config import STAGES
-    from bqlab.data import named_query, open_source
-    from bqlab.identifiers import quote_table
+    from bqlab.data import open_source
 
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -86,7 +92,7 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
         if not (notebooks_dir / f"{stem}.ipynb").is_file():
             raise PipelineError(f"notebook not found: {notebooks_dir / f'{stem}.ipynb'}")
     common = params.common
-    engine = open_source(common.source, common.local_tables)
+    engine = open_source(common, "preflight")
     schema = engine.schema(common.table)
     for stage, stage_params in params.stages.items():
         for column in stage_params.columns:
@@ -98,10 +104,14 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
                     f"column {column!r} (params key {role!r}, used by {stage}) is not in table "
                     f"{common.table!r}; its columns are: {', '.join(schema)}"
                 )
-    rows = int(engine.query(named_query("row_count", table=quote_table(common.table)))["row_count"].iloc[0])
+    rows = engine.row_count(common.table)
     if rows == 0:
         raise DataError(f"table {common.table!r} has no rows: point 'table' in params/common.yaml at a table with data")
-    return {"rows": rows, "schema": schema}
+    if common.source == "local":
+        content = data_digest(common.table, common.local_tables)
+    else:  # the warehouse table's last modification time stands for its content
+        content = digest_json(engine.table_version(common.table))
+    return {"rows": rows, "schema": schema, "content": content}
 
 
 def _now() -> str:
@@ -133,7 +143,7 @@ def run_report(
             echo(f"removed the unfinished run {partial.name} left by an interrupted process")
         runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
-        if not force and latest and latest.get("status") == "ok" and latest.get("quick_key") == key:
+        if not force and key and latest and latest.get("status") == "ok" and latest.get("quick_key") == key:
             run_dir = reports_dir / "runs" / latest["run_id"]
             if run_dir.is_dir():
                 if (reports_dir / "latest").resolve() != run_dir.resolve():
@@ -208,7 +218,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         "table": common.table,
         "source": common.source,
         "rows": table["rows"],
-        "content_sha256": data_digest(common.table, common.local_tables),
+        "content_sha256": table["content"],
     }
     record = RunRecord(run_id=run_id, started=_now(), profile=params.profile, quick_key=key)
     record.provenance = {
