@@ -83,7 +83,15 @@ def test_query_is_dry_run_first_and_the_job_carries_cap_and_labels():
     assert dry.dry_run and not dry.use_query_cache
     assert not real.dry_run and real.maximum_bytes_billed == GIB
     assert real.labels == {"pipeline": "bqlab", "stage": "eda"}
-    assert source.estimates == [{"bytes": 28_947, "usd": pytest.approx(28_947 / 1024**4 * 6.25)}]
+    assert source.log == [
+        {
+            "rows": 1,
+            "bytes": 28_947,
+            "estimated_bytes": 28_947,
+            "usd": pytest.approx(28_947 / 1024**4 * 6.25),
+            "cache": "off",
+        }
+    ]
 
 
 def test_a_query_over_the_cap_is_refused_before_it_runs():

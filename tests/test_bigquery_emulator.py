@@ -68,3 +68,26 @@ def test_missing_credentials_say_how_to_log_in(monkeypatch, tmp_path):
     monkeypatch.setenv("NO_GCE_CHECK", "True")  # and no metadata-server probe: nothing leaves this machine
     with pytest.raises(DataError, match="gcloud auth application-default login"):
         open_warehouse(BigQueryParams(project="my-project-1"))
+
+
+def test_a_repeated_query_comes_from_the_cache_until_the_table_changes(bigquery_emulator, tmp_path):  # noqa: F811
+    from google.cloud import bigquery
+
+    from bqlab.query_cache import QueryCache
+
+    client = bigquery_emulator.client
+    table = "test-project.ml_datasets.cache_probe"
+    client.load_table_from_json(
+        [{"x": 1}], table, job_config=bigquery.LoadJobConfig(schema=[bigquery.SchemaField("x", "INT64")])
+    ).result()
+    source = BigQuerySource(client, cache=QueryCache(tmp_path))
+    sql = f"SELECT SUM(x) AS total FROM `{table}`"
+    assert source.query(sql)["total"].iloc[0] == 1
+    assert source.query(sql)["total"].iloc[0] == 1
+    assert list(source.query_log()["cache"]) == ["miss", "hit"]
+    assert source.query_log()["bytes"].iloc[1] == 0
+    client.load_table_from_json(
+        [{"x": 2}], table, job_config=bigquery.LoadJobConfig(write_disposition="WRITE_APPEND")
+    ).result()
+    assert source.query(sql)["total"].iloc[0] == 3, "a changed table misses the cache"
+    assert list(source.query_log()["cache"]) == ["miss", "hit", "miss"]

@@ -91,7 +91,7 @@ def test_profile_values_are_validated_and_blamed_on_the_profile(project):
 
 
 def test_missing_profile_lists_the_known_ones(project):
-    with pytest.raises(ParamsError, match=r"profile 'nope' not found.*known profiles: \['ci'\]"):
+    with pytest.raises(ParamsError, match=r"profile 'nope' not found.*known profiles: \['bigquery', 'ci'\]"):
         load_params(project / "params", "nope")
 
 

@@ -227,3 +227,11 @@ def test_the_same_notebooks_on_the_bigquery_emulator_give_the_same_results(finis
     for notebook in remote_run.glob("*.ipynb"):
         outputs = [o for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type in ("error", "stream") and o.get("name") != "stdout"]
+    assert "miss" in (remote_run / "01-eda.html").read_text() and (tmp_path / ".cache/bigquery").is_dir()
+
+    assert _run(tmp_path, "report", "--profile", "ci", "--quiet", "--force") == 0
+    rerun = (tmp_path / "reports" / "latest").resolve()
+    assert rerun != remote_run
+    log = [c for c in nbformat.read(rerun / "01-eda.ipynb", as_version=4).cells if c.source == "engine.query_log()"]
+    table = log[0].outputs[0]["data"]["text/plain"]
+    assert "hit" in table and "miss" not in table, "a re-run on unchanged data reads everything from the cache"

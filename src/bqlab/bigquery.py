@@ -125,13 +125,15 @@ class BigQuerySource:
         *,
         maximum_bytes_billed: int = GIB,
         labels: Mapping[str, str] | None = None,
+        cache=None,
         first_wait: float = 0.5,
     ) -> None:
         self.client = client
         self.maximum_bytes_billed = maximum_bytes_billed
         self.labels = dict(labels or {"pipeline": "bqlab"})
+        self.cache = cache
         self.first_wait = first_wait
-        self.estimates: list[dict[str, Any]] = []  # one per query: bytes and cost, for the report
+        self.log: list[dict[str, Any]] = []  # one per query: bytes, cost, cache hit, for the report
 
     def _config(self, params: Mapping[str, Any] | None, dry_run: bool):
         from google.cloud import bigquery
@@ -154,7 +156,6 @@ class BigQuerySource:
             lambda: self.client.query(sql, job_config=self._config(params, True)), "dry run", first_wait=self.first_wait
         )
         count = int(job.total_bytes_processed or 0)
-        self.estimates.append({"bytes": count, "usd": estimated_cost_usd(count)})
         if count > self.maximum_bytes_billed:
             raise CostLimitError(
                 f"query would process {human_bytes(count)} (about ${estimated_cost_usd(count):.2f} on demand), over "
@@ -164,14 +165,34 @@ class BigQuerySource:
         return count
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Dry-run, then run one statement; return its rows."""
-        self.estimate(sql, params)
+        """Return the rows of one statement: from the cache, or after a dry run, from BigQuery."""
+        key = None
+        if self.cache is not None:
+            versions = {t: self.table_version(t) for t in tables_in(sql)}
+            key = self.cache.key(sql, params, versions)
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.log.append({"rows": len(cached), "bytes": 0, "estimated_bytes": None, "usd": 0.0, "cache": "hit"})
+                return cached
+        count = self.estimate(sql, params)
 
         def run():
             job = self.client.query(sql, job_config=self._config(params, False))
             return job.result().to_arrow(create_bqstorage_client=False).to_pandas()
 
-        return with_retries(run, "query", first_wait=self.first_wait)
+        frame = with_retries(run, "query", first_wait=self.first_wait)
+        usd = estimated_cost_usd(count)
+        cache = "miss" if key else "off"
+        self.log.append({"rows": len(frame), "bytes": count, "estimated_bytes": count, "usd": usd, "cache": cache})
+        if key:
+            self.cache.put(key, frame)
+        return frame
+
+    def query_log(self) -> pd.DataFrame:
+        """Return one row per query of this source: rows, bytes billed (estimated), cost, cache."""
+        from bqlab.data import QUERY_LOG_COLUMNS
+
+        return pd.DataFrame(self.log, columns=QUERY_LOG_COLUMNS)
 
     def _table(self, table_id: str):
         validate_table_id(table_id)
@@ -192,6 +213,19 @@ class BigQuerySource:
         table = self._table(table_id)
         modified = table.modified.isoformat() if table.modified else None
         return {"table": table_id, "modified": modified, "rows": table.num_rows, "bytes": table.num_bytes}
+
+
+def tables_in(sql: str) -> list[str]:
+    """Return the fully named tables a BigQuery statement reads."""
+    import sqlglot
+    from sqlglot import exp
+
+    names = set()
+    for table in sqlglot.parse_one(sql, read="bigquery").find_all(exp.Table):
+        parts = [p for p in (table.catalog, table.db, table.name) if p]
+        if len(parts) >= 2:
+            names.add(".".join(parts))
+    return sorted(names)
 
 
 def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
@@ -221,4 +255,9 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
         )
     else:
         client = with_retries(lambda: bigquery.Client(project=project, location=settings.location), "BigQuery client")
-    return BigQuerySource(client, maximum_bytes_billed=settings.maximum_bytes_billed, labels=labels)
+    cache = None
+    if settings.cache_dir and os.environ.get("BQLAB_QUERY_CACHE", "on") != "off":
+        from bqlab.query_cache import QueryCache
+
+        cache = QueryCache(settings.cache_dir)
+    return BigQuerySource(client, maximum_bytes_billed=settings.maximum_bytes_billed, labels=labels, cache=cache)

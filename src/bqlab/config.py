@@ -44,6 +44,7 @@ class BigQueryParams(BaseModel):
     project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
     location: str | None = None
     maximum_bytes_billed: int = Field(default=1024**3, gt=0)
+    cache_dir: str | None = ".cache/bigquery"
     api_endpoint: str | None = Field(default=None, pattern=r"^https?://")
 
 
@@ -242,6 +243,10 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
     tables = common.get("local_tables")
     if isinstance(tables, dict):  # relative file paths are relative to the project root
         common["local_tables"] = {t: str(root / f) if isinstance(f, str) else f for t, f in tables.items()}
+    warehouse = common.get("bigquery")
+    cache_dir = warehouse.get("cache_dir", ".cache/bigquery") if isinstance(warehouse, dict) else None
+    if isinstance(cache_dir, str):
+        common["bigquery"] = {**warehouse, "cache_dir": str(root / cache_dir)}
     stages = {}
     for stage, (_, model) in STAGES.items():
         try:

@@ -38,6 +38,9 @@ _BIGQUERY_TYPES = {
 }
 
 
+QUERY_LOG_COLUMNS = ["rows", "bytes", "estimated_bytes", "usd", "cache"]
+
+
 class Source(Protocol):
     """Where queries run: the embedded engine now, BigQuery itself later."""
 
@@ -55,6 +58,10 @@ class Source(Protocol):
         """Return the table's number of rows (free: metadata or an embedded count)."""
         ...
 
+    def query_log(self) -> pd.DataFrame:
+        """Return one row per query run so far: rows, bytes billed, cost, cache use."""
+        ...
+
 
 class LocalSource:
     """The embedded engine: DuckDB in memory, speaking BigQuery SQL through sqlglot."""
@@ -65,6 +72,7 @@ class LocalSource:
         self._con = duckdb.connect(":memory:")
         self._files = {validate_table_id(t): Path(p) for t, p in (local_tables or {}).items()}
         self._loaded: set[str] = set()
+        self.log: list[dict[str, Any]] = []
 
     def _ensure_table(self, table_id: str) -> str:
         """Create ``table_id`` in DuckDB on first use; return its DuckDB name."""
@@ -123,7 +131,12 @@ class LocalSource:
             raise DataError(f"query failed on the local source: {err}") from err
         # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
+        self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
         return frame.astype({name: "Int64" for name in wide})
+
+    def query_log(self) -> pd.DataFrame:
+        """Return one row per query: rows returned (nothing is billed on the embedded engine)."""
+        return pd.DataFrame(self.log, columns=QUERY_LOG_COLUMNS)
 
     def row_count(self, table_id: str) -> int:
         """Return the table's number of rows."""

@@ -105,7 +105,7 @@ class WarmKernel:
             client.load_connection_info(self.km.get_connection_info())
             client.start_channels()
             try:
-                client.wait_for_ready(timeout=120)
+                self._wait_until_ready(client)
                 code = f"import importlib as _i\nfor _m in {modules!r}:\n    _i.import_module(_m)\ndel _i, _m"
                 self._await_reply(client, client.execute(code, silent=True, store_history=False))
             finally:
@@ -113,8 +113,19 @@ class WarmKernel:
         except BaseException as err:  # noqa: BLE001 - reported when the kernel is used
             self.error = err
 
+    def _wait_until_ready(self, client, limit: float = 120) -> None:
+        """Ask for kernel_info until the kernel answers (a slow start on a busy machine is fine)."""
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                self._await_reply(client, client.kernel_info(), limit=5)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the kernel did not answer within {limit:.0f}s") from None
+
     def _await_reply(self, client, msg_id: str, limit: float = 300) -> None:
-        """Wait for the warm-up's reply, giving up at once if the kernel process ends."""
+        """Wait for the reply to ``msg_id``, giving up at once if the kernel process ends."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             try:
@@ -122,11 +133,11 @@ class WarmKernel:
             except queue.Empty:
                 process = getattr(self.km.provisioner, "process", None)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError("the kernel ended while importing libraries") from None
+                    raise RuntimeError("the kernel process ended while starting") from None
                 continue
             if reply["parent_header"].get("msg_id") == msg_id:
                 return
-        raise RuntimeError(f"the kernel took more than {limit:.0f}s to import libraries")
+        raise TimeoutError(f"no reply from the kernel within {limit:.0f}s")
 
     def ready(self):
         """Wait until the kernel is up and warm; return its manager."""

@@ -1,0 +1,49 @@
+"""Query results kept on disk as Parquet, so a re-run on unchanged data bills zero bytes.
+
+A result's key is a digest of the SQL text, the parameter values, and the version of every
+table the query reads (last-modified time, rows and bytes, from a free metadata call): when
+a table changes, its queries miss the cache. A cache file that cannot be read is ignored with a warning,
+removed, and the query runs again.
+"""
+
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bqlab.fingerprint import digest_json
+
+
+class QueryCache:
+    """A folder of Parquet files, one per (SQL, parameters, table versions)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    @staticmethod
+    def key(sql: str, params: Mapping[str, Any] | None, table_versions: Mapping[str, Any]) -> str:
+        """Return the cache key of a query against tables at the given versions."""
+        return digest_json({"sql": sql, "params": dict(params or {}), "tables": dict(table_versions)})
+
+    def get(self, key: str) -> pd.DataFrame | None:
+        """Return the cached result, or None when there is none or it is unreadable."""
+        path = self.folder / f"{key}.parquet"
+        if not path.is_file():
+            return None
+        try:
+            return pd.read_parquet(path)
+        except Exception as err:  # noqa: BLE001 - any unreadable file is treated the same way
+            message = f"ignoring unreadable query cache file {path} ({type(err).__name__}); the query runs again"
+            warnings.warn(message, stacklevel=2)
+            path.unlink(missing_ok=True)
+            return None
+
+    def put(self, key: str, frame: pd.DataFrame) -> None:
+        """Store a result (written under a temporary name, then renamed into place)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, self.folder / f"{key}.parquet")
