@@ -30,7 +30,7 @@ QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,)
 
-.PHONY: help setup report check test lint lab bench emulator clean clean-venv lock
+.PHONY: help setup report check doctor test lint lab bench emulator clean clean-venv lock
 
 help: ## List the targets
 	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports]"
@@ -55,6 +55,9 @@ report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fa
 
 check: $(STAMP) ## Validate params and check the table without running anything
 	@$(BIN)/python -m bqlab check $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
+
+doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker, params, credentials, table (PROFILE=bigquery)
+	@$(BIN)/python -m bqlab doctor $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
 test: $(STAMP) emulator ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 Commands:
     report   bring the HTML reports up to date: run the notebooks whose inputs changed
     check    validate params and check the table only (nothing runs, nothing is written)
+    doctor   check the set-up (Python, kernel, Docker, params, credentials, table access)
 
 Exit codes: 0 done, 1 a notebook failed, 2 bad input or unusable reports folder, 130 interrupted.
 """
@@ -18,7 +19,7 @@ from bqlab.errors import BqlabError, ParamsError, PipelineError
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
-    parser.add_argument("command", choices=["report", "check"], help="what to do")
+    parser.add_argument("command", choices=["report", "check", "doctor"], help="what to do")
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="folder of the notebooks")
@@ -93,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet or message.startswith("warning"):
             print(message, flush=True)
 
+    if args.command == "doctor":
+        from bqlab.doctor import run_doctor
+
+        failures = run_doctor(args.params_dir, args.notebooks_dir, args.profile)
+        print("all checks passed" if not failures else f"{failures} check(s) failed: fix them as shown above")
+        return 0 if not failures else 2
     try:
         if args.command == "check":
             from bqlab.config import load_params

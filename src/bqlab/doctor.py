@@ -1,0 +1,104 @@
+"""``make doctor``: check the set-up, one line per check, each failure with what to fix."""
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bqlab.errors import BqlabError
+
+Check = tuple[str, Callable[[], str]]
+
+
+def _python() -> str:
+    return f"{sys.version.split()[0]} at {sys.executable}"
+
+
+def _kernel() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from bqlab.execution import KERNEL_NAME
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        raise BqlabError(f"kernel {KERNEL_NAME!r} is not registered: run `make setup`") from None
+    return f"{KERNEL_NAME} -> {spec.argv[0]}"
+
+
+def _docker() -> str:
+    if not shutil.which("docker"):
+        return "not installed (only needed for make docker-*)"
+    try:
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        return "client found, but the Docker engine did not answer within 15 s (only needed for make docker-*)"
+    if done.returncode != 0:
+        return "client found, but no Docker engine answers (only needed for make docker-*)"
+    return f"engine {done.stdout.strip()}"
+
+
+def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[Check]:
+    """The checks for this set-up and profile, in the order they run."""
+    state: dict = {}
+
+    def params() -> str:
+        from bqlab.config import load_params
+
+        state["params"] = load_params(params_dir, profile)
+        return f"{len(state['params'].files)} files valid" + (f" (profile {profile})" if profile else "")
+
+    def source() -> str:
+        from bqlab.data import open_source
+
+        common = state["params"].common
+        state["engine"] = open_source(common, "doctor")
+        if common.source == "bigquery":
+            return f"BigQuery, billed to {state['engine'].client.project}"
+        return "embedded engine (DuckDB), offline"
+
+    def table() -> str:
+        from bqlab.pipeline import preflight
+
+        engine, common = state["engine"], state["params"].common
+        found = preflight(state["params"], notebooks_dir)
+        text = f"{common.table}: {found['rows']} rows, label and features present"
+        if common.source == "bigquery":
+            from bqlab.bigquery import estimated_cost_usd, human_bytes
+            from bqlab.data import named_query
+            from bqlab.identifiers import quote_column, quote_table
+
+            sql = named_query(
+                "select_columns",
+                table=quote_table(common.table),
+                columns=", ".join(quote_column(c) for c in common.columns),
+            )
+            count = engine.estimate(sql)
+            text += f"; a full read costs {human_bytes(count)} (about ${estimated_cost_usd(count):.4f}, free dry run)"
+        return text
+
+    return [
+        ("Python", _python),
+        ("Jupyter kernel", _kernel),
+        ("Docker", _docker),
+        ("params", params),
+        ("data source and credentials", source),
+        ("table and columns", table),
+    ]
+
+
+def run_doctor(params_dir: Path, notebooks_dir: Path, profile: str | None, echo=print) -> int:
+    """Run every check; print ok or the problem and its fix; return the number of failures."""
+    failures = 0
+    for name, check in checks(params_dir, notebooks_dir, profile):
+        try:
+            echo(f"ok    {name}: {check()}")
+        except BqlabError as err:
+            failures += 1
+            echo(f"FAIL  {name}: {err}")
+        except KeyError:
+            echo(f"skip  {name}: an earlier check failed")
+    return failures
