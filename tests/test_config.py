@@ -122,3 +122,13 @@ def test_evaluate_reads_slice_columns_that_are_not_features():
     params = EvaluateParams(label="y", features=["a"], slice_columns=["a", "region"])
     assert params.columns == ["y", "a", "region"]
     assert params.split_columns == ["y", "a"]
+
+
+def test_malformed_billing_project_is_rejected(project):
+    text = (project / "params/common.yaml").read_text().replace("  project: null", "  project: My_Project!")
+    write_yaml(project / "params/common.yaml", text)
+    with pytest.raises(
+        ParamsError,
+        match=r"common\.yaml: key 'bigquery.project': 'My_Project!' is not a project id: use 6-30 lowercase",
+    ):
+        load_params(project / "params")

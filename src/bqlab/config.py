@@ -10,6 +10,7 @@ the file, the key and the nearest valid key.
 """
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +34,15 @@ def _as_value_error(check):
 
 TableId = Annotated[str, AfterValidator(_as_value_error(validate_table_id))]
 ColumnName = Annotated[str, AfterValidator(_as_value_error(validate_column))]
+
+
+def _billing_project(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", value):
+        raise ValueError(f"{value!r} is not a project id: use 6-30 lowercase letters, digits or hyphens")
+    return value
+
+
+BillingProject = Annotated[str, AfterValidator(_billing_project)]
 ModelName = Literal["logistic_regression", "random_forest", "gradient_boosting"]
 
 
@@ -41,7 +51,7 @@ class BigQueryParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    project: BillingProject | None = None
     location: str | None = None
     maximum_bytes_billed: int = Field(default=1024**3, gt=0)
     cache_dir: str | None = ".cache/bigquery"
