@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.errors import PipelineError
+from bqlab.fingerprint import imported_modules, notebook_code
 
 KERNEL_NAME = "bqlab"
 
@@ -163,6 +164,38 @@ class WarmKernel:
         except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
             pass
         shutil.rmtree(self._sockets, ignore_errors=True)
+
+
+def warm_modules(notebooks_dir: Path) -> list[str]:
+    """The modules a kernel imports ahead of time: those every notebook imports, and what they load lazily."""
+    modules = set()
+    for path in sorted(notebooks_dir.glob("*.ipynb")):
+        modules |= set(imported_modules(notebook_code(path)))
+    if "bqlab.modeling" in modules:
+        modules.add("skops.io")  # modeling imports it on first save or load: seconds
+    return sorted(modules)
+
+
+class KernelPool:
+    """Kernels started ahead of need; ``take`` hands out a warm one or starts a new one."""
+
+    def __init__(self, cwd: Path, modules: list[str], spare: int = 1) -> None:
+        self.cwd, self.modules = cwd, modules
+        self.idle = [WarmKernel(cwd, modules) for _ in range(spare)]
+
+    def take(self) -> WarmKernel:
+        """Return a kernel for the next notebook (warm if one was started ahead)."""
+        return self.idle.pop(0) if self.idle else WarmKernel(self.cwd, self.modules)
+
+    def top_up(self) -> None:
+        """Start a kernel for a notebook that will run later, if none is waiting."""
+        if not self.idle:
+            self.idle.append(WarmKernel(self.cwd, self.modules))
+
+    def close(self) -> None:
+        """Stop the kernels nobody took."""
+        while self.idle:
+            self.idle.pop().shutdown()
 
 
 def execute_notebook(

@@ -23,12 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.errors import DataError, PipelineError
-from bqlab.execution import KERNEL_NAME, NotebookFailed, WarmKernel, execute_notebook
+from bqlab.execution import KERNEL_NAME, KernelPool, NotebookFailed, WarmKernel, execute_notebook, warm_modules
 from bqlab.fingerprint import (
     data_digest,
     digest_json,
-    imported_modules,
-    notebook_code,
     quick_key,
     stage_fingerprint,
 )
@@ -172,38 +170,6 @@ def run_report(
         finally:
             kernels.close()
     return Outcome(record, reports_dir)
-
-
-def warm_modules(notebooks_dir: Path) -> list[str]:
-    """The modules a kernel imports ahead of time: those every notebook imports, and what they load lazily."""
-    modules = set()
-    for path in sorted(notebooks_dir.glob("*.ipynb")):
-        modules |= set(imported_modules(notebook_code(path)))
-    if "bqlab.modeling" in modules:
-        modules.add("skops.io")  # modeling imports it on first save or load: seconds
-    return sorted(modules)
-
-
-class KernelPool:
-    """Kernels started ahead of need; ``take`` hands out a warm one or starts a new one."""
-
-    def __init__(self, cwd: Path, modules: list[str], spare: int = 1) -> None:
-        self.cwd, self.modules = cwd, modules
-        self.idle = [WarmKernel(cwd, modules) for _ in range(spare)]
-
-    def take(self) -> WarmKernel:
-        """Return a kernel for the next notebook (warm if one was started ahead)."""
-        return self.idle.pop(0) if self.idle else WarmKernel(self.cwd, self.modules)
-
-    def top_up(self) -> None:
-        """Start a kernel for a notebook that will run later, if none is waiting."""
-        if not self.idle:
-            self.idle.append(WarmKernel(self.cwd, self.modules))
-
-    def close(self) -> None:
-        """Stop the kernels nobody took."""
-        while self.idle:
-            self.idle.pop().shutdown()
 
 
 def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell):
