@@ -168,6 +168,8 @@ class BigQuerySource:
         """Return the rows of one statement: from the cache, or after a dry run, from BigQuery."""
         key = None
         if self.cache is not None:
+            from bqlab.data import tables_in
+
             versions = {t: self.table_version(t) for t in tables_in(sql)}
             key = self.cache.key(sql, params, versions)
             cached = self.cache.get(key)
@@ -213,19 +215,6 @@ class BigQuerySource:
         table = self._table(table_id)
         modified = table.modified.isoformat() if table.modified else None
         return {"table": table_id, "modified": modified, "rows": table.num_rows, "bytes": table.num_bytes}
-
-
-def tables_in(sql: str) -> list[str]:
-    """Return the fully named tables a BigQuery statement reads."""
-    import sqlglot
-    from sqlglot import exp
-
-    names = set()
-    for table in sqlglot.parse_one(sql, read="bigquery").find_all(exp.Table):
-        parts = [p for p in (table.catalog, table.db, table.name) if p]
-        if len(parts) >= 2:
-            names.add(".".join(parts))
-    return sorted(names)
 
 
 def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:

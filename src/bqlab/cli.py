@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from bqlab.errors import BqlabError, ParamsError, PipelineError
+from bqlab.errors import BqlabError, PipelineError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             echo=echo,
             on_cell=progress.update if progress else None,
         )
-    except (ParamsError, BqlabError) as err:
+    except BqlabError as err:
         failed_notebook = isinstance(err, PipelineError) and "report of the failed notebook" in str(err)
         print(f"error: {err}", file=sys.stderr)
         if failed_notebook:

@@ -119,10 +119,8 @@ class LocalSource:
             tree = sqlglot.parse_one(sql, read="bigquery")
         except sqlglot.errors.ParseError as err:
             raise DataError(f"query is not valid BigQuery Standard SQL: {err}") from err
-        for table in tree.find_all(exp.Table):
-            parts = [p for p in (table.catalog, table.db, table.name) if p]
-            if len(parts) >= 2:
-                self._ensure_table(".".join(parts))
+        for table_id in tables_in(tree):
+            self._ensure_table(table_id)
         _check_parameters(tree, params or {})
         try:
             relation = self._con.execute(tree.sql(dialect="duckdb"), dict(params or {}))
@@ -147,6 +145,17 @@ class LocalSource:
         target = self._ensure_table(validate_table_id(table_id))
         rows = self._con.execute(f"DESCRIBE {target}").fetchall()
         return {name: _BIGQUERY_TYPES.get(str(kind).upper(), str(kind).upper()) for name, kind, *_ in rows}
+
+
+def tables_in(sql: str | exp.Expression) -> list[str]:
+    """Return the ``[project.]dataset.table`` names a BigQuery statement reads."""
+    tree = sqlglot.parse_one(sql, read="bigquery") if isinstance(sql, str) else sql
+    names = set()
+    for table in tree.find_all(exp.Table):
+        parts = [p for p in (table.catalog, table.db, table.name) if p]
+        if len(parts) >= 2:
+            names.add(".".join(parts))
+    return sorted(names)
 
 
 def _check_parameters(tree: exp.Expression, params: Mapping[str, Any]) -> None:

@@ -128,9 +128,8 @@ def load_runs(reports_dir: Path, warn=None) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: str(r["run_id"]), reverse=True)
 
 
-def stage_outputs(run_dir: Path, stage: StageResult | dict) -> list[Path]:
-    """Return the files a stage leaves in its run folder (notebook, HTML, artifacts folder)."""
-    stage = stage if isinstance(stage, dict) else asdict(stage)
+def stage_outputs(run_dir: Path, stage: dict) -> list[Path]:
+    """Return the files a stage (as recorded in run.json) leaves in its run folder."""
     stem = Path(stage["notebook"]).stem
     return [run_dir / stage["notebook"], run_dir / f"{stem}.html", run_dir / "artifacts" / stage["stage"]]
 
