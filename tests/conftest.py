@@ -4,8 +4,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bqlab.data import LocalSource
 from bqlab.datasets import PENGUINS_TABLE
+from bqlab.embedded import LocalSource
 
 ROOT = Path(__file__).resolve().parents[1]
 

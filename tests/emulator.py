@@ -69,9 +69,10 @@ def load_penguins(client, folder) -> None:
 
 @dataclass
 class Emulator:
-    """A running emulator: its endpoint and a client of it."""
+    """A running emulator: its REST endpoint, its Storage Read (gRPC) endpoint and a client of it."""
 
     endpoint: str
+    storage_endpoint: str
     client: object
 
 
@@ -94,7 +95,7 @@ def bigquery_emulator(tmp_path_factory):
         _wait_for_port(port, process, log)
         client = client_for(port)
         load_penguins(client, folder)
-        yield Emulator(endpoint=f"http://127.0.0.1:{port}", client=client)
+        yield Emulator(endpoint=f"http://127.0.0.1:{port}", storage_endpoint=f"127.0.0.1:{grpc_port}", client=client)
     finally:
         process.terminate()
         try:

@@ -19,9 +19,10 @@ from bqlab.errors import DataError
 class StandInClient:
     """Answers like google.cloud.bigquery.Client: dry runs report bytes, real runs return rows."""
 
-    def __init__(self, dry_bytes=1000, failures=(), table=None):
+    def __init__(self, dry_bytes=1000, failures=(), table=None, storage_error=None):
         self.dry_bytes, self.failures, self.calls = dry_bytes, list(failures), []
         self.table = table if table is not None else pa.table({"n": [3]})
+        self.storage_error, self.reads = storage_error, []  # reads: "storage" or "rest", one per download
 
     def query(self, sql, job_config):
         self.calls.append((sql, job_config))
@@ -32,9 +33,13 @@ class StandInClient:
         class Job:
             total_bytes_processed = client.dry_bytes if job_config.dry_run else None
 
-            def result(self):
+            def result(self, page_size=None):
                 class Rows:
-                    def to_arrow(self, create_bqstorage_client):
+                    def to_arrow(self, create_bqstorage_client=False, bqstorage_client=None):
+                        storage = create_bqstorage_client or bqstorage_client is not None
+                        client.reads.append("storage" if storage else "rest")
+                        if storage and client.storage_error is not None:
+                            raise client.storage_error
                         return client.table
 
                 return Rows()
@@ -143,3 +148,26 @@ def test_malformed_table_id_is_refused_before_any_call():
 )
 def test_human_bytes(count, text):
     assert human_bytes(count) == text
+
+
+def test_results_are_read_through_the_storage_api_when_allowed():
+    client = StandInClient()
+    BigQuerySource(client).query("SELECT 3 AS n")
+    BigQuerySource(client, storage=False).query("SELECT 3 AS n")
+    assert client.reads == ["storage", "rest"]
+
+
+def test_a_refused_storage_read_falls_back_to_rest_once_and_says_why(capsys):
+    client = StandInClient(storage_error=exceptions.PermissionDenied("bigquery.readsessions.create denied"))
+    source = BigQuerySource(client)
+    assert source.query("SELECT 3 AS n")["n"].tolist() == [3]
+    assert source.query("SELECT 3 AS n")["n"].tolist() == [3]
+    assert client.reads == ["storage", "rest", "rest"], "after one refusal, later queries go straight to REST"
+    err = capsys.readouterr().err
+    assert err.count("Storage Read API refused") == 1 and "roles/bigquery.readSessionUser" in err
+
+
+def test_other_storage_errors_are_not_hidden_by_the_fallback():
+    client = StandInClient(storage_error=exceptions.BadRequest("invalid read session"))
+    with pytest.raises(DataError, match="invalid read session"):
+        BigQuerySource(client).query("SELECT 3 AS n")

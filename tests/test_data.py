@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 from bqlab import data
-from bqlab.data import LocalSource
 from bqlab.datasets import PENGUINS_TABLE, penguins
+from bqlab.embedded import LocalSource
 from bqlab.errors import DataError
 
 

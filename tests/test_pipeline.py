@@ -215,6 +215,9 @@ def test_the_same_notebooks_on_the_bigquery_emulator_give_the_same_results(finis
     common = common.replace("source: local", "source: bigquery")
     common = common.replace("  project: null", "  project: test-project")
     common = common.replace("  api_endpoint: null", f"  api_endpoint: {bigquery_emulator.endpoint}")
+    common = common.replace(
+        "  storage_api_endpoint: null", f"  storage_api_endpoint: {bigquery_emulator.storage_endpoint}"
+    )
     (tmp_path / "params/common.yaml").write_text(common)
     assert _run(tmp_path, "report", "--profile", "ci", "--quiet") == 0
     remote_run = (tmp_path / "reports" / "latest").resolve()

@@ -3,7 +3,8 @@
 Every query is first dry-run (free) to learn how many bytes it would process; a query over
 ``maximum_bytes_billed`` is refused before it runs, and the cap is also set on the job so
 BigQuery itself enforces it. Jobs carry labels naming the pipeline and stage. Results come
-back through ``to_arrow()`` (``to_dataframe()`` is deprecated in the client).
+back through ``to_arrow()`` (``to_dataframe()`` is deprecated in the client): large ones
+through the BigQuery Storage Read API, falling back to REST when that API is refused.
 
 Selected with ``source: bigquery`` in params; ``bigquery.api_endpoint`` points the client at a
 local emulator (no credentials) for tests.
@@ -11,6 +12,7 @@ local emulator (no credentials) for tests.
 
 import datetime as dt
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,6 +25,8 @@ from bqlab.identifiers import validate_table_id
 GIB = 1024**3
 USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
 _TYPES = {"FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
+# Errors of the Storage Read API after which the same rows are read over REST instead.
+_STORAGE_REFUSED = ("PermissionDenied", "Forbidden", "Unauthenticated", "ServiceUnavailable", "Unimplemented")
 _RETRYABLE = ("TooManyRequests", "InternalServerError", "ServiceUnavailable", "BadGateway", "GatewayTimeout")
 
 
@@ -127,8 +131,18 @@ class BigQuerySource:
         labels: Mapping[str, str] | None = None,
         cache=None,
         first_wait: float = 0.5,
+        storage: bool | object = True,
+        page_size: int | None = None,
     ) -> None:
+        """Wrap ``client``; the keywords are the guard, the labels and how results are read.
+
+        ``storage`` is True to let the client open a Storage Read client when a result is large,
+        a Storage Read client to use, or False for REST only. ``page_size`` is rows per REST page
+        (the client's default when None): a result larger than its first page is large.
+        """
         self.client = client
+        self.storage = storage
+        self.page_size = page_size
         self.maximum_bytes_billed = maximum_bytes_billed
         self.labels = dict(labels or {"pipeline": "bqlab"})
         self.cache = cache
@@ -180,7 +194,7 @@ class BigQuerySource:
 
         def run():
             job = self.client.query(sql, job_config=self._config(params, False))
-            return job.result().to_arrow(create_bqstorage_client=False).to_pandas()
+            return self._download(job).to_pandas()
 
         frame = with_retries(run, "query", first_wait=self.first_wait)
         usd = estimated_cost_usd(count)
@@ -189,6 +203,29 @@ class BigQuerySource:
         if key:
             self.cache.put(key, frame)
         return frame
+
+    def _download(self, job):
+        """Return a finished job's rows as Arrow: Storage Read API for large results, else REST.
+
+        The client reads a result that fits its first REST page over REST. A refused Storage Read
+        (the API disabled, or no roles/bigquery.readSessionUser) is said once on stderr, and
+        that query and the later ones read over REST.
+        """
+        if self.storage is not False:
+            storage = {"create_bqstorage_client": True} if self.storage is True else {"bqstorage_client": self.storage}
+            try:
+                return job.result(page_size=self.page_size).to_arrow(**storage)
+            except Exception as err:  # noqa: BLE001 - only the refusals below fall back
+                if type(err).__name__ not in _STORAGE_REFUSED:
+                    raise
+                print(
+                    f"BigQuery Storage Read API refused ({type(err).__name__}: {getattr(err, 'message', err)}); "
+                    "reading results over REST, which is slower for large results. To use it, enable the "
+                    "BigQuery Storage API and grant roles/bigquery.readSessionUser, or set bigquery.storage_api: false",
+                    file=sys.stderr,
+                )
+                self.storage = False
+        return job.result(page_size=self.page_size).to_arrow(create_bqstorage_client=False)
 
     def query_log(self) -> pd.DataFrame:
         """Return one row per query of this source: rows, bytes billed (estimated), cost, cache."""
@@ -244,9 +281,25 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
         )
     else:
         client = with_retries(lambda: bigquery.Client(project=project, location=settings.location), "BigQuery client")
+    storage = settings.storage_api
+    if storage and settings.storage_api_endpoint:  # a local emulator's Storage Read API: plain gRPC
+        storage = storage_read_client(settings.storage_api_endpoint)
     cache = None
     if settings.cache_dir and os.environ.get("BQLAB_QUERY_CACHE", "on") != "off":
         from bqlab.query_cache import QueryCache
 
         cache = QueryCache(settings.cache_dir)
-    return BigQuerySource(client, maximum_bytes_billed=settings.maximum_bytes_billed, labels=labels, cache=cache)
+    return BigQuerySource(
+        client, maximum_bytes_billed=settings.maximum_bytes_billed, labels=labels, cache=cache, storage=storage
+    )
+
+
+def storage_read_client(endpoint: str):
+    """A Storage Read API client of a local emulator at ``host:port`` (no TLS, no credentials)."""
+    import grpc
+    from google.cloud import bigquery_storage_v1
+    from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
+
+    return bigquery_storage_v1.BigQueryReadClient(
+        transport=BigQueryReadGrpcTransport(channel=grpc.insecure_channel(endpoint))
+    )

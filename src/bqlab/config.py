@@ -55,7 +55,9 @@ class BigQueryParams(BaseModel):
     location: str | None = None
     maximum_bytes_billed: int = Field(default=1024**3, gt=0)
     cache_dir: str | None = ".cache/bigquery"
+    storage_api: bool = True
     api_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    storage_api_endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+:[0-9]+$")
 
 
 class CommonParams(BaseModel):

@@ -1,48 +1,26 @@
 """Data access: BigQuery Standard SQL with named ``@parameters`` against a Source.
 
-``LocalSource`` is the embedded engine (DuckDB): it serves the embedded public tables and
-any CSV or Parquet file mapped to a BigQuery-style table id, and translates each query
-from BigQuery's dialect with sqlglot. Notebooks reach data only through the named
-queries in ``bqlab/sql`` via the helpers at the bottom of this module.
+A Source is the embedded engine (``bqlab.embedded.LocalSource``, DuckDB) or the warehouse
+(``bqlab.bigquery.BigQuerySource``). Notebooks reach data only through the named queries in
+``bqlab/sql`` via the helpers at the bottom of this module, so the same SQL runs on both.
 """
 
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from pathlib import Path
 from typing import Any, Protocol
 
-import duckdb
 import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from bqlab.datasets import EMBEDDED_TABLES
 from bqlab.errors import DataError
-from bqlab.identifiers import quote_column, quote_table, split_table_id, validate_table_id
-
-# DuckDB column types as the BigQuery types a user would see in the warehouse.
-_BIGQUERY_TYPES = {
-    "VARCHAR": "STRING",
-    "DOUBLE": "FLOAT64",
-    "FLOAT": "FLOAT64",
-    "BIGINT": "INT64",
-    "INTEGER": "INT64",
-    "SMALLINT": "INT64",
-    "TINYINT": "INT64",
-    "HUGEINT": "INT64",
-    "BOOLEAN": "BOOL",
-    "DATE": "DATE",
-    "TIMESTAMP": "DATETIME",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
-    "BLOB": "BYTES",
-}
-
+from bqlab.identifiers import quote_column, quote_table
 
 QUERY_LOG_COLUMNS = ["rows", "bytes", "estimated_bytes", "usd", "cache"]
 
 
 class Source(Protocol):
-    """Where queries run: the embedded engine now, BigQuery itself later."""
+    """Where queries run: the embedded engine or BigQuery."""
 
     name: str
 
@@ -63,90 +41,6 @@ class Source(Protocol):
         ...
 
 
-class LocalSource:
-    """The embedded engine: DuckDB in memory, speaking BigQuery SQL through sqlglot."""
-
-    name = "local"
-
-    def __init__(self, local_tables: Mapping[str, str | Path] | None = None) -> None:
-        self._con = duckdb.connect(":memory:")
-        self._files = {validate_table_id(t): Path(p) for t, p in (local_tables or {}).items()}
-        self._loaded: set[str] = set()
-        self.log: list[dict[str, Any]] = []
-
-    def _ensure_table(self, table_id: str) -> str:
-        """Create ``table_id`` in DuckDB on first use; return its DuckDB name."""
-        project, dataset, table = split_table_id(table_id)
-        catalog = f'"{project}"' if project else "memory"
-        target = f'{catalog}."{dataset}"."{table}"'
-        if table_id in self._loaded:
-            return target
-        if table_id in self._files:
-            loader = self._file_relation(table_id)
-        elif table_id in EMBEDDED_TABLES:
-            frame = EMBEDDED_TABLES[table_id]()  # noqa: F841 - read by DuckDB's replacement scan
-            loader = "SELECT * FROM frame"
-        else:
-            known = sorted(set(self._files) | set(EMBEDDED_TABLES))
-            raise DataError(
-                f"table {table_id!r} is not available to the local source: map it to a CSV or "
-                f"Parquet file under 'local_tables' in params/common.yaml (known: {known})"
-            )
-        if project and project not in self._attached():
-            self._con.execute(f"ATTACH ':memory:' AS \"{project}\"")
-        self._con.execute(f'CREATE SCHEMA IF NOT EXISTS {catalog}."{dataset}"')
-        self._con.execute(f"CREATE TABLE {target} AS {loader}")
-        self._loaded.add(table_id)
-        return target
-
-    def _file_relation(self, table_id: str) -> str:
-        path = self._files[table_id]
-        if not path.is_file():
-            raise DataError(f"local file for table {table_id!r} not found: {path}")
-        literal = "'" + str(path).replace("'", "''") + "'"
-        if path.suffix.lower() == ".parquet":
-            return f"SELECT * FROM read_parquet({literal})"
-        if path.suffix.lower() in {".csv", ".gz"}:
-            return f"SELECT * FROM read_csv({literal}, header = true)"
-        raise DataError(f"local file for table {table_id!r} must be .csv or .parquet: {path}")
-
-    def _attached(self) -> set[str]:
-        return {row[0] for row in self._con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
-
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Translate ``sql`` from BigQuery Standard SQL to DuckDB and run it."""
-        try:
-            tree = sqlglot.parse_one(sql, read="bigquery")
-        except sqlglot.errors.ParseError as err:
-            raise DataError(f"query is not valid BigQuery Standard SQL: {err}") from err
-        for table_id in tables_in(tree):
-            self._ensure_table(table_id)
-        _check_parameters(tree, params or {})
-        try:
-            relation = self._con.execute(tree.sql(dialect="duckdb"), dict(params or {}))
-            frame = relation.df()
-        except duckdb.Error as err:
-            raise DataError(f"query failed on the local source: {err}") from err
-        # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
-        wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
-        self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
-        return frame.astype({name: "Int64" for name in wide})
-
-    def query_log(self) -> pd.DataFrame:
-        """Return one row per query: rows returned (nothing is billed on the embedded engine)."""
-        return pd.DataFrame(self.log, columns=QUERY_LOG_COLUMNS)
-
-    def row_count(self, table_id: str) -> int:
-        """Return the table's number of rows."""
-        return int(self.query(named_query("row_count", table=quote_table(table_id)))["row_count"].iloc[0])
-
-    def schema(self, table_id: str) -> dict[str, str]:
-        """Return the table's columns and BigQuery types (loading the table if needed)."""
-        target = self._ensure_table(validate_table_id(table_id))
-        rows = self._con.execute(f"DESCRIBE {target}").fetchall()
-        return {name: _BIGQUERY_TYPES.get(str(kind).upper(), str(kind).upper()) for name, kind, *_ in rows}
-
-
 def tables_in(sql: str | exp.Expression) -> list[str]:
     """Return the ``[project.]dataset.table`` names a BigQuery statement reads."""
     tree = sqlglot.parse_one(sql, read="bigquery") if isinstance(sql, str) else sql
@@ -158,19 +52,11 @@ def tables_in(sql: str | exp.Expression) -> list[str]:
     return sorted(names)
 
 
-def _check_parameters(tree: exp.Expression, params: Mapping[str, Any]) -> None:
-    used = {p.name for p in tree.find_all(exp.Parameter)}
-    missing, unused = sorted(used - set(params)), sorted(set(params) - used)
-    if missing or unused:
-        raise DataError(
-            f"query parameters do not match the SQL: missing {missing}, not used {unused}; "
-            "pass exactly the @names the query uses"
-        )
-
-
 def open_source(params, stage: str | None = None) -> Source:
     """Return the Source named in params: ``local`` (the embedded engine) or ``bigquery``."""
     if params.source == "local":
+        from bqlab.embedded import LocalSource
+
         return LocalSource(params.local_tables)
     if params.source == "bigquery":
         from bqlab.bigquery import open_warehouse
@@ -208,3 +94,68 @@ def column_profile(source: Source, table_id: str, columns: Sequence[str], placeh
     frame = source.query(sql, {"placeholders": list(placeholders)})
     order = {c: i for i, c in enumerate(columns)}
     return frame.sort_values("column_name", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+# BigQuery types whose CAST to STRING reads the same on every engine.
+_EXACT_TEXT = {"STRING", "INT64", "BOOL", "DATE"}
+# Numbers are hashed as integers of millionths: engines print floats differently ("40" or "40.0").
+_NUMBER = {"FLOAT64", "NUMERIC", "BIGNUMERIC"}
+SPLIT_BUCKETS = 10_000
+
+
+def _key_text(column: str, kind: str) -> str:
+    """SQL giving one key column as text that is identical on BigQuery and on the embedded engine."""
+    quoted = quote_column(column)
+    if kind in _EXACT_TEXT:
+        text = quoted if kind == "STRING" else f"CAST({quoted} AS STRING)"
+    elif kind in _NUMBER:
+        text = f"CAST(SAFE_CAST(ROUND({quoted} * 1000000) AS INT64) AS STRING)"
+    else:
+        raise DataError(
+            f"column {column!r} has type {kind}, which cannot key the train/test split: "
+            f"use label and feature columns of type {', '.join(sorted(_EXACT_TEXT | _NUMBER))}"
+        )
+    # Length-prefixed, so ("ab", "c") and ("a", "bc") differ; NULL is marked apart from "".
+    return f"IFNULL(CONCAT(CAST(LENGTH({text}) AS STRING), ':', {text}), '-')"
+
+
+def fetch_split(
+    source: Source,
+    table_id: str,
+    columns: Sequence[str],
+    key_columns: Sequence[str],
+    test_fraction: float,
+    seed: int,
+    missing_values: Sequence[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (train, test): the labelled rows, split in SQL by FARM_FINGERPRINT of the key columns.
+
+    The first key column is the label; rows whose label is NULL or a placeholder are left out. A
+    row is in the test side when its hash bucket is below ``test_fraction``; both sides come back
+    ordered by the hash. The hash depends on the seed and the row's key values only, so the split
+    selects the same rows in the same order on BigQuery and on the embedded engine.
+    """
+    schema = source.schema(table_id)
+    unknown = [c for c in dict.fromkeys([*columns, *key_columns]) if c not in schema]
+    if unknown:
+        raise DataError(f"columns {unknown} are not in table {table_id!r}: it has {list(schema)}")
+    label = key_columns[0]
+    sql = named_query(
+        "split_rows",
+        table=quote_table(table_id),
+        columns=", ".join(quote_column(c) for c in columns),
+        label=quote_column(label),
+        key=", '|', ".join(_key_text(c, schema[c]) for c in key_columns),
+        buckets=str(SPLIT_BUCKETS),
+    )
+    params = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
+    params["missing_values"] = list(missing_values)
+    frame = source.query(sql, params)
+    is_test = frame.pop("split_is_test").astype(bool)
+    train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
+    if train.empty or test.empty:
+        raise DataError(
+            f"test_fraction={test_fraction} leaves {len(train)} training and {len(test)} test rows "
+            f"out of {len(frame)} labelled rows: use a table with more rows or a test_fraction nearer 0.25"
+        )
+    return train, test

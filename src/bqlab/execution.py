@@ -173,6 +173,8 @@ def warm_modules(notebooks_dir: Path) -> list[str]:
         modules |= set(imported_modules(notebook_code(path)))
     if "bqlab.modeling" in modules:
         modules.add("skops.io")  # modeling imports it on first save or load: seconds
+    if "bqlab.data" in modules:
+        modules.add("bqlab.embedded")  # data.open_source imports the default engine when called
     return sorted(modules)
 
 

@@ -1,4 +1,7 @@
-"""From table rows to model inputs: placeholder clean-up, the split, the preprocessor."""
+"""From table rows to model inputs: placeholder clean-up, sampling, the preprocessor.
+
+The train/test split itself runs in SQL (``bqlab.data.fetch_split``).
+"""
 
 import hashlib
 from collections.abc import Sequence
@@ -9,8 +12,6 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from bqlab.errors import DataError
 
 
 def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd.DataFrame:
@@ -24,16 +25,11 @@ def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd
     return out
 
 
-def drop_unlabelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
-    """Return the rows whose label is known (a model cannot learn from the others)."""
-    return frame[frame[label].notna()].reset_index(drop=True)
-
-
 def row_hash_fraction(frame: pd.DataFrame, seed: int) -> pd.Series:
     """Map each row to a number in [0, 1) from its values and the seed alone.
 
-    The number depends on neither row order nor the engine that returned the rows, so
-    the split selects the same rows from the embedded engine and from BigQuery.
+    The number depends on neither row order nor the engine that returned the rows, so a
+    sample holds the same rows from the embedded engine and from BigQuery.
     """
     canon = frame.astype(object).where(frame.notna(), None).map(lambda v: "\x00" if v is None else str(v))
     keys = canon.agg("\x1f".join, axis=1)
@@ -44,26 +40,6 @@ def row_hash_fraction(frame: pd.DataFrame, seed: int) -> pd.Series:
         return int.from_bytes(digest, "big") / 2**64
 
     return keys.map(fraction).astype("float64")
-
-
-def split_train_test(
-    frame: pd.DataFrame, key_columns: Sequence[str], test_fraction: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows deterministically: a row is held out when the hash of its key columns is below the fraction.
-
-    Both sides come back ordered by that hash, so models see the same rows in the same order
-    whatever order the engine returned them in.
-    """
-    fraction = row_hash_fraction(frame[list(key_columns)], seed)
-    order = fraction.sort_values(kind="stable").index
-    ordered, is_test = frame.loc[order], (fraction < test_fraction).loc[order]
-    train, test = ordered[~is_test].reset_index(drop=True), ordered[is_test].reset_index(drop=True)
-    if train.empty or test.empty:
-        raise DataError(
-            f"test_fraction={test_fraction} leaves {len(train)} training and {len(test)} test rows "
-            f"out of {len(frame)}: use a table with more rows or a test_fraction nearer 0.25"
-        )
-    return train, test
 
 
 def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -1,0 +1,146 @@
+"""The embedded engine: DuckDB in memory, speaking BigQuery Standard SQL through sqlglot.
+
+It serves the embedded public tables and any CSV or Parquet file mapped to a BigQuery-style
+table id. BigQuery functions DuckDB lacks are registered as DuckDB functions with BigQuery's
+exact results (FARM_FINGERPRINT, through FarmHash's own Fingerprint64), so a query returns the
+same rows here as in the warehouse.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import farmhash
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from bqlab.data import QUERY_LOG_COLUMNS, named_query, tables_in
+from bqlab.datasets import EMBEDDED_TABLES
+from bqlab.errors import DataError
+from bqlab.identifiers import quote_table, split_table_id, validate_table_id
+
+# DuckDB column types as the BigQuery types a user would see in the warehouse.
+_BIGQUERY_TYPES = {
+    "VARCHAR": "STRING",
+    "DOUBLE": "FLOAT64",
+    "FLOAT": "FLOAT64",
+    "BIGINT": "INT64",
+    "INTEGER": "INT64",
+    "SMALLINT": "INT64",
+    "TINYINT": "INT64",
+    "HUGEINT": "INT64",
+    "BOOLEAN": "BOOL",
+    "DATE": "DATE",
+    "TIMESTAMP": "DATETIME",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "BLOB": "BYTES",
+}
+
+
+def farm_fingerprint(values: pa.Array) -> pa.Array:
+    """BigQuery's FARM_FINGERPRINT: FarmHash Fingerprint64 of the UTF-8 bytes, as a signed INT64."""
+    strings = values.to_pylist()
+    hashes = np.array([0 if s is None else farmhash.fingerprint64(s) for s in strings], dtype=np.uint64)
+    mask = np.array([s is None for s in strings])
+    return pa.array(hashes.view(np.int64), mask=mask)
+
+
+class LocalSource:
+    """DuckDB in memory, speaking BigQuery SQL through sqlglot."""
+
+    name = "local"
+
+    def __init__(self, local_tables: Mapping[str, str | Path] | None = None) -> None:
+        self._con = duckdb.connect(":memory:")
+        self._con.create_function(
+            "farm_fingerprint", farm_fingerprint, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type="arrow"
+        )
+        self._files = {validate_table_id(t): Path(p) for t, p in (local_tables or {}).items()}
+        self._loaded: set[str] = set()
+        self.log: list[dict[str, Any]] = []
+
+    def _ensure_table(self, table_id: str) -> str:
+        """Create ``table_id`` in DuckDB on first use; return its DuckDB name."""
+        project, dataset, table = split_table_id(table_id)
+        catalog = f'"{project}"' if project else "memory"
+        target = f'{catalog}."{dataset}"."{table}"'
+        if table_id in self._loaded:
+            return target
+        if table_id in self._files:
+            loader = self._file_relation(table_id)
+        elif table_id in EMBEDDED_TABLES:
+            frame = EMBEDDED_TABLES[table_id]()  # noqa: F841 - read by DuckDB's replacement scan
+            loader = "SELECT * FROM frame"
+        else:
+            known = sorted(set(self._files) | set(EMBEDDED_TABLES))
+            raise DataError(
+                f"table {table_id!r} is not available to the local source: map it to a CSV or "
+                f"Parquet file under 'local_tables' in params/common.yaml (known: {known})"
+            )
+        if project and project not in self._attached():
+            self._con.execute(f"ATTACH ':memory:' AS \"{project}\"")
+        self._con.execute(f'CREATE SCHEMA IF NOT EXISTS {catalog}."{dataset}"')
+        self._con.execute(f"CREATE TABLE {target} AS {loader}")
+        self._loaded.add(table_id)
+        return target
+
+    def _file_relation(self, table_id: str) -> str:
+        path = self._files[table_id]
+        if not path.is_file():
+            raise DataError(f"local file for table {table_id!r} not found: {path}")
+        literal = "'" + str(path).replace("'", "''") + "'"
+        if path.suffix.lower() == ".parquet":
+            return f"SELECT * FROM read_parquet({literal})"
+        if path.suffix.lower() in {".csv", ".gz"}:
+            return f"SELECT * FROM read_csv({literal}, header = true)"
+        raise DataError(f"local file for table {table_id!r} must be .csv or .parquet: {path}")
+
+    def _attached(self) -> set[str]:
+        return {row[0] for row in self._con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Translate ``sql`` from BigQuery Standard SQL to DuckDB and run it."""
+        try:
+            tree = sqlglot.parse_one(sql, read="bigquery")
+        except sqlglot.errors.ParseError as err:
+            raise DataError(f"query is not valid BigQuery Standard SQL: {err}") from err
+        for table_id in tables_in(tree):
+            self._ensure_table(table_id)
+        _check_parameters(tree, params or {})
+        try:
+            relation = self._con.execute(tree.sql(dialect="duckdb"), dict(params or {}))
+            frame = relation.df()
+        except duckdb.Error as err:
+            raise DataError(f"query failed on the local source: {err}") from err
+        # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
+        wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
+        self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
+        return frame.astype({name: "Int64" for name in wide})
+
+    def query_log(self) -> pd.DataFrame:
+        """Return one row per query: rows returned (nothing is billed on the embedded engine)."""
+        return pd.DataFrame(self.log, columns=QUERY_LOG_COLUMNS)
+
+    def row_count(self, table_id: str) -> int:
+        """Return the table's number of rows."""
+        return int(self.query(named_query("row_count", table=quote_table(table_id)))["row_count"].iloc[0])
+
+    def schema(self, table_id: str) -> dict[str, str]:
+        """Return the table's columns and BigQuery types (loading the table if needed)."""
+        target = self._ensure_table(validate_table_id(table_id))
+        rows = self._con.execute(f"DESCRIBE {target}").fetchall()
+        return {name: _BIGQUERY_TYPES.get(str(kind).upper(), str(kind).upper()) for name, kind, *_ in rows}
+
+
+def _check_parameters(tree: exp.Expression, params: Mapping[str, Any]) -> None:
+    used = {p.name for p in tree.find_all(exp.Parameter)}
+    missing, unused = sorted(used - set(params)), sorted(set(params) - used)
+    if missing or unused:
+        raise DataError(
+            f"query parameters do not match the SQL: missing {missing}, not used {unused}; "
+            "pass exactly the @names the query uses"
+        )
