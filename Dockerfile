@@ -1,22 +1,47 @@
-# First version of the runner image; the container issue pins the base by digest,
-# adds the CI build and the offline checks.
-FROM mambaorg/micromamba:2.0.5
+# The runner image: `make report` on the embedded data by default; JupyterLab with `make docker-lab`.
+# Build with `make docker-build`. Credentials never enter the image: `make docker-report`
+# mounts Application Default Credentials read-only at run time.
+
+# micromamba 2.3.3 on Debian 12 slim, pinned by digest (a tag can move; a digest cannot).
+FROM mambaorg/micromamba:2.3.3@sha256:800e7ade3ffe29c9a9ac2026163131495f8197c3852e572c5835beb4e8a33cd6
+
+ARG VERSION=0.1.0
+ARG SOURCE=unknown
+LABEL org.opencontainers.image.title="bqlab" \
+      org.opencontainers.image.description="Parameterised EDA, training and evaluation notebooks on BigQuery Standard SQL, run by papermill, rendered to HTML reports." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
 
 ENV MPLBACKEND=Agg \
     BQLAB_ENV=system \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The environment first, in one layer, so a code change does not rebuild it.
-COPY --chown=$MAMBA_USER:$MAMBA_USER environment.yml requirements.txt /tmp/env/
-RUN micromamba install --yes --name base --file /tmp/env/environment.yml \
-    && micromamba clean --all --yes
+# The environment first, in one layer with its caches cleaned, before any project file:
+# a code change does not rebuild it. The files go to /tmp because micromamba hands the
+# `pip:` part to pip as a temporary file there, and `-r requirements.txt` resolves beside it.
+COPY --chown=$MAMBA_USER:$MAMBA_USER environment.yml requirements.txt /tmp/
+WORKDIR /tmp
+RUN micromamba install --yes --name base --file /tmp/environment.yml \
+    && micromamba clean --all --yes \
+    && rm -f /tmp/environment.yml /tmp/requirements.txt
 
+# The project last. Any user id may run the image (make docker-report runs it as the host
+# user), so the project folder is writable by all and HOME points at a writable folder.
 WORKDIR /home/mambauser/project
 COPY --chown=$MAMBA_USER:$MAMBA_USER . .
 ARG MAMBA_DOCKERFILE_ACTIVATE=1
 RUN pip install --no-deps -e . \
-    && python -m ipykernel install --sys-prefix --name bqlab --display-name "Python (bqlab)"
+    && python -m ipykernel install --sys-prefix --name bqlab --display-name "Python (bqlab)" \
+    && mkdir -p "$(python -c 'import sys; print(sys.prefix)')/share/jupyter/lab/settings" \
+    && cp docker/lab-overrides.json "$(python -c 'import sys; print(sys.prefix)')/share/jupyter/lab/settings/overrides.json" \
+    && mkdir -p reports .cache \
+    && chmod -R a+rwX /home/mambauser/project
+ENV HOME=/tmp
 
 USER $MAMBA_USER
+# micromamba's entrypoint activates the environment; tini passes signals on and reaps children.
 ENTRYPOINT ["/usr/local/bin/_entrypoint.sh", "tini", "--"]
 CMD ["make", "report"]

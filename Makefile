@@ -30,18 +30,22 @@ QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,)
 
-.PHONY: help setup report check doctor test lint lab bench emulator clean clean-venv lock
+IMAGE   ?= bqlab:latest
+export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
+
+.PHONY: help setup report check doctor test lint lab bench emulator clean clean-venv lock \
+	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
 	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports]"
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 ifneq ($(STAMP),)
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
 	@echo "Setting up $(VENV) with the pinned versions in requirements.txt (first run only, about 2 minutes) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@touch $@
@@ -83,6 +87,7 @@ bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare com
 	@$(BIN)/python benchmarks/runner.py --repeat $(or $(REPEAT),3)
 
 lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with the project kernel
+	@$(if $(STAMP),mkdir -p $(VENV)/share/jupyter/lab/settings && cp docker/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json,true)
 	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=. --ServerApp.open_browser=False \
 		--MultiKernelManager.default_kernel_name=$(KERNEL) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -96,7 +101,22 @@ clean-venv: ## Remove the virtual environments too
 	@rm -rf $(VENV) $(EMULATOR_VENV)
 	@echo "removed $(VENV)/ and $(EMULATOR_VENV)/"
 
-lock: $(STAMP) ## Rewrite requirements.txt from the environment after a deliberate upgrade
-	@{ sed -n '1,/^# Regenerate/p' requirements.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -vE '^(pip|setuptools|wheel)=='; } > requirements.txt.new
-	@mv requirements.txt.new requirements.txt
-	@echo "requirements.txt rewritten; review the diff"
+lock: $(STAMP) ## Rewrite requirements*.txt from the environment after a deliberate upgrade
+	@$(BIN)/python -m pip freeze --exclude-editable | grep -vE '^(pip|setuptools|wheel)==' > .freeze.tmp
+	@sed -n 's/==.*//p' requirements-dev.txt | grep -v '^#' | sed 's/^/^/; s/$$/==/' > .dev-names.tmp
+	@{ sed -n '1,/^# Regenerate/p' requirements.txt; grep -viEf .dev-names.tmp .freeze.tmp; } > requirements.txt.new
+	@{ sed -n '1,/^# Regenerate/p' requirements-dev.txt; grep -iEf .dev-names.tmp .freeze.tmp; } > requirements-dev.txt.new
+	@mv requirements.txt.new requirements.txt && mv requirements-dev.txt.new requirements-dev.txt && rm -f .freeze.tmp .dev-names.tmp
+	@echo "requirements.txt and requirements-dev.txt rewritten; review the diff"
+
+docker-build: ## Build the image (needs a Docker engine; IMAGE=bqlab:latest)
+	@docker/run.sh build
+
+docker-report: ## make report inside the image: your reports/, params/ and notebooks/, your user, ADC read-only
+	@docker/run.sh report
+
+docker-lab: ## JupyterLab from the image on 127.0.0.1:LAB_PORT with a token; notebooks/ and params/ mounted
+	@docker/run.sh lab
+
+docker-test: ## The test suite inside the image
+	@docker/run.sh test

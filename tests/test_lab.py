@@ -1,0 +1,122 @@
+"""`make lab`: a real JupyterLab server on a loopback port, the project kernel, a cell that imports bqlab."""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from bqlab.execution import KERNEL_NAME
+
+from .conftest import ROOT
+
+TOKEN = uuid.uuid4().hex
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _api(port: int, path: str, method: str = "GET", body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("lab") / "lab.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
+    env = {**os.environ, "JUPYTER_TOKEN": TOKEN, "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime"))}
+    process = subprocess.Popen(
+        ["make", "lab", f"LAB_PORT={port}"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                _api(port, "/api/status")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"JupyterLab did not start on port {port}:\n{log.read()[-3000:]}")
+                time.sleep(0.5)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_lab_listens_on_loopback_only_and_wants_the_token(lab):
+    assert "started" in _api(lab, "/api/status")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{lab}/api/kernels", timeout=10)
+    assert refused.value.code == 403
+    if shutil.which("ss"):
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{lab}"], capture_output=True, text=True, check=True)
+        sockets = [line for line in listening.stdout.splitlines() if line.strip()]
+        assert sockets and all(" 127.0.0.1:" in line for line in sockets), sockets
+
+
+def test_lab_lists_the_project_kernel_as_the_default(lab):
+    specs = _api(lab, "/api/kernelspecs")
+    assert KERNEL_NAME in specs["kernelspecs"]
+    assert specs["default"] == KERNEL_NAME
+
+
+async def _execute(port: int, kernel_id: str, code: str) -> str:
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    request = HTTPRequest(
+        f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels", headers={"Authorization": f"token {TOKEN}"}
+    )
+    connection = await websocket_connect(request)
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex}
+    header["version"] = "5.3"
+    content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
+    message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
+    await connection.write_message(json.dumps(message))
+    output = []
+    while True:
+        reply = json.loads(await asyncio.wait_for(connection.read_message(), timeout=60))
+        if reply.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        if reply["msg_type"] == "stream":
+            output.append(reply["content"]["text"])
+        elif reply["msg_type"] == "error":
+            output.append("\n".join(reply["content"]["traceback"]))
+        elif reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+            connection.close()
+            return "".join(output)
+
+
+def test_a_cell_runs_in_the_project_kernel_and_imports_the_package(lab):
+    kernel = _api(lab, "/api/kernels", "POST", {"name": KERNEL_NAME})
+    try:
+        code = "import bqlab.data, bqlab.embedded, sys\nprint(bqlab.data.__name__, sys.prefix)"
+        output = asyncio.run(_execute(lab, kernel["id"], code))
+        assert output.startswith("bqlab.data "), output
+    finally:
+        _api(lab, f"/api/kernels/{kernel['id']}", "DELETE")
