@@ -41,6 +41,11 @@ def _wait_for_port(port: int, process: subprocess.Popen, log, timeout: float = 9
 
 def client_for(port: int):
     """An official BigQuery client pointed at the emulator, with no credentials."""
+    return client_for_endpoint(f"http://127.0.0.1:{port}")
+
+
+def client_for_endpoint(endpoint: str):
+    """An official BigQuery client pointed at ``endpoint`` (the emulator or a proxy of it)."""
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
@@ -48,7 +53,7 @@ def client_for(port: int):
     return bigquery.Client(
         project=PROJECT,
         credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{port}"),
+        client_options=ClientOptions(api_endpoint=endpoint),
     )
 
 

@@ -24,7 +24,8 @@ class StandInClient:
         self.table = table if table is not None else pa.table({"n": [3]})
         self.storage_error, self.reads = storage_error, []  # reads: "storage" or "rest", one per download
 
-    def query(self, sql, job_config):
+    def query(self, sql, job_config, retry, job_retry):
+        assert retry is None and job_retry is None, "the client's own silent retries are off"
         self.calls.append((sql, job_config))
         if self.failures:
             raise self.failures.pop(0)
@@ -33,7 +34,9 @@ class StandInClient:
         class Job:
             total_bytes_processed = client.dry_bytes if job_config.dry_run else None
 
-            def result(self, page_size=None):
+            def result(self, page_size=None, retry=None, job_retry=None):
+                assert retry is None and job_retry is None
+
                 class Rows:
                     def to_arrow(self, create_bqstorage_client=False, bqstorage_client=None):
                         storage = create_bqstorage_client or bqstorage_client is not None
@@ -46,7 +49,8 @@ class StandInClient:
 
         return Job()
 
-    def get_table(self, table_id):
+    def get_table(self, table_id, retry):
+        assert retry is None
         if self.failures:
             raise self.failures.pop(0)
         raise AssertionError("not used")
@@ -106,12 +110,15 @@ def test_a_query_over_the_cap_is_refused_before_it_runs():
     assert len(client.calls) == 1 and client.calls[0][1].dry_run, "only the free dry run was sent"
 
 
-def test_rate_limits_and_server_errors_are_retried_then_succeed():
+def test_rate_limits_and_server_errors_are_retried_then_succeed(capsys):
     failures = [exceptions.TooManyRequests("slow down"), exceptions.InternalServerError("oops")]
     client = StandInClient(failures=failures)
     frame = BigQuerySource(client, first_wait=0.01).query("SELECT 3 AS n")
     assert frame["n"].tolist() == [3]
     assert len(client.calls) == 4  # two failed dry runs, the dry run, the query
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("BigQuery dry run: TooManyRequests (") and "attempt 2 of 6" in said[0]
+    assert "InternalServerError" in said[1] and "attempt 3 of 6" in said[1]
 
 
 def test_persistent_server_errors_end_with_the_reason():

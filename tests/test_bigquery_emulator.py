@@ -1,5 +1,7 @@
 """The BigQuery source with the official client against a local emulator (no network)."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -129,3 +131,81 @@ def test_a_repeated_query_comes_from_the_cache_until_the_table_changes(bigquery_
     ).result()
     assert source.query(sql)["total"].iloc[0] == 3, "a changed table misses the cache"
     assert list(source.query_log()["cache"]) == ["miss", "hit", "miss"]
+
+
+class FlakyProxy:
+    """An HTTP proxy on 127.0.0.1 in front of the emulator that answers the first ``failures``
+    requests with the given BigQuery error status (429 or 500), then forwards every request."""
+
+    def __init__(self, upstream: str, status: int, failures: int) -> None:
+        import http.server
+        import threading
+        import urllib.error
+        import urllib.request
+
+        proxy = self
+        self.failed, self.forwarded = 0, 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.failed < failures:
+                    proxy.failed += 1
+                    reason = "rateLimitExceeded" if status == 429 else "backendError"
+                    error = {"code": status, "message": "injected", "errors": [{"reason": reason}]}
+                    return self._send(status, json.dumps({"error": error}).encode(), "application/json")
+                proxy.forwarded += 1
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(upstream + self.path, data=body or None, headers=headers)
+                request.method = self.command
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        self._send(response.status, response.read(), response.headers.get("Content-Type"))
+                except urllib.error.HTTPError as err:
+                    self._send(err.code, err.read(), err.headers.get("Content-Type"))
+
+            def _send(self, code, payload, kind):
+                self.send_response(code)
+                self.send_header("Content-Type", kind or "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_the_warehouse_answering_errors_a_few_times_then_succeeding(bigquery_emulator, status):  # noqa: F811
+    from .emulator import client_for_endpoint
+
+    proxy = FlakyProxy(bigquery_emulator.endpoint, status, failures=3)
+    try:
+        source = BigQuerySource(client_for_endpoint(proxy.endpoint), first_wait=0.05)
+        frame = source.query(f"SELECT COUNT(*) AS n FROM `{PENGUINS}` WHERE island = @island", {"island": "Dream"})
+        assert frame["n"].iloc[0] == 124
+        assert proxy.failed == 3 and proxy.forwarded >= 2
+    finally:
+        proxy.close()
+
+
+def test_the_warehouse_failing_for_good_ends_with_the_reason(bigquery_emulator):  # noqa: F811
+    from .emulator import client_for_endpoint
+
+    proxy = FlakyProxy(bigquery_emulator.endpoint, 500, failures=10_000)
+    try:
+        source = BigQuerySource(client_for_endpoint(proxy.endpoint), first_wait=0.01)
+        with pytest.raises(DataError, match=r"dry run: BigQuery kept failing after retries \(InternalServerError"):
+            source.query(f"SELECT COUNT(*) AS n FROM `{PENGUINS}`")
+    finally:
+        proxy.close()

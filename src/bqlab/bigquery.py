@@ -103,8 +103,18 @@ def explain(err: Exception, what: str) -> DataError:
     return DataError(f"{what}: {name}: {getattr(err, 'message', err)}")
 
 
-def with_retries(call: Callable[[], Any], what: str, attempts: int = 5, first_wait: float = 0.5) -> Any:
-    """Run ``call``, retrying rate limits and server errors with exponential backoff."""
+# The client's own retries are off on every call (they wait up to 10 minutes, silently):
+# with_retries below is the one retry loop, bounded and visible.
+NO_CLIENT_RETRY = {"retry": None}
+NO_CLIENT_JOB_RETRY = {"retry": None, "job_retry": None}
+
+
+def with_retries(call: Callable[[], Any], what: str, attempts: int = 6, first_wait: float = 1.0) -> Any:
+    """Run ``call``, retrying rate limits and server errors with exponential backoff.
+
+    Each retry is said on stderr; with the defaults the waits add up to about 31 s before
+    the last error is reported with its reason.
+    """
     for attempt in range(1, attempts + 1):
         try:
             return call()
@@ -112,7 +122,13 @@ def with_retries(call: Callable[[], Any], what: str, attempts: int = 5, first_wa
             raise
         except Exception as err:  # noqa: BLE001 - every client error is mapped below
             if type(err).__name__ in _RETRYABLE and attempt < attempts:
-                time.sleep(first_wait * 2 ** (attempt - 1))
+                wait = first_wait * 2 ** (attempt - 1)
+                print(
+                    f"BigQuery {what}: {type(err).__name__} ({getattr(err, 'message', err)}); "
+                    f"retrying in {wait:.1f} s (attempt {attempt + 1} of {attempts})",
+                    file=sys.stderr,
+                )
+                time.sleep(wait)
                 continue
             raise explain(err, what) from err
     raise AssertionError("unreachable")
@@ -130,7 +146,7 @@ class BigQuerySource:
         maximum_bytes_billed: int = GIB,
         labels: Mapping[str, str] | None = None,
         cache=None,
-        first_wait: float = 0.5,
+        first_wait: float = 1.0,
         storage: bool | object = True,
         page_size: int | None = None,
     ) -> None:
@@ -167,7 +183,9 @@ class BigQuerySource:
             CostLimitError: with the estimate and how to raise the cap.
         """
         job = with_retries(
-            lambda: self.client.query(sql, job_config=self._config(params, True)), "dry run", first_wait=self.first_wait
+            lambda: self.client.query(sql, job_config=self._config(params, True), **NO_CLIENT_JOB_RETRY),
+            "dry run",
+            first_wait=self.first_wait,
         )
         count = int(job.total_bytes_processed or 0)
         if count > self.maximum_bytes_billed:
@@ -193,7 +211,7 @@ class BigQuerySource:
         count = self.estimate(sql, params)
 
         def run():
-            job = self.client.query(sql, job_config=self._config(params, False))
+            job = self.client.query(sql, job_config=self._config(params, False), **NO_CLIENT_JOB_RETRY)
             return self._download(job).to_pandas()
 
         frame = with_retries(run, "query", first_wait=self.first_wait)
@@ -214,7 +232,7 @@ class BigQuerySource:
         if self.storage is not False:
             storage = {"create_bqstorage_client": True} if self.storage is True else {"bqstorage_client": self.storage}
             try:
-                return job.result(page_size=self.page_size).to_arrow(**storage)
+                return job.result(page_size=self.page_size, **NO_CLIENT_JOB_RETRY).to_arrow(**storage)
             except Exception as err:  # noqa: BLE001 - only the refusals below fall back
                 if type(err).__name__ not in _STORAGE_REFUSED:
                     raise
@@ -225,7 +243,7 @@ class BigQuerySource:
                     file=sys.stderr,
                 )
                 self.storage = False
-        return job.result(page_size=self.page_size).to_arrow(create_bqstorage_client=False)
+        return job.result(page_size=self.page_size, **NO_CLIENT_JOB_RETRY).to_arrow(create_bqstorage_client=False)
 
     def query_log(self) -> pd.DataFrame:
         """Return one row per query of this source: rows, bytes billed (estimated), cost, cache."""
@@ -235,7 +253,11 @@ class BigQuerySource:
 
     def _table(self, table_id: str):
         validate_table_id(table_id)
-        return with_retries(lambda: self.client.get_table(table_id), f"table {table_id!r}", first_wait=self.first_wait)
+        return with_retries(
+            lambda: self.client.get_table(table_id, **NO_CLIENT_RETRY),
+            f"table {table_id!r}",
+            first_wait=self.first_wait,
+        )
 
     def schema(self, table_id: str) -> dict[str, str]:
         """Return the table's columns and BigQuery types (a free metadata call)."""
