@@ -50,7 +50,7 @@ png(plots.pair_plot(features.sample_rows(clean, p.pairplot_max_rows, p.seed), p.
 corr = profiling.correlations(clean, numeric)
 png(plots.correlation_heatmap(corr))
 profiling.data_quality_findings(missing, balance, corr, p.label)
-evaluation.save_metrics(profiling.summary_metrics(missing, balance, p.label), out / "eda.json")
+evaluation.save_metrics(profiling.summary_metrics(missing, balance, corr, p.label), out / "eda.json")
 seconds["eda"] = time.perf_counter() - clock
 
 clock = time.perf_counter()
@@ -82,7 +82,7 @@ per_class = evaluation.per_class_table(y_test, predictions, classes)
 png(plots.confusion_heatmap(evaluation.confusion_table(y_test, predictions, classes)))
 points, areas = evaluation.roc_curves(y_test, pipeline.predict_proba(x_test), classes)
 png(plots.roc_plot(points, areas))
-evaluation.slice_table(test, y_test, predictions, p.slice_columns)
+evaluation.weakest_slice(evaluation.slice_table(test, y_test, predictions, p.slice_columns))
 png(plots.importance_bars(evaluation.importance_table(pipeline, x_test, y_test, p.permutation_repeats, p.seed)))
 evaluation.save_metrics(headline, out / "evaluate.json")
 seconds["evaluate"] = time.perf_counter() - clock

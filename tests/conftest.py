@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bqlab import cli
 from bqlab.datasets import PENGUINS_TABLE
 from bqlab.embedded import LocalSource
 
@@ -32,3 +33,20 @@ def write_yaml(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def run_cli(project: Path, *args: str, reports: str = "reports") -> int:
+    """Run ``python -m bqlab`` in-process on a project folder; return the exit code."""
+    folders = ["--params-dir", str(project / "params"), "--notebooks-dir", str(project / "notebooks")]
+    return cli.main([*args, *folders, "--reports-dir", str(project / reports)])
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory):
+    """One full run on the fast ci profile, shared by the tests that read its reports."""
+    project = tmp_path_factory.mktemp("project")
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, project / folder)
+    code = run_cli(project, "report", "--profile", "ci", "--quiet")
+    run_dir = (project / "reports" / "latest").resolve()
+    return code, project, run_dir

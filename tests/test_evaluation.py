@@ -55,3 +55,23 @@ def test_cv_summary(tmp_path):
     assert summary["cv_macro_f1_std"] == pytest.approx(0.1414, abs=1e-4)
     path = evaluation.save_metrics(summary, tmp_path / "m.json")
     assert json.loads(path.read_text()) == summary
+
+
+def test_weakest_slice_is_the_lowest_accuracy_and_the_larger_on_a_tie():
+    slices = pd.DataFrame(
+        {
+            "slice": ["island", "island", "sex", "sex"],
+            "value": ["Dream", "Biscoe", "MALE", "FEMALE"],
+            "rows": [10, 30, 20, 25],
+            "accuracy": [0.9, 0.9, 0.95, 1.0],
+            "macro_f1": [0.8, 0.85, 0.9, 1.0],
+        }
+    )
+    assert evaluation.weakest_slice(slices) == {
+        "slice": "island",
+        "value": "Biscoe",
+        "rows": 30,
+        "accuracy": 0.9,
+        "macro_f1": 0.85,
+    }
+    assert evaluation.weakest_slice(slices.iloc[0:0]) is None

@@ -8,35 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqlab import cli
-
 from .conftest import ROOT, write_yaml
+from .conftest import run_cli as _run
 from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
-
-
-def _run(project, *args, reports="reports"):
-    return cli.main(
-        [
-            *args,
-            "--params-dir",
-            str(project / "params"),
-            "--notebooks-dir",
-            str(project / "notebooks"),
-            "--reports-dir",
-            str(project / reports),
-        ]
-    )
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """One full run on the fast ci profile, shared by the assertions below."""
-    project = tmp_path_factory.mktemp("project")
-    for folder in ("params", "notebooks"):
-        shutil.copytree(ROOT / folder, project / folder)
-    code = _run(project, "report", "--profile", "ci", "--quiet")
-    run_dir = (project / "reports" / "latest").resolve()
-    return code, project, run_dir
 
 
 @pytest.mark.slow
@@ -47,6 +21,24 @@ def test_run_succeeds_and_writes_every_report(finished):
         assert (run_dir / name).is_file(), name
     assert (project / "reports" / "index.html").is_file()
     assert not list((project / "reports" / "runs").glob(".*")), "no partial run folder is left behind"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem, figures", [("01-eda", 4), ("02-train", 1), ("03-evaluate", 3)])
+def test_each_notebook_has_two_reports_under_2_mb_and_its_figures_as_png(finished, stem, figures):
+    _, _, run_dir = finished
+    with_code, findings = run_dir / f"{stem}.html", run_dir / f"{stem}.findings.html"
+    for report in (with_code, findings):
+        assert report.stat().st_size < 2 * 1024**2, f"{report.name}: {report.stat().st_size:,} bytes"
+        text = report.read_text(encoding="utf-8")
+        assert '<nav class="bqlab-toc" id="contents"><ol><li><a href="#' in text, "contents filled in"
+        assert "<script src=" not in text and "cdnjs" not in text
+    assert "hl-ipython3" in with_code.read_text() and "hl-ipython3" not in findings.read_text()
+    pngs = sorted((run_dir / "figures" / stem).glob("*.png"))
+    assert len(pngs) == figures and all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+    record = json.loads((run_dir / "run.json").read_text())
+    stage = next(s for s in record["stages"] if s["notebook"] == f"{stem}.ipynb")
+    assert (stage["html"], stage["findings_html"]) == (with_code.name, findings.name)
 
 
 @pytest.mark.slow
@@ -63,7 +55,7 @@ def test_reports_have_no_error_output_and_show_their_parameters(finished, stem):
     assert len(injected) == 1 and 'table = "bigquery-public-data.ml_datasets.penguins"' in injected[0].source
     html = (run_dir / f"{stem}.html").read_text(encoding="utf-8")
     assert "celltag_injected-parameters" in html
-    assert "Provenance" in html and "344 rows" in html and "Python 3." in html
+    assert "Run details" in html and "344 rows" in html and "Python 3." in html and "<h2>Summary</h2>" in html
     assert html.count("<img") >= (0 if stem == "02-train" else 3) and "data:image/png;base64" in html
 
 

@@ -36,11 +36,16 @@ def test_findings_mention_placeholders_imbalance_and_correlation():
 
 def test_summary_metrics():
     balance = pd.DataFrame({"label": ["a", "<missing>"], "rows": [9, 1], "share_pct": [90.0, 10.0]})
-    summary = profiling.summary_metrics(_missing(), balance, "label")
+    corr = pd.DataFrame([[1.0, -0.91, 0.2], [-0.91, 1.0, 0.1], [0.2, 0.1, 1.0]], index=list("xyz"), columns=list("xyz"))
+    summary = profiling.summary_metrics(_missing(), balance, corr, "label")
     assert summary == {
         "rows": 10,
         "columns": 2,
         "missing_cells": 3,
         "classes": 1,
+        "class_counts": {"a": 9},
+        "unlabelled_rows": 1,
         "missing_by_column": {"label": 0, "sex": 3},
+        "placeholders_by_column": {"sex": 1},
+        "strong_correlations": [["x", "y", -0.91]],
     }

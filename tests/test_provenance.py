@@ -2,7 +2,8 @@ import nbformat
 import pytest
 
 from bqlab import provenance
-from bqlab.render import finish_notebook, render_html
+from bqlab.header import header_html
+from bqlab.render import finish_notebook, render_reports
 
 
 @pytest.mark.parametrize(
@@ -37,30 +38,54 @@ def _executed_notebook(path, parameters):
     nbformat.write(nb, path)
 
 
-def test_published_notebook_and_html_carry_no_secret_and_show_provenance(tmp_path):
+PROVENANCE = {
+    "run_id": "r1",
+    "profile": "ci",
+    "git": {"commit": "abc123", "dirty": True},
+    "data": {"table": "p.d.t", "source": "local", "rows": 344, "content_sha256": "f" * 64},
+    "software": {"python": "3.11.7", "platform": "Linux", "packages": {"pandas": "3.1.1"}},
+    "image": None,
+    "params_files": ["params/common.yaml"],
+}
+STAGE = {"started": "2026-11-28T10:00:00Z", "ended": "2026-11-28T10:00:09Z"}
+
+
+def test_published_notebook_and_both_reports_carry_no_secret_and_open_with_the_header(tmp_path):
     parameters = {"table": "p.d.t", "api_token": "tok-123456"}
     _executed_notebook(tmp_path / "nb.ipynb", parameters)
-    nb = finish_notebook(tmp_path / "nb.ipynb", provenance.redact(parameters), "**Provenance** of this run")
-    html = render_html(nb, tmp_path / "nb.html").read_text()
+    redacted = provenance.redact(parameters)
+    header = header_html(PROVENANCE, STAGE, "ok", ["One finding."], redacted, "nb")
+    nb = finish_notebook(tmp_path / "nb.ipynb", redacted, header)
+    names = render_reports(nb, tmp_path, "nb")
+    assert names == ("nb.html", "nb.findings.html")
     on_disk = (tmp_path / "nb.ipynb").read_text()
-    for text in (on_disk, html):
+    for text in (on_disk, *((tmp_path / name).read_text() for name in names)):
         assert "tok-123456" not in text
         assert provenance.REDACTED in text
-    assert nb.cells[1].source == "**Provenance** of this run", "provenance follows the title"
+    assert nb.cells[1].id == "report-header" and nb.cells[1].source == header, "the header follows the title"
     assert nb.metadata.papermill.parameters["table"] == "p.d.t"
+    with_code, findings = ((tmp_path / name).read_text() for name in names)
+    assert "hl-ipython3" in with_code and "hl-ipython3" not in findings, "the findings version has no code"
 
 
-def test_markdown_names_commit_data_and_software():
-    prov = {
-        "run_id": "r1",
-        "profile": "ci",
-        "git": {"commit": "abc123", "dirty": True},
-        "data": {"table": "p.d.t", "source": "local", "rows": 344, "content_sha256": "f" * 64},
-        "software": {"python": "3.11.7", "platform": "Linux", "packages": {"pandas": "3.1.1"}},
-        "image": None,
-        "params_files": ["params/common.yaml"],
-    }
-    text = provenance.markdown(prov, {"started": "t0", "ended": "t1"})
-    for expected in ("`abc123` (uncommitted changes)", "344 rows", "ffffffffffffffff", "Python 3.11.7", "pandas 3.1.1"):
-        assert expected in text
-    assert "none (host)" in text
+def test_header_names_run_status_date_commit_data_software_and_parameters():
+    text = header_html(PROVENANCE, STAGE, "failed", ["<b>x</b> happened."], {"seed": 42, "features": ["a"]}, "01-eda")
+    assert text.index("Summary") < text.index("Contents") < text.index("Run details") < text.index("Parameters")
+    for expected in (
+        "<code>r1</code> · profile ci",
+        "run <code>r1</code> · 2026-11-28 10:00 UTC · commit <code>abc123</code>",
+        '<span class="bqlab-status failed">failed</span>',
+        "2026-11-28T10:00:00Z → 2026-11-28T10:00:09Z",
+        "<code>abc123</code> (uncommitted changes)",
+        "344 rows",
+        "<code>ffffffffffffffff</code>",
+        "Python 3.11.7",
+        "pandas 3.1.1",
+        "none (host)",
+        "<li><b>x</b> happened.</li>",
+        "<tr><td>seed</td><td>42</td></tr>",
+        "<tr><td>features</td><td>[&quot;a&quot;]</td></tr>",
+        'href="01-eda.findings.html"',
+        'href="01-eda.html"',
+    ):
+        assert expected in text, expected

@@ -75,6 +75,20 @@ def slice_table(frame: pd.DataFrame, y_true: pd.Series, y_pred: Sequence, slice_
     return pd.DataFrame(rows, columns=["slice", "value", "rows", "accuracy", "macro_f1"])
 
 
+def weakest_slice(slices: pd.DataFrame) -> dict[str, Any] | None:
+    """Return the slice value with the lowest accuracy (the larger one on a tie), or None."""
+    if slices.empty:
+        return None
+    row = slices.sort_values(["accuracy", "rows"], ascending=[True, False], kind="stable").iloc[0]
+    return {
+        "slice": str(row["slice"]),
+        "value": str(row["value"]),
+        "rows": int(row["rows"]),
+        "accuracy": round(float(row["accuracy"]), 4),
+        "macro_f1": round(float(row["macro_f1"]), 4),
+    }
+
+
 def importance_table(pipeline: Pipeline, x: pd.DataFrame, y: pd.Series, repeats: int, seed: int) -> pd.DataFrame:
     """Return the drop in macro F1 when each feature is shuffled (mean and spread)."""
     result = permutation_importance(pipeline, x, y, n_repeats=repeats, random_state=seed, scoring="f1_macro")

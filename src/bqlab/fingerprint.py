@@ -99,7 +99,7 @@ def package_files(code: str) -> set[Path]:
             continue
         files.add(path)
         pending += _imported_bqlab_modules(path.read_text(encoding="utf-8"))
-    data = [*PACKAGE_DIR.glob("sql/*.sql"), *PACKAGE_DIR.glob("templates/*")]
+    data = [*PACKAGE_DIR.glob("sql/*.sql"), *(p for p in PACKAGE_DIR.glob("templates/**/*") if p.is_file())]
     return files | {PACKAGE_DIR / "__init__.py"} | set(data)
 
 
@@ -171,7 +171,7 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
             "params": digest_files(params_files),
             "notebooks": digest_files(notebooks_dir.glob("*.ipynb")),
             "package": digest_files(
-                (p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".sql", ".j2"}), base=PACKAGE_DIR
+                (p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".sql", ".j2", ".json"}), base=PACKAGE_DIR
             ),
             "data": digest_files(data_files),
             "environment": environment_stamp(),

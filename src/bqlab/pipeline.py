@@ -278,6 +278,7 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
                         source_dir, earlier = reusable
                         copy_stage(source_dir, partial, earlier)
                         result.status, result.html = "reused", earlier.get("html")
+                        result.findings_html = earlier.get("findings_html")
                         result.metrics = earlier.get("metrics", {})
                         result.reused_from = earlier.get("reused_from") or source_dir.name
                         echo(f"{label[result.stage]}: reused from run {result.reused_from} (inputs unchanged)")
@@ -310,17 +311,22 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
 
 
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:
-    """Redact and annotate the executed notebook, render its HTML, read its metrics."""
-    from bqlab import provenance
-    from bqlab.render import finish_notebook, render_html
+    """Read the notebook's metrics; redact and annotate the executed notebook; render both reports."""
+    from bqlab import findings, provenance
+    from bqlab.header import header_html
+    from bqlab.render import finish_notebook, render_reports
 
-    if output.is_file():
-        stage_info = {"started": stage_started, "ended": _now()}
-        nb = finish_notebook(output, provenance.redact(parameters), provenance.markdown(run_provenance, stage_info))
-        result.html = render_html(nb, partial / f"{Path(result.notebook).stem}.html").name
     metrics_file = partial / ARTIFACTS / result.stage / "metrics.json"
     if result.status == "ok" and metrics_file.is_file():
         result.metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    if output.is_file():
+        stem = Path(result.notebook).stem
+        stage_info = {"started": stage_started, "ended": _now()}
+        redacted = provenance.redact(parameters)
+        summary = findings.summary(result.stage, result.metrics, result.status, result.error)
+        header = header_html(run_provenance, stage_info, result.status, summary, redacted, stem)
+        nb = finish_notebook(output, redacted, header)
+        result.html, result.findings_html = render_reports(nb, partial, stem)
 
 
 def as_dict(record: RunRecord | dict[str, Any]) -> dict[str, Any]:

@@ -69,15 +69,19 @@ def data_quality_findings(
             f"- {len(labelled)} classes; the largest (`{top[label]}`, {top['rows']} rows) is "
             f"{ratio:.1f}× the smallest (`{bottom[label]}`, {bottom['rows']} rows)."
         )
-    pairs = [
-        (a, b, corr.loc[a, b])
+    for a, b, value in strong_correlations(corr, threshold):
+        lines.append(f"- `{a}` and `{b}` are strongly correlated (r = {value:.2f}): expect shared importance.")
+    return "\n".join(lines)
+
+
+def strong_correlations(corr: pd.DataFrame, threshold: float = 0.8) -> list[tuple[str, str, float]]:
+    """Return the column pairs whose correlation is at least ``threshold`` in size."""
+    return [
+        (a, b, float(corr.loc[a, b]))
         for i, a in enumerate(corr.columns)
         for b in corr.columns[i + 1 :]
         if abs(corr.loc[a, b]) >= threshold
     ]
-    for a, b, value in pairs:
-        lines.append(f"- `{a}` and `{b}` are strongly correlated (r = {value:.2f}): expect shared importance.")
-    return "\n".join(lines)
 
 
 def categorical_by_class(frame: pd.DataFrame, label: str, categorical: list[str]) -> pd.DataFrame:
@@ -89,12 +93,19 @@ def categorical_by_class(frame: pd.DataFrame, label: str, categorical: list[str]
     return pd.concat(tables) if tables else pd.DataFrame()
 
 
-def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, label: str) -> dict:
-    """Return the headline numbers of the analysis, for the metrics JSON and the index."""
+def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, corr: pd.DataFrame, label: str) -> dict:
+    """Return the headline numbers of the analysis, for the metrics JSON, the report's summary and the index."""
+    labelled = balance[balance[label] != "<missing>"]
     return {
         "rows": int(missing["row_count"].iloc[0]) if len(missing) else 0,
         "columns": len(missing),
         "missing_cells": int(missing["missing_count"].sum()),
-        "classes": int((balance[label] != "<missing>").sum()),
+        "classes": len(labelled),
+        "class_counts": {str(r[label]): int(r["rows"]) for _, r in labelled.iterrows()},
+        "unlabelled_rows": int(balance.loc[balance[label] == "<missing>", "rows"].sum()),
         "missing_by_column": {r.column_name: int(r.missing_count) for r in missing.itertuples()},
+        "placeholders_by_column": {
+            r.column_name: int(r.placeholder_count) for r in missing.itertuples() if r.placeholder_count
+        },
+        "strong_correlations": [[a, b, round(r, 3)] for a, b, r in strong_correlations(corr)],
     }

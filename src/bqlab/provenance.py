@@ -67,28 +67,3 @@ def software() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             continue
     return {"python": platform.python_version(), "platform": platform.platform(terse=True), "packages": versions}
-
-
-def markdown(provenance: Mapping[str, Any], stage: Mapping[str, Any]) -> str:
-    """Return the provenance block shown at the top of a report."""
-    git, data, soft = provenance["git"], provenance["data"], provenance["software"]
-    commit = (
-        f"`{git['commit']}`{' (uncommitted changes)' if git['dirty'] else ''}"
-        if git["commit"]
-        else "not a git checkout"
-    )
-    packages = ", ".join(f"{k} {v}" for k, v in soft["packages"].items())
-    rows = [
-        ("Run", f"`{provenance['run_id']}`{' · profile ' + provenance['profile'] if provenance['profile'] else ''}"),
-        ("Notebook ran", f"{stage['started']} → {stage['ended']} (UTC)"),
-        ("Code", commit),
-        (
-            "Data",
-            f"`{data['table']}` ({data['source']}): {data['rows']} rows, sha256 `{data['content_sha256'][:16]}`",
-        ),
-        ("Software", f"Python {soft['python']} on {soft['platform']}; {packages}"),
-        ("Container", provenance["image"] or "none (host)"),
-        ("Params", ", ".join(f"`{f}`" for f in provenance["params_files"])),
-    ]
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return f"**Provenance**\n\n| | |\n|---|---|\n{table}"

@@ -1,6 +1,13 @@
-"""HTML output: each executed notebook through nbconvert, and the index of all runs."""
+"""HTML output: each executed notebook through nbconvert, and the index of all runs.
 
+Every notebook becomes two self-contained reports (nothing loads from the network): the
+analyst's ``<stem>.html`` with code, and the stakeholder's ``<stem>.findings.html`` without
+code cells. Its figures are also saved as PNG files in ``figures/<stem>/`` for slides.
+"""
+
+import base64
 import os
+import re
 import threading
 from functools import cache
 from pathlib import Path
@@ -8,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from bqlab.header import TOC_PLACEHOLDER
 from bqlab.runs import load_runs
 
 KEY_METRICS = {
@@ -17,7 +25,7 @@ KEY_METRICS = {
 }
 
 
-_RENDER_LOCK = threading.Lock()  # one exporter, shared by the threads that run notebooks
+_RENDER_LOCK = threading.Lock()  # one pair of exporters, shared by the threads that run notebooks
 _EXPORTER_LOCK = threading.Lock()
 
 
@@ -32,13 +40,18 @@ def _exporter():
 
 
 @cache
-def _build_exporter():
+def _build_exporter() -> dict[str, Any]:
     from bqlab.execution import fast_notebook_imports
 
     fast_notebook_imports()
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="lab")
+    templates = str(Path(__file__).parent / "templates" / "nbconvert")
+    settings = {"template_name": "bqlab", "extra_template_basedirs": [templates]}
+    return {
+        "code": HTMLExporter(**settings),
+        "findings": HTMLExporter(**settings, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True),
+    }
 
 
 def write_atomically(path: Path, text: str) -> Path:
@@ -49,11 +62,11 @@ def write_atomically(path: Path, text: str) -> Path:
     return path
 
 
-def finish_notebook(path: Path, parameters: dict[str, Any], provenance_markdown: str):
+def finish_notebook(path: Path, parameters: dict[str, Any], header: str):
     """Make an executed notebook fit to publish; return it.
 
     The parameters papermill recorded (injected cell and metadata) are replaced by their
-    redacted form, and the provenance block is inserted after the title cell.
+    redacted form, and the report's header (``bqlab.header``) is inserted after the title cell.
     """
     from bqlab.execution import fast_notebook_imports
 
@@ -67,25 +80,81 @@ def finish_notebook(path: Path, parameters: dict[str, Any], provenance_markdown:
             cell.source = translate_parameters("bqlab", "python", parameters, "Parameters")
     nb.metadata.setdefault("papermill", {})["parameters"] = parameters
     position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
-    nb.cells.insert(position, nbformat.v4.new_markdown_cell(provenance_markdown, id="provenance"))
+    nb.cells.insert(position, nbformat.v4.new_markdown_cell(header, id="report-header"))
     tmp = path.with_name(f".{path.name}.tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)
     return nb
 
 
-def render_html(nb, html: Path) -> Path:
-    """Render an executed notebook (failed ones included) to an HTML report."""
-    exporter = _exporter()
+_HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', re.S)
+
+
+def with_contents(body: str) -> str:
+    """Fill the header's contents list with links to the report's section headings."""
+    items = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in _HEADING.findall(body))
+    return body.replace(TOC_PLACEHOLDER, TOC_PLACEHOLDER.replace("></nav>", f"><ol>{items}</ol></nav>"), 1)
+
+
+def render_reports(nb, folder: Path, stem: str) -> tuple[str, str]:
+    """Write ``<stem>.html`` (with code) and ``<stem>.findings.html`` (without); return their names.
+
+    Failed notebooks are rendered too. The figures go to ``figures/<stem>/`` as PNG files.
+    """
+    exporters = _exporter()
     with _RENDER_LOCK:
-        body, _ = exporter.from_notebook_node(nb)
-    return write_atomically(html, body)
+        bodies = {kind: exporter.from_notebook_node(nb)[0] for kind, exporter in exporters.items()}
+    names = (f"{stem}.html", f"{stem}.findings.html")
+    write_atomically(folder / names[0], with_contents(bodies["code"]))
+    write_atomically(folder / names[1], with_contents(bodies["findings"]))
+    save_figures(nb, folder / "figures" / stem)
+    return names
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "figure"
+
+
+def save_figures(nb, folder: Path) -> list[Path]:
+    """Save every PNG figure of the notebook as ``NN-<section>.png`` (the section it appears in)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved, section = [], "figure"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            headings = re.findall(r"^#{1,3}\s+(.+)$", cell.source, re.M)
+            section = _slug(headings[-1]) if headings else section
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}).get("image/png")
+            if data:
+                path = folder / f"{len(saved) + 1:02d}-{section}.png"
+                path.write_bytes(base64.b64decode(data))
+                saved.append(path)
+    return saved
+
+
+def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
+    """Return, per (run, stage, key metric), the change against the next older run that has it."""
+    changes = {}
+    for i, run in enumerate(runs):
+        for stage in run.get("stages", []):
+            for key, _ in KEY_METRICS.get(stage.get("stage"), []):
+                value = stage.get("metrics", {}).get(key)
+                if not isinstance(value, int | float):
+                    continue
+                for older in runs[i + 1 :]:
+                    match = [s for s in older.get("stages", []) if s.get("stage") == stage["stage"]]
+                    previous = match[0].get("metrics", {}).get(key) if match else None
+                    if isinstance(previous, int | float):
+                        changes[(run["run_id"], stage["stage"], key)] = round(value - previous, 4)
+                        break
+    return changes
 
 
 def write_index(reports_dir: Path) -> Path:
-    """Write ``reports/index.html``: every run, newest first, with status, metrics and links."""
+    """Write ``reports/index.html``: every run, newest first, with status, metrics, changes and links."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bqlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    page = env.get_template("index.html.j2").render(runs=load_runs(reports_dir), key_metrics=KEY_METRICS)
+    runs = load_runs(reports_dir)
+    page = env.get_template("index.html.j2").render(runs=runs, key_metrics=KEY_METRICS, changes=metric_changes(runs))
     return write_atomically(reports_dir / "index.html", page)

@@ -4,7 +4,8 @@ Layout::
 
     reports/index.html            every run, newest first
     reports/latest -> runs/<id>   the newest finished run
-    reports/runs/<id>/            run.json, <stem>.ipynb, <stem>.html, artifacts/<stage>/
+    reports/runs/<id>/            run.json, <stem>.ipynb, <stem>.html (with code),
+                                  <stem>.findings.html (without), figures/<stem>/, artifacts/<stage>/
     reports/runs/.<id>.partial/   a run in progress (renamed to runs/<id> when it ends)
     reports/.lock                 held (flock) while a run writes
 """
@@ -32,6 +33,7 @@ class StageResult:
     status: str = "not run"  # ok | reused | failed | not run
     seconds: float = 0.0
     html: str | None = None
+    findings_html: str | None = None
     fingerprint: str | None = None
     reused_from: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -131,7 +133,14 @@ def load_runs(reports_dir: Path, warn=None) -> list[dict[str, Any]]:
 def stage_outputs(run_dir: Path, stage: dict) -> list[Path]:
     """Return the files a stage (as recorded in run.json) leaves in its run folder."""
     stem = Path(stage["notebook"]).stem
-    return [run_dir / stage["notebook"], run_dir / f"{stem}.html", run_dir / "artifacts" / stage["stage"]]
+    names = [
+        stage["notebook"],
+        f"{stem}.html",
+        f"{stem}.findings.html",
+        f"figures/{stem}",
+        f"artifacts/{stage['stage']}",
+    ]
+    return [run_dir / name for name in names]
 
 
 def find_reusable(runs: list[dict[str, Any]], reports_dir: Path, stage: str, fingerprint: str):

@@ -1,0 +1,95 @@
+"""The summary of findings at the top of each report, written from the run's own numbers.
+
+Each sentence is HTML (values escaped, column and class names in ``<code>``), built only
+from the notebook's ``metrics.json``, so the summary always agrees with the report below it.
+"""
+
+from collections.abc import Callable, Mapping
+from html import escape
+from typing import Any
+
+MODEL_NAMES = {
+    "logistic_regression": "logistic regression",
+    "random_forest": "random forest",
+    "gradient_boosting": "gradient boosting",
+}
+
+
+def _code(value: Any) -> str:
+    return f"<code>{escape(str(value))}</code>"
+
+
+def _eda(m: Mapping[str, Any]) -> list[str]:
+    rows, columns = m["rows"], m["columns"]
+    lines = [f"{rows:,} rows and {columns} analysed columns."]
+    missing = {k: v for k, v in m.get("missing_by_column", {}).items() if v}
+    if missing:
+        worst = max(missing, key=missing.get)
+        share = 100 * m["missing_cells"] / max(rows * columns, 1)
+        lines.append(
+            f"{m['missing_cells']:,} missing cells ({share:.1f}% of all cells) in {len(missing)} column(s); "
+            f"most in {_code(worst)}: {missing[worst]:,} rows ({100 * missing[worst] / max(rows, 1):.1f}%)."
+        )
+    else:
+        lines.append("No missing values.")
+    counts = m.get("class_counts", {})
+    if counts:
+        largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
+        ratio = counts[largest] / max(counts[smallest], 1)
+        lines.append(
+            f"{len(counts)} classes: the largest, {_code(largest)} ({counts[largest]:,} rows), is {ratio:.1f}× "
+            f"the smallest, {_code(smallest)} ({counts[smallest]:,} rows)."
+        )
+    if m.get("unlabelled_rows"):
+        lines.append(f"{m['unlabelled_rows']:,} rows have no label and are left out of training and evaluation.")
+    for column, count in m.get("placeholders_by_column", {}).items():
+        lines.append(f"Data quality: {_code(column)} holds {count:,} placeholder value(s) counted as missing.")
+    for a, b, r in m.get("strong_correlations", []):
+        lines.append(f"Data quality: {_code(a)} and {_code(b)} are strongly correlated (r = {r:.2f}).")
+    return lines
+
+
+def _train(m: Mapping[str, Any]) -> list[str]:
+    model = MODEL_NAMES.get(m["model"], m["model"])
+    return [
+        f"Model: {escape(model)}, trained on {m['train_rows']:,} rows; {m['test_rows']:,} rows are held out.",
+        f"Cross-validated accuracy {m['cv_accuracy_mean']:.3f} ± {m['cv_accuracy_std']:.3f} "
+        f"(macro F1 {m['cv_macro_f1_mean']:.3f} ± {m['cv_macro_f1_std']:.3f}), mean ± standard deviation over folds.",
+    ]
+
+
+def _evaluate(m: Mapping[str, Any]) -> list[str]:
+    lines = [f"Test accuracy {m['accuracy']:.3f} and macro F1 {m['macro_f1']:.3f} on {m['test_rows']:,} held-out rows."]
+    per_class = m.get("per_class", {})
+    weakest = m.get("weakest_class")
+    if weakest in per_class:
+        scores = per_class[weakest]
+        if all(c["f1"] == 1 for c in per_class.values()):
+            lines.append("Every class is predicted without error on the held-out rows.")
+        else:
+            lines.append(
+                f"Weakest class: {_code(weakest)}, F1 {scores['f1']:.3f} "
+                f"(precision {scores['precision']:.3f}, recall {scores['recall']:.3f}, {scores['support']:,} rows)."
+            )
+    piece = m.get("weakest_slice")
+    if piece:
+        lines.append(
+            f"Weakest slice: {_code(piece['slice'] + ' = ' + piece['value'])}, accuracy {piece['accuracy']:.3f} "
+            f"on {piece['rows']:,} rows."
+        )
+    return lines
+
+
+WRITERS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {"eda": _eda, "train": _train, "evaluate": _evaluate}
+
+
+def summary(stage: str, metrics: Mapping[str, Any] | None, status: str, error: str | None = None) -> list[str]:
+    """Return the report's summary sentences (HTML) for one notebook's run."""
+    if status == "failed":
+        return [f"The notebook failed, so there are no findings: {escape(error or 'see the error below')}."]
+    if not metrics:
+        return ["The notebook wrote no metrics."]
+    try:
+        return WRITERS[stage](metrics)
+    except (KeyError, TypeError, ValueError) as err:  # metrics of an older layout: say so, never fail the run
+        return [f"No summary: the metrics lack {escape(str(err))}."]

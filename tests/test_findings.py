@@ -1,0 +1,70 @@
+"""The summary at the top of each report, written from the run's numbers."""
+
+from bqlab import findings
+
+EDA = {
+    "rows": 344,
+    "columns": 7,
+    "missing_cells": 19,
+    "missing_by_column": {"species": 0, "sex": 11, "body_mass_g": 2},
+    "class_counts": {"Adelie": 152, "Gentoo": 124, "Chinstrap": 68},
+    "unlabelled_rows": 0,
+    "placeholders_by_column": {"sex": 1},
+    "strong_correlations": [["flipper_length_mm", "body_mass_g", 0.871]],
+}
+
+
+def test_eda_summary_gives_rows_missingness_balance_and_data_quality():
+    lines = findings.summary("eda", EDA, "ok")
+    assert lines[0] == "344 rows and 7 analysed columns."
+    assert lines[1] == (
+        "19 missing cells (0.8% of all cells) in 2 column(s); most in <code>sex</code>: 11 rows (3.2%)."
+    )
+    assert (
+        "the largest, <code>Adelie</code> (152 rows), is 2.2× the smallest, <code>Chinstrap</code> (68 rows)"
+        in lines[2]
+    )
+    assert "<code>sex</code> holds 1 placeholder value(s)" in lines[3]
+    assert "<code>flipper_length_mm</code> and <code>body_mass_g</code> are strongly correlated (r = 0.87)" in lines[4]
+
+
+def test_eda_summary_of_a_complete_table_says_so_and_escapes_names():
+    clean = {**EDA, "missing_cells": 0, "missing_by_column": {}, "placeholders_by_column": {}}
+    clean["class_counts"] = {"<b>a</b>": 2, "b": 1}
+    lines = findings.summary("eda", clean, "ok")
+    assert "No missing values." in lines
+    assert "<code>&lt;b&gt;a&lt;/b&gt;</code>" in lines[2]
+
+
+def test_train_summary_names_the_model_and_the_cross_validated_score():
+    metrics = {"model": "random_forest", "train_rows": 255, "test_rows": 89, "cv_accuracy_mean": 0.9843}
+    metrics |= {"cv_accuracy_std": 0.0256, "cv_macro_f1_mean": 0.9815, "cv_macro_f1_std": 0.0294}
+    assert findings.summary("train", metrics, "ok") == [
+        "Model: random forest, trained on 255 rows; 89 rows are held out.",
+        "Cross-validated accuracy 0.984 ± 0.026 (macro F1 0.982 ± 0.029), mean ± standard deviation over folds.",
+    ]
+
+
+def test_evaluate_summary_names_the_weakest_class_and_slice():
+    per_class = {"a": {"f1": 1.0, "precision": 1.0, "recall": 1.0, "support": 40}}
+    per_class["b"] = {"f1": 0.9, "precision": 0.95, "recall": 0.855, "support": 20}
+    metrics = {"accuracy": 0.95, "macro_f1": 0.94, "test_rows": 60, "per_class": per_class, "weakest_class": "b"}
+    metrics["weakest_slice"] = {"slice": "island", "value": "Dream", "rows": 20, "accuracy": 0.9, "macro_f1": 0.88}
+    lines = findings.summary("evaluate", metrics, "ok")
+    assert lines == [
+        "Test accuracy 0.950 and macro F1 0.940 on 60 held-out rows.",
+        "Weakest class: <code>b</code>, F1 0.900 (precision 0.950, recall 0.855, 20 rows).",
+        "Weakest slice: <code>island = Dream</code>, accuracy 0.900 on 20 rows.",
+    ]
+    perfect = {**metrics, "per_class": {"a": per_class["a"]}, "weakest_class": "a", "weakest_slice": None}
+    assert (
+        findings.summary("evaluate", perfect, "ok")[1] == "Every class is predicted without error on the held-out rows."
+    )
+
+
+def test_a_failed_notebook_or_missing_metrics_give_a_plain_statement():
+    assert findings.summary("train", {}, "failed", "cell 3 raised <ValueError>") == [
+        "The notebook failed, so there are no findings: cell 3 raised &lt;ValueError&gt;."
+    ]
+    assert findings.summary("train", {}, "ok") == ["The notebook wrote no metrics."]
+    assert findings.summary("train", {"model": "x"}, "ok")[0].startswith("No summary: the metrics lack")
