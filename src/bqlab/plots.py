@@ -23,6 +23,28 @@ def _figure(width: float = 8, height: float = 4.5, ncols: int = 1, nrows: int = 
     return fig, axes
 
 
+_UNITS = {
+    "mm": "mm",
+    "cm": "cm",
+    "m": "m",
+    "km": "km",
+    "g": "g",
+    "kg": "kg",
+    "s": "s",
+    "ms": "ms",
+    "pct": "%",
+    "usd": "USD",
+}
+
+
+def axis_label(column: str) -> str:
+    """Readable axis label with the unit a column name ends in ("body_mass_g" -> "body mass (g)")."""
+    head, _, unit = str(column).rpartition("_")
+    if head and unit.lower() in _UNITS:
+        return f"{head.replace('_', ' ')} ({_UNITS[unit.lower()]})"
+    return str(column).replace("_", " ")
+
+
 def _short(labels) -> list[str]:
     """Shorten long class names for axis ticks ("Adelie Penguin (Pygoscelis adeliae)" -> "Adelie Penguin")."""
     return [str(v).split(" (")[0] for v in labels]
@@ -44,10 +66,22 @@ def distributions_by_class(frame: pd.DataFrame, label: str, numeric: Sequence[st
     ncols = min(2, max(len(numeric), 1))
     nrows = max(1, -(-len(numeric) // ncols))
     fig, axes = _figure(5 * ncols, 3.2 * nrows, ncols, nrows)
-    data = frame.assign(**{label: _short(frame[label])})
+    classes = sorted(frame[label].dropna().unique(), key=str)
+    colors = sns.color_palette(PALETTE, len(classes))
     for ax, column in zip(axes.flat, numeric, strict=False):
-        sns.boxplot(data=data, x=column, y=label, hue=label, palette=PALETTE, legend=False, ax=ax)
-        ax.set(title=f"{column} by {label}", xlabel=column, ylabel="")
+        # matplotlib's own box plot: seaborn 0.13's passes an argument matplotlib 3.11 deprecates.
+        values = [frame.loc[frame[label] == c, column].dropna().to_numpy() for c in classes]
+        boxes = ax.boxplot(
+            values,
+            orientation="horizontal",
+            tick_labels=_short(classes),
+            patch_artist=True,
+            medianprops={"color": "black"},
+        )
+        for box, color in zip(boxes["boxes"], colors, strict=True):
+            box.set(facecolor=color, alpha=0.8)
+        ax.invert_yaxis()
+        ax.set(title=f"{axis_label(column).split(' (')[0]} by {label}", xlabel=axis_label(column), ylabel="")
     for ax in list(axes.flat)[len(numeric) :]:
         ax.set_visible(False)
     return fig
@@ -55,7 +89,8 @@ def distributions_by_class(frame: pd.DataFrame, label: str, numeric: Sequence[st
 
 def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str]) -> Figure:
     """Scatter matrix of the numeric columns, coloured by class."""
-    data = frame[[*numeric, label]].assign(**{label: _short(frame[label])})
+    data = frame[[*numeric, label]].assign(**{label: _short(frame[label])}).rename(columns=axis_label)
+    label = axis_label(label)
     grid = sns.pairplot(data, hue=label, palette=PALETTE, corner=True, height=2.0, plot_kws={"s": 12})
     grid.figure.suptitle(f"Pairwise relationships by {label}", y=1.02)
     plt.close(grid.figure)
@@ -65,6 +100,7 @@ def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str]) -> Figure
 def correlation_heatmap(corr: pd.DataFrame) -> Figure:
     """Heatmap of a correlation matrix, annotated with the coefficients."""
     fig, axes = _figure(6, 5)
+    corr = corr.rename(index=axis_label, columns=axis_label)
     sns.heatmap(corr, annot=True, fmt=".2f", vmin=-1, vmax=1, cmap="vlag", square=True, ax=axes[0, 0])
     axes[0, 0].set(title="Pearson correlation of numeric columns")
     return fig
@@ -107,7 +143,7 @@ def importance_bars(importance: pd.DataFrame) -> Figure:
     fig, axes = _figure(7, 0.5 * len(importance) + 1.5)
     ax = axes[0, 0]
     ax.barh(
-        importance["feature"],
+        importance["feature"].map(axis_label),
         importance["importance_mean"],
         xerr=importance["importance_std"],
         color=sns.color_palette(PALETTE, 1)[0],

@@ -1,0 +1,45 @@
+"""Figures: every axis has a title and labelled axes (with units where the column name has one)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bqlab import plots
+
+
+@pytest.mark.parametrize(
+    "column, label",
+    [
+        ("body_mass_g", "body mass (g)"),
+        ("culmen_length_mm", "culmen length (mm)"),
+        ("share_pct", "share (%)"),
+        ("island", "island"),
+        ("tenure_months", "tenure months"),
+    ],
+)
+def test_axis_labels_carry_the_unit_in_the_column_name(column, label):
+    assert plots.axis_label(column) == label
+
+
+def test_every_figure_has_a_title_and_labelled_axes():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"species": rng.choice(["a (x)", "b (y)"], 60), "body_mass_g": rng.normal(4000, 300, 60)})
+    balance = frame["species"].value_counts().rename_axis("species").reset_index(name="rows")
+    scores = pd.DataFrame({"fold": [1, 2, 3], "accuracy": [0.9, 0.95, 0.92], "macro_f1": [0.88, 0.94, 0.9]})
+    confusion = pd.DataFrame([[10, 1], [2, 12]], index=["a (x)", "b (y)"], columns=["a (x)", "b (y)"])
+    roc = pd.DataFrame({"class": ["a", "a", "a"], "fpr": [0, 0.2, 1], "tpr": [0, 0.8, 1]})
+    importance = pd.DataFrame({"feature": ["body_mass_g"], "importance_mean": [0.1], "importance_std": [0.02]})
+    figures = [
+        plots.class_balance(balance, "species"),
+        plots.distributions_by_class(frame, "species", ["body_mass_g"]),
+        plots.cv_scores(scores),
+        plots.confusion_heatmap(confusion),
+        plots.roc_plot(roc, {"a": 0.9}),
+        plots.importance_bars(importance),
+    ]
+    for figure in figures:
+        for ax in (a for a in figure.axes if a.get_visible() and a.get_label() != "<colorbar>"):
+            assert ax.get_title(), figure
+            assert ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels()), ax.get_title()
+    assert figures[1].axes[0].get_xlabel() == "body mass (g)"
+    assert [t.get_text() for t in figures[5].axes[0].get_yticklabels()] == ["body mass (g)"]
