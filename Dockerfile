@@ -13,8 +13,10 @@ LABEL org.opencontainers.image.title="bqlab" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="MIT"
 
+# BQLAB_IMAGE names the image in each report's provenance (make docker-report sets the tag).
 ENV MPLBACKEND=Agg \
     BQLAB_ENV=system \
+    BQLAB_IMAGE="bqlab ${VERSION}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

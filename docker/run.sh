@@ -60,7 +60,7 @@ tty_flags() {
 run_args() {  # the flags every run shares: you as the user, your reports, params and notebooks
   local reports="$1" creds="$2" mode="$3"  # mode: ro for a report, rw for Lab (edits persist)
   mkdir -p .cache
-  ARGS=(--rm --user "$(id -u):$(id -g)" -e HOME=/tmp
+  ARGS=(--rm --user "$(id -u):$(id -g)" -e HOME=/tmp -e "BQLAB_IMAGE=$IMAGE"
     -v "$reports:$PROJECT_DIR/reports"
     -v "$PWD/.cache:$PROJECT_DIR/.cache"
     -v "$PWD/params:$PROJECT_DIR/params:$mode"
