@@ -16,7 +16,7 @@ started = time.perf_counter()
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
-from bqlab import data, evaluation, features, modeling, plots, profiling  # noqa: E402
+from bqlab import aggregates, data, evaluation, features, modeling, plots, profiling  # noqa: E402
 from bqlab.config import load_params  # noqa: E402
 
 seconds = {"imports": time.perf_counter() - started}
@@ -36,18 +36,17 @@ clock = time.perf_counter()
 p = params.stages["eda"]
 engine = data.open_source(p)
 schema = engine.schema(p.table)
-frame = data.fetch_columns(engine, p.table, p.columns)
-profiling.schema_table(schema, frame)
+numeric, categorical = aggregates.numeric_columns(schema, p.features)
+profiling.schema_table(schema, aggregates.distinct_counts(engine, p.table, p.columns))
+rows = engine.row_count(p.table)
 missing = profiling.missing_table(data.column_profile(engine, p.table, p.columns, p.missing_values))
-balance = profiling.class_balance(frame, p.label)
+balance = aggregates.class_counts(engine, p.table, p.label)
 png(plots.class_balance(balance, p.label))
-clean = features.clean_placeholders(frame, p.missing_values)
-numeric, categorical = features.feature_kinds(clean, p.features)
-profiling.numeric_by_class(clean, p.label, numeric)
-png(plots.distributions_by_class(clean, p.label, numeric))
-profiling.categorical_by_class(clean, p.label, categorical)
-png(plots.pair_plot(features.sample_rows(clean, p.pairplot_max_rows, p.seed), p.label, numeric))
-corr = profiling.correlations(clean, numeric)
+png(plots.distributions_by_class(aggregates.numeric_summary(engine, p.table, p.label, numeric), p.label))
+aggregates.category_counts(engine, p.table, p.label, categorical, p.top_values)
+sample = data.sample_rows(engine, p.table, p.columns, p.sample_rows, p.seed, rows)
+png(plots.pair_plot(features.clean_placeholders(sample, p.missing_values), p.label, numeric))
+corr = aggregates.correlations(engine, p.table, numeric)
 png(plots.correlation_heatmap(corr))
 profiling.data_quality_findings(missing, balance, corr, p.label)
 evaluation.save_metrics(profiling.summary_metrics(missing, balance, corr, p.label), out / "eda.json")
@@ -56,7 +55,9 @@ seconds["eda"] = time.perf_counter() - clock
 clock = time.perf_counter()
 p = params.stages["train"]
 engine = data.open_source(p)
-train, test = data.fetch_split(engine, p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values)
+train, test = data.fetch_split(
+    engine, p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values, p.max_rows
+)
 train, test = (features.clean_placeholders(side, p.missing_values) for side in (train, test))
 numeric, categorical = features.feature_kinds(train, p.features)
 pipeline = modeling.build_pipeline(p.model, p.hyperparameters, p.seed, numeric, categorical)
@@ -71,7 +72,9 @@ seconds["train"] = time.perf_counter() - clock
 clock = time.perf_counter()
 p = params.stages["evaluate"]
 engine = data.open_source(p)
-_, test = data.fetch_split(engine, p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values)
+_, test = data.fetch_split(
+    engine, p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values, p.max_rows
+)
 test = features.clean_placeholders(test, p.missing_values)
 pipeline = modeling.load_model(out / "model.skops")
 x_test, y_test = features.split_xy(test, p.label, p.features)

@@ -25,14 +25,6 @@ def test_clean_placeholders_turns_placeholders_and_nulls_into_nan_without_mutati
     pd.testing.assert_frame_equal(rows, before)
 
 
-def test_sample_rows_is_bounded_and_deterministic(rows):
-    a = features.sample_rows(rows, 50, seed=3)
-    b = features.sample_rows(rows.iloc[::-1], 50, seed=3)
-    assert len(a) == 50
-    assert sorted(a["x"]) == sorted(b["x"])
-    assert features.sample_rows(rows, 1000, seed=3) is rows
-
-
 def test_feature_kinds_follow_column_types(rows):
     assert features.feature_kinds(rows, ["x", "cat"]) == (["x"], ["cat"])
 

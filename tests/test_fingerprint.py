@@ -37,7 +37,7 @@ def test_quick_key_ignores_how_paths_are_spelt_and_sees_content(project, monkeyp
     monkeypatch.chdir(project)
     assert fingerprint.quick_key(Path("params"), None, Path("notebooks")) == absolute
     assert fingerprint.quick_key(Path("params"), "ci", Path("notebooks")) != absolute
-    (project / "params" / "01-eda.yaml").write_text("pairplot_max_rows: 10\n")
+    (project / "params" / "01-eda.yaml").write_text("sample_rows: 10\n")
     assert fingerprint.quick_key(Path("params"), None, Path("notebooks")) != absolute
 
 

@@ -24,6 +24,10 @@ def test_axis_labels_carry_the_unit_in_the_column_name(column, label):
 def test_every_figure_has_a_title_and_labelled_axes():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"species": rng.choice(["a (x)", "b (y)"], 60), "body_mass_g": rng.normal(4000, 300, 60)})
+    summary = pd.DataFrame(
+        {"column": "body_mass_g", "species": ["a (x)", "b (y)"], "count": 30, "mean": 4000.0, "std": 300.0}
+        | {"min": 3000.0, "q1": 3800.0, "median": 4000.0, "q3": 4200.0, "max": 5000.0}
+    )
     balance = frame["species"].value_counts().rename_axis("species").reset_index(name="rows")
     scores = pd.DataFrame({"fold": [1, 2, 3], "accuracy": [0.9, 0.95, 0.92], "macro_f1": [0.88, 0.94, 0.9]})
     confusion = pd.DataFrame([[10, 1], [2, 12]], index=["a (x)", "b (y)"], columns=["a (x)", "b (y)"])
@@ -31,7 +35,7 @@ def test_every_figure_has_a_title_and_labelled_axes():
     importance = pd.DataFrame({"feature": ["body_mass_g"], "importance_mean": [0.1], "importance_std": [0.02]})
     figures = [
         plots.class_balance(balance, "species"),
-        plots.distributions_by_class(frame, "species", ["body_mass_g"]),
+        plots.distributions_by_class(summary, "species"),
         plots.cv_scores(scores),
         plots.confusion_heatmap(confusion),
         plots.roc_plot(roc, {"a": 0.9}),

@@ -16,13 +16,6 @@ def test_missing_table_adds_totals_and_percentages():
     assert missing["missing_pct"].tolist() == [0.0, 30.0]
 
 
-def test_class_balance_counts_missing_labels_separately():
-    frame = pd.DataFrame({"label": ["a", "a", "b", None]})
-    balance = profiling.class_balance(frame, "label")
-    assert balance.set_index("label")["rows"].to_dict() == {"a": 2, "b": 1, "<missing>": 1}
-    assert balance["share_pct"].sum() == 100
-
-
 def test_findings_mention_placeholders_imbalance_and_correlation():
     balance = pd.DataFrame({"label": ["a", "b"], "rows": [8, 2], "share_pct": [80.0, 20.0]})
     corr = pd.DataFrame([[1.0, 0.95], [0.95, 1.0]], index=["x", "y"], columns=["x", "y"])

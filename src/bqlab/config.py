@@ -74,6 +74,7 @@ class CommonParams(BaseModel):
     missing_values: list[str] = Field(default_factory=lambda: ["."])
     seed: int = 42
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    max_rows: int = Field(default=100_000, gt=0)
 
     @model_validator(mode="after")
     def _label_is_not_a_feature(self):
@@ -102,7 +103,8 @@ class CommonParams(BaseModel):
 class EdaParams(CommonParams):
     """Data-analysis notebook (``params/01-eda.yaml``)."""
 
-    pairplot_max_rows: int = Field(default=1000, gt=0)
+    sample_rows: int = Field(default=2000, gt=0)
+    top_values: int = Field(default=20, gt=0)
 
 
 class TrainParams(CommonParams):

@@ -119,6 +119,39 @@ def _key_text(column: str, kind: str) -> str:
     return f"IFNULL(CONCAT(CAST(LENGTH({text}) AS STRING), ':', {text}), '-')"
 
 
+def _known_columns(source: Source, table_id: str, columns: Sequence[str]) -> dict[str, str]:
+    """Return the table's schema, after checking that it has every one of ``columns``."""
+    schema = source.schema(table_id)
+    unknown = [c for c in dict.fromkeys(columns) if c not in schema]
+    if unknown:
+        raise DataError(f"columns {unknown} are not in table {table_id!r}: it has {list(schema)}")
+    return schema
+
+
+def sample_rows(
+    source: Source, table_id: str, columns: Sequence[str], sample_rows: int, seed: int, rows: int | None = None
+) -> pd.DataFrame:
+    """Return a deterministic sample of at most ``sample_rows`` rows, taken in SQL.
+
+    The rows are the first by FARM_FINGERPRINT of the seed and their values, the same rows on
+    every run and engine. ``rows`` (the table's row count, if known) only serves the note that
+    a sample as large as the table is the whole table.
+    """
+    if sample_rows < 1:
+        raise DataError(f"sample_rows={sample_rows}: a sample needs at least one row; use a positive number")
+    schema = _known_columns(source, table_id, columns)
+    sql = named_query(
+        "sample_rows",
+        table=quote_table(table_id),
+        columns=", ".join(quote_column(c) for c in columns),
+        key=", '|', ".join(_key_text(c, schema[c]) for c in columns),
+    )
+    frame = source.query(sql, {"seed": int(seed), "sample_rows": int(sample_rows)})
+    if rows is not None and sample_rows >= rows:
+        print(f"note: sample_rows={sample_rows} is not smaller than the table ({rows} rows): the sample is every row")
+    return frame
+
+
 def fetch_split(
     source: Source,
     table_id: str,
@@ -127,18 +160,17 @@ def fetch_split(
     test_fraction: float,
     seed: int,
     missing_values: Sequence[str] = (),
+    max_rows: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (train, test): the labelled rows, split in SQL by FARM_FINGERPRINT of the key columns.
 
     The first key column is the label; rows whose label is NULL or a placeholder are left out. A
     row is in the test side when its hash bucket is below ``test_fraction``; both sides come back
     ordered by the hash. The hash depends on the seed and the row's key values only, so the split
-    selects the same rows in the same order on BigQuery and on the embedded engine.
+    selects the same rows in the same order on BigQuery and on the embedded engine. At most
+    ``max_rows`` labelled rows are read: the first by hash, a deterministic sample.
     """
-    schema = source.schema(table_id)
-    unknown = [c for c in dict.fromkeys([*columns, *key_columns]) if c not in schema]
-    if unknown:
-        raise DataError(f"columns {unknown} are not in table {table_id!r}: it has {list(schema)}")
+    schema = _known_columns(source, table_id, [*columns, *key_columns])
     label = key_columns[0]
     sql = named_query(
         "split_rows",
@@ -149,7 +181,7 @@ def fetch_split(
         buckets=str(SPLIT_BUCKETS),
     )
     params = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
-    params["missing_values"] = list(missing_values)
+    params |= {"missing_values": list(missing_values), "max_rows": int(max_rows or 2**62)}
     frame = source.query(sql, params)
     is_test = frame.pop("split_is_test").astype(bool)
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)

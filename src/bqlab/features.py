@@ -1,9 +1,8 @@
-"""From table rows to model inputs: placeholder clean-up, sampling, the preprocessor.
+"""From table rows to model inputs: placeholder clean-up, feature kinds, the preprocessor.
 
 The train/test split itself runs in SQL (``bqlab.data.fetch_split``).
 """
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +11,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from bqlab.errors import DataError
 
 
 def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd.DataFrame:
@@ -25,37 +26,12 @@ def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd
     return out
 
 
-def row_hash_fraction(frame: pd.DataFrame, seed: int) -> pd.Series:
-    """Map each row to a number in [0, 1) from its values and the seed alone.
-
-    The number depends on neither row order nor the engine that returned the rows, so a
-    sample holds the same rows from the embedded engine and from BigQuery.
-    """
-    canon = frame.astype(object).where(frame.notna(), None).map(lambda v: "\x00" if v is None else str(v))
-    keys = canon.agg("\x1f".join, axis=1)
-    salt = str(seed).encode()
-
-    def fraction(key: str) -> float:
-        digest = hashlib.blake2b(key.encode(), key=salt, digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
-
-    return keys.map(fraction).astype("float64")
-
-
 def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str) -> pd.DataFrame:
     """Return rows per class in each side of the split."""
     summary = pd.DataFrame({"train": train[label].value_counts(), "test": test[label].value_counts()})
     summary = summary.fillna(0).astype(int)
     summary.loc["total"] = summary.sum()
     return summary
-
-
-def sample_rows(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
-    """Return at most ``max_rows`` rows, chosen by row hash (the same rows on every run)."""
-    if len(frame) <= max_rows:
-        return frame
-    order = row_hash_fraction(frame, seed).sort_values(kind="stable").index[:max_rows]
-    return frame.loc[sorted(order)].reset_index(drop=True)
 
 
 def feature_kinds(frame: pd.DataFrame, features: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -83,5 +59,15 @@ def build_preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> Co
 
 
 def split_xy(frame: pd.DataFrame, label: str, features: Sequence[str]) -> tuple[pd.DataFrame, pd.Series]:
-    """Return the feature frame and the label series."""
+    """Return the feature frame and the label series.
+
+    Raises:
+        DataError: a feature has no value in any row (a model cannot use it).
+    """
+    empty = [c for c in features if frame[c].isna().all()]
+    if empty:
+        raise DataError(
+            f"feature(s) {empty} have no value in any of the {len(frame)} rows read: "
+            "remove them from features in params/common.yaml"
+        )
     return frame[list(features)], frame[label].astype(object)

@@ -61,28 +61,34 @@ def class_balance(balance: pd.DataFrame, label: str) -> Figure:
     return fig
 
 
-def distributions_by_class(frame: pd.DataFrame, label: str, numeric: Sequence[str]) -> Figure:
-    """Box plots of each numeric column per class."""
-    ncols = min(2, max(len(numeric), 1))
-    nrows = max(1, -(-len(numeric) // ncols))
+def distributions_by_class(summary: pd.DataFrame, label: str) -> Figure:
+    """Box plots of each numeric column per class, drawn from quartiles computed in SQL.
+
+    Boxes span the quartiles with the median marked; whiskers reach the minimum and maximum
+    (no outlier points: those would need the rows themselves).
+    """
+    columns = list(dict.fromkeys(summary["column"]))
+    ncols = min(2, max(len(columns), 1))
+    nrows = max(1, -(-len(columns) // ncols))
     fig, axes = _figure(5 * ncols, 3.2 * nrows, ncols, nrows)
-    classes = sorted(frame[label].dropna().unique(), key=str)
-    colors = sns.color_palette(PALETTE, len(classes))
-    for ax, column in zip(axes.flat, numeric, strict=False):
-        # matplotlib's own box plot: seaborn 0.13's passes an argument matplotlib 3.11 deprecates.
-        values = [frame.loc[frame[label] == c, column].dropna().to_numpy() for c in classes]
-        boxes = ax.boxplot(
-            values,
-            orientation="horizontal",
-            tick_labels=_short(classes),
-            patch_artist=True,
-            medianprops={"color": "black"},
-        )
-        for box, color in zip(boxes["boxes"], colors, strict=True):
-            box.set(facecolor=color, alpha=0.8)
-        ax.invert_yaxis()
+    classes = sorted(dict.fromkeys(summary[label]), key=str)
+    colors = dict(zip(classes, sns.color_palette(PALETTE, len(classes)), strict=True))
+    for ax, column in zip(axes.flat, columns, strict=False):
+        rows = summary[(summary["column"] == column) & summary["median"].notna()]
+        stats = [
+            {"label": _short([r[label]])[0], "whislo": r["min"], "q1": r["q1"], "med": r["median"]}
+            | {"q3": r["q3"], "whishi": r["max"], "fliers": []}
+            for _, r in rows.iterrows()
+        ]
+        if stats:
+            boxes = ax.bxp(stats, orientation="horizontal", patch_artist=True, medianprops={"color": "black"})
+            for box, (_, r) in zip(boxes["boxes"], rows.iterrows(), strict=True):
+                box.set(facecolor=colors[r[label]], alpha=0.8)
+            ax.invert_yaxis()
+        else:
+            ax.text(0.5, 0.5, "no values in any row", ha="center", va="center", transform=ax.transAxes)
         ax.set(title=f"{axis_label(column).split(' (')[0]} by {label}", xlabel=axis_label(column), ylabel="")
-    for ax in list(axes.flat)[len(numeric) :]:
+    for ax in list(axes.flat)[len(columns) :]:
         ax.set_visible(False)
     return fig
 

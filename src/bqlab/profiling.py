@@ -1,18 +1,18 @@
-"""Data-analysis summaries: schema, missing values, class balance, per-class statistics."""
+"""Data-analysis tables and findings, from the aggregates computed in SQL (``bqlab.aggregates``)."""
 
 from collections.abc import Mapping
 
 import pandas as pd
 
 
-def schema_table(schema: Mapping[str, str], frame: pd.DataFrame) -> pd.DataFrame:
-    """Return each column's BigQuery type, pandas dtype and number of distinct values."""
+def schema_table(schema: Mapping[str, str], distinct: Mapping[str, int]) -> pd.DataFrame:
+    """Return each analysed column's BigQuery type and number of distinct values."""
+    columns = [c for c in schema if c in distinct]
     return pd.DataFrame(
         {
-            "column": list(schema),
-            "bigquery_type": list(schema.values()),
-            "pandas_dtype": [str(frame[c].dtype) if c in frame else "-" for c in schema],
-            "distinct_values": [int(frame[c].nunique()) if c in frame else None for c in schema],
+            "column": columns,
+            "bigquery_type": [schema[c] for c in columns],
+            "distinct_values": [distinct[c] for c in columns],
         }
     )
 
@@ -23,27 +23,6 @@ def missing_table(profile: pd.DataFrame) -> pd.DataFrame:
     out["missing_count"] = out["null_count"] + out["placeholder_count"]
     out["missing_pct"] = (100 * out["missing_count"] / out["row_count"]).round(2)
     return out
-
-
-def class_balance(frame: pd.DataFrame, label: str) -> pd.DataFrame:
-    """Return rows and share per label value (missing labels included as '<missing>')."""
-    counts = frame[label].astype(object).fillna("<missing>").value_counts()
-    return pd.DataFrame(
-        {label: counts.index, "rows": counts.to_numpy(), "share_pct": (100 * counts / counts.sum()).round(2).to_numpy()}
-    )
-
-
-def numeric_by_class(frame: pd.DataFrame, label: str, numeric: list[str]) -> pd.DataFrame:
-    """Return mean, standard deviation and count of each numeric column per class."""
-    if not numeric:
-        return pd.DataFrame()
-    stats = frame.groupby(label, dropna=True)[numeric].agg(["mean", "std", "count"])
-    return stats.round(2)
-
-
-def correlations(frame: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
-    """Return the Pearson correlation matrix of the numeric columns."""
-    return frame[numeric].corr().round(3)
 
 
 def data_quality_findings(
@@ -82,15 +61,6 @@ def strong_correlations(corr: pd.DataFrame, threshold: float = 0.8) -> list[tupl
         for b in corr.columns[i + 1 :]
         if abs(corr.loc[a, b]) >= threshold
     ]
-
-
-def categorical_by_class(frame: pd.DataFrame, label: str, categorical: list[str]) -> pd.DataFrame:
-    """Return rows per (column, value) and class for the categorical columns."""
-    tables = []
-    for column in categorical:
-        counts = pd.crosstab(frame[column].astype(object).fillna("<missing>"), frame[label])
-        tables.append(counts.set_index(pd.MultiIndex.from_product([[column], counts.index], names=["column", "value"])))
-    return pd.concat(tables) if tables else pd.DataFrame()
 
 
 def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, corr: pd.DataFrame, label: str) -> dict:

@@ -1,0 +1,115 @@
+"""Data-analysis statistics computed in SQL: values on the penguins table, and awkward tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bqlab import aggregates, data, features
+from bqlab.datasets import PENGUINS_TABLE
+from bqlab.embedded import LocalSource
+from bqlab.errors import DataError
+
+from .conftest import ROOT
+
+NUMERIC = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
+TABLE = "my-project.lab.odd"
+
+
+def test_statistics_match_the_rows_they_summarise(penguins_source, penguins_frame):
+    frame = penguins_frame
+    balance = aggregates.class_counts(penguins_source, PENGUINS_TABLE, "species")
+    assert dict(zip(balance["species"], balance["rows"], strict=True)) == frame["species"].value_counts().to_dict()
+    assert balance["rows"].is_monotonic_decreasing and balance["share_pct"].sum() == pytest.approx(100, abs=0.05)
+
+    stats = aggregates.numeric_summary(penguins_source, PENGUINS_TABLE, "species", NUMERIC)
+    assert len(stats) == 4 * 3
+    mass = stats[(stats["column"] == "body_mass_g") & (stats["species"].str.startswith("Gentoo"))].iloc[0]
+    gentoo = frame.loc[frame["species"].str.startswith("Gentoo"), "body_mass_g"]
+    assert mass["count"] == gentoo.count() and mass["mean"] == pytest.approx(gentoo.mean(), abs=1e-3)
+    assert mass["std"] == pytest.approx(gentoo.std(), abs=1e-3)
+    assert (mass["min"], mass["max"]) == (gentoo.min(), gentoo.max())
+    assert mass["min"] <= mass["q1"] <= mass["median"] <= mass["q3"] <= mass["max"]
+    assert mass["median"] == pytest.approx(gentoo.median(), rel=0.03)  # approximate quantiles
+
+    corr = aggregates.correlations(penguins_source, PENGUINS_TABLE, NUMERIC)
+    expected = frame[NUMERIC].corr()
+    assert np.allclose(corr.to_numpy(), expected.to_numpy(), atol=1e-3)
+
+    distinct = aggregates.distinct_counts(penguins_source, PENGUINS_TABLE, ["species", "island", "sex"])
+    assert distinct == {"species": 3, "island": 3, "sex": 3}  # MALE, FEMALE and the "." placeholder
+
+
+def test_category_counts_keep_the_most_frequent_values_per_class(penguins_source, penguins_frame):
+    counts = aggregates.category_counts(penguins_source, PENGUINS_TABLE, "species", ["island", "sex"], top_values=2)
+    assert list(counts.index.get_level_values("column").unique()) == ["island", "sex"]
+    assert set(counts.loc["sex"].index) == {"MALE", "FEMALE"}, "only the two most frequent values"
+    biscoe = penguins_frame[penguins_frame["island"] == "Biscoe"]["species"].value_counts()
+    assert counts.loc[("island", "Biscoe")][biscoe.index].to_dict() == biscoe.to_dict()
+
+
+def test_sample_is_bounded_deterministic_and_independent_of_row_order(tmp_path, penguins_frame):
+    shuffled = tmp_path / "shuffled.parquet"
+    penguins_frame.sample(frac=1, random_state=7).to_parquet(shuffled)
+    columns = ["species", "island", "body_mass_g"]
+    a = data.sample_rows(LocalSource(), PENGUINS_TABLE, columns, 50, seed=3)
+    b = data.sample_rows(LocalSource({PENGUINS_TABLE: shuffled}), PENGUINS_TABLE, columns, 50, seed=3)
+    assert len(a) == 50
+    pd.testing.assert_frame_equal(a, b)
+    c = data.sample_rows(LocalSource(), PENGUINS_TABLE, columns, 50, seed=4)
+    assert not a.equals(c), "another seed, another sample"
+
+
+def test_a_sample_larger_than_the_table_is_the_whole_table_and_says_so(penguins_source, capsys):
+    sample = data.sample_rows(penguins_source, PENGUINS_TABLE, ["species"], 5000, seed=1, rows=344)
+    assert len(sample) == 344
+    assert (
+        "sample_rows=5000 is not smaller than the table (344 rows): the sample is every row" in capsys.readouterr().out
+    )
+
+
+def test_a_sample_of_zero_rows_is_refused(penguins_source):
+    with pytest.raises(DataError, match="sample_rows=0: a sample needs at least one row"):
+        data.sample_rows(penguins_source, PENGUINS_TABLE, ["species"], 0, seed=1)
+
+
+@pytest.fixture
+def odd_table(tmp_path):
+    """A class with a single row and a numeric column that is entirely NULL."""
+    frame = pd.DataFrame(
+        {
+            "label": ["a"] * 6 + ["b"] * 5 + ["lonely"],
+            "x": np.arange(12, dtype="float64"),
+            "empty": pd.Series([None] * 12, dtype="float64"),
+            "kind": ["u", "v"] * 6,
+        }
+    )
+    path = tmp_path / "odd.parquet"
+    frame.to_parquet(path)
+    return LocalSource({TABLE: path})
+
+
+def test_a_single_row_class_and_an_all_null_column_are_summarised_not_fatal(odd_table):
+    stats = aggregates.numeric_summary(odd_table, TABLE, "label", ["x", "empty"])
+    lonely = stats[(stats["column"] == "x") & (stats["label"] == "lonely")].iloc[0]
+    assert lonely["count"] == 1 and lonely["mean"] == 11 and np.isnan(lonely["std"])
+    empty = stats[stats["column"] == "empty"]
+    assert (empty["count"] == 0).all() and empty["mean"].isna().all() and empty["median"].isna().all()
+    corr = aggregates.correlations(odd_table, TABLE, ["x", "empty"])
+    assert np.isnan(corr.loc["x", "empty"])
+    from bqlab import plots
+
+    figure = plots.distributions_by_class(stats, "label")  # the empty column draws an empty panel
+    assert [ax.get_title() for ax in figure.axes if ax.get_visible()] == ["x by label", "empty by label"]
+
+
+def test_training_on_a_feature_with_no_value_is_refused_with_the_column_named(odd_table):
+    train, _ = data.fetch_split(odd_table, TABLE, ["label", "x", "empty"], ["label", "x", "empty"], 0.25, 1)
+    with pytest.raises(DataError, match=r"feature\(s\) \['empty'\] have no value in any of the .* rows read"):
+        features.split_xy(train, "label", ["x", "empty"])
+
+
+def test_no_query_selects_every_column():
+    # BigQuery bills the columns a query reads: every named query lists its columns.
+    for sql in sorted((ROOT / "src/bqlab/sql").glob("*.sql")):
+        code = "\n".join(line.split("--")[0] for line in sql.read_text().splitlines())
+        assert "*" not in code.replace("COUNT(*)", ""), f"{sql.name} selects every column"
