@@ -33,7 +33,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup report check doctor test lint lab bench emulator clean clean-venv lock \
+.PHONY: help setup report check doctor test lint lab bench bench-scale emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -85,6 +85,9 @@ lint: $(STAMP) ## Check code style and docstrings (ruff)
 
 bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare computation (several minutes)
 	@$(BIN)/python benchmarks/runner.py --repeat $(or $(REPEAT),3)
+
+bench-scale: $(STAMP) ## Time and peak memory of the report at 344 rows, 1M and 10M synthetic rows (several minutes)
+	@$(BIN)/python benchmarks/scale.py $(if $(ROWS),--rows $(ROWS),)
 
 lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with the project kernel
 	@$(if $(STAMP),mkdir -p $(VENV)/share/jupyter/lab/settings && cp docker/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json,true)

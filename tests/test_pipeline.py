@@ -39,6 +39,7 @@ def test_each_notebook_has_two_reports_under_2_mb_and_its_figures_as_png(finishe
     record = json.loads((run_dir / "run.json").read_text())
     stage = next(s for s in record["stages"] if s["notebook"] == f"{stem}.ipynb")
     assert (stage["html"], stage["findings_html"]) == (with_code.name, findings.name)
+    assert 100 < stage["peak_memory_mb"] < 4096, "the kernel's peak memory is recorded"
 
 
 @pytest.mark.slow

@@ -75,11 +75,13 @@ class CellProgress:
 
 
 def _summary(record: dict, reports_dir: Path) -> str:
-    lines = [f"{'stage':<10} {'status':<8} {'time':>7}  report"]
+    lines = [f"{'stage':<10} {'status':<8} {'time':>7} {'memory':>9}  report"]
     for stage in record["stages"]:
-        report = reports_dir / "runs" / record["run_id"] / stage["html"] if stage["html"] else "-"
+        name = stage.get("findings_html") or stage["html"]
+        report = reports_dir / "runs" / record["run_id"] / name if name else "-"
         note = f"  (from {stage['reused_from']})" if stage.get("reused_from") else ""
-        lines.append(f"{stage['stage']:<10} {stage['status']:<8} {stage['seconds']:>6.1f}s  {report}{note}")
+        memory = f"{stage['peak_memory_mb']:.0f} MiB" if stage.get("peak_memory_mb") else "-"
+        lines.append(f"{stage['stage']:<10} {stage['status']:<8} {stage['seconds']:>6.1f}s {memory:>9}  {report}{note}")
     return "\n".join(lines)
 
 

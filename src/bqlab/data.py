@@ -115,8 +115,11 @@ def _key_text(column: str, kind: str) -> str:
             f"column {column!r} has type {kind}, which cannot key the train/test split: "
             f"use label and feature columns of type {', '.join(sorted(_EXACT_TEXT | _NUMBER))}"
         )
-    # Length-prefixed, so ("ab", "c") and ("a", "bc") differ; NULL is marked apart from "".
-    return f"IFNULL(CONCAT(CAST(LENGTH({text}) AS STRING), ':', {text}), '-')"
+    # Values are joined with '|' and NULL becomes ''. Two different rows could in principle give the
+    # same key ("a|b" + "c" against "a" + "b|c"); they would then share a side of the split, which
+    # costs nothing in determinism or parity. A length prefix to rule that out doubled the time
+    # of building keys over 10M rows.
+    return f"IFNULL({text}, '')"
 
 
 def _known_columns(source: Source, table_id: str, columns: Sequence[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ imported only when a notebook really runs, so a run with nothing to do never pay
 
 import os
 import queue
+import re
 import shutil
 import signal
 import sys
@@ -153,6 +154,15 @@ class WarmKernel:
         provisioner = self.km.provisioner
         return getattr(provisioner, "pid", None) if provisioner else None
 
+    def peak_memory_mb(self) -> float | None:
+        """The kernel process's peak resident memory so far (Linux ``VmHWM``), in MiB; None elsewhere."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except (OSError, TypeError):
+            return None
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        return round(int(match[1]) / 1024, 1) if match else None
+
     def shutdown(self) -> None:
         """Stop the kernel (waits for a start still in progress)."""
         from jupyter_core.utils import run_sync
@@ -209,10 +219,12 @@ def execute_notebook(
     cell_timeout: int,
     notebook_timeout: int,
     on_cell: CellCallback | None = None,
+    measures: dict[str, Any] | None = None,
 ) -> None:
     """Run ``notebook`` into ``output`` on ``kernel`` (then stop it).
 
-    The output notebook is written whether the run succeeds or fails.
+    The output notebook is written whether the run succeeds or fails. ``measures``, if given,
+    receives ``peak_memory_mb``: the kernel's peak resident memory while it ran the notebook.
 
     Raises:
         NotebookFailed: naming the notebook, the cell and the error or time limit.
@@ -280,6 +292,8 @@ def execute_notebook(
         raise NotebookFailed(f"notebook {notebook.stem} stopped at {where}: {reason}") from None
     finally:
         watchdog.cancel()
+        if measures is not None:
+            measures["peak_memory_mb"] = kernel.peak_memory_mb()
         kernel.shutdown()
 
 

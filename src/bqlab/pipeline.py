@@ -215,6 +215,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         index, stem = record.stages.index(result) + 1, Path(result.notebook).stem
         (partial / ARTIFACTS / result.stage).mkdir(parents=True, exist_ok=True)
         output, stage_started, clock = partial / result.notebook, _now(), time.monotonic()
+        measures: dict[str, Any] = {}
         try:
             execute_notebook(
                 notebooks_dir / result.notebook,
@@ -224,6 +225,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
                 cell_timeout=params.runner.cell_timeout_seconds,
                 notebook_timeout=params.runner.notebook_timeout_seconds,
                 on_cell=(lambda j, m: on_cell(index, total, j, m, stem)) if on_cell else None,
+                measures=measures,
             )
             result.status = "ok"
         except NotebookFailed as err:
@@ -232,6 +234,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
             if on_cell:
                 on_cell(index, total, 0, 0, stem)  # this notebook's progress line is done
         result.seconds = round(time.monotonic() - clock, 2)
+        result.peak_memory_mb = measures.get("peak_memory_mb")
         _publish_stage(result, output, partial, record.provenance, parameters[result.stage], stage_started)
         echo(f"{label[result.stage]}: {result.status} in {result.seconds:.1f}s")
 

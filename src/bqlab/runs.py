@@ -32,6 +32,7 @@ class StageResult:
     notebook: str
     status: str = "not run"  # ok | reused | failed | not run
     seconds: float = 0.0
+    peak_memory_mb: float | None = None  # the kernel's peak resident memory while it ran
     html: str | None = None
     findings_html: str | None = None
     fingerprint: str | None = None

@@ -1,0 +1,104 @@
+"""Scaling benchmark (``make bench-scale``): prints figures, asserts nothing.
+
+The whole report (``python -m bqlab report --force``, default params) on the embedded
+penguins table (344 rows) and on synthetic tables of the same schema at 1M and 10M rows
+(Parquet, generated once into .cache/synthetic/). For each size: wall time and peak memory
+of each notebook (its kernel's VmHWM, recorded by the runner) and of the whole report (the
+runner and its kernels together, sampled every 0.1 s). Ratios against 344 rows, and the
+slowest cells at the largest size (papermill's per-cell durations).
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from bqlab.synthetic import write_synthetic_penguins  # noqa: E402
+
+TABLE = "synthetic-project.lab.penguins"
+GIB = 1024**3
+
+
+def report(params: Path, reports: Path) -> tuple[float, float, dict]:
+    """Run the report once; return wall seconds, peak memory of the process tree (MiB), run.json."""
+    command = [sys.executable, "-m", "bqlab", "report", "--force", "--quiet", "--profile", "scale"]
+    command += ["--params-dir", str(params), "--notebooks-dir", str(ROOT / "notebooks"), "--reports-dir", str(reports)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=params.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    root, peak = psutil.Process(process.pid), 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    wall = time.perf_counter() - started
+    output = process.stdout.read()
+    if process.returncode:
+        sys.exit(f"report failed:\n{output}")
+    record = json.loads(((reports / "latest").resolve() / "run.json").read_text())
+    return wall, peak / 1024**2, record
+
+
+def slowest_cells(run_dir: Path, count: int = 3) -> list[str]:
+    """The ``count`` slowest code cells of each notebook in a run, as printable lines."""
+    lines = []
+    for path in sorted(run_dir.glob("*.ipynb")):
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        timed = sorted(cells, key=lambda c: -(c.metadata.get("papermill", {}).get("duration") or 0))[:count]
+        for cell in timed:
+            first = next((line for line in cell.source.splitlines() if line.strip()), "")[:70]
+            lines.append(f"  {path.stem:<12} {cell.metadata['papermill']['duration']:6.1f} s  {first}")
+    return lines
+
+
+def main() -> None:
+    """Run the report at each size and print the table, the ratios and the slowest cells."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[344, 1_000_000, 10_000_000])
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bqlab-scale-"))
+    results = []
+    for rows in args.rows:
+        params = work / f"params-{rows}"
+        shutil.copytree(ROOT / "params", params)
+        overlay = ""
+        if rows != 344:  # 344 rows: the embedded penguins table itself
+            data = write_synthetic_penguins(rows, ROOT / ".cache" / "synthetic" / f"penguins-{rows}.parquet")
+            overlay = f"common:\n  table: {TABLE}\n  local_tables:\n    {TABLE}: {data}\n"
+        (params / "profiles" / "scale.yaml").write_text(overlay or "{}\n")
+        wall, peak, record = report(params, work / f"reports-{rows}")
+        stages = {s["stage"]: s for s in record["stages"]}
+        results.append((rows, wall, peak, stages, (work / f"reports-{rows}" / "latest").resolve()))
+        print(f"{rows:>11,} rows: report {wall:6.1f} s, peak {peak:7.0f} MiB", flush=True)
+
+    print("\n| rows | notebook | time (s) | peak memory (MiB) |\n| ---: | --- | ---: | ---: |")
+    for rows, wall, peak, stages, _ in results:
+        for name, stage in stages.items():
+            print(f"| {rows:,} | {name} | {stage['seconds']:.1f} | {stage.get('peak_memory_mb') or 0:.0f} |")
+        print(f"| {rows:,} | **whole report** | {wall:.1f} | {peak:.0f} |")
+    base = results[0]
+    for rows, wall, peak, stages, _ in results[1:]:
+        eda = stages["eda"]["seconds"] / base[3]["eda"]["seconds"]
+        print(
+            f"\n{rows:,} rows against {base[0]:,}: report time ×{wall / base[1]:.2f}, EDA time ×{eda:.2f} "
+            f"(target ≤ 5), whole-report peak memory {peak / 1024:.2f} GiB (target < 2 GiB), "
+            f"largest notebook {max(s.get('peak_memory_mb') or 0 for s in stages.values()) / 1024:.2f} GiB"
+        )
+    print(f"\nSlowest cells at {results[-1][0]:,} rows:")
+    print("\n".join(slowest_cells(results[-1][4])))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

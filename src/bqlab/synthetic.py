@@ -1,0 +1,85 @@
+"""Synthetic tables with the penguins table's schema, at any number of rows, for scale tests.
+
+Each class keeps its share of rows, its island and sex frequencies (the "." placeholder and
+NULLs included), the means and covariances of its four measurements, and each column's rate
+of missing values, all estimated from the real table. Rows are written to Parquet in chunks,
+so memory stays flat however many rows are asked for; the same seed gives the same file.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bqlab.datasets import PENGUINS_SCHEMA, penguins
+from bqlab.errors import DataError
+
+NUMERIC = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
+CATEGORICAL = ["island", "sex"]
+DECIMALS = {"culmen_length_mm": 1, "culmen_depth_mm": 1, "flipper_length_mm": 0, "body_mass_g": -1}
+CHUNK_ROWS = 1_000_000
+
+
+def _profile(frame: pd.DataFrame) -> dict:
+    """Per-class shares, category frequencies, measurement moments and missing rates."""
+    classes = frame["species"].value_counts(normalize=True)
+    profile = {"classes": list(classes.index), "shares": classes.to_numpy(), "by_class": {}}
+    for cls in profile["classes"]:
+        rows = frame[frame["species"] == cls]
+        complete = rows[NUMERIC].dropna()
+        profile["by_class"][cls] = {
+            "mean": complete.mean().to_numpy(),
+            "cov": complete.cov().to_numpy(),
+            "missing": rows[NUMERIC].isna().mean().to_numpy(),
+            "categories": {
+                c: rows[c].astype(object).where(rows[c].notna(), None).value_counts(normalize=True, dropna=False)
+                for c in CATEGORICAL
+            },
+        }
+    return profile
+
+
+def _chunk(profile: dict, rows: int, rng: np.random.Generator) -> pa.Table:
+    labels = rng.choice(len(profile["classes"]), size=rows, p=profile["shares"])
+    columns: dict[str, np.ndarray] = {"species": np.empty(rows, dtype=object)}
+    columns |= {c: np.empty(rows, dtype=object) for c in CATEGORICAL}
+    columns |= {c: np.empty(rows, dtype="float64") for c in NUMERIC}
+    for k, cls in enumerate(profile["classes"]):
+        at = np.flatnonzero(labels == k)
+        if not len(at):
+            continue
+        stats = profile["by_class"][cls]
+        columns["species"][at] = cls
+        for c in CATEGORICAL:
+            freq = stats["categories"][c]
+            columns[c][at] = np.asarray(freq.index, dtype=object)[
+                rng.choice(len(freq), size=len(at), p=freq.to_numpy())
+            ]
+        values = rng.multivariate_normal(stats["mean"], stats["cov"], size=len(at), method="cholesky")
+        values[rng.random(values.shape) < stats["missing"]] = np.nan
+        for j, c in enumerate(NUMERIC):
+            columns[c][at] = np.round(values[:, j], DECIMALS[c])
+    arrays = {
+        c: pa.array(columns[c], type=pa.string() if PENGUINS_SCHEMA[c] == "STRING" else pa.float64(), from_pandas=True)
+        for c in PENGUINS_SCHEMA
+    }
+    return pa.table(arrays)
+
+
+def write_synthetic_penguins(rows: int, path: Path, seed: int = 0) -> Path:
+    """Write ``rows`` synthetic penguins to the Parquet file ``path`` (kept if it already exists)."""
+    if rows < 1:
+        raise DataError(f"rows={rows}: a synthetic table needs at least one row")
+    path = Path(path)
+    if path.is_file() and pq.read_metadata(path).num_rows == rows:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile, rng = _profile(penguins()), np.random.default_rng(seed)
+    partial = path.with_name(f".{path.name}.partial")
+    with pq.ParquetWriter(partial, _chunk(profile, 1, np.random.default_rng(0)).schema) as writer:
+        for start in range(0, rows, CHUNK_ROWS):
+            writer.write_table(_chunk(profile, min(CHUNK_ROWS, rows - start), rng), row_group_size=CHUNK_ROWS)
+    partial.replace(path)
+    return path
