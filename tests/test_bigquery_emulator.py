@@ -52,14 +52,45 @@ def test_named_queries_return_equal_frames_on_both_engines(warehouse, penguins_s
 
 def test_the_split_selects_the_same_rows_in_the_same_order_on_both_engines(warehouse, penguins_source):
     key = ["species", "island", "culmen_length_mm", "flipper_length_mm", "body_mass_g", "sex"]
-    for seed in (1, 42):
-        remote = data.fetch_split(warehouse, PENGUINS, [*key, "culmen_depth_mm"], key, 0.25, seed, ["."])
-        local = data.fetch_split(penguins_source, PENGUINS_TABLE, [*key, "culmen_depth_mm"], key, 0.25, seed, ["."])
+    for seed, max_rows in ((1, None), (42, None), (7, 120)):
+        args = ([*key, "culmen_depth_mm"], key, 0.25, seed, ["."], max_rows)
+        remote = data.fetch_split(warehouse, PENGUINS, *args)
+        local = data.fetch_split(penguins_source, PENGUINS_TABLE, *args)
+        assert max_rows is None or len(remote[0]) + len(remote[1]) == max_rows
         for remote_side, local_side in zip(remote, local, strict=True):
-            assert len(remote_side) == len(local_side) > 50
+            assert len(remote_side) == len(local_side) > 20
             pd.testing.assert_frame_equal(
                 remote_side.astype({"sex": object}), local_side.astype({"sex": object}), check_dtype=False
             )
+
+
+def test_the_sample_and_the_sql_statistics_agree_on_both_engines(warehouse, penguins_source):
+    from bqlab import aggregates
+
+    sample_remote = data.sample_rows(warehouse, PENGUINS, COLUMNS, 40, seed=3)
+    sample_local = data.sample_rows(penguins_source, PENGUINS_TABLE, COLUMNS, 40, seed=3)
+    pd.testing.assert_frame_equal(sample_remote.astype({"sex": object}), sample_local.astype({"sex": object}))
+    numeric = ["culmen_length_mm", "body_mass_g"]
+    pairs = [
+        (
+            aggregates.class_counts(warehouse, PENGUINS, "species"),
+            aggregates.class_counts(penguins_source, PENGUINS_TABLE, "species"),
+        ),
+        (
+            aggregates.correlations(warehouse, PENGUINS, numeric),
+            aggregates.correlations(penguins_source, PENGUINS_TABLE, numeric),
+        ),
+        (
+            aggregates.category_counts(warehouse, PENGUINS, "species", ["island", "sex"], 2),
+            aggregates.category_counts(penguins_source, PENGUINS_TABLE, "species", ["island", "sex"], 2),
+        ),
+    ]
+    for remote, local in pairs:
+        pd.testing.assert_frame_equal(remote, local, check_dtype=False)
+    remote = aggregates.numeric_summary(warehouse, PENGUINS, "species", numeric)
+    local = aggregates.numeric_summary(penguins_source, PENGUINS_TABLE, "species", numeric)
+    exact = ["column", "species", "count", "mean", "std", "min", "max"]
+    pd.testing.assert_frame_equal(remote[exact], local[exact], check_dtype=False)
 
 
 def test_large_results_come_through_the_storage_read_api(bigquery_emulator):  # noqa: F811

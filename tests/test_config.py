@@ -132,3 +132,23 @@ def test_malformed_billing_project_is_rejected(project):
         match=r"common\.yaml: key 'bigquery.project': 'My_Project!' is not a project id: use 6-30 lowercase",
     ):
         load_params(project / "params")
+
+
+@pytest.mark.parametrize(
+    "file, text, key",
+    [
+        ("01-eda.yaml", "sample_rows: 0\n", "sample_rows"),
+        ("01-eda.yaml", "top_values: -1\n", "top_values"),
+    ],
+)
+def test_a_sample_or_row_bound_of_zero_is_refused_with_the_key(project, file, text, key):
+    write_yaml(project / "params" / file, text)
+    with pytest.raises(ParamsError, match=rf"{file.replace('.', '[.]')}: key '{key}': Input should be greater than 0"):
+        load_params(project / "params")
+
+
+def test_max_rows_of_zero_is_refused_with_the_key(project):
+    common = (project / "params/common.yaml").read_text().replace("max_rows: 100000", "max_rows: 0")
+    write_yaml(project / "params/common.yaml", common)
+    with pytest.raises(ParamsError, match=r"common[.]yaml: key 'max_rows': Input should be greater than 0"):
+        load_params(project / "params")
