@@ -12,7 +12,13 @@ from bqlab.render import metric_changes, save_figures, with_contents, write_inde
 def _run(reports, run_id, accuracy):
     folder = reports / "runs" / run_id
     folder.mkdir(parents=True)
-    stage = {"stage": "evaluate", "notebook": "03-evaluate.ipynb", "status": "ok", "seconds": 1.0}
+    stage = {
+        "stage": "evaluate",
+        "notebook": "03-evaluate.ipynb",
+        "status": "ok",
+        "seconds": 1.0,
+        "peak_memory_mb": 412.4,
+    }
     stage |= {"html": "03-evaluate.html", "findings_html": "03-evaluate.findings.html", "metrics": {}, "error": None}
     if accuracy is not None:
         stage["metrics"] = {"accuracy": accuracy, "macro_f1": 0.9}
@@ -34,6 +40,7 @@ def test_index_shows_the_change_of_each_key_metric_against_the_previous_run_that
         "the oldest run has nothing to compare"
     )
     assert 'href="runs/20260104T000000Z-dddddd/03-evaluate.findings.html"' in rows[0]
+    assert "1.0 s, 412 MiB peak" in rows[0]
     assert 'href="runs/20260104T000000Z-dddddd/03-evaluate.html">with code' in rows[0]
 
 
