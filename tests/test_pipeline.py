@@ -34,6 +34,7 @@ def test_each_notebook_has_two_reports_under_2_mb_and_its_figures_as_png(finishe
         assert '<nav class="bqlab-toc" id="contents"><ol><li><a href="#' in text, "contents filled in"
         assert "<script src=" not in text and "cdnjs" not in text
     assert "hl-ipython3" in with_code.read_text() and "hl-ipython3" not in findings.read_text()
+    assert 'id="Queries"' in with_code.read_text() and 'id="Queries"' not in findings.read_text(), "analyst-only"
     pngs = sorted((run_dir / "figures" / stem).glob("*.png"))
     assert len(pngs) == figures and all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
     record = json.loads((run_dir / "run.json").read_text())

@@ -25,6 +25,7 @@ KEY_METRICS = {
 }
 
 
+ANALYST_ONLY = "analyst-only"  # cell tag: shown in the report with code, left out of the findings
 _RENDER_LOCK = threading.Lock()  # one pair of exporters, shared by the threads that run notebooks
 _EXPORTER_LOCK = threading.Lock()
 
@@ -45,13 +46,16 @@ def _build_exporter() -> dict[str, Any]:
 
     fast_notebook_imports()
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     templates = str(Path(__file__).parent / "templates" / "nbconvert")
     settings = {"template_name": "bqlab", "extra_template_basedirs": [templates]}
-    return {
-        "code": HTMLExporter(**settings),
-        "findings": HTMLExporter(**settings, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True),
-    }
+    # The findings version also drops cells tagged "analyst-only" (the query log, raw metrics).
+    findings = Config()
+    findings.TagRemovePreprocessor.enabled = True
+    findings.TagRemovePreprocessor.remove_cell_tags = {ANALYST_ONLY}
+    hide_code = {"exclude_input": True, "exclude_input_prompt": True, "exclude_output_prompt": True}
+    return {"code": HTMLExporter(**settings), "findings": HTMLExporter(config=findings, **settings, **hide_code)}
 
 
 def write_atomically(path: Path, text: str) -> Path:
