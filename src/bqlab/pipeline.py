@@ -194,7 +194,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         "data": data,
         "software": provenance.software(),
         "image": provenance.container_image(),
-        "params_files": [str(f) for f in params.files],
+        "params_files": [_shown_path(f) for f in params.files],
         "params": provenance.redact({s: p.model_dump(mode="json") for s, p in params.stages.items()}),
     }
     record.stages = [StageResult(stage=stage, notebook=f"{stem}.ipynb") for stage, (stem, _) in STAGES.items()]
@@ -311,6 +311,14 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
                     os.kill(kernel.pid, signal.SIGKILL)
             raise
     return failed
+
+
+def _shown_path(path: Path) -> str:
+    """A path as the reader knows it: relative to the working folder when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:
