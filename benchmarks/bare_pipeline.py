@@ -29,6 +29,14 @@ def png(fig) -> int:
     return buffer.tell()
 
 
+def split(p) -> list:
+    """Training and held-out rows as the notebooks read them: split in SQL, placeholders as missing."""
+    sides = data.fetch_split(
+        data.open_source(p), p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values, p.max_rows
+    )
+    return [features.clean_placeholders(side, p.missing_values) for side in sides]
+
+
 params = load_params(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("params"))
 out = Path(tempfile.mkdtemp(prefix="bqlab-bare-"))
 
@@ -54,11 +62,7 @@ seconds["eda"] = time.perf_counter() - clock
 
 clock = time.perf_counter()
 p = params.stages["train"]
-engine = data.open_source(p)
-train, test = data.fetch_split(
-    engine, p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values, p.max_rows
-)
-train, test = (features.clean_placeholders(side, p.missing_values) for side in (train, test))
+train, test = split(p)
 numeric, categorical = features.feature_kinds(train, p.features)
 pipeline = modeling.build_pipeline(p.model, p.hyperparameters, p.seed, numeric, categorical)
 x_train, y_train = features.split_xy(train, p.label, p.features)
@@ -71,11 +75,7 @@ seconds["train"] = time.perf_counter() - clock
 
 clock = time.perf_counter()
 p = params.stages["evaluate"]
-engine = data.open_source(p)
-_, test = data.fetch_split(
-    engine, p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values, p.max_rows
-)
-test = features.clean_placeholders(test, p.missing_values)
+_, test = split(p)
 pipeline = modeling.load_model(out / "model.skops")
 x_test, y_test = features.split_xy(test, p.label, p.features)
 predictions = pipeline.predict(x_test)

@@ -8,27 +8,11 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from bqlab.data import Source, named_query
+from bqlab.data import Source, named_query, union_per_column
 from bqlab.identifiers import quote_column, quote_table
 
 NUMERIC_TYPES = {"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"}
 MISSING_CLASS = "<missing>"
-
-
-def _literal(text: str) -> str:
-    """A validated column name as a BigQuery string literal (names hold no quotes)."""
-    return "'" + text + "'"
-
-
-def _per_column(query_name: str, table: str, label: str, columns: Sequence[str]) -> str:
-    """One named query per column, as one statement (UNION ALL): a single job, a single bill."""
-    parts = [
-        named_query(
-            query_name, table=quote_table(table), label=quote_column(label), column=quote_column(c), name=_literal(c)
-        )
-        for c in columns
-    ]
-    return "\nUNION ALL\n".join(parts)
 
 
 def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -58,7 +42,7 @@ def numeric_summary(source: Source, table: str, label: str, numeric: Sequence[st
     columns = ["column", label, "count", "mean", "std", "min", "q1", "median", "q3", "max"]
     if not numeric:
         return pd.DataFrame(columns=columns)
-    frame = source.query(_per_column("numeric_summary", table, label, numeric))
+    frame = source.query(union_per_column("numeric_summary", table, numeric, label=quote_column(label)))
     quartiles = frame["quartiles"].map(lambda q: list(q) if hasattr(q, "__len__") and len(q) == 5 else [None] * 5)
     out = pd.DataFrame(
         {
@@ -85,7 +69,8 @@ def category_counts(
     """Return rows per (column, value) and class for the ``top_values`` most frequent values of each column."""
     if not categorical:
         return pd.DataFrame()
-    frame = source.query(_per_column("category_counts", table, label, categorical), {"top_values": int(top_values)})
+    sql = union_per_column("category_counts", table, categorical, label=quote_column(label))
+    frame = source.query(sql, {"top_values": int(top_values)})
     frame["class_value"] = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS)
     table_ = frame.pivot_table(
         index=["column_name", "value"], columns="class_value", values="row_count", aggfunc="sum", fill_value=0

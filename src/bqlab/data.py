@@ -84,14 +84,20 @@ def fetch_columns(source: Source, table_id: str, columns: Sequence[str]) -> pd.D
     return frame
 
 
+def union_per_column(query_name: str, table_id: str, columns: Sequence[str], **slots: str) -> str:
+    """One named query per column, as one statement (UNION ALL): a single job, a single bill.
+
+    Each copy gets the slots ``column`` (quoted) and ``name`` (the column's name as a string
+    literal; validated names hold no quotes), besides ``table`` and ``slots``.
+    """
+    table = quote_table(table_id)
+    parts = [named_query(query_name, table=table, column=quote_column(c), name=f"'{c}'", **slots) for c in columns]
+    return "\nUNION ALL\n".join(parts)
+
+
 def column_profile(source: Source, table_id: str, columns: Sequence[str], placeholders: Sequence[str]) -> pd.DataFrame:
     """Count rows, NULLs and placeholder values (such as ".") per column, in SQL."""
-    per_column = [
-        named_query("column_profile", table=quote_table(table_id), column=quote_column(c), label=f"'{c}'")
-        for c in columns
-    ]
-    sql = "\nUNION ALL\n".join(per_column)
-    frame = source.query(sql, {"placeholders": list(placeholders)})
+    frame = source.query(union_per_column("column_profile", table_id, columns), {"placeholders": list(placeholders)})
     order = {c: i for i, c in enumerate(columns)}
     return frame.sort_values("column_name", key=lambda s: s.map(order)).reset_index(drop=True)
 

@@ -86,10 +86,10 @@ class LocalSource:
         if table_id in self._loaded:
             return target
         if table_id in self._files:
-            loader = self._file_relation(table_id)
+            kind, loader = self._file_relation(table_id)
         elif table_id in EMBEDDED_TABLES:
             frame = EMBEDDED_TABLES[table_id]()  # noqa: F841 - read by DuckDB's replacement scan
-            loader = "SELECT * FROM frame"
+            kind, loader = "TABLE", "SELECT * FROM frame"
         else:
             known = sorted(set(self._files) | set(EMBEDDED_TABLES))
             raise DataError(
@@ -99,22 +99,24 @@ class LocalSource:
         if project and project not in self._attached():
             self._con.execute(f"ATTACH ':memory:' AS \"{project}\"")
         self._con.execute(f'CREATE SCHEMA IF NOT EXISTS {catalog}."{dataset}"')
-        # A Parquet file stays on disk and is scanned by each query (columnar, in parallel), so a
-        # table of any size costs no memory to open; CSV and embedded tables are loaded once.
-        kind = "VIEW" if "read_parquet(" in loader else "TABLE"
         self._con.execute(f"CREATE {kind} {target} AS {loader}")
         self._loaded.add(table_id)
         return target
 
-    def _file_relation(self, table_id: str) -> str:
+    def _file_relation(self, table_id: str) -> tuple[str, str]:
+        """Return how to create the mapped file's table in DuckDB: ("VIEW" or "TABLE", its SELECT).
+
+        A Parquet file stays on disk and is scanned by each query (columnar, in parallel), so a
+        table of any size costs no memory to open; a CSV file is parsed once into a table.
+        """
         path = self._files[table_id]
         if not path.is_file():
             raise DataError(f"local file for table {table_id!r} not found: {path}")
         literal = "'" + str(path).replace("'", "''") + "'"
         if path.suffix.lower() == ".parquet":
-            return f"SELECT * FROM read_parquet({literal})"
+            return "VIEW", f"SELECT * FROM read_parquet({literal})"
         if path.suffix.lower() in {".csv", ".gz"}:
-            return f"SELECT * FROM read_csv({literal}, header = true)"
+            return "TABLE", f"SELECT * FROM read_csv({literal}, header = true)"
         raise DataError(f"local file for table {table_id!r} must be .csv or .parquet: {path}")
 
     def _attached(self) -> set[str]:

@@ -15,7 +15,8 @@ MODEL_NAMES = {
 }
 
 
-def _code(value: Any) -> str:
+def code_html(value: Any) -> str:
+    """``value`` escaped, in a ``<code>`` element."""
     return f"<code>{escape(str(value))}</code>"
 
 
@@ -28,7 +29,7 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
         share = 100 * m["missing_cells"] / max(rows * columns, 1)
         lines.append(
             f"{m['missing_cells']:,} missing cells ({share:.1f}% of all cells) in {len(missing)} column(s); "
-            f"most in {_code(worst)}: {missing[worst]:,} rows ({100 * missing[worst] / max(rows, 1):.1f}%)."
+            f"most in {code_html(worst)}: {missing[worst]:,} rows ({100 * missing[worst] / max(rows, 1):.1f}%)."
         )
     else:
         lines.append("No missing values.")
@@ -37,15 +38,15 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
         largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
         ratio = counts[largest] / max(counts[smallest], 1)
         lines.append(
-            f"{len(counts)} classes: the largest, {_code(largest)} ({counts[largest]:,} rows), is {ratio:.1f}× "
-            f"the smallest, {_code(smallest)} ({counts[smallest]:,} rows)."
+            f"{len(counts)} classes: the largest, {code_html(largest)} ({counts[largest]:,} rows), is {ratio:.1f}× "
+            f"the smallest, {code_html(smallest)} ({counts[smallest]:,} rows)."
         )
     if m.get("unlabelled_rows"):
         lines.append(f"{m['unlabelled_rows']:,} rows have no label and are left out of training and evaluation.")
     for column, count in m.get("placeholders_by_column", {}).items():
-        lines.append(f"Data quality: {_code(column)} holds {count:,} placeholder value(s) counted as missing.")
+        lines.append(f"Data quality: {code_html(column)} holds {count:,} placeholder value(s) counted as missing.")
     for a, b, r in m.get("strong_correlations", []):
-        lines.append(f"Data quality: {_code(a)} and {_code(b)} are strongly correlated (r = {r:.2f}).")
+        lines.append(f"Data quality: {code_html(a)} and {code_html(b)} are strongly correlated (r = {r:.2f}).")
     return lines
 
 
@@ -68,13 +69,13 @@ def _evaluate(m: Mapping[str, Any]) -> list[str]:
             lines.append("Every class is predicted without error on the held-out rows.")
         else:
             lines.append(
-                f"Weakest class: {_code(weakest)}, F1 {scores['f1']:.3f} "
+                f"Weakest class: {code_html(weakest)}, F1 {scores['f1']:.3f} "
                 f"(precision {scores['precision']:.3f}, recall {scores['recall']:.3f}, {scores['support']:,} rows)."
             )
     piece = m.get("weakest_slice")
     if piece:
         lines.append(
-            f"Weakest slice: {_code(piece['slice'] + ' = ' + piece['value'])}, accuracy {piece['accuracy']:.3f} "
+            f"Weakest slice: {code_html(piece['slice'] + ' = ' + piece['value'])}, accuracy {piece['accuracy']:.3f} "
             f"on {piece['rows']:,} rows."
         )
     return lines

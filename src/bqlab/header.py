@@ -10,36 +10,34 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from bqlab.findings import code_html
+
 TOC_PLACEHOLDER = '<nav class="bqlab-toc" id="contents"></nav>'
-
-
-def _code(value: Any) -> str:
-    return f"<code>{escape(str(value))}</code>"
 
 
 def facts(provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str) -> list[tuple[str, str]]:
     """Return the (label, HTML) rows that say where this report came from."""
     git, data, soft = provenance["git"], provenance["data"], provenance["software"]
     commit = (
-        f"{_code(git['commit'])}{' (uncommitted changes)' if git['dirty'] else ''}"
+        f"{code_html(git['commit'])}{' (uncommitted changes)' if git['dirty'] else ''}"
         if git["commit"]
         else "not a git checkout"
     )
     packages = ", ".join(f"{escape(k)} {escape(v)}" for k, v in soft["packages"].items())
     profile = f" · profile {escape(provenance['profile'])}" if provenance.get("profile") else ""
     return [
-        ("Run", f"{_code(provenance['run_id'])}{profile}"),
+        ("Run", f"{code_html(provenance['run_id'])}{profile}"),
         ("Status", f'<span class="bqlab-status {escape(status)}">{escape(status)}</span>'),
         ("Date", f"{escape(stage['started'])} → {escape(stage['ended'])} (UTC)"),
         ("Code", commit),
         (
             "Data",
-            f"{_code(data['table'])} ({escape(data['source'])}): {data['rows']:,} rows, "
-            f"fingerprint sha256 {_code(data['content_sha256'][:16])}",
+            f"{code_html(data['table'])} ({escape(data['source'])}): {data['rows']:,} rows, "
+            f"fingerprint sha256 {code_html(data['content_sha256'][:16])}",
         ),
         ("Software", f"Python {escape(soft['python'])} on {escape(soft['platform'])}; {packages}"),
         ("Container", escape(provenance["image"] or "none (host)")),
-        ("Params", ", ".join(_code(f) for f in provenance["params_files"])),
+        ("Params", ", ".join(code_html(f) for f in provenance["params_files"])),
     ]
 
 
@@ -65,9 +63,9 @@ def header_html(
     commit = provenance["git"]["commit"] or "no git commit"
     runline = (
         f'<span class="bqlab-status {escape(status)}">{escape(status)}</span> '
-        f"run {_code(provenance['run_id'])} · {escape(stage['ended'][:16].replace('T', ' '))} UTC · "
-        f"commit {_code(commit)} · {_code(data['table'])} ({escape(data['source'])}, "
-        f"fingerprint {_code(data['content_sha256'][:12])})"
+        f"run {code_html(provenance['run_id'])} · {escape(stage['ended'][:16].replace('T', ' '))} UTC · "
+        f"commit {code_html(commit)} · {code_html(data['table'])} ({escape(data['source'])}, "
+        f"fingerprint {code_html(data['content_sha256'][:12])})"
     )
     versions = (
         f'<a href="{escape(stem)}.findings.html">findings only</a> (for readers of results) · '

@@ -76,8 +76,15 @@ def distributions_by_class(summary: pd.DataFrame, label: str) -> Figure:
     for ax, column in zip(axes.flat, columns, strict=False):
         rows = summary[(summary["column"] == column) & summary["median"].notna()]
         stats = [
-            {"label": _short([r[label]])[0], "whislo": r["min"], "q1": r["q1"], "med": r["median"]}
-            | {"q3": r["q3"], "whishi": r["max"], "fliers": []}
+            {
+                "label": _short([r[label]])[0],
+                "whislo": r["min"],
+                "q1": r["q1"],
+                "med": r["median"],
+                "q3": r["q3"],
+                "whishi": r["max"],
+                "fliers": [],
+            }
             for _, r in rows.iterrows()
         ]
         if stats:
