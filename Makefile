@@ -33,7 +33,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup report check doctor test lint lab bench bench-scale emulator clean clean-venv lock \
+.PHONY: help setup report check doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -88,6 +88,9 @@ bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare com
 
 bench-scale: $(STAMP) ## Time and peak memory of the report at 344 rows, 1M and 10M synthetic rows (several minutes)
 	@$(BIN)/python benchmarks/scale.py $(if $(ROWS),--rows $(ROWS),)
+
+bench-wide: $(STAMP) ## Time, memory and report size of the report on 30- and 300-feature tables against penguins
+	@$(BIN)/python benchmarks/wide.py
 
 lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with the project kernel
 	@$(if $(STAMP),mkdir -p $(VENV)/share/jupyter/lab/settings && cp docker/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json,true)

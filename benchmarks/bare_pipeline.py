@@ -17,6 +17,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 from bqlab import aggregates, data, evaluation, features, modeling, plots, profiling  # noqa: E402
+from bqlab.analysis import selection, targets  # noqa: E402
 from bqlab.config import load_params  # noqa: E402
 
 seconds = {"imports": time.perf_counter() - started}
@@ -29,12 +30,19 @@ def png(fig) -> int:
     return buffer.tell()
 
 
-def split(p) -> list:
+def split(p, engine, view) -> list:
     """Training and held-out rows as the notebooks read them: split in SQL, placeholders as missing."""
     sides = data.fetch_split(
-        data.open_source(p), p.table, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values, p.max_rows
+        engine, view, p.columns, p.split_columns, p.test_fraction, p.seed, p.missing_values, p.max_rows
     )
     return [features.clean_placeholders(side, p.missing_values) for side in sides]
+
+
+def opened(p, stage):
+    """The engine, the table's view and the task, as each notebook opens them."""
+    engine = data.open_source(p, stage)
+    view = data.table_view(engine, p.table, p.column_types)
+    return engine, view, targets.resolve_task(engine, view, p)
 
 
 params = load_params(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("params"))
@@ -42,31 +50,35 @@ out = Path(tempfile.mkdtemp(prefix="bqlab-bare-"))
 
 clock = time.perf_counter()
 p = params.stages["eda"]
-engine = data.open_source(p)
-schema = engine.schema(p.table)
-numeric, categorical = aggregates.numeric_columns(schema, p.features)
-profiling.schema_table(schema, aggregates.distinct_counts(engine, p.table, p.columns))
+engine, view, task = opened(p, "eda")
+numeric, categorical = aggregates.numeric_columns(view.schema, p.features)
+profiling.schema_table(view, aggregates.distinct_counts(engine, view, p.columns))
 rows = engine.row_count(p.table)
-missing = profiling.missing_table(data.column_profile(engine, p.table, p.columns, p.missing_values))
-balance = aggregates.class_counts(engine, p.table, p.label)
-png(plots.class_balance(balance, p.label))
-png(plots.distributions_by_class(aggregates.numeric_summary(engine, p.table, p.label, numeric), p.label))
-aggregates.category_counts(engine, p.table, p.label, categorical, p.top_values)
-sample = data.sample_rows(engine, p.table, p.columns, p.sample_rows, p.seed, rows)
-png(plots.pair_plot(features.clean_placeholders(sample, p.missing_values), p.label, numeric))
-corr = aggregates.correlations(engine, p.table, numeric)
-png(plots.correlation_heatmap(corr))
-profiling.data_quality_findings(missing, balance, corr, p.label)
-evaluation.save_metrics(profiling.summary_metrics(missing, balance, corr, p.label), out / "eda.json")
+missing = profiling.missing_table(data.column_profile(engine, view, p.columns, p.missing_values), view)
+balance = aggregates.label_summary(engine, view, p.label, task.name)
+sample = features.clean_placeholders(data.sample_rows(engine, view, p.columns, p.sample_rows, p.seed, rows), [])
+png(plots.label_distribution(balance, sample, p.label, task.name))
+numeric_stats = aggregates.numeric_summary(engine, view, p.label, numeric, task.name)
+pairs = aggregates.correlation_pairs(engine, view, selection.correlated_columns(numeric, p.label, task.name))
+plotted = selection.plot_features(task.name, numeric_stats, pairs, p.label, numeric, p.max_plot_features)
+png(plots.distributions_by_class(numeric_stats[numeric_stats["column"].isin(plotted)], p.label))
+aggregates.category_counts(engine, view, p.label, categorical, p.top_values, task.name)
+png(plots.pair_plot(sample, p.label, plotted, task.name))
+overview = plots.correlation_overview(pairs, selection.correlated_columns(numeric, p.label, task.name))
+png(overview) if hasattr(overview, "savefig") else None
+profiling.data_quality_findings(missing, balance, pairs, p.label, task.name)
+evaluation.save_metrics(profiling.summary_metrics(missing, balance, pairs, p.label, task), out / "eda.json")
 seconds["eda"] = time.perf_counter() - clock
 
 clock = time.perf_counter()
 p = params.stages["train"]
-train, test = split(p)
+engine, view, task = opened(p, "train")
+train, test = split(p, engine, view)
 numeric, categorical = features.feature_kinds(train, p.features)
-pipeline = modeling.build_pipeline(p.model, p.hyperparameters, p.seed, numeric, categorical)
-x_train, y_train = features.split_xy(train, p.label, p.features)
-scores = modeling.cross_validate_pipeline(pipeline, x_train, y_train, p.cv_folds, p.seed)
+pipeline = modeling.build_pipeline(p.model, p.hyperparameters, p.seed, numeric, categorical, task.name)
+x_train, y_train = features.split_xy(train, p.label, p.features, task.name)
+targets.check_training_labels(y_train, p.label, task, p.cv_folds)
+scores = modeling.cross_validate_pipeline(pipeline, x_train, y_train, p.cv_folds, p.seed, task.name)
 png(plots.cv_scores(scores))
 pipeline.fit(x_train, y_train)
 modeling.save_model(pipeline, out / "model.skops")
@@ -75,19 +87,23 @@ seconds["train"] = time.perf_counter() - clock
 
 clock = time.perf_counter()
 p = params.stages["evaluate"]
-_, test = split(p)
+engine, view, task = opened(p, "evaluate")
+_, test = split(p, engine, view)
 pipeline = modeling.load_model(out / "model.skops")
-x_test, y_test = features.split_xy(test, p.label, p.features)
+x_test, y_test = features.split_xy(test, p.label, p.features, task.name)
 predictions = pipeline.predict(x_test)
-classes = list(pipeline.classes_)
-headline = evaluation.headline_metrics(y_test, predictions)
-per_class = evaluation.per_class_table(y_test, predictions, classes)
-png(plots.confusion_heatmap(evaluation.confusion_table(y_test, predictions, classes)))
-points, areas = evaluation.roc_curves(y_test, pipeline.predict_proba(x_test), classes)
-png(plots.roc_plot(points, areas))
-evaluation.weakest_slice(evaluation.slice_table(test, y_test, predictions, p.slice_columns))
-png(plots.importance_bars(evaluation.importance_table(pipeline, x_test, y_test, p.permutation_repeats, p.seed)))
-evaluation.save_metrics(headline, out / "evaluate.json")
+classes = evaluation.classes_of(pipeline)
+headline = evaluation.headline_metrics(y_test, predictions, task.name)
+details = evaluation.error_details(task.name, y_test, predictions, classes)
+png(plots.error_figure(task.name, y_test, predictions, classes, p.label))
+curve = evaluation.curves(task.name, pipeline, x_test, y_test, predictions)
+png(plots.curves_figure(task.name, curve, p.label))
+slice_columns = evaluation.auto_slice_columns(p.slice_columns, test, features.feature_kinds(test, p.features)[1])
+slices = evaluation.slice_table(test, y_test, predictions, slice_columns, task.name)
+importance = evaluation.importance_table(pipeline, x_test, y_test, p.permutation_repeats, p.seed, task.name)
+png(plots.importance_bars(importance, evaluation.IMPORTANCE_SCORING[task.name][1]))
+metrics = evaluation.evaluation_metrics(task.name, headline, details, slices, curve, len(test))
+evaluation.save_metrics(metrics, out / "evaluate.json")
 seconds["evaluate"] = time.perf_counter() - clock
 seconds["total"] = time.perf_counter() - started
 print(json.dumps({k: round(v, 3) for k, v in seconds.items()}))

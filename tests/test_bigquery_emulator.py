@@ -240,3 +240,74 @@ def test_the_warehouse_failing_for_good_ends_with_the_reason(bigquery_emulator):
             source.query(f"SELECT COUNT(*) AS n FROM `{PENGUINS}`")
     finally:
         proxy.close()
+
+
+TEXT_TABLE = "test-project.lab.text_numbers"
+
+
+@pytest.fixture(scope="module")
+def text_numbers(bigquery_emulator, tmp_path_factory):  # noqa: F811
+    """A table with an integer label and numbers stored as text, in the emulator and on the embedded engine."""
+    from google.cloud import bigquery
+
+    from bqlab.embedded import LocalSource
+
+    from . import tables
+
+    frame = tables.binary_int().drop(columns="signup")
+    path = tmp_path_factory.mktemp("text-numbers") / "t.parquet"
+    frame.to_parquet(path)
+    schema = [bigquery.SchemaField(n, t) for n, t in [("churned", "INT64"), ("tenure", "INT64"), ("plan", "STRING")]]
+    schema.append(bigquery.SchemaField("spend", "STRING"))
+    client = bigquery_emulator.client
+    client.create_dataset("lab", exists_ok=True)
+    config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema)
+    with open(path, "rb") as handle:
+        client.load_table_from_file(handle, TEXT_TABLE, job_config=config).result()
+    return LocalSource({TEXT_TABLE: path})
+
+
+def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(warehouse, text_numbers, monkeypatch):
+    from bqlab import aggregates
+    from bqlab.analysis import selection
+
+    monkeypatch.setattr(data, "COLUMNS_PER_QUERY", 1)  # every per-column query in several statements
+    monkeypatch.setattr(aggregates, "DISTINCT_PER_QUERY", 2)
+    monkeypatch.setattr(aggregates, "PAIRS_PER_QUERY", 1)
+    views = [data.table_view(s, TEXT_TABLE, {"spend": "FLOAT64"}) for s in (warehouse, text_numbers)]
+    assert (
+        views[0].schema
+        == views[1].schema
+        == {
+            "churned": "INT64",
+            "tenure": "INT64",
+            "plan": "STRING",
+            "spend": "FLOAT64",
+        }
+    )
+    both = [(warehouse, views[0]), (text_numbers, views[1])]
+    columns = ["churned", "tenure", "plan", "spend"]
+    profiles = [data.column_profile(s, v, columns, ["n/a"]) for s, v in both]
+    pd.testing.assert_frame_equal(*profiles, check_dtype=False)
+    spend = profiles[0].set_index("column_name").loc["spend"]
+    assert (spend["placeholder_count"], spend["cast_failed_count"]) == (12, 5), "n/a is a placeholder, 12,5 fails"
+    numeric = ["tenure", "spend"]
+    exact = ["column", "churned", "count", "mean", "std", "min", "max"]
+    stats = [aggregates.numeric_summary(s, v, "churned", numeric) for s, v in both]
+    pd.testing.assert_frame_equal(stats[0][exact], stats[1][exact], check_dtype=False)
+    assert stats[0].set_index(["column", "churned"]).loc[("spend", 0), "count"] > 100, "cast values are numbers"
+    pairs = [aggregates.correlation_pairs(s, v, [*numeric, "churned"]) for s, v in both]
+    pd.testing.assert_frame_equal(*pairs)
+    assert len(pairs[0]) == 3
+    distinct = [aggregates.distinct_counts(s, v, columns) for s, v in both]
+    assert distinct[0] == distinct[1] and distinct[0]["churned"] == 2
+    means = [aggregates.category_counts(s, v, "tenure", ["plan"], 5, "regression") for s, v in both]
+    pd.testing.assert_frame_equal(*means, check_dtype=False)
+    chosen = [
+        selection.plot_features("classification", st, p, "churned", numeric, 1)
+        for st, p in zip(stats, pairs, strict=True)
+    ]
+    assert chosen[0] == chosen[1] == ["tenure"], "the planted signal is the feature most associated with the label"
+    splits = [data.fetch_split(s, v, columns, columns, 0.25, 42, ["n/a"]) for s, v in both]
+    for remote, local in zip(*splits, strict=True):
+        pd.testing.assert_frame_equal(remote, local, check_dtype=False)

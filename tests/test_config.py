@@ -45,7 +45,7 @@ def test_wrong_type_names_file_and_key(project):
 def test_unknown_model_lists_the_choices(project):
     write_yaml(project / "params/02-train.yaml", "model: xgboost\n")
     with pytest.raises(
-        ParamsError, match=r"key 'model'.*'logistic_regression', 'random_forest' or 'gradient_boosting'"
+        ParamsError, match=r"key 'model'.*'logistic_regression', 'ridge', 'random_forest' or 'gradient_boosting'"
     ):
         load_params(project / "params")
 
@@ -151,4 +151,75 @@ def test_max_rows_of_zero_is_refused_with_the_key(project):
     common = (project / "params/common.yaml").read_text().replace("max_rows: 100000", "max_rows: 0")
     write_yaml(project / "params/common.yaml", common)
     with pytest.raises(ParamsError, match=r"common[.]yaml: key 'max_rows': Input should be greater than 0"):
+        load_params(project / "params")
+
+
+def test_a_profile_merges_nested_keys_one_by_one(project):
+    common = (project / "params/common.yaml").read_text().replace("  project: null", "  project: my-billing-1")
+    write_yaml(project / "params/common.yaml", common)
+    write_yaml(project / "params/profiles/eu.yaml", "common:\n  bigquery:\n    location: EU\n")
+    params = load_params(project / "params", "eu")
+    assert (params.common.bigquery.project, params.common.bigquery.location) == ("my-billing-1", "EU")
+    assert params.common.bigquery.maximum_bytes_billed == 1073741824, "keys the profile does not name are kept"
+
+
+def test_the_ci_profile_keeps_the_hyperparameters_it_does_not_name():
+    ci = load_params(ROOT / "params", "ci")
+    assert ci.stages["train"].hyperparameters == {"n_estimators": 30, "min_samples_leaf": 2}
+
+
+def test_a_nested_value_in_a_profile_is_blamed_on_the_profile(project):
+    write_yaml(project / "params/profiles/fast.yaml", "common:\n  bigquery:\n    maximum_bytes_billed: -1\n")
+    with pytest.raises(ParamsError, match=r"profiles/fast\.yaml: key 'bigquery.maximum_bytes_billed': Input should"):
+        load_params(project / "params", "fast")
+
+
+def test_where_names_the_file_or_says_the_value_is_a_built_in_default(project):
+    write_yaml(project / "params/03-evaluate.yaml", "permutation_repeats: 3\n")
+    write_yaml(project / "params/profiles/fast.yaml", "evaluate:\n  permutation_repeats: 2\n")
+    params = load_params(project / "params", "fast")
+    assert params.where("evaluate", "permutation_repeats").endswith("profiles/fast.yaml")
+    assert params.where("evaluate", "slice_columns").endswith(
+        "params/03-evaluate.yaml (built-in default, not set in the file)"
+    )
+    assert params.where("train", "label").endswith("params/common.yaml")
+    assert params.stages["evaluate"].slice_columns == "auto"
+
+
+def test_a_local_file_with_its_encoding_and_delimiter(project):
+    text = (project / "params/common.yaml").read_text()
+    text = text.replace(
+        "local_tables: {}", "local_tables: {p-abcdef.d.t: {path: data/t.csv, encoding: latin-1, delimiter: ';'}}"
+    )
+    write_yaml(project / "params/common.yaml", text)
+    entry = load_params(project / "params").common.local_files["p-abcdef.d.t"]
+    assert (entry.path, entry.encoding, entry.delimiter) == (str(project.resolve() / "data/t.csv"), "latin-1", ";")
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("column_types: {}", "column_types: {spend: DOUBLE}", r"key 'column_types.spend': Input should be 'STRING'"),
+        ("task: auto", "task: regresion", r"key 'task': Input should be 'auto', 'classification' or 'regression'"),
+        ("memory_limit: 2GB", "memory_limit: lots", r"key 'local_engine.memory_limit': String should match"),
+        (
+            "local_tables: {}",
+            "local_tables: {p-abcdef.d.t: {path: t.csv, encoding: cp1252}}",
+            r"key 'local_tables.p-abcdef.d.t.encoding': Input should be 'utf-8', 'utf-16' or 'latin-1'",
+        ),
+    ],
+)
+def test_new_common_keys_are_checked_with_the_file_and_key(project, old, new, message):
+    text = (project / "params/common.yaml").read_text()
+    assert old in text
+    write_yaml(project / "params/common.yaml", text.replace(old, new))
+    with pytest.raises(ParamsError, match=r"common\.yaml: " + message):
+        load_params(project / "params")
+
+
+def test_a_model_for_the_other_task_is_refused_when_the_task_is_set(project):
+    text = (project / "params/common.yaml").read_text().replace("task: auto", "task: regression")
+    write_yaml(project / "params/common.yaml", text)
+    write_yaml(project / "params/02-train.yaml", "model: logistic_regression\n")
+    with pytest.raises(ParamsError, match=r"02-train\.yaml: key 'model': model 'logistic_regression' is for classif"):
         load_params(project / "params")

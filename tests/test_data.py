@@ -94,6 +94,8 @@ def test_column_profile_counts_nulls_and_placeholders_in_sql(penguins_source):
         "row_count": [344, 344, 344],
         "null_count": [10, 2, 0],
         "placeholder_count": [1, 0, 0],
+        "cast_failed_count": [0, 0, 0],
+        "numeric_text_count": [0, 342, 0],
     }
 
 

@@ -3,6 +3,7 @@ import operator
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import is_regressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -18,14 +19,41 @@ def xy():
     return x, y
 
 
-@pytest.mark.parametrize("model", sorted(modeling.MODELS))
-def test_every_model_builds_fits_and_is_seeded(model, xy):
+@pytest.mark.parametrize("model", sorted(modeling.MODELS["classification"]))
+def test_every_classifier_builds_fits_and_is_seeded(model, xy):
     x, y = xy
     pipeline = modeling.build_pipeline(model, {}, 5, ["num"], ["cat"]).fit(x, y)
     assert (pipeline.predict(x) == y).mean() > 0.8
     estimator = pipeline.named_steps["model"]
     if "random_state" in estimator.get_params():
         assert estimator.random_state == 5
+
+
+@pytest.mark.parametrize("model", sorted(modeling.MODELS["regression"]))
+def test_every_regressor_builds_fits_and_is_seeded(model, xy):
+    x, _ = xy
+    y = 2.0 * x["num"] + (x["cat"] == "u") * 1.5
+    pipeline = modeling.build_pipeline(model, {}, 5, ["num"], ["cat"], "regression").fit(x, y)
+    assert np.corrcoef(pipeline.predict(x), y)[0, 1] > 0.95
+    assert is_regressor(pipeline.named_steps["model"])
+    estimator = pipeline.named_steps["model"]
+    if "random_state" in estimator.get_params():
+        assert estimator.random_state == 5
+
+
+def test_a_model_of_the_other_task_is_refused_with_the_choices():
+    assert modeling.model_problem("logistic_regression", "regression") == (
+        "model 'logistic_regression' is for classification, and the task is regression: "
+        "use one of ridge, random_forest, gradient_boosting"
+    )
+    assert modeling.model_problem("ridge", "auto") is None
+    assert modeling.model_problem("random_forest", "regression") is None
+
+
+def test_hyperparameters_are_checked_against_the_tasks_estimator():
+    assert "class_weight" in modeling.hyperparameter_names("random_forest", "classification")
+    assert "class_weight" not in modeling.hyperparameter_names("random_forest", "regression")
+    assert "class_weight" in modeling.hyperparameter_names("random_forest", "auto")
 
 
 def test_hyperparameters_reach_the_estimator():
@@ -47,13 +75,14 @@ def test_cross_validation_returns_one_row_per_fold(xy):
     assert len(scores) == 4 and scores["accuracy"].between(0, 1).all()
 
 
-def test_too_many_folds_for_the_rarest_class_says_what_to_change(xy):
-    x, y = xy
-    y = y.copy()
-    y.iloc[:3] = "rare"
-    y.iloc[3:] = y.iloc[3:].replace("rare", "a")
-    with pytest.raises(PipelineError, match="rarest class has only 3 training rows: lower cv_folds"):
-        modeling.cross_validate_pipeline(modeling.build_pipeline("random_forest", {}, 0, ["num"], ["cat"]), x, y, 5, 0)
+def test_regression_cross_validation_reports_rmse_mae_and_r2_as_readable_numbers(xy):
+    x, _ = xy
+    y = 10.0 * x["num"]
+    pipeline = modeling.build_pipeline("ridge", {}, 0, ["num"], ["cat"], "regression")
+    scores = modeling.cross_validate_pipeline(pipeline, x, y, 3, 0, "regression")
+    assert list(scores.columns) == ["fold", "rmse", "mae", "r2"]
+    assert (scores["rmse"] > 0).all() and (scores["rmse"] >= scores["mae"]).all(), "errors are positive, RMSE >= MAE"
+    assert (scores["r2"] > 0.99).all()
 
 
 def test_save_and_load_round_trip_predicts_the_same(tmp_path, xy):
@@ -67,7 +96,9 @@ def test_save_and_load_round_trip_predicts_the_same(tmp_path, xy):
 
 def test_load_refuses_types_outside_sklearn_and_numpy(tmp_path, xy):
     x, y = xy
-    pipeline = make_pipeline(FunctionTransformer(operator.neg), modeling.MODELS["logistic_regression"]())
+    pipeline = make_pipeline(
+        FunctionTransformer(operator.neg), modeling.MODELS["classification"]["logistic_regression"]()
+    )
     pipeline.fit(x[["num"]], y)
     path = modeling.save_model(pipeline, tmp_path / "model.skops")
     with pytest.raises(PipelineError, match="not trusted"):

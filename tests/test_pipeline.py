@@ -92,10 +92,10 @@ def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path,
     before = {p.name: p.read_bytes() for p in (tmp_path / "reports/runs" / earlier_run.name).glob("*.html")}
     for folder in ("params", "notebooks"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    # A real table on which training cannot cross-validate: one class has 3 rows, cv_folds is 5.
+    # A real table, and a hyperparameter value the estimator refuses when training fits it.
     rng = np.random.default_rng(0)
-    labels = ["a"] * 30 + ["b"] * 30 + ["rare"] * 3
-    pd.DataFrame({"kind": labels, "x": rng.normal(size=63), "y": rng.normal(size=63)}).to_csv(
+    labels = ["a"] * 30 + ["b"] * 30 + ["c"] * 10
+    pd.DataFrame({"kind": labels, "x": rng.normal(size=70), "y": rng.normal(size=70)}).to_csv(
         tmp_path / "tiny.csv", index=False
     )
     write_yaml(
@@ -104,15 +104,16 @@ def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path,
         "label: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
     )
     write_yaml(tmp_path / "params/03-evaluate.yaml", "slice_columns: []\n")
+    write_yaml(tmp_path / "params/02-train.yaml", "model: logistic_regression\nhyperparameters: {C: -1.0}\n")
     capsys.readouterr()
     code = _run(tmp_path, "report")
     err = capsys.readouterr().err
     assert code == 1
-    assert "notebook 02-train failed at code cell" in err and "PipelineError: cv_folds=5 but the rarest class" in err
+    assert "notebook 02-train failed at code cell" in err and "'C' parameter of LogisticRegression must be" in err
     failed_run = (tmp_path / "reports/latest").resolve()
     record = json.loads((failed_run / "run.json").read_text())
     assert [s["status"] for s in record["stages"]] == ["ok", "failed", "not run"]
-    assert "rarest class" in (failed_run / "02-train.html").read_text(encoding="utf-8")
+    assert "parameter of LogisticRegression" in (failed_run / "02-train.html").read_text(encoding="utf-8")
     assert not (failed_run / "03-evaluate.html").exists()
     after = {p.name: p.read_bytes() for p in (tmp_path / "reports/runs" / earlier_run.name).glob("*.html")}
     assert after == before, "the earlier run's reports were changed"
@@ -139,12 +140,12 @@ def _set_common(project, old, new):
         (
             "label: species",
             "label: species_name",
-            "column 'species_name' (params key 'label', used by eda) is not in table",
+            "common.yaml: column 'species_name' (key 'label', used by eda) is not in table",
         ),
         (
             "  - body_mass_g\n",
             "  - body_mass_kg\n",
-            "column 'body_mass_kg' (params key 'features', used by eda) is not in table",
+            "common.yaml: column 'body_mass_kg' (key 'features', used by eda) is not in table",
         ),
         ("source: local", "source: warehouse", "key 'source': Input should be 'local'"),
         (

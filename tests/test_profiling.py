@@ -1,44 +1,83 @@
 import pandas as pd
+import pytest
 
 from bqlab import profiling
+from bqlab.sources.views import TableView
+
+VIEW = TableView("p-abcdef.d.t", {"label": "STRING", "sex": "STRING", "code": "STRING", "spend": "STRING"})
+CAST = TableView("p-abcdef.d.t", VIEW.raw_schema, {"spend": "FLOAT64"})
 
 
-def _missing():
+def _missing(view=VIEW):
     profile = pd.DataFrame(
-        {"column_name": ["label", "sex"], "row_count": [10, 10], "null_count": [0, 2], "placeholder_count": [0, 1]}
+        {
+            "column_name": ["label", "sex", "code", "spend"],
+            "row_count": [10, 10, 10, 10],
+            "null_count": [0, 2, 0, 1],
+            "placeholder_count": [0, 1, 0, 0],
+            "cast_failed_count": [0, 0, 0, 2 if view.column_types else 0],
+            "numeric_text_count": [0, 0, 9, 7],
+        }
     )
-    return profiling.missing_table(profile)
+    return profiling.missing_table(profile, view)
 
 
-def test_missing_table_adds_totals_and_percentages():
+def test_missing_table_adds_totals_percentages_and_the_share_of_number_like_text():
     missing = _missing()
-    assert missing["missing_count"].tolist() == [0, 3]
-    assert missing["missing_pct"].tolist() == [0.0, 30.0]
+    assert missing["missing_count"].tolist() == [0, 3, 0, 1]
+    assert missing["missing_pct"].tolist() == [0.0, 30.0, 0.0, 10.0]
+    assert missing["numeric_text_pct"].tolist()[2:] == [90.0, pytest.approx(77.8)]
 
 
-def test_findings_mention_placeholders_imbalance_and_correlation():
+def test_failed_casts_count_as_missing_and_a_cast_column_is_not_flagged_as_text():
+    missing = _missing(CAST)
+    assert missing.set_index("column_name").loc["spend", "missing_count"] == 3
+    assert pd.isna(missing.set_index("column_name").loc["spend", "numeric_text_pct"])
+    assert profiling.numeric_text_columns(missing) == {"code": 10.0}
+
+
+def test_findings_mention_placeholders_casts_text_numbers_imbalance_and_correlation():
     balance = pd.DataFrame({"label": ["a", "b"], "rows": [8, 2], "share_pct": [80.0, 20.0]})
-    corr = pd.DataFrame([[1.0, 0.95], [0.95, 1.0]], index=["x", "y"], columns=["x", "y"])
-    text = profiling.data_quality_findings(_missing(), balance, corr, "label")
+    pairs = pd.DataFrame({"a": ["x", "x"], "b": ["y", "label"], "r": [0.95, 0.99]})
+    text = profiling.data_quality_findings(_missing(CAST), balance, pairs, "label")
     assert "**10 rows**" in text
-    assert "`sex`: 2 NULL and 1 placeholder value(s) treated as missing (30.0% of rows)" in text
+    assert "`sex`: 2 NULL, 1 placeholder value(s), all treated as missing (30.0% of rows)" in text
+    assert "`spend`: 1 NULL, 2 value(s) that failed the cast in column_types" in text
+    assert "`code` is text, but 90.0% of its values read as numbers (10.0% do not)" in text
+    assert "add `code: FLOAT64` under `column_types`" in text
     assert "4.0× the smallest" in text
     assert "`x` and `y` are strongly correlated (r = 0.95)" in text
-    assert "`label`" not in text.split("classes")[0]  # a complete column is not listed as missing
+    assert "`label` are strongly" not in text, "the label's own correlations are not a data-quality problem"
 
 
-def test_summary_metrics():
+def test_summary_metrics_of_a_classification():
     balance = pd.DataFrame({"label": ["a", "<missing>"], "rows": [9, 1], "share_pct": [90.0, 10.0]})
-    corr = pd.DataFrame([[1.0, -0.91, 0.2], [-0.91, 1.0, 0.1], [0.2, 0.1, 1.0]], index=list("xyz"), columns=list("xyz"))
-    summary = profiling.summary_metrics(_missing(), balance, corr, "label")
+    pairs = pd.DataFrame({"a": ["x", "x", "y"], "b": ["y", "z", "z"], "r": [-0.91, 0.2, 0.1]})
+    summary = profiling.summary_metrics(_missing(), balance, pairs, "label", "classification")
     assert summary == {
+        "task": "classification",
+        "task_reason": "",
         "rows": 10,
-        "columns": 2,
-        "missing_cells": 3,
+        "columns": 4,
+        "missing_cells": 4,
         "classes": 1,
         "class_counts": {"a": 9},
         "unlabelled_rows": 1,
-        "missing_by_column": {"label": 0, "sex": 3},
+        "missing_by_column": {"label": 0, "sex": 3, "code": 0, "spend": 1},
         "placeholders_by_column": {"sex": 1},
+        "cast_failures_by_column": {},
+        "numeric_text_columns": {"code": 10.0},
         "strong_correlations": [["x", "y", -0.91]],
     }
+
+
+def test_summary_metrics_of_a_regression_describe_the_label():
+    label = pd.DataFrame({"column": ["label"], "count": [9], "mean": [5.0], "std": [1.0], "min": [1.0]})
+    label = label.assign(q1=4.0, median=5.0, q3=6.0, max=9.0)
+    summary = profiling.summary_metrics(_missing(), label, pd.DataFrame(columns=["a", "b", "r"]), "label", "regression")
+    assert summary["label_summary"] == {"mean": 5.0, "std": 1.0, "min": 1.0, "median": 5.0, "max": 9.0}
+    assert "classes" not in summary and summary["task"] == "regression"
+    text = profiling.data_quality_findings(
+        _missing(), label, pd.DataFrame(columns=["a", "b", "r"]), "label", "regression"
+    )
+    assert "The label `label` ranges from 1 to 9 (median 5, mean 5)" in text

@@ -52,6 +52,20 @@ def test_metric_changes_compare_per_stage_and_key():
     assert metric_changes(runs) == {("b", "eda", "rows"): 6, ("b", "eda", "missing_cells"): 0}
 
 
+def test_metric_changes_compare_only_runs_of_the_same_table_label_and_task():
+    def run(run_id, table, label, task, rows):
+        data = {"table": table, "label": label, "task": task}
+        return {"run_id": run_id, "provenance": {"data": data}, "stages": [{"stage": "eda", "metrics": {"rows": rows}}]}
+
+    runs = [
+        run("d", "p-abcdef.d.t", "y", "classification", 400),
+        run("c", "p-abcdef.d.t", "y", "regression", 390),  # same table and label, other task
+        run("b", "p-abcdef.d.other", "y", "classification", 380),  # another table
+        run("a", "p-abcdef.d.t", "y", "classification", 344),
+    ]
+    assert metric_changes(runs) == {("d", "eda", "rows"): 56}
+
+
 def test_contents_list_links_each_section_heading():
     body = (
         f"<div>{TOC_PLACEHOLDER}</div>"

@@ -20,8 +20,8 @@ from .test_pipeline import _run
 pytestmark = pytest.mark.slow
 
 
-def _tiny_project(root, cv_folds: int):
-    """A project on a small local table (fast notebooks); cv_folds=5 makes training fail."""
+def _tiny_project(root, fail_training: bool = False):
+    """A project on a small local table (fast notebooks); ``fail_training`` sets a C the estimator refuses."""
     import shutil
 
     for folder in ("params", "notebooks"):
@@ -35,7 +35,8 @@ def _tiny_project(root, cv_folds: int):
         "table: my-project.lab.tiny\nlocal_tables: {my-project.lab.tiny: tiny.csv}\n"
         "label: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
     )
-    write_yaml(root / "params/02-train.yaml", f"model: logistic_regression\ncv_folds: {cv_folds}\n")
+    refused = "hyperparameters: {C: -1.0}\n" if fail_training else ""  # refused when fitting, not by params
+    write_yaml(root / "params/02-train.yaml", f"model: logistic_regression\ncv_folds: 2\n{refused}")
     write_yaml(root / "params/03-evaluate.yaml", "slice_columns: []\npermutation_repeats: 2\n")
     return root
 
@@ -50,8 +51,8 @@ def _statuses(record):
 
 
 def test_reuse_noop_corrupt_record_and_force(tmp_path, capsys):
-    project = _tiny_project(tmp_path, cv_folds=5)
-    assert _run(project, "report", "--quiet") == 1  # training cannot cross-validate the rare class
+    project = _tiny_project(tmp_path, fail_training=True)
+    assert _run(project, "report", "--quiet") == 1  # training fails
     first, record = _latest(project)
     assert _statuses(record) == ["ok", "failed", "not run"]
 
@@ -107,7 +108,7 @@ def _with_cell(project, stem, source, position=2):
     ids=["cell-timeout", "notebook-timeout", "kernel-dies"],
 )
 def test_a_hung_or_dead_kernel_ends_in_a_clear_error(tmp_path, capsys, cell, runner, message):
-    project = _tiny_project(tmp_path, cv_folds=2)
+    project = _tiny_project(tmp_path)
     _with_cell(project, "01-eda", cell)
     write_yaml(project / "params/runner.yaml", runner)
     started = time.monotonic()
@@ -150,7 +151,7 @@ def test_read_only_reports_folder_is_refused(project, capsys):
 
 
 def test_a_killed_run_leaves_the_latest_run_intact_and_the_next_run_recovers(tmp_path):
-    project = _tiny_project(tmp_path, cv_folds=2)
+    project = _tiny_project(tmp_path)
     assert _run(project, "report", "--quiet") == 0
     earlier, _ = _latest(project)
     index_before = (project / "reports/index.html").read_bytes()

@@ -1,18 +1,23 @@
 """Data-analysis statistics computed in SQL, on BigQuery or the embedded engine.
 
-Each helper runs one named query over the whole table and brings back aggregates only, so
-the work and the memory on this side do not grow with the table.
+Each helper runs named queries over the whole table and brings back aggregates only, so the
+work and the memory on this side do not grow with the table. Per-column statistics run a
+bounded number of columns per statement (``bqlab.data.COLUMNS_PER_QUERY``), so a table with
+hundreds of columns is read in several small statements, not one huge one.
 """
 
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from bqlab.data import Source, named_query, union_per_column
-from bqlab.identifiers import quote_column, quote_table
+from bqlab.data import Source, named_query, query_per_column
+from bqlab.identifiers import quote_column
+from bqlab.sources.views import NUMERIC_TYPES, TableView, as_view
 
-NUMERIC_TYPES = {"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"}
 MISSING_CLASS = "<missing>"
+# Columns per COUNT(DISTINCT ...) statement, and column pairs per CORR statement.
+DISTINCT_PER_QUERY = 100
+PAIRS_PER_QUERY = 1000
 
 
 def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -21,28 +26,47 @@ def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[
     return numeric, [c for c in columns if c not in numeric]
 
 
-def distinct_counts(source: Source, table: str, columns: Sequence[str]) -> dict[str, int]:
+def distinct_counts(source: Source, table: TableView | str, columns: Sequence[str]) -> dict[str, int]:
     """Return the number of distinct non-NULL values of each column."""
-    counts = ", ".join(f"COUNT(DISTINCT {quote_column(c)}) AS distinct_{i}" for i, c in enumerate(columns))
-    row = source.query(named_query("distinct_counts", table=quote_table(table), counts=counts)).iloc[0]
-    return {c: int(row[f"distinct_{i}"]) for i, c in enumerate(columns)}
+    view, out = as_view(source, table), {}
+    for start in range(0, len(columns), DISTINCT_PER_QUERY):
+        chunk = list(columns[start : start + DISTINCT_PER_QUERY])
+        counts = ", ".join(f"COUNT(DISTINCT {quote_column(c)}) AS distinct_{i}" for i, c in enumerate(chunk))
+        row = source.query(named_query("distinct_counts", table=view.sql, counts=counts)).iloc[0]
+        out |= {c: int(row[f"distinct_{i}"]) for i, c in enumerate(chunk)}
+    return out
 
 
-def class_counts(source: Source, table: str, label: str) -> pd.DataFrame:
+def class_counts(source: Source, table: TableView | str, label: str) -> pd.DataFrame:
     """Return rows and share per label value, largest first; NULL labels are ``<missing>``."""
-    frame = source.query(named_query("class_counts", table=quote_table(table), label=quote_column(label)))
+    view = as_view(source, table)
+    frame = source.query(named_query("class_counts", table=view.sql, label=quote_column(label)))
     values = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS)
     rows = frame["row_count"].astype("int64")
     share = (100 * rows / max(int(rows.sum()), 1)).round(2)
     return pd.DataFrame({label: values.to_numpy(), "rows": rows.to_numpy(), "share_pct": share.to_numpy()})
 
 
-def numeric_summary(source: Source, table: str, label: str, numeric: Sequence[str]) -> pd.DataFrame:
-    """Return count, mean, std, min, quartiles and max of each numeric column per class (one query)."""
+ALL_ROWS = "all rows"
+
+
+def numeric_summary(
+    source: Source, table: TableView | str, label: str, numeric: Sequence[str], task: str = "classification"
+) -> pd.DataFrame:
+    """Return count, mean, std, min, quartiles and max of each numeric column.
+
+    Per class for classification; over all rows for regression (the ``label`` column then
+    holds "all rows").
+    """
     columns = ["column", label, "count", "mean", "std", "min", "q1", "median", "q3", "max"]
     if not numeric:
         return pd.DataFrame(columns=columns)
-    frame = source.query(union_per_column("numeric_summary", table, numeric, label=quote_column(label)))
+    view = as_view(source, table)
+    if task == "classification":
+        slots = {"label": quote_column(label), "group": "GROUP BY class_value"}
+    else:
+        slots = {"label": f"'{ALL_ROWS}'", "group": ""}
+    frame = query_per_column(source, "numeric_summary", view.sql, numeric, **slots)
     quartiles = frame["quartiles"].map(lambda q: list(q) if hasattr(q, "__len__") and len(q) == 5 else [None] * 5)
     out = pd.DataFrame(
         {
@@ -64,33 +88,75 @@ def numeric_summary(source: Source, table: str, label: str, numeric: Sequence[st
 
 
 def category_counts(
-    source: Source, table: str, label: str, categorical: Sequence[str], top_values: int
+    source: Source,
+    table: TableView | str,
+    label: str,
+    categorical: Sequence[str],
+    top_values: int,
+    task: str = "classification",
 ) -> pd.DataFrame:
-    """Return rows per (column, value) and class for the ``top_values`` most frequent values of each column."""
+    """Return, for the ``top_values`` most frequent values of each categorical column, the rows per class.
+
+    For regression: the rows and the mean label of each value.
+    """
     if not categorical:
         return pd.DataFrame()
-    sql = union_per_column("category_counts", table, categorical, label=quote_column(label))
-    frame = source.query(sql, {"top_values": int(top_values)})
+    view = as_view(source, table)
+    query = "category_counts" if task == "classification" else "category_means"
+    frame = query_per_column(
+        source, query, view.sql, categorical, {"top_values": int(top_values)}, label=quote_column(label)
+    )
+    order = {c: i for i, c in enumerate(categorical)}
+    if task != "classification":
+        out = frame.rename(columns={"column_name": "column", "row_count": "rows", "label_mean": f"mean {label}"})
+        out["rows"] = out["rows"].astype("int64")
+        out[f"mean {label}"] = out[f"mean {label}"].astype("float64").round(3)
+        out = out.sort_values(["column", "rows"], key=lambda s: s.map(order) if s.name == "column" else -s)
+        return out.set_index(["column", "value"])
     frame["class_value"] = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS)
     table_ = frame.pivot_table(
         index=["column_name", "value"], columns="class_value", values="row_count", aggfunc="sum", fill_value=0
     )
     table_ = table_.astype("int64")
-    order = {c: i for i, c in enumerate(categorical)}
     table_ = table_.sort_index(key=lambda s: s.map(order) if s.name == "column_name" else s)
     table_.index.names, table_.columns.name = ["column", "value"], label
     return table_
 
 
-def correlations(source: Source, table: str, numeric: Sequence[str]) -> pd.DataFrame:
-    """Return the Pearson correlation matrix of the numeric columns (CORR in SQL, one scan)."""
+def correlation_pairs(source: Source, table: TableView | str, numeric: Sequence[str]) -> pd.DataFrame:
+    """Return the Pearson correlation of every pair of numeric columns: columns a, b, r.
+
+    CORR in SQL, ``PAIRS_PER_QUERY`` pairs to a statement. A pair without variation has r NaN.
+    """
+    view = as_view(source, table)
+    pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
+    rows = []
+    for start in range(0, len(pairs), PAIRS_PER_QUERY):
+        chunk = pairs[start : start + PAIRS_PER_QUERY]
+        select = ", ".join(f"CORR({quote_column(a)}, {quote_column(b)}) AS r_{k}" for k, (a, b) in enumerate(chunk))
+        row = source.query(named_query("correlations", table=view.sql, pairs=select)).iloc[0]
+        rows += [
+            (a, b, float(row[f"r_{k}"]) if pd.notna(row[f"r_{k}"]) else float("nan")) for k, (a, b) in enumerate(chunk)
+        ]
+    return pd.DataFrame(rows, columns=["a", "b", "r"]).round({"r": 3})
+
+
+def correlation_matrix(pairs: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFrame:
+    """Return the correlation pairs as a symmetric matrix over ``numeric`` (1 on the diagonal)."""
     matrix = pd.DataFrame(1.0, index=list(numeric), columns=list(numeric))
-    pairs = [(i, j) for i in range(len(numeric)) for j in range(i + 1, len(numeric))]
-    if not pairs:
-        return matrix
-    select = ", ".join(f"CORR({quote_column(numeric[i])}, {quote_column(numeric[j])}) AS r_{i}_{j}" for i, j in pairs)
-    row = source.query(named_query("correlations", table=quote_table(table), pairs=select)).iloc[0]
-    for i, j in pairs:
-        value = row[f"r_{i}_{j}"]
-        matrix.iloc[i, j] = matrix.iloc[j, i] = float(value) if pd.notna(value) else float("nan")
-    return matrix.round(3)
+    for a, b, r in pairs.itertuples(index=False):
+        if a in matrix.index and b in matrix.index:
+            matrix.loc[a, b] = matrix.loc[b, a] = r
+    return matrix
+
+
+def correlations(source: Source, table: TableView | str, numeric: Sequence[str]) -> pd.DataFrame:
+    """Return the Pearson correlation matrix of the numeric columns (CORR in SQL)."""
+    return correlation_matrix(correlation_pairs(source, table, numeric), numeric)
+
+
+def label_summary(source: Source, table: TableView | str, label: str, task: str) -> pd.DataFrame:
+    """Rows per class (classification), or the label's count, mean, spread and quartiles (regression)."""
+    if task == "regression":
+        return numeric_summary(source, table, label, [label], task).drop(columns=[label])
+    return class_counts(source, table, label)

@@ -11,7 +11,7 @@ the file, the key and the nearest valid key.
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,7 +43,10 @@ def _billing_project(value: str) -> str:
 
 
 BillingProject = Annotated[str, AfterValidator(_billing_project)]
-ModelName = Literal["logistic_regression", "random_forest", "gradient_boosting"]
+ModelName = Literal["logistic_regression", "ridge", "random_forest", "gradient_boosting"]
+Task = Literal["auto", "classification", "regression"]
+# Types a column can be cast to from YAML (``column_types``), with SAFE_CAST in SQL.
+CastType = Literal["STRING", "INT64", "FLOAT64", "NUMERIC", "BOOL"]
 
 
 class BigQueryParams(BaseModel):
@@ -60,6 +63,27 @@ class BigQueryParams(BaseModel):
     storage_api_endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+:[0-9]+$")
 
 
+class LocalFile(BaseModel):
+    """A CSV or Parquet file standing for a table on the local source, and how to read it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    # CSV only: the text encoding (utf-8, utf-16 or latin-1) and the field delimiter
+    # (detected when null).
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+
+
+class LocalEngineParams(BaseModel):
+    """The embedded engine's (DuckDB's) resources; larger tables spill to disk beyond them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_limit: str = Field(default="2GB", pattern=r"^[0-9]+(\.[0-9]+)? ?(MB|GB|MiB|GiB)$")
+    threads: int | None = Field(default=None, ge=1, le=64)
+
+
 class CommonParams(BaseModel):
     """Settings shared by every notebook (``params/common.yaml``)."""
 
@@ -68,9 +92,12 @@ class CommonParams(BaseModel):
     source: Literal["local", "bigquery"] = "local"
     bigquery: BigQueryParams = Field(default_factory=BigQueryParams)
     table: TableId = "bigquery-public-data.ml_datasets.penguins"
-    local_tables: dict[TableId, str] = Field(default_factory=dict)
+    local_tables: dict[TableId, str | LocalFile] = Field(default_factory=dict)
+    local_engine: LocalEngineParams = Field(default_factory=LocalEngineParams)
     label: ColumnName = "species"
     features: list[ColumnName] = Field(min_length=1)
+    task: Task = "auto"
+    column_types: dict[ColumnName, CastType] = Field(default_factory=dict)
     missing_values: list[str] = Field(default_factory=lambda: ["."])
     seed: int = 42
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
@@ -83,6 +110,11 @@ class CommonParams(BaseModel):
         if len(set(self.features)) != len(self.features):
             raise ValueError("features lists a column twice")
         return self
+
+    @property
+    def local_files(self) -> dict[str, LocalFile]:
+        """``local_tables`` with every entry as a LocalFile (a bare path reads with the defaults)."""
+        return {t: f if isinstance(f, LocalFile) else LocalFile(path=f) for t, f in self.local_tables.items()}
 
     @classmethod
     def from_namespace(cls, namespace: dict[str, Any]):
@@ -105,6 +137,7 @@ class EdaParams(CommonParams):
 
     sample_rows: int = Field(default=2000, gt=0)
     top_values: int = Field(default=20, gt=0)
+    max_plot_features: int = Field(default=6, gt=0, le=30)
 
 
 class TrainParams(CommonParams):
@@ -114,6 +147,16 @@ class TrainParams(CommonParams):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     cv_folds: int = Field(default=5, ge=2, le=20)
 
+    @field_validator("model")
+    @classmethod
+    def _model_fits_the_task(cls, value: str, info) -> str:
+        from bqlab.modeling import model_problem
+
+        problem = model_problem(value, info.data.get("task", "auto"))
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("hyperparameters")
     @classmethod
     def _known_hyperparameters(cls, value: dict[str, Any], info) -> dict[str, Any]:
@@ -122,7 +165,7 @@ class TrainParams(CommonParams):
         model = info.data.get("model")
         if model is None:
             return value
-        valid = hyperparameter_names(model)
+        valid = hyperparameter_names(model, info.data.get("task", "auto"))
         for key in value:
             if key not in valid:
                 raise ValueError(f"unknown hyperparameter {key!r} for model {model!r}{_did_you_mean(key, valid)}")
@@ -132,13 +175,14 @@ class TrainParams(CommonParams):
 class EvaluateParams(CommonParams):
     """Evaluation notebook (``params/03-evaluate.yaml``)."""
 
-    slice_columns: list[ColumnName] = Field(default_factory=list)
+    slice_columns: Literal["auto"] | list[ColumnName] = "auto"
     permutation_repeats: int = Field(default=10, gt=0)
 
     @property
     def columns(self) -> list[str]:
-        """Label, features and any slice column that is not a feature."""
-        return [*self.split_columns, *(c for c in self.slice_columns if c not in self.split_columns)]
+        """Label, features and any slice column that is not a feature ("auto" picks among features)."""
+        extra = [] if self.slice_columns == "auto" else self.slice_columns
+        return [*self.split_columns, *(c for c in extra if c not in self.split_columns)]
 
 
 class RunnerParams(BaseModel):
@@ -166,11 +210,44 @@ class PipelineParams:
     runner: RunnerParams
     files: tuple[Path, ...]
     profile: str | None
+    # (section, key, nested key ...) -> the file that set it; section is "common", "runner" or a stage.
+    origin: dict[tuple[str, ...], Path] = field(default_factory=dict)
+    params_dir: Path = Path("params")
 
     @property
     def common(self) -> CommonParams:
         """The shared settings (identical in every stage)."""
         return self.stages["eda"]
+
+    def where(self, stage: str, *key: str) -> str:
+        """Name the file a key was read from, or where to set it when it holds a built-in default."""
+        return _where(self.origin, self.params_dir, stage, key)
+
+
+def _where(origin: dict[tuple[str, ...], Path], params_dir: Path, stage: str, key: tuple[str, ...]) -> str:
+    for n in range(len(key), 0, -1):
+        for section in (stage, "common"):
+            if (section, *key[:n]) in origin:
+                return str(origin[(section, *key[:n])])
+    if stage == "runner":
+        home = "runner.yaml"
+    elif key and key[0] in CommonParams.model_fields:
+        home = "common.yaml"
+    else:
+        home = f"{STAGES[stage][0]}.yaml" if stage in STAGES else "common.yaml"
+    return f"{params_dir / home} (built-in default, not set in the file)"
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any], origin: dict, prefix: tuple[str, ...], path: Path):
+    """Merge ``overlay`` into ``base`` key by key (nested mappings too); record which file set what."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and value:
+            out[key] = _merge(out[key], value, origin, (*prefix, key), path)
+        else:
+            out[key] = value
+            origin[(*prefix, key)] = path
+    return out
 
 
 def _did_you_mean(key: str, valid) -> str:
@@ -201,15 +278,19 @@ def _check_keys(values: dict[str, Any], allowed, where: str) -> None:
 def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineParams:
     """Load, merge and validate every params file.
 
+    A profile's sections are merged key by key into the base files: a nested key in a profile
+    (``bigquery: {location: EU}``) replaces that key only.
+
     Raises:
         ParamsError: naming the file and key at fault and how to fix it.
     """
     params_dir = Path(params_dir)
     common_keys = set(CommonParams.model_fields)
+    origin: dict[tuple[str, ...], Path] = {}
     common_file = params_dir / "common.yaml"
     common = _read_yaml(common_file)
     _check_keys(common, common_keys, str(common_file))
-    origin = {key: common_file for key in common}
+    common = _merge({}, common, origin, ("common",), common_file)
     layers: dict[str, dict[str, Any]] = {}
     files = [common_file]
     for stage, (stem, model) in STAGES.items():
@@ -220,13 +301,12 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
             set(model.model_fields) - common_keys,
             f"{path} (only {stem}'s own keys; shared keys go in common.yaml)",
         )
-        layers[stage] = values
-        origin.update({(stage, key): path for key in values})
+        layers[stage] = _merge({}, values, origin, (stage,), path)
         files.append(path)
     runner_file = params_dir / "runner.yaml"
     runner = _read_yaml(runner_file) if runner_file.is_file() else {}
     _check_keys(runner, set(RunnerParams.model_fields), str(runner_file))
-    origin.update({("runner", key): runner_file for key in runner})
+    runner = _merge({}, runner, origin, ("runner",), runner_file)
     if runner_file.is_file():
         files.append(runner_file)
     if profile:
@@ -241,46 +321,55 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
                 raise ParamsError(f"{path}: section {section!r} must be a mapping of keys to values")
             if section == "common":
                 _check_keys(values, common_keys, f"{path} [common]")
-                common = {**common, **values}
-                origin.update({key: path for key in values})
+                common = _merge(common, values, origin, ("common",), path)
             elif section == "runner":
                 _check_keys(values, set(RunnerParams.model_fields), f"{path} [runner]")
-                runner = {**runner, **values}
-                origin.update({("runner", key): path for key in values})
+                runner = _merge(runner, values, origin, ("runner",), path)
             else:
                 own = set(STAGES[section][1].model_fields) - common_keys
                 _check_keys(values, own, f"{path} [{section}]")
-                layers[section] = {**layers[section], **values}
-                origin.update({(section, key): path for key in values})
+                layers[section] = _merge(layers[section], values, origin, (section,), path)
         files.append(path)
-    root = params_dir.resolve().parent
-    tables = common.get("local_tables")
-    if isinstance(tables, dict):  # relative file paths are relative to the project root
-        common["local_tables"] = {t: str(root / f) if isinstance(f, str) else f for t, f in tables.items()}
-    warehouse = common.get("bigquery")
-    cache_dir = warehouse.get("cache_dir", ".cache/bigquery") if isinstance(warehouse, dict) else None
-    if isinstance(cache_dir, str):
-        common["bigquery"] = {**warehouse, "cache_dir": str(root / cache_dir)}
+    common = _rooted_paths(common, params_dir.resolve().parent)
     stages = {}
     for stage, (_, model) in STAGES.items():
         try:
             stages[stage] = model(**common, **layers[stage])
         except ValidationError as err:
-            raise ParamsError(_describe(err, stage, origin)) from None
+            raise ParamsError(_describe(err, stage, origin, params_dir)) from None
     try:
         runner_params = RunnerParams(**runner)
     except ValidationError as err:
-        raise ParamsError(_describe(err, "runner", origin)) from None
-    return PipelineParams(stages=stages, runner=runner_params, files=tuple(files), profile=profile)
+        raise ParamsError(_describe(err, "runner", origin, params_dir)) from None
+    return PipelineParams(stages, runner_params, tuple(files), profile, origin, params_dir)
 
 
-def _describe(err: ValidationError, stage: str, origin: dict) -> str:
+def _rooted_paths(common: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Make the file paths in common params absolute: they are relative to the project root."""
+    common = dict(common)
+    tables = common.get("local_tables")
+    if isinstance(tables, dict):
+        rooted = {}
+        for table, entry in tables.items():
+            if isinstance(entry, str):
+                entry = str(root / entry)
+            elif isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                entry = {**entry, "path": str(root / entry["path"])}
+            rooted[table] = entry
+        common["local_tables"] = rooted
+    warehouse = common.get("bigquery")
+    cache_dir = warehouse.get("cache_dir", ".cache/bigquery") if isinstance(warehouse, dict) else None
+    if isinstance(cache_dir, str):
+        common["bigquery"] = {**warehouse, "cache_dir": str(root / cache_dir)}
+    return common
+
+
+def _describe(err: ValidationError, stage: str, origin: dict, params_dir: Path) -> str:
     lines = []
     for problem in err.errors():
-        loc = problem["loc"]
-        key = str(loc[0]) if loc else ""
-        where = origin.get((stage, key)) or origin.get(key) or "params (built-in default)"
-        path = ".".join(str(part) for part in loc) or "(whole file)"
+        loc = tuple(str(part) for part in problem["loc"] if str(part) not in ("str", "LocalFile"))
+        where = _where(origin, params_dir, stage, loc)
+        path = ".".join(loc) or "(whole file)"
         message = problem["msg"].removeprefix("Value error, ")
         got = f" (got {problem.get('input')!r})" if loc else ""
         lines.append(f"{where}: key {path!r}: {message}{got}")

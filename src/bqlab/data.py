@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from bqlab.errors import DataError
 from bqlab.identifiers import quote_column, quote_table
+from bqlab.sources.views import TableView, as_view, cast_expression, table_view  # noqa: F401 - table_view for notebooks
 
 QUERY_LOG_COLUMNS = ["rows", "bytes", "estimated_bytes", "usd", "cache"]
 
@@ -57,7 +58,7 @@ def open_source(params, stage: str | None = None) -> Source:
     if params.source == "local":
         from bqlab.embedded import LocalSource
 
-        return LocalSource(params.local_tables)
+        return LocalSource(params.local_files, params.local_engine)
     if params.source == "bigquery":
         from bqlab.bigquery import open_warehouse
 
@@ -71,33 +72,73 @@ def named_query(query_name: str, **identifiers: str) -> str:
     return text.format(**identifiers)
 
 
-def fetch_columns(source: Source, table_id: str, columns: Sequence[str]) -> pd.DataFrame:
-    """Return ``columns`` of every row of ``table_id``; an empty table is an error."""
-    sql = named_query(
-        "select_columns",
-        table=quote_table(table_id),
-        columns=", ".join(quote_column(c) for c in columns),
-    )
+def fetch_columns(source: Source, table: TableView | str, columns: Sequence[str]) -> pd.DataFrame:
+    """Return ``columns`` of every row of the table; an empty table is an error."""
+    view = as_view(source, table)
+    sql = named_query("select_columns", table=view.sql, columns=", ".join(quote_column(c) for c in columns))
     frame = source.query(sql)
     if frame.empty:
-        raise DataError(f"table {table_id!r} returned no rows: check the table id in params")
+        raise DataError(f"table {view.table_id!r} returned no rows: check the table id in params")
     return frame
 
 
-def union_per_column(query_name: str, table_id: str, columns: Sequence[str], **slots: str) -> str:
-    """One named query per column, as one statement (UNION ALL): a single job, a single bill.
+# Columns per statement of the per-column queries: a wide table is read in a few bounded
+# statements rather than one with hundreds of branches.
+COLUMNS_PER_QUERY = 50
+
+
+def query_per_column(
+    source: Source,
+    query_name: str,
+    table_sql: str,
+    columns: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    slots_of=None,
+    **slots: str,
+) -> pd.DataFrame:
+    """Run one named query per column, ``COLUMNS_PER_QUERY`` columns to a statement (UNION ALL).
 
     Each copy gets the slots ``column`` (quoted) and ``name`` (the column's name as a string
-    literal; validated names hold no quotes), besides ``table`` and ``slots``.
+    literal; validated names hold no quotes), besides ``table``, ``slots`` and, per column,
+    ``slots_of(column)``. Returns the rows of every statement, in column order.
     """
-    table = quote_table(table_id)
-    parts = [named_query(query_name, table=table, column=quote_column(c), name=f"'{c}'", **slots) for c in columns]
-    return "\nUNION ALL\n".join(parts)
+    frames = []
+    for start in range(0, len(columns), COLUMNS_PER_QUERY):
+        parts = [
+            named_query(
+                query_name,
+                table=table_sql,
+                column=quote_column(c),
+                name=f"'{c}'",
+                **slots,
+                **(slots_of(c) if slots_of else {}),
+            )
+            for c in columns[start : start + COLUMNS_PER_QUERY]
+        ]
+        frames.append(source.query("\nUNION ALL\n".join(parts), params))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def column_profile(source: Source, table_id: str, columns: Sequence[str], placeholders: Sequence[str]) -> pd.DataFrame:
-    """Count rows, NULLs and placeholder values (such as ".") per column, in SQL."""
-    frame = source.query(union_per_column("column_profile", table_id, columns), {"placeholders": list(placeholders)})
+def column_profile(
+    source: Source, table: TableView | str, columns: Sequence[str], placeholders: Sequence[str]
+) -> pd.DataFrame:
+    """Count rows, NULLs, placeholder values (such as "."), failed casts and number-like text per column.
+
+    It reads the table as stored (not the cast view), so a value that a cast from params turns
+    into NULL is counted as ``cast_failed_count``, not hidden among the NULLs.
+    """
+    view = as_view(source, table)
+
+    def cast(column: str) -> dict[str, str]:
+        target = view.column_types.get(column, "STRING")
+        return {"cast": cast_expression(column, view.raw_schema[column], target)}
+
+    frame = query_per_column(
+        source, "column_profile", quote_table(view.table_id), columns, {"placeholders": list(placeholders)}, cast
+    )
+    # A count over a column with no value comes back NULL on some engines: it is 0.
+    counts = [c for c in frame.columns if c != "column_name"]
+    frame[counts] = frame[counts].fillna(0).astype("int64")
     order = {c: i for i, c in enumerate(columns)}
     return frame.sort_values("column_name", key=lambda s: s.map(order)).reset_index(drop=True)
 
@@ -128,17 +169,17 @@ def _key_text(column: str, kind: str) -> str:
     return f"IFNULL({text}, '')"
 
 
-def _known_columns(source: Source, table_id: str, columns: Sequence[str]) -> dict[str, str]:
-    """Return the table's schema, after checking that it has every one of ``columns``."""
-    schema = source.schema(table_id)
+def _known_columns(view: TableView, columns: Sequence[str]) -> dict[str, str]:
+    """Return the view's schema, after checking that it has every one of ``columns``."""
+    schema = view.schema
     unknown = [c for c in dict.fromkeys(columns) if c not in schema]
     if unknown:
-        raise DataError(f"columns {unknown} are not in table {table_id!r}: it has {list(schema)}")
+        raise DataError(f"columns {unknown} are not in table {view.table_id!r}: it has {list(schema)}")
     return schema
 
 
 def sample_rows(
-    source: Source, table_id: str, columns: Sequence[str], sample_rows: int, seed: int, rows: int | None = None
+    source: Source, table: TableView | str, columns: Sequence[str], sample_rows: int, seed: int, rows: int | None = None
 ) -> pd.DataFrame:
     """Return a deterministic sample of at most ``sample_rows`` rows, taken in SQL.
 
@@ -148,10 +189,11 @@ def sample_rows(
     """
     if sample_rows < 1:
         raise DataError(f"sample_rows={sample_rows}: a sample needs at least one row; use a positive number")
-    schema = _known_columns(source, table_id, columns)
+    view = as_view(source, table)
+    schema = _known_columns(view, columns)
     sql = named_query(
         "sample_rows",
-        table=quote_table(table_id),
+        table=view.sql,
         columns=", ".join(quote_column(c) for c in columns),
         key=", '|', ".join(_key_text(c, schema[c]) for c in columns),
     )
@@ -163,7 +205,7 @@ def sample_rows(
 
 def fetch_split(
     source: Source,
-    table_id: str,
+    table: TableView | str,
     columns: Sequence[str],
     key_columns: Sequence[str],
     test_fraction: float,
@@ -179,11 +221,12 @@ def fetch_split(
     selects the same rows in the same order on BigQuery and on the embedded engine. At most
     ``max_rows`` labelled rows are read: the first by hash, a deterministic sample.
     """
-    schema = _known_columns(source, table_id, [*columns, *key_columns])
+    view = as_view(source, table)
+    schema = _known_columns(view, [*columns, *key_columns])
     label = key_columns[0]
     sql = named_query(
         "split_rows",
-        table=quote_table(table_id),
+        table=view.sql,
         columns=", ".join(quote_column(c) for c in columns),
         label=quote_column(label),
         key=", '|', ".join(_key_text(c, schema[c]) for c in key_columns),

@@ -44,7 +44,9 @@ _BIGQUERY_TYPES = {
 }
 
 
-MEMORY_LIMIT = "512MB"
+# Defaults of params' local_engine: DuckDB's memory cap (beyond it, sorts spill to a private
+# temporary folder) and its threads (None: one per core).
+MEMORY_LIMIT = "2GB"
 
 
 def farm_fingerprint(values: pa.Array) -> pa.Array:
@@ -63,18 +65,28 @@ class LocalSource:
 
     name = "local"
 
-    def __init__(self, local_tables: Mapping[str, str | Path] | None = None) -> None:
+    def __init__(self, local_tables: Mapping[str, Any] | None = None, engine: Any = None) -> None:
+        """Open the engine.
+
+        Args:
+            local_tables: table id -> file path, or an object with ``path``, ``encoding`` and
+                ``delimiter`` (``bqlab.config.LocalFile``).
+            engine: an object with ``memory_limit`` and ``threads`` (``bqlab.config.LocalEngineParams``).
+        """
         self._con = duckdb.connect(":memory:")
         # Bounded memory on any table size: DuckDB spills large sorts (the split's ORDER BY over
         # every row) to a private temporary folder instead of growing past the limit.
         self._spill = tempfile.mkdtemp(prefix="bqlab-duckdb-")
         weakref.finalize(self, shutil.rmtree, self._spill, ignore_errors=True)
-        self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        memory = getattr(engine, "memory_limit", None) or MEMORY_LIMIT
+        self._con.execute(f"SET memory_limit = '{memory.replace(' ', '')}'")  # validated by params
+        if getattr(engine, "threads", None):
+            self._con.execute(f"SET threads = {int(engine.threads)}")
         self._con.execute(f"SET temp_directory = '{self._spill}'")
         self._con.create_function(
             "farm_fingerprint", farm_fingerprint, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type="arrow"
         )
-        self._files = {validate_table_id(t): Path(p) for t, p in (local_tables or {}).items()}
+        self._files = {validate_table_id(t): _file_entry(p) for t, p in (local_tables or {}).items()}
         self._loaded: set[str] = set()
         self.log: list[dict[str, Any]] = []
 
@@ -99,7 +111,10 @@ class LocalSource:
         if project and project not in self._attached():
             self._con.execute(f"ATTACH ':memory:' AS \"{project}\"")
         self._con.execute(f'CREATE SCHEMA IF NOT EXISTS {catalog}."{dataset}"')
-        self._con.execute(f"CREATE {kind} {target} AS {loader}")
+        try:
+            self._con.execute(f"CREATE {kind} {target} AS {loader}")
+        except duckdb.Error as err:
+            raise _unreadable(table_id, self._files.get(table_id), err) from None
         self._loaded.add(table_id)
         return target
 
@@ -109,14 +124,16 @@ class LocalSource:
         A Parquet file stays on disk and is scanned by each query (columnar, in parallel), so a
         table of any size costs no memory to open; a CSV file is parsed once into a table.
         """
-        path = self._files[table_id]
+        path, encoding, delimiter = self._files[table_id]
         if not path.is_file():
             raise DataError(f"local file for table {table_id!r} not found: {path}")
-        literal = "'" + str(path).replace("'", "''") + "'"
+        literal = _string_literal(str(path))
         if path.suffix.lower() == ".parquet":
             return "VIEW", f"SELECT * FROM read_parquet({literal})"
         if path.suffix.lower() in {".csv", ".gz"}:
-            return "TABLE", f"SELECT * FROM read_csv({literal}, header = true)"
+            options = f", encoding = {_string_literal(encoding)}"
+            options += f", delim = {_string_literal(delimiter)}" if delimiter else ""
+            return "TABLE", f"SELECT * FROM read_csv({literal}, header = true{options})"
         raise DataError(f"local file for table {table_id!r} must be .csv or .parquet: {path}")
 
     def _attached(self) -> set[str]:
@@ -154,6 +171,36 @@ class LocalSource:
         target = self._ensure_table(validate_table_id(table_id))
         rows = self._con.execute(f"DESCRIBE {target}").fetchall()
         return {name: _BIGQUERY_TYPES.get(str(kind).upper(), str(kind).upper()) for name, kind, *_ in rows}
+
+
+def _file_entry(entry: Any) -> tuple[Path, str, str | None]:
+    if isinstance(entry, str | Path):
+        return Path(entry), "utf-8", None
+    return Path(entry.path), entry.encoding, entry.delimiter
+
+
+def _string_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _unreadable(table_id: str, entry: tuple[Path, str, str | None] | None, err: Exception) -> DataError:
+    """One line that names the file, what went wrong and the setting that fixes it."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if entry is None:
+        return DataError(f"table {table_id!r} could not be loaded: {first}")
+    path, encoding, _ = entry
+    text = str(err).lower()
+    if "unicode" in text or "encoding" in text or "utf" in text:
+        fix = (
+            f"the file is not {encoding} text: set its encoding in params/common.yaml, e.g. "
+            f"local_tables: {{{table_id}: {{path: ..., encoding: latin-1}}}} (utf-8, utf-16 or latin-1)"
+        )
+    else:
+        fix = (
+            "check the file, or set its delimiter in params/common.yaml, e.g. "
+            f"local_tables: {{{table_id}: {{path: ..., delimiter: ';'}}}}"
+        )
+    return DataError(f"cannot read {path} (table {table_id!r}): {first.removeprefix('Invalid Input Error: ')}; {fix}")
 
 
 def _check_parameters(tree: exp.Expression, params: Mapping[str, Any]) -> None:

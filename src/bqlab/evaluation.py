@@ -13,14 +13,27 @@ from sklearn.metrics import (
     auc,
     confusion_matrix,
     f1_score,
+    mean_absolute_error,
     precision_recall_fscore_support,
+    r2_score,
     roc_curve,
+    root_mean_squared_error,
 )
 from sklearn.pipeline import Pipeline
 
+# The score that ranks slices and drives permutation importance, per task, and whether higher is better.
+MAIN_SCORE = {"classification": ("accuracy", True), "regression": ("rmse", False)}
 
-def headline_metrics(y_true: pd.Series, y_pred: Sequence) -> dict[str, float]:
-    """Return accuracy and macro F1 on the given rows."""
+
+def headline_metrics(y_true: pd.Series, y_pred: Sequence, task: str = "classification") -> dict[str, float]:
+    """Return accuracy and macro F1 (classes), or RMSE, MAE and R² (a number), on the given rows."""
+    if task == "regression":
+        r2 = float(r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan")
+        return {
+            "rmse": round(float(root_mean_squared_error(y_true, y_pred)), 4),
+            "mae": round(float(mean_absolute_error(y_true, y_pred)), 4),
+            "r2": round(r2, 4),
+        }
     return {
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
         "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
@@ -33,7 +46,7 @@ def per_class_table(y_true: pd.Series, y_pred: Sequence, classes: Sequence[str])
         y_true, y_pred, labels=list(classes), zero_division=0
     )
     return pd.DataFrame(
-        {"class": list(classes), "precision": precision, "recall": recall, "f1": f1, "support": support}
+        {"class": list(classes), "precision": precision, "recall": recall, "f1": f1, "support": support.astype(int)}
     ).round(4)
 
 
@@ -52,13 +65,30 @@ def roc_curves(y_true: pd.Series, proba: np.ndarray, classes: Sequence[str]) -> 
             continue
         fpr, tpr, _ = roc_curve(positives, proba[:, index])
         areas[str(cls)] = round(float(auc(fpr, tpr)), 4)
-        frames.append(pd.DataFrame({"class": cls, "fpr": fpr, "tpr": tpr}))
+        frames.append(pd.DataFrame({"class": str(cls), "fpr": fpr, "tpr": tpr}))
     points = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["class", "fpr", "tpr"])
     return points, areas
 
 
-def slice_table(frame: pd.DataFrame, y_true: pd.Series, y_pred: Sequence, slice_columns: Sequence[str]) -> pd.DataFrame:
-    """Return rows, accuracy and macro F1 for every value of every slice column."""
+# At most this many distinct values for a categorical feature to be a slice under slice_columns: auto.
+AUTO_SLICE_MAX_VALUES = 10
+
+
+def auto_slice_columns(requested, frame: pd.DataFrame, categorical: Sequence[str]) -> list[str]:
+    """Return the slice columns: those in params, or for "auto" the categorical features with few values.
+
+    "auto" keeps the categorical features with at most ``AUTO_SLICE_MAX_VALUES`` distinct values
+    among ``frame``'s rows (none if there are none).
+    """
+    if requested != "auto":
+        return list(requested)
+    return [c for c in categorical if 0 < frame[c].nunique(dropna=True) <= AUTO_SLICE_MAX_VALUES]
+
+
+def slice_table(
+    frame: pd.DataFrame, y_true: pd.Series, y_pred: Sequence, slice_columns: Sequence[str], task: str = "classification"
+) -> pd.DataFrame:
+    """Return rows and the task's headline metrics for every value of every slice column."""
     predictions = pd.Series(np.asarray(y_pred), index=frame.index)
     rows = []
     for column in slice_columns:
@@ -69,29 +99,42 @@ def slice_table(frame: pd.DataFrame, y_true: pd.Series, y_pred: Sequence, slice_
                     "slice": column,
                     "value": value,
                     "rows": len(index),
-                    **headline_metrics(y_true[index], predictions[index]),
+                    **headline_metrics(y_true[index], predictions[index], task),
                 }
             )
-    return pd.DataFrame(rows, columns=["slice", "value", "rows", "accuracy", "macro_f1"])
+    names = ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "macro_f1"]
+    return pd.DataFrame(rows, columns=["slice", "value", "rows", *names])
 
 
-def weakest_slice(slices: pd.DataFrame) -> dict[str, Any] | None:
-    """Return the slice value with the lowest accuracy (the larger one on a tie), or None."""
+def weakest_slice(slices: pd.DataFrame, task: str = "classification") -> dict[str, Any] | None:
+    """Return the slice value with the worst main score (accuracy; RMSE for a number), larger on a tie."""
     if slices.empty:
         return None
-    row = slices.sort_values(["accuracy", "rows"], ascending=[True, False], kind="stable").iloc[0]
-    return {
-        "slice": str(row["slice"]),
-        "value": str(row["value"]),
-        "rows": int(row["rows"]),
-        "accuracy": round(float(row["accuracy"]), 4),
-        "macro_f1": round(float(row["macro_f1"]), 4),
-    }
+    score, higher_is_better = MAIN_SCORE[task]
+    row = slices.sort_values([score, "rows"], ascending=[higher_is_better, False], kind="stable").iloc[0]
+    scores = {c: round(float(row[c]), 4) for c in slices.columns if c not in ("slice", "value", "rows")}
+    return {"slice": str(row["slice"]), "value": str(row["value"]), "rows": int(row["rows"]), **scores}
 
 
-def importance_table(pipeline: Pipeline, x: pd.DataFrame, y: pd.Series, repeats: int, seed: int) -> pd.DataFrame:
-    """Return the drop in macro F1 when each feature is shuffled (mean and spread)."""
-    result = permutation_importance(pipeline, x, y, n_repeats=repeats, random_state=seed, scoring="f1_macro")
+def regression_points(y_true: pd.Series, y_pred: Sequence) -> pd.DataFrame:
+    """Return actual, predicted and residual (actual - predicted) per held-out row."""
+    actual = np.asarray(y_true, dtype="float64")
+    predicted = np.asarray(y_pred, dtype="float64")
+    return pd.DataFrame({"actual": actual, "predicted": predicted, "residual": actual - predicted})
+
+
+IMPORTANCE_SCORING = {"classification": ("f1_macro", "macro F1"), "regression": ("neg_root_mean_squared_error", "RMSE")}
+
+
+def importance_table(
+    pipeline: Pipeline, x: pd.DataFrame, y: pd.Series, repeats: int, seed: int, task: str = "classification"
+) -> pd.DataFrame:
+    """Return how much worse the model scores when each feature is shuffled (mean and spread).
+
+    Macro F1 drops for classes; RMSE rises for a number (both shown as a positive loss).
+    """
+    scoring = IMPORTANCE_SCORING[task][0]
+    result = permutation_importance(pipeline, x, y, n_repeats=repeats, random_state=seed, scoring=scoring)
     table = pd.DataFrame(
         {"feature": x.columns, "importance_mean": result.importances_mean, "importance_std": result.importances_std}
     )
@@ -109,7 +152,62 @@ def save_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:
 def summarise_scores(scores: pd.DataFrame) -> dict[str, float]:
     """Return mean and standard deviation of each cross-validated score."""
     summary = {}
-    for metric in ("accuracy", "macro_f1"):
+    for metric in (c for c in scores.columns if c != "fold"):
         summary[f"cv_{metric}_mean"] = round(float(scores[metric].mean()), 4)
         summary[f"cv_{metric}_std"] = round(float(scores[metric].std(ddof=1)), 4)
     return summary
+
+
+def classes_of(pipeline: Pipeline) -> list:
+    """The classes a fitted classifier predicts, sorted; empty for a regression model."""
+    return list(getattr(pipeline, "classes_", []))
+
+
+def error_details(task: str, y_true: pd.Series, y_pred: Sequence, classes: Sequence) -> pd.DataFrame:
+    """Per class: precision, recall, F1, support. For a number: the size of the errors, by quantile."""
+    if task != "regression":
+        return per_class_table(y_true, y_pred, classes)
+    errors = regression_points(y_true, y_pred)
+    size = errors["residual"].abs()
+    return pd.DataFrame(
+        {
+            "measure": ["median absolute error", "90th percentile absolute error", "largest absolute error", "bias"],
+            "value": [size.median(), size.quantile(0.9), size.max(), -errors["residual"].mean()],
+            "meaning": [
+                "half the predictions are closer than this",
+                "nine in ten predictions are closer than this",
+                "the worst prediction",
+                "mean of predicted - actual (0: no tendency to over- or under-predict)",
+            ],
+        }
+    ).round({"value": 4})
+
+
+def curves(task: str, pipeline: Pipeline, x: pd.DataFrame, y_true: pd.Series, y_pred: Sequence):
+    """ROC points and areas per class (classification), or actual/predicted/residual points (a number)."""
+    if task == "regression":
+        return regression_points(y_true, y_pred)
+    return roc_curves(y_true, pipeline.predict_proba(x), classes_of(pipeline))
+
+
+def evaluation_metrics(
+    task: str, headline: Mapping[str, float], details: pd.DataFrame, slices: pd.DataFrame, curve, test_rows: int
+) -> dict[str, Any]:
+    """The evaluation's metrics.json: headline scores, weakest class or error sizes, weakest slice."""
+    metrics: dict[str, Any] = {**headline, "task": task, "test_rows": test_rows}
+    metrics["weakest_slice"] = weakest_slice(slices, task)
+    if task == "regression":
+        metrics["errors"] = {row.measure: float(row.value) for row in details.itertuples()}
+        return metrics
+    metrics["roc_auc"] = curve[1]
+    metrics["weakest_class"] = str(details.sort_values("f1", kind="stable").iloc[0]["class"])
+    metrics["per_class"] = {
+        str(r.cls): {
+            "precision": float(r.precision),
+            "recall": float(r.recall),
+            "f1": float(r.f1),
+            "support": int(r.support),
+        }
+        for r in details.rename(columns={"class": "cls"}).itertuples(index=False)  # rows keep each column's type
+    }
+    return metrics

@@ -12,22 +12,32 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from bqlab.analysis.targets import label_values
 from bqlab.errors import DataError
 
 
 def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd.DataFrame:
-    """Return a copy where placeholder strings (such as ".") and NULLs are NaN in text columns."""
+    """Return a copy where placeholder strings (such as ".") and NULLs are NaN in text columns.
+
+    Boolean columns become plain values (True/False, NaN when missing), so they are encoded as
+    categories like text.
+    """
     out = frame.copy()
     for column in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[column]):
+        if pd.api.types.is_bool_dtype(out[column]) or not pd.api.types.is_numeric_dtype(out[column]):
             values = out[column].astype(object)
             missing = values.isna() | values.isin(list(missing_values))
             out[column] = values.where(~missing, np.nan)
     return out
 
 
-def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str) -> pd.DataFrame:
-    """Return rows per class in each side of the split."""
+def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str, task: str = "classification") -> pd.DataFrame:
+    """Return rows per class in each side of the split (for a number: rows, mean and spread of the label)."""
+    if task == "regression":
+        sides = {"train": train[label].astype("float64"), "test": test[label].astype("float64")}
+        return pd.DataFrame(
+            {name: {"rows": len(v), f"mean {label}": v.mean(), f"std {label}": v.std()} for name, v in sides.items()}
+        ).round(3)
     summary = pd.DataFrame({"train": train[label].value_counts(), "test": test[label].value_counts()})
     summary = summary.fillna(0).astype(int)
     summary.loc["total"] = summary.sum()
@@ -36,7 +46,9 @@ def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str) -> pd.Dat
 
 def feature_kinds(frame: pd.DataFrame, features: Sequence[str]) -> tuple[list[str], list[str]]:
     """Return (numeric, categorical) feature names from the columns' types."""
-    numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
+    numeric = [
+        c for c in features if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     return numeric, [c for c in features if c not in numeric]
 
 
@@ -58,8 +70,10 @@ def build_preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> Co
     )
 
 
-def split_xy(frame: pd.DataFrame, label: str, features: Sequence[str]) -> tuple[pd.DataFrame, pd.Series]:
-    """Return the feature frame and the label series.
+def split_xy(
+    frame: pd.DataFrame, label: str, features: Sequence[str], task: str = "classification"
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Return the feature frame and the label series, as the task's model needs it.
 
     Raises:
         DataError: a feature has no value in any row (a model cannot use it).
@@ -70,4 +84,4 @@ def split_xy(frame: pd.DataFrame, label: str, features: Sequence[str]) -> tuple[
             f"feature(s) {empty} have no value in any of the {len(frame)} rows read: "
             "remove them from features in params/common.yaml"
         )
-    return frame[list(features)], frame[label].astype(object)
+    return frame[list(features)], label_values(frame[label], str(task))

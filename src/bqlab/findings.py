@@ -10,6 +10,7 @@ from typing import Any
 
 MODEL_NAMES = {
     "logistic_regression": "logistic regression",
+    "ridge": "ridge regression (linear)",
     "random_forest": "random forest",
     "gradient_boosting": "gradient boosting",
 }
@@ -20,9 +21,16 @@ def code_html(value: Any) -> str:
     return f"<code>{escape(str(value))}</code>"
 
 
+def _task(m: Mapping[str, Any]) -> list[str]:
+    if not m.get("task"):
+        return []
+    reason = f" ({escape(m['task_reason'])})" if m.get("task_reason") else ""
+    return [f"Task: {escape(m['task'])}{reason}."]
+
+
 def _eda(m: Mapping[str, Any]) -> list[str]:
     rows, columns = m["rows"], m["columns"]
-    lines = [f"{rows:,} rows and {columns} analysed columns."]
+    lines = [*_task(m), f"{rows:,} rows and {columns} analysed columns."]
     missing = {k: v for k, v in m.get("missing_by_column", {}).items() if v}
     if missing:
         worst = max(missing, key=missing.get)
@@ -33,6 +41,12 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
         )
     else:
         lines.append("No missing values.")
+    label = m.get("label_summary")
+    if label:
+        lines.append(
+            f"The label ranges from {label['min']:,.4g} to {label['max']:,.4g} "
+            f"(median {label['median']:,.4g}, mean {label['mean']:,.4g} ± {label['std']:,.4g})."
+        )
     counts = m.get("class_counts", {})
     if counts:
         largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
@@ -45,6 +59,16 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
         lines.append(f"{m['unlabelled_rows']:,} rows have no label and are left out of training and evaluation.")
     for column, count in m.get("placeholders_by_column", {}).items():
         lines.append(f"Data quality: {code_html(column)} holds {count:,} placeholder value(s) counted as missing.")
+    for column, count in m.get("cast_failures_by_column", {}).items():
+        lines.append(
+            f"Data quality: {code_html(column)} has {count:,} value(s) that do not read as the type in "
+            "column_types; they are counted as missing."
+        )
+    for column, failing in m.get("numeric_text_columns", {}).items():
+        lines.append(
+            f"Data quality: {code_html(column)} is text but mostly numbers ({failing:.1f}% of its values are not): "
+            f"cast it with {code_html(column + ': FLOAT64')} under column_types."
+        )
     for a, b, r in m.get("strong_correlations", []):
         lines.append(f"Data quality: {code_html(a)} and {code_html(b)} are strongly correlated (r = {r:.2f}).")
     return lines
@@ -52,14 +76,38 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
 
 def _train(m: Mapping[str, Any]) -> list[str]:
     model = MODEL_NAMES.get(m["model"], m["model"])
+    lines = [f"Model: {escape(model)}, trained on {m['train_rows']:,} rows; {m['test_rows']:,} rows are held out."]
+    if m.get("task") == "regression":
+        return [
+            *lines,
+            f"Cross-validated RMSE {m['cv_rmse_mean']:,.4g} ± {m['cv_rmse_std']:,.3g}, MAE {m['cv_mae_mean']:,.4g}, "
+            f"R² {m['cv_r2_mean']:.3f} ± {m['cv_r2_std']:.3f}, mean ± standard deviation over folds.",
+        ]
     return [
-        f"Model: {escape(model)}, trained on {m['train_rows']:,} rows; {m['test_rows']:,} rows are held out.",
+        *lines,
         f"Cross-validated accuracy {m['cv_accuracy_mean']:.3f} ± {m['cv_accuracy_std']:.3f} "
         f"(macro F1 {m['cv_macro_f1_mean']:.3f} ± {m['cv_macro_f1_std']:.3f}), mean ± standard deviation over folds.",
     ]
 
 
 def _evaluate(m: Mapping[str, Any]) -> list[str]:
+    if m.get("task") == "regression":
+        lines = [
+            f"Test RMSE {m['rmse']:,.4g}, MAE {m['mae']:,.4g} and R² {m['r2']:.3f} on {m['test_rows']:,} held-out rows."
+        ]
+        errors = m.get("errors", {})
+        if "90th percentile absolute error" in errors:
+            lines.append(
+                f"Half the predictions are within {errors['median absolute error']:,.4g} of the actual value, "
+                f"nine in ten within {errors['90th percentile absolute error']:,.4g}."
+            )
+        piece = m.get("weakest_slice")
+        if piece:
+            lines.append(
+                f"Weakest slice: {code_html(piece['slice'] + ' = ' + piece['value'])}, RMSE {piece['rmse']:,.4g} "
+                f"on {piece['rows']:,} rows."
+            )
+        return lines
     lines = [f"Test accuracy {m['accuracy']:.3f} and macro F1 {m['macro_f1']:.3f} on {m['test_rows']:,} held-out rows."]
     per_class = m.get("per_class", {})
     weakest = m.get("weakest_class")

@@ -109,10 +109,17 @@ def notebook_code(notebook: Path) -> str:
     return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
 
 
-def data_digest(table: str, local_tables: Mapping[str, str]) -> str:
+def _file_path(entry: Any) -> str:
+    """The path of a ``local_tables`` entry: a bare path, or a mapping or object with ``path``."""
+    if isinstance(entry, dict):
+        return str(entry.get("path"))
+    return str(getattr(entry, "path", entry))
+
+
+def data_digest(table: str, local_tables: Mapping[str, Any]) -> str:
     """Digest of the table's content: the mapped file's bytes, or the embedded table's sources."""
     if table in local_tables:
-        return digest_files([Path(local_tables[table])])
+        return digest_files([Path(_file_path(local_tables[table]))])
     from bqlab.datasets import EMBEDDED_TABLES
 
     if table in EMBEDDED_TABLES:
@@ -148,7 +155,7 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
     import yaml
 
     params_files = [*params_dir.glob("*.yaml")]  # profiles/ files are named by the profile's own key
-    local_tables: dict[str, str] = {}
+    local_tables: dict[str, Any] = {}
     overlays = [params_dir / "common.yaml"]
     if profile:
         params_files.append(params_dir / "profiles" / f"{profile}.yaml")
@@ -164,7 +171,7 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
         if isinstance(section, dict) and section.get("source", "local") != "local":
             return None
     root = params_dir.resolve().parent
-    data_files = [root / str(p) for p in local_tables.values()]
+    data_files = [root / _file_path(p) for p in local_tables.values()]
     return digest_json(
         {
             "profile": profile,

@@ -65,19 +65,29 @@ def runner_parameters(stage: str) -> dict[str, str]:
 
 
 def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
-    """Fail before any kernel starts if the kernel, a notebook, the table or a column is missing.
+    """Fail before any kernel starts if the kernel, a notebook, the table or a column does not fit params.
+
+    Checks, cheapest first: the kernel and notebooks; the table's schema (metadata) against every
+    column named in params and the types a model can use; then a few aggregate queries: rows, the
+    missing values per column, the label's distinct values (which decide ``task: auto``) and, for
+    classes, the rows per class.
 
     Returns:
-        The table's row count and schema.
+        The table's row count, schema, content fingerprint and the task.
 
     Raises:
         PipelineError: the kernel or a notebook is missing.
-        DataError: the table is unreachable or empty, or a column named in params is not in it.
+        DataError, ParamsError: naming the params file and key to change.
     """
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
+    from bqlab.aggregates import MISSING_CLASS, class_counts
+    from bqlab.analysis.targets import check_classes_before_split, resolve_task
     from bqlab.config import STAGES
-    from bqlab.data import open_source
+    from bqlab.data import column_profile, open_source
+    from bqlab.errors import ParamsError
+    from bqlab.modeling import hyperparameter_names, model_problem
+    from bqlab.sources.views import UNSUPPORTED_FEATURE_TYPES, table_view
 
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -91,25 +101,72 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
             raise PipelineError(f"notebook not found: {notebooks_dir / f'{stem}.ipynb'}")
     common = params.common
     engine = open_source(common, "preflight")
-    schema = engine.schema(common.table)
+    try:
+        view = table_view(engine, common.table, common.column_types)
+    except DataError as err:
+        raise DataError(
+            f"{params.where('eda', 'column_types') if common.column_types else params.where('eda', 'table')}: {err}"
+        ) from None
+    schema = view.schema
     for stage, stage_params in params.stages.items():
         for column in stage_params.columns:
+            role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
             if column not in schema:
-                role = (
-                    "label" if column == common.label else "features" if column in common.features else "slice_columns"
-                )
                 raise DataError(
-                    f"column {column!r} (params key {role!r}, used by {stage}) is not in table "
-                    f"{common.table!r}; its columns are: {', '.join(schema)}"
+                    f"{params.where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
+                    f"table {common.table!r}; its columns are: {', '.join(schema)}"
+                )
+            if schema[column] in UNSUPPORTED_FEATURE_TYPES:
+                raise DataError(
+                    f"{params.where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
+                    "which the models cannot use: remove it from the params, or add a column derived from it "
+                    "to the table (e.g. days since an event as INT64, or the month as STRING)"
                 )
     rows = engine.row_count(common.table)
     if rows == 0:
         raise DataError(f"table {common.table!r} has no rows: point 'table' in params/common.yaml at a table with data")
+    profile = column_profile(engine, view, common.split_columns, common.missing_values)
+    empty = [
+        r.column_name
+        for r in profile.itertuples()
+        if r.null_count + r.placeholder_count + r.cast_failed_count >= r.row_count
+    ]
+    if empty:
+        role = "label" if common.label in empty else "features"
+        raise DataError(
+            f"{params.where('eda', role)}: {', '.join(map(repr, empty))} (key {role!r}) has no value in any of the "
+            f"{rows:,} rows (NULL, a placeholder or a failed cast everywhere): remove it from {role}, or fix "
+            "column_types and missing_values"
+        )
+    try:
+        task = resolve_task(engine, view, common)
+    except DataError as err:
+        raise DataError(f"{params.where('eda', 'task')}: {err}") from None
+    train = params.stages["train"]
+    problem = model_problem(train.model, task.name)
+    if problem:
+        raise ParamsError(f"{params.where('train', 'model')}: key 'model': {problem} ({task.reason})")
+    unknown = sorted(set(train.hyperparameters) - hyperparameter_names(train.model, task.name))
+    if unknown:
+        raise ParamsError(
+            f"{params.where('train', 'hyperparameters')}: key 'hyperparameters': {unknown} do not apply to "
+            f"{train.model} for {task.name}: remove them"
+        )
+    if not task.is_regression:
+        balance = class_counts(engine, view, common.label)
+        placeholders = {MISSING_CLASS, *common.missing_values}
+        counts = {
+            v: int(n) for v, n in zip(balance[common.label], balance["rows"], strict=True) if str(v) not in placeholders
+        }
+        try:
+            check_classes_before_split(counts, common.label, train.cv_folds, common.test_fraction)
+        except DataError as err:
+            raise DataError(f"{params.where('eda', 'label')}: {err}") from None
     if common.source == "local":
         content = data_digest(common.table, common.local_tables)
     else:  # the warehouse table's last modification time stands for its content
         content = digest_json(engine.table_version(common.table))
-    return {"rows": rows, "schema": schema, "content": content}
+    return {"rows": rows, "schema": schema, "content": content, "task": task.name, "task_reason": task.reason}
 
 
 def _now() -> str:
@@ -150,16 +207,16 @@ def run_report(
                     point_latest(reports_dir, run_dir)
                     write_index(reports_dir)
                 return Outcome(latest, reports_dir, noop=True)
+        from bqlab.config import load_params  # imports pydantic and scikit-learn: not on the no-op path
+
+        # Bad input answers at once: params and the table are checked before any kernel starts.
+        params = load_params(params_dir, profile)
+        table = preflight(params, notebooks_dir)
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
-        # Something will run: start one kernel now, while params and the table are checked.
         kernels = KernelPool(partial, warm_modules(notebooks_dir))
         try:
-            from bqlab.config import load_params  # imports pydantic and scikit-learn: not on the no-op path
-
-            params = load_params(params_dir, profile)
-            table = preflight(params, notebooks_dir)
             record = _run(
                 params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell
             )
@@ -185,6 +242,9 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         "source": common.source,
         "rows": table["rows"],
         "content_sha256": table["content"],
+        "label": common.label,
+        "task": table["task"],
+        "task_reason": table["task_reason"],
     }
     record = RunRecord(run_id=run_id, started=_now(), profile=params.profile, quick_key=key)
     record.provenance = {

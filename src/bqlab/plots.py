@@ -100,31 +100,101 @@ def distributions_by_class(summary: pd.DataFrame, label: str) -> Figure:
     return fig
 
 
-def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str]) -> Figure:
-    """Scatter matrix of the numeric columns, coloured by class."""
-    data = frame[[*numeric, label]].assign(**{label: _short(frame[label])}).rename(columns=axis_label)
-    label = axis_label(label)
-    grid = sns.pairplot(data, hue=label, palette=PALETTE, corner=True, height=2.0, plot_kws={"s": 12})
-    grid.figure.suptitle(f"Pairwise relationships by {label}", y=1.02)
+def label_histogram(values: pd.Series, label: str) -> Figure:
+    """Histogram of a numeric label (from the bounded SQL sample)."""
+    fig, axes = _figure(7, 3.5)
+    ax = axes[0, 0]
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    ax.hist(numbers, bins=min(40, max(5, numbers.nunique())), color=sns.color_palette(PALETTE, 1)[0])
+    ax.set(title=f"Distribution of {axis_label(label)} ({len(numbers):,} sampled rows)", xlabel=axis_label(label))
+    ax.set(ylabel="rows")
+    return fig
+
+
+def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str = "classification") -> Figure:
+    """Scatter matrix of the numeric columns: coloured by class, or with a numeric label as one more variable."""
+    if task == "regression":
+        data = frame[[*numeric, label]].astype("float64").rename(columns=axis_label)
+        grid = sns.pairplot(data, corner=True, height=2.0, plot_kws={"s": 12})
+        grid.figure.suptitle(f"Pairwise relationships with {axis_label(label)}", y=1.02)
+    else:
+        data = frame[[*numeric, label]].assign(**{label: _short(frame[label])}).rename(columns=axis_label)
+        label = axis_label(label)
+        grid = sns.pairplot(data, hue=label, palette=PALETTE, corner=True, height=2.0, plot_kws={"s": 12})
+        grid.figure.suptitle(f"Pairwise relationships by {label}", y=1.02)
     plt.close(grid.figure)
     return grid.figure
 
 
 def correlation_heatmap(corr: pd.DataFrame) -> Figure:
     """Heatmap of a correlation matrix, annotated with the coefficients."""
-    fig, axes = _figure(6, 5)
+    size = max(6, 0.45 * len(corr))
+    fig, axes = _figure(size, size * 0.85)
     corr = corr.rename(index=axis_label, columns=axis_label)
-    sns.heatmap(corr, annot=True, fmt=".2f", vmin=-1, vmax=1, cmap="vlag", square=True, ax=axes[0, 0])
+    annotate = len(corr) <= 12
+    sns.heatmap(corr, annot=annotate, fmt=".2f", vmin=-1, vmax=1, cmap="vlag", square=True, ax=axes[0, 0])
     axes[0, 0].set(title="Pearson correlation of numeric columns")
     return fig
 
 
+# Up to this many numeric columns the correlations are drawn as a heatmap; beyond, a table of the strongest pairs.
+HEATMAP_MAX_COLUMNS = 30
+STRONGEST_PAIRS = 20
+
+
+def correlation_overview(pairs: pd.DataFrame, numeric: Sequence[str]) -> Figure | pd.DataFrame:
+    """A heatmap of the correlations, or for a wide table the strongest pairs.
+
+    Up to ``HEATMAP_MAX_COLUMNS`` numeric columns: the heatmap. More: a table of the
+    ``STRONGEST_PAIRS`` pairs with the largest |r| (a heatmap of hundreds of columns is unreadable).
+    """
+    from bqlab.aggregates import correlation_matrix
+
+    if len(numeric) <= HEATMAP_MAX_COLUMNS:
+        return correlation_heatmap(correlation_matrix(pairs, numeric))
+    ranked = pairs.assign(size=pairs["r"].abs()).dropna(subset=["r"])
+    ranked = ranked.sort_values(["size", "a", "b"], ascending=[False, True, True]).head(STRONGEST_PAIRS)
+    return ranked[["a", "b", "r"]].rename(columns={"a": "column", "b": "other column"}).reset_index(drop=True)
+
+
 def cv_scores(scores: pd.DataFrame) -> Figure:
-    """Per-fold cross-validated accuracy and macro F1."""
+    """Per-fold cross-validated scores, one panel per score with its own axis."""
+    metrics = [c for c in scores.columns if c != "fold"]
+    fig, axes = _figure(3.2 * len(metrics), 3.2, ncols=len(metrics))
+    colors = sns.color_palette(PALETTE, len(metrics))
+    for ax, metric, color in zip(axes.flat, metrics, colors, strict=True):
+        ax.bar(scores["fold"].astype(str), scores[metric], color=color)
+        low, high = float(scores[metric].min()), float(scores[metric].max())
+        pad = max((high - low) * 0.5, abs(high) * 0.02, 1e-3)
+        ax.set(title=f"{metric.replace('_', ' ')} per fold", xlabel="fold", ylim=(low - pad, high + pad))
+    fig.suptitle("Cross-validated scores")
+    return fig
+
+
+def predicted_vs_actual(points: pd.DataFrame, label: str) -> Figure:
+    """Predicted against actual values of a numeric label, with the line of perfect prediction."""
+    fig, axes = _figure(5.5, 5)
+    ax = axes[0, 0]
+    ax.scatter(points["actual"], points["predicted"], s=12, alpha=0.7, color=sns.color_palette(PALETTE, 1)[0])
+    low = float(min(points["actual"].min(), points["predicted"].min()))
+    high = float(max(points["actual"].max(), points["predicted"].max()))
+    ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1, label="perfect prediction")
+    name = axis_label(label)
+    ax.set(
+        title=f"Predicted against actual {name} (held-out rows)", xlabel=f"actual {name}", ylabel=f"predicted {name}"
+    )
+    ax.legend(loc="upper left")
+    return fig
+
+
+def residual_plot(points: pd.DataFrame, label: str) -> Figure:
+    """Residuals (actual - predicted) against the prediction: structure here is error the model misses."""
     fig, axes = _figure(7, 3.5)
-    long = scores.melt(id_vars="fold", var_name="metric", value_name="score")
-    sns.barplot(data=long, x="fold", y="score", hue="metric", palette=PALETTE, ax=axes[0, 0])
-    axes[0, 0].set(title="Cross-validated scores per fold", xlabel="fold", ylabel="score (0-1)", ylim=(0, 1.05))
+    ax = axes[0, 0]
+    ax.scatter(points["predicted"], points["residual"], s=12, alpha=0.7, color=sns.color_palette(PALETTE, 2)[1])
+    ax.axhline(0, linestyle="--", color="grey", linewidth=1)
+    name = axis_label(label)
+    ax.set(title="Residuals (actual - predicted), held-out rows", xlabel=f"predicted {name}", ylabel="residual")
     return fig
 
 
@@ -151,8 +221,8 @@ def roc_plot(points: pd.DataFrame, areas: dict[str, float]) -> Figure:
     return fig
 
 
-def importance_bars(importance: pd.DataFrame) -> Figure:
-    """Permutation importance of each feature, with its spread across repeats."""
+def importance_bars(importance: pd.DataFrame, score: str = "macro F1") -> Figure:
+    """Permutation importance of each feature (how much worse ``score`` gets), with its spread across repeats."""
     fig, axes = _figure(7, 0.5 * len(importance) + 1.5)
     ax = axes[0, 0]
     ax.barh(
@@ -162,5 +232,29 @@ def importance_bars(importance: pd.DataFrame) -> Figure:
         color=sns.color_palette(PALETTE, 1)[0],
     )
     ax.invert_yaxis()
-    ax.set(title="Permutation importance (drop in macro F1)", xlabel="drop in macro F1", ylabel="feature")
+    change = "rise in" if score == "RMSE" else "drop in"
+    ax.set(title=f"Permutation importance ({change} {score})", xlabel=f"{change} {score}", ylabel="feature")
     return fig
+
+
+def label_distribution(balance: pd.DataFrame, sample: pd.DataFrame, label: str, task: str) -> Figure:
+    """Rows per class (classes), or a histogram of the sampled label (a number)."""
+    if task == "regression":
+        return label_histogram(sample[label], label)
+    return class_balance(balance, label)
+
+
+def error_figure(task: str, y_true, y_pred, classes: Sequence, label: str) -> Figure:
+    """The confusion matrix (classes), or predicted against actual values (a number)."""
+    from bqlab.evaluation import confusion_table, regression_points
+
+    if task == "regression":
+        return predicted_vs_actual(regression_points(y_true, y_pred), label)
+    return confusion_heatmap(confusion_table(y_true, y_pred, classes))
+
+
+def curves_figure(task: str, curve, label: str) -> Figure:
+    """ROC curves (classes: ``curve`` is points and areas), or residuals (a number: ``curve`` is points)."""
+    if task == "regression":
+        return residual_plot(curve, label)
+    return roc_plot(*curve)

@@ -4,78 +4,125 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+# A text column is flagged as holding numbers when at least this share of its values read as one.
+NUMERIC_TEXT_SHARE = 0.8
 
-def schema_table(schema: Mapping[str, str], distinct: Mapping[str, int]) -> pd.DataFrame:
-    """Return each analysed column's BigQuery type and number of distinct values."""
+
+def schema_table(view, distinct: Mapping[str, int]) -> pd.DataFrame:
+    """Return each analysed column's BigQuery type (and the type it was cast from) and its distinct values."""
+    schema, raw = view.schema, view.raw_schema
     columns = [c for c in schema if c in distinct]
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "column": columns,
             "bigquery_type": [schema[c] for c in columns],
             "distinct_values": [distinct[c] for c in columns],
         }
     )
+    if view.column_types:
+        table["cast_from"] = [raw[c] if c in view.column_types else "" for c in columns]
+    return table
 
 
-def missing_table(profile: pd.DataFrame) -> pd.DataFrame:
-    """Add totals and percentages to the per-column NULL / placeholder counts."""
+def missing_table(profile: pd.DataFrame, view) -> pd.DataFrame:
+    """Add totals, percentages and the share of number-like text to the per-column missing-value counts.
+
+    A value is missing when it is NULL, a placeholder, or fails the cast named in ``column_types``.
+    ``numeric_text_pct`` is the share of a text column's present values that read as numbers.
+    """
     out = profile.copy()
-    out["missing_count"] = out["null_count"] + out["placeholder_count"]
+    out["missing_count"] = out["null_count"] + out["placeholder_count"] + out["cast_failed_count"]
     out["missing_pct"] = (100 * out["missing_count"] / out["row_count"]).round(2)
-    return out
+    present = out["row_count"] - out["null_count"] - out["placeholder_count"]
+    is_text = out["column_name"].map(lambda c: view.raw_schema.get(c) == "STRING" and c not in view.column_types)
+    share = (100 * out["numeric_text_count"] / present.where(present > 0)).round(1)
+    out["numeric_text_pct"] = share.where(is_text)
+    return out.drop(columns=["numeric_text_count"])
+
+
+def numeric_text_columns(missing: pd.DataFrame, exclude: str | None = None) -> dict[str, float]:
+    """Text columns whose present values mostly read as numbers: column -> share (%) that does not."""
+    flagged = missing[missing["numeric_text_pct"] >= 100 * NUMERIC_TEXT_SHARE]
+    return {r.column_name: round(100 - r.numeric_text_pct, 1) for r in flagged.itertuples() if r.column_name != exclude}
+
+
+def strong_correlations(pairs: pd.DataFrame, threshold: float = 0.8, exclude: str | None = None):
+    """Return the column pairs (a, b, r) whose correlation is at least ``threshold`` in size, strongest first."""
+    strong = pairs[(pairs["r"].abs() >= threshold) & (pairs["a"] != exclude) & (pairs["b"] != exclude)]
+    strong = strong.assign(size=strong["r"].abs()).sort_values(["size", "a", "b"], ascending=[False, True, True])
+    return [(a, b, float(r)) for a, b, r in strong[["a", "b", "r"]].itertuples(index=False)]
 
 
 def data_quality_findings(
-    missing: pd.DataFrame, balance: pd.DataFrame, corr: pd.DataFrame, label: str, threshold: float = 0.8
+    missing: pd.DataFrame, balance: pd.DataFrame, pairs: pd.DataFrame, label: str, task: str = "classification"
 ) -> str:
     """Write the notable data-quality facts as markdown bullet points."""
     lines = []
     rows = int(missing["row_count"].iloc[0]) if len(missing) else 0
-    lines.append(f"- The table has **{rows} rows** and **{len(missing)} analysed columns**.")
+    lines.append(f"- The table has **{rows:,} rows** and **{len(missing)} analysed columns**.")
     for item in missing.itertuples():
-        if item.null_count or item.placeholder_count:
-            detail = f"{item.null_count} NULL"
+        if item.missing_count:
+            parts = [f"{item.null_count:,} NULL"]
             if item.placeholder_count:
-                detail += f" and {item.placeholder_count} placeholder value(s) treated as missing"
-            lines.append(f"- `{item.column_name}`: {detail} ({item.missing_pct}% of rows).")
-    if not missing[["null_count", "placeholder_count"]].to_numpy().any():
+                parts.append(f"{item.placeholder_count:,} placeholder value(s)")
+            if item.cast_failed_count:
+                parts.append(f"{item.cast_failed_count:,} value(s) that failed the cast in column_types")
+            lines.append(
+                f"- `{item.column_name}`: {', '.join(parts)}, all treated as missing ({item.missing_pct}% of rows)."
+            )
+    if not missing["missing_count"].any():
         lines.append("- No column has missing values.")
-    labelled = balance[balance[label] != "<missing>"]
-    if len(labelled):
-        top, bottom = labelled.iloc[0], labelled.iloc[-1]
-        ratio = top["rows"] / max(bottom["rows"], 1)
+    for column, failing in numeric_text_columns(missing).items():
         lines.append(
-            f"- {len(labelled)} classes; the largest (`{top[label]}`, {top['rows']} rows) is "
-            f"{ratio:.1f}× the smallest (`{bottom[label]}`, {bottom['rows']} rows)."
+            f"- `{column}` is text, but {100 - failing:.1f}% of its values read as numbers ({failing:.1f}% do not): "
+            f"add `{column}: FLOAT64` under `column_types` in params/common.yaml to use it as a number."
         )
-    for a, b, value in strong_correlations(corr, threshold):
+    if task == "regression":
+        stats = balance.iloc[0] if len(balance) else None
+        if stats is not None:
+            lines.append(
+                f"- The label `{label}` ranges from {stats['min']:,.3g} to {stats['max']:,.3g} "
+                f"(median {stats['median']:,.3g}, mean {stats['mean']:,.3g})."
+            )
+    else:
+        labelled = balance[balance[label] != "<missing>"]
+        if len(labelled):
+            top, bottom = labelled.iloc[0], labelled.iloc[-1]
+            ratio = top["rows"] / max(bottom["rows"], 1)
+            lines.append(
+                f"- {len(labelled)} classes; the largest (`{top[label]}`, {top['rows']:,} rows) is "
+                f"{ratio:.1f}× the smallest (`{bottom[label]}`, {bottom['rows']:,} rows)."
+            )
+    for a, b, value in strong_correlations(pairs, exclude=label)[:10]:
         lines.append(f"- `{a}` and `{b}` are strongly correlated (r = {value:.2f}): expect shared importance.")
     return "\n".join(lines)
 
 
-def strong_correlations(corr: pd.DataFrame, threshold: float = 0.8) -> list[tuple[str, str, float]]:
-    """Return the column pairs whose correlation is at least ``threshold`` in size."""
-    return [
-        (a, b, float(corr.loc[a, b]))
-        for i, a in enumerate(corr.columns)
-        for b in corr.columns[i + 1 :]
-        if abs(corr.loc[a, b]) >= threshold
-    ]
-
-
-def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, corr: pd.DataFrame, label: str) -> dict:
+def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, pairs: pd.DataFrame, label: str, task) -> dict:
     """Return the headline numbers of the analysis, for the metrics JSON, the report's summary and the index."""
-    labelled = balance[balance[label] != "<missing>"]
-    return {
+    metrics = {
+        "task": str(task),
+        "task_reason": getattr(task, "reason", ""),
         "rows": int(missing["row_count"].iloc[0]) if len(missing) else 0,
         "columns": len(missing),
         "missing_cells": int(missing["missing_count"].sum()),
-        "classes": len(labelled),
-        "class_counts": {str(r[label]): int(r["rows"]) for _, r in labelled.iterrows()},
-        "unlabelled_rows": int(balance.loc[balance[label] == "<missing>", "rows"].sum()),
         "missing_by_column": {r.column_name: int(r.missing_count) for r in missing.itertuples()},
         "placeholders_by_column": {
             r.column_name: int(r.placeholder_count) for r in missing.itertuples() if r.placeholder_count
         },
-        "strong_correlations": [[a, b, round(r, 3)] for a, b, r in strong_correlations(corr)],
+        "cast_failures_by_column": {
+            r.column_name: int(r.cast_failed_count) for r in missing.itertuples() if r.cast_failed_count
+        },
+        "numeric_text_columns": numeric_text_columns(missing, exclude=label),
+        "strong_correlations": [[a, b, round(r, 3)] for a, b, r in strong_correlations(pairs, exclude=label)[:10]],
     }
+    if str(task) == "regression":
+        stats = balance.iloc[0] if len(balance) else {}
+        metrics["label_summary"] = {k: float(stats[k]) for k in ("mean", "std", "min", "median", "max") if k in stats}
+        metrics["unlabelled_rows"] = metrics["missing_by_column"].get(label, 0)
+        return metrics
+    labelled = balance[balance[label] != "<missing>"]
+    metrics["classes"] = len(labelled)
+    metrics["class_counts"] = {str(r[label]): int(r["rows"]) for _, r in labelled.iterrows()}
+    metrics["unlabelled_rows"] = int(balance.loc[balance[label] == "<missing>", "rows"].sum())
+    return metrics

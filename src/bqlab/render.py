@@ -18,10 +18,16 @@ import jinja2
 from bqlab.header import TOC_PLACEHOLDER
 from bqlab.runs import load_runs
 
+# Shown when the stage's metrics have them: classification and regression runs name different scores.
 KEY_METRICS = {
     "eda": [("rows", "rows"), ("missing_cells", "missing cells")],
-    "train": [("cv_accuracy_mean", "CV accuracy"), ("cv_accuracy_std", "± std")],
-    "evaluate": [("accuracy", "test accuracy"), ("macro_f1", "macro F1")],
+    "train": [
+        ("cv_accuracy_mean", "CV accuracy"),
+        ("cv_accuracy_std", "± std"),
+        ("cv_rmse_mean", "CV RMSE"),
+        ("cv_r2_mean", "CV R²"),
+    ],
+    "evaluate": [("accuracy", "test accuracy"), ("macro_f1", "macro F1"), ("rmse", "test RMSE"), ("r2", "R²")],
 }
 
 
@@ -136,8 +142,14 @@ def save_figures(nb, folder: Path) -> list[Path]:
     return saved
 
 
+def comparable(run: dict[str, Any]) -> tuple:
+    """What two runs must share for their metrics to be compared: table, label and task."""
+    data = run.get("provenance", {}).get("data", {})
+    return data.get("table"), data.get("label"), data.get("task")
+
+
 def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
-    """Return, per (run, stage, key metric), the change against the next older run that has it."""
+    """Return, per (run, stage, key metric), the change against the next older comparable run that has it."""
     changes = {}
     for i, run in enumerate(runs):
         for stage in run.get("stages", []):
@@ -145,7 +157,7 @@ def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], flo
                 value = stage.get("metrics", {}).get(key)
                 if not isinstance(value, int | float):
                     continue
-                for older in runs[i + 1 :]:
+                for older in (r for r in runs[i + 1 :] if comparable(r) == comparable(run)):
                     match = [s for s in older.get("stages", []) if s.get("stage") == stage["stage"]]
                     previous = match[0].get("metrics", {}).get(key) if match else None
                     if isinstance(previous, int | float):

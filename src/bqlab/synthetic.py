@@ -83,3 +83,21 @@ def write_synthetic_penguins(rows: int, path: Path, seed: int = 0) -> Path:
             writer.write_table(_chunk(profile, min(CHUNK_ROWS, rows - start), rng), row_group_size=CHUNK_ROWS)
     partial.replace(path)
     return path
+
+
+def wide_table(rows: int = 2000, columns: int = 300, seed: int = 3) -> pd.DataFrame:
+    """A table of ``columns`` numeric features ``f000`` ...; the label ``target`` depends on two of them.
+
+    ``target`` is "high" when ``f007 + f123`` (or the last two columns, for fewer than 124) is
+    positive; ``f001`` is a near copy of ``f000`` (a strongly correlated pair). For tests and
+    benchmarks of wide tables.
+    """
+    if columns < 3:
+        raise DataError(f"columns={columns}: a wide table needs at least three columns")
+    rng = np.random.default_rng(seed)
+    names = [f"f{i:03d}" for i in range(columns)]
+    frame = pd.DataFrame(rng.normal(size=(rows, columns)), columns=names).round(4)
+    frame["f001"] = (frame["f000"] * 0.95 + rng.normal(0, 0.1, rows)).round(4)
+    first, second = ("f007", "f123") if columns > 123 else (names[-2], names[-1])
+    frame["target"] = np.where(frame[first] + frame[second] > 0, "high", "low")
+    return frame

@@ -1,4 +1,5 @@
--- Count, mean, spread, extremes and approximate quartiles of one numeric column per class.
+-- Count, mean, spread, extremes and approximate quartiles of one numeric column, per class
+-- ({group} is "GROUP BY class_value") or over all rows (empty {group}, {label} a constant).
 SELECT
   {label} AS class_value,
   {name} AS column_name,
@@ -9,4 +10,4 @@ SELECT
   APPROX_QUANTILES({column}, 4) AS quartiles,
   MAX({column}) AS max
 FROM {table}
-GROUP BY class_value
+{group}

@@ -1,0 +1,160 @@
+"""The label: which task it calls for, whether its classes can be learnt, and its values for a model.
+
+``task: auto`` in params decides from the label's type and number of distinct values: text and
+booleans are classes; a number with at most ``MAX_AUTO_CLASSES`` distinct values is a class
+label (0/1, ratings), any other number is a quantity to predict (regression). The decision and
+its reason are written into every report.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bqlab.errors import DataError
+from bqlab.sources.views import NUMERIC_TYPES, UNSUPPORTED_FEATURE_TYPES
+
+MAX_AUTO_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Task:
+    """The task a run performs, and why."""
+
+    name: str  # "classification" or "regression"
+    reason: str
+
+    @property
+    def is_regression(self) -> bool:
+        """True when the label is a quantity to predict."""
+        return self.name == "regression"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def decide_task(requested: str, label: str, label_type: str, distinct: int) -> Task:
+    """Return the task for a label of BigQuery type ``label_type`` with ``distinct`` values.
+
+    Raises:
+        DataError: the label's type cannot serve the requested task, or any task.
+    """
+    if label_type in UNSUPPORTED_FEATURE_TYPES:
+        raise DataError(
+            f"label {label!r} has type {label_type}, which a model cannot predict: choose another label "
+            "in params/common.yaml, or cast it with column_types"
+        )
+    numeric = label_type in NUMERIC_TYPES
+    described = f"label {label!r} is {label_type} with {distinct:,} distinct value{'s' if distinct != 1 else ''}"
+    if requested == "regression":
+        if not numeric:
+            raise DataError(
+                f"task: regression needs a numeric label, and {described}: set task: classification in "
+                f"params/common.yaml, or cast the label with column_types (e.g. {label}: FLOAT64)"
+            )
+        return Task("regression", f"set in params ({described})")
+    if requested == "classification":
+        return Task("classification", f"set in params ({described})")
+    if numeric and distinct > MAX_AUTO_CLASSES:
+        return Task(
+            "regression",
+            f"task auto: {described} (more than {MAX_AUTO_CLASSES}), so it is predicted as a number; "
+            "set task: classification in params/common.yaml to treat its values as classes",
+        )
+    kind = "numbers" if numeric else "text" if label_type == "STRING" else label_type.lower()
+    return Task(
+        "classification",
+        f"task auto: {described} ({kind}"
+        f"{f', at most {MAX_AUTO_CLASSES} values' if numeric else ''}), so its values are classes"
+        f"{'; set task: regression in params/common.yaml to predict it as a number' if numeric else ''}",
+    )
+
+
+def resolve_task(source, view, params) -> Task:
+    """Decide the task of a run from params and the label's type and distinct values (one SQL count)."""
+    from bqlab.aggregates import distinct_counts
+
+    distinct = distinct_counts(source, view, [params.label])[params.label]
+    return decide_task(params.task, params.label, view.schema[params.label], distinct)
+
+
+def check_classes(counts: Mapping, label: str, cv_folds: int | None = None, where: str = "the labelled rows") -> None:
+    """Refuse a class label a model cannot learn: one class, or a class rarer than the folds.
+
+    Args:
+        counts: rows per class (missing labels left out).
+        label: the label column, for the message.
+        cv_folds: each class needs at least this many rows (stratified folds); None skips it.
+        where: which rows were counted, for the message.
+
+    Raises:
+        DataError: naming the class counts and the params key to change.
+    """
+    shown = ", ".join(f"{value!r}: {int(n):,}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    if len(counts) < 2:
+        raise DataError(
+            f"label {label!r} has {len(counts)} class{'es' if len(counts) != 1 else ''} in {where} "
+            f"({shown or 'none'}): "
+            "a classifier needs at least two; choose another label in params/common.yaml, or check "
+            "missing_values (placeholders are left out)"
+        )
+    if cv_folds is not None:
+        rare = {value: n for value, n in counts.items() if n < cv_folds}
+        if rare:
+            listed = ", ".join(f"{value!r} ({int(n)} rows)" for value, n in rare.items())
+            raise DataError(
+                f"label {label!r}: class {listed} in {where} has fewer rows than cv_folds={cv_folds} "
+                f"(class counts: {shown}): lower cv_folds in params/02-train.yaml, or leave the rare "
+                "class out of the table"
+            )
+
+
+def check_classes_before_split(counts: Mapping, label: str, cv_folds: int, test_fraction: float) -> None:
+    """The class check the runner makes before any notebook: each class must leave enough training rows.
+
+    A class needs about ``cv_folds / (1 - test_fraction)`` labelled rows for its training share to
+    fill the folds; the training notebook checks the exact counts after the split.
+    """
+    check_classes(counts, label)
+    needed = math.ceil(cv_folds / (1 - test_fraction))
+    rare = {value: n for value, n in counts.items() if n < needed}
+    if rare:
+        listed = ", ".join(f"{value!r} ({int(n)} rows)" for value, n in rare.items())
+        raise DataError(
+            f"label {label!r}: class {listed} is too rare to split and fill cv_folds={cv_folds} folds "
+            f"(with test_fraction={test_fraction} it needs at least {needed} labelled rows): lower cv_folds "
+            "in params/02-train.yaml, or leave the rare class out of the table"
+        )
+
+
+def label_values(labels: pd.Series, task: str) -> pd.Series:
+    """Return the label as a model needs it: numbers for regression; for classes, plain values.
+
+    Classes keep their type (booleans stay booleans, whole numbers become integers, the rest
+    text), so scikit-learn sees a binary or multiclass target and reports show the values.
+    """
+    if task == "regression":
+        return pd.to_numeric(labels, errors="coerce").astype("float64")
+    if pd.api.types.is_bool_dtype(labels):
+        return labels.astype(bool)
+    if pd.api.types.is_numeric_dtype(labels):
+        numbers = labels.astype("float64")
+        return numbers.astype("int64") if (numbers % 1 == 0).all() else numbers
+    return labels.astype(str)
+
+
+def check_training_labels(labels: pd.Series, label: str, task: "Task | str", cv_folds: int) -> None:
+    """Refuse training rows whose classes cannot fill the folds, before any model is fitted.
+
+    Raises:
+        DataError: naming the class counts of the training rows and the params key to change.
+    """
+    if str(task) == "regression":
+        if labels.nunique() < 2:
+            raise DataError(
+                f"label {label!r} has a single value in the {len(labels):,} training rows: nothing to predict; "
+                "choose another label in params/common.yaml"
+            )
+        return
+    check_classes(labels.value_counts().to_dict(), label, cv_folds, "the training rows")
