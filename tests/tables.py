@@ -8,7 +8,10 @@ import pandas as pd
 
 
 def binary_int(rows: int = 400, seed: int = 0) -> pd.DataFrame:
-    """Label ``churned`` 0/1 from ``tenure`` and ``plan``; ``spend`` is text with "n/a" and "12,5" entries."""
+    """Label ``churned`` 0/1 from ``tenure`` and ``plan``; ``spend`` is text with "n/a" and "12,5" entries.
+
+    ``flag`` and ``visits`` are text too, for casts to BOOL and INT64 that engines would read differently.
+    """
     rng = np.random.default_rng(seed)
     tenure = rng.integers(1, 60, rows)
     plan = rng.choice(["basic", "plus", "pro"], rows)
@@ -17,7 +20,12 @@ def binary_int(rows: int = 400, seed: int = 0) -> pd.DataFrame:
     spend[:12] = "n/a"
     spend[12:17] = "12,5"
     signup = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), unit="D")
-    return pd.DataFrame({"churned": churned, "tenure": tenure, "plan": plan, "spend": spend, "signup": signup.date})
+    flag = np.resize(np.array(["true", "FALSE", "yes", " true ", "1"], dtype=object), rows)
+    visits = np.resize(np.array(["3", "1.5", " 7 ", "1e3", "x"], dtype=object), rows)
+    return pd.DataFrame(
+        {"churned": churned, "tenure": tenure, "plan": plan, "spend": spend, "signup": signup.date}
+        | {"flag": flag, "visits": visits}
+    )
 
 
 def yes_no(rows: int = 300, seed: int = 1) -> pd.DataFrame:

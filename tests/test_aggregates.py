@@ -31,7 +31,9 @@ def test_statistics_match_the_rows_they_summarise(penguins_source, penguins_fram
     assert mass["min"] <= mass["q1"] <= mass["median"] <= mass["q3"] <= mass["max"]
     assert mass["median"] == pytest.approx(gentoo.median(), rel=0.03)  # approximate quantiles
 
-    corr = aggregates.correlations(penguins_source, PENGUINS_TABLE, NUMERIC)
+    corr = aggregates.correlation_matrix(
+        aggregates.correlation_pairs(penguins_source, PENGUINS_TABLE, NUMERIC), NUMERIC
+    )
     expected = frame[NUMERIC].corr()
     assert np.allclose(corr.to_numpy(), expected.to_numpy(), atol=1e-3)
 
@@ -94,7 +96,7 @@ def test_a_single_row_class_and_an_all_null_column_are_summarised_not_fatal(odd_
     assert lonely["count"] == 1 and lonely["mean"] == 11 and np.isnan(lonely["std"])
     empty = stats[stats["column"] == "empty"]
     assert (empty["count"] == 0).all() and empty["mean"].isna().all() and empty["median"].isna().all()
-    corr = aggregates.correlations(odd_table, TABLE, ["x", "empty"])
+    corr = aggregates.correlation_matrix(aggregates.correlation_pairs(odd_table, TABLE, ["x", "empty"]), ["x", "empty"])
     assert np.isnan(corr.loc["x", "empty"])
     from bqlab import plots
 
@@ -113,3 +115,20 @@ def test_no_query_selects_every_column():
     for sql in sorted((ROOT / "src/bqlab/sql").glob("*.sql")):
         code = "\n".join(line.split("--")[0] for line in sql.read_text().splitlines())
         assert "*" not in code.replace("COUNT(*)", ""), f"{sql.name} selects every column"
+
+
+def test_correlations_of_many_columns_come_from_the_sample_and_agree_with_sql(tmp_path, monkeypatch):
+    from bqlab.synthetic import wide_table
+
+    path = tmp_path / "w.parquet"
+    wide_table(rows=300, columns=8).to_parquet(path)
+    source = LocalSource({TABLE: path})
+    columns = [f"f{i:03d}" for i in range(8)]
+    exact = aggregates.pairwise_correlations(source, TABLE, columns, sample_rows=300, seed=1)
+    queries = len(source.log)
+    monkeypatch.setattr(aggregates, "SQL_CORRELATION_MAX_COLUMNS", 4)  # 8 columns: "many"
+    sampled = aggregates.pairwise_correlations(source, TABLE, columns, sample_rows=300, seed=1)
+    assert len(source.log) == queries + 1, "one query: the sample"
+    pd.testing.assert_frame_equal(exact, sampled, atol=1e-3)  # the sample is the whole table here
+    assert sampled.iloc[0].tolist()[:2] == ["f000", "f001"] and sampled.iloc[0]["r"] > 0.99
+    assert len(sampled) == 28

@@ -77,8 +77,10 @@ def test_the_sample_and_the_sql_statistics_agree_on_both_engines(warehouse, peng
             aggregates.class_counts(penguins_source, PENGUINS_TABLE, "species"),
         ),
         (
-            aggregates.correlations(warehouse, PENGUINS, numeric),
-            aggregates.correlations(penguins_source, PENGUINS_TABLE, numeric),
+            aggregates.correlation_matrix(aggregates.correlation_pairs(warehouse, PENGUINS, numeric), numeric),
+            aggregates.correlation_matrix(
+                aggregates.correlation_pairs(penguins_source, PENGUINS_TABLE, numeric), numeric
+            ),
         ),
         (
             aggregates.category_counts(warehouse, PENGUINS, "species", ["island", "sex"], 2),
@@ -258,7 +260,7 @@ def text_numbers(bigquery_emulator, tmp_path_factory):  # noqa: F811
     path = tmp_path_factory.mktemp("text-numbers") / "t.parquet"
     frame.to_parquet(path)
     schema = [bigquery.SchemaField(n, t) for n, t in [("churned", "INT64"), ("tenure", "INT64"), ("plan", "STRING")]]
-    schema.append(bigquery.SchemaField("spend", "STRING"))
+    schema += [bigquery.SchemaField(name, "STRING") for name in ("spend", "flag", "visits")]
     client = bigquery_emulator.client
     client.create_dataset("lab", exists_ok=True)
     config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema)
@@ -274,17 +276,15 @@ def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(wareh
     monkeypatch.setattr(data, "COLUMNS_PER_QUERY", 1)  # every per-column query in several statements
     monkeypatch.setattr(aggregates, "DISTINCT_PER_QUERY", 2)
     monkeypatch.setattr(aggregates, "PAIRS_PER_QUERY", 1)
-    views = [data.table_view(s, TEXT_TABLE, {"spend": "FLOAT64"}) for s in (warehouse, text_numbers)]
-    assert (
-        views[0].schema
-        == views[1].schema
-        == {
-            "churned": "INT64",
-            "tenure": "INT64",
-            "plan": "STRING",
-            "spend": "FLOAT64",
-        }
-    )
+    casts = {"spend": "FLOAT64", "flag": "BOOL", "visits": "INT64"}
+    views = [data.table_view(s, TEXT_TABLE, casts) for s in (warehouse, text_numbers)]
+    expected = {"churned": "INT64", "tenure": "INT64", "plan": "STRING"} | casts
+    assert views[0].schema == views[1].schema == expected
+    for s, v in zip((warehouse, text_numbers), views, strict=True):  # the same values where engines' casts differ
+        frame = data.fetch_columns(s, v, ["flag", "visits"])
+        flags = frame["flag"].astype(object)
+        assert (flags.isna().sum(), (flags == True).sum(), (flags == False).sum()) == (160, 160, 80)  # noqa: E712
+        assert frame["visits"].dropna().astype(int).value_counts().to_dict() == {3: 80, 7: 80, 1000: 80}
     both = [(warehouse, views[0]), (text_numbers, views[1])]
     columns = ["churned", "tenure", "plan", "spend"]
     profiles = [data.column_profile(s, v, columns, ["n/a"]) for s, v in both]
@@ -304,10 +304,13 @@ def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(wareh
     means = [aggregates.category_counts(s, v, "tenure", ["plan"], 5, "regression") for s, v in both]
     pd.testing.assert_frame_equal(*means, check_dtype=False)
     chosen = [
-        selection.plot_features("classification", st, p, "churned", numeric, 1)
-        for st, p in zip(stats, pairs, strict=True)
+        selection.plot_features(s, v, "classification", st, "churned", numeric, 1)
+        for (s, v), st in zip(both, stats, strict=True)
     ]
     assert chosen[0] == chosen[1] == ["tenure"], "the planted signal is the feature most associated with the label"
+    strength = [aggregates.label_correlations(s, v, "churned", numeric) for s, v in both]
+    pd.testing.assert_series_equal(*strength)
+    assert strength[0]["tenure"] > 0.15 > strength[0]["spend"], "|r| with a numeric label, in SQL"
     splits = [data.fetch_split(s, v, columns, columns, 0.25, 42, ["n/a"]) for s, v in both]
     for remote, local in zip(*splits, strict=True):
         pd.testing.assert_frame_equal(remote, local, check_dtype=False)

@@ -223,3 +223,22 @@ def test_a_model_for_the_other_task_is_refused_when_the_task_is_set(project):
     write_yaml(project / "params/02-train.yaml", "model: logistic_regression\n")
     with pytest.raises(ParamsError, match=r"02-train\.yaml: key 'model': model 'logistic_regression' is for classif"):
         load_params(project / "params")
+
+
+def test_a_key_that_takes_one_of_two_forms_gets_one_line(project):
+    write_yaml(project / "params/03-evaluate.yaml", "slice_columns: region\n")
+    with pytest.raises(ParamsError) as refused:
+        load_params(project / "params")
+    message = str(refused.value)
+    assert (
+        message.count("\n") == 0
+        and "key 'slice_columns': Input should be 'auto'; or Input should be a valid list" in message
+    )
+
+
+def test_a_profile_that_changes_the_model_starts_from_no_hyperparameters(project):
+    write_yaml(
+        project / "params/profiles/linear.yaml", "train:\n  model: logistic_regression\n  hyperparameters: {C: 0.5}\n"
+    )
+    params = load_params(project / "params", "linear")
+    assert params.stages["train"].hyperparameters == {"C": 0.5}, "n_estimators of random_forest is not carried over"

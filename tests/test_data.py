@@ -108,3 +108,27 @@ def test_bigquery_source_without_a_billing_project_says_how_to_set_one(monkeypat
         DataError, match="no billing project for BigQuery: set bigquery.project .* GOOGLE_CLOUD_PROJECT"
     ):
         data.open_source(params)
+
+
+def test_a_nan_label_is_unlabelled_like_null(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("y,x\n" + "".join(f"{v},{i}\n" for i, v in enumerate(["1.5", "NaN", "2.5", "", "3.5"] * 20)))
+    train, test = data.fetch_split(LocalSource({"p-abcdef.d.t": path}), "p-abcdef.d.t", ["y", "x"], ["y", "x"], 0.3, 1)
+    assert len(train) + len(test) == 60 and not pd.concat([train, test])["y"].isna().any()
+
+
+def test_decimal_and_unsigned_parquet_columns_have_bigquery_types(tmp_path):
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t.parquet"
+    table = pa.table(
+        {
+            "price": pa.array([decimal.Decimal("1.25"), decimal.Decimal("2.50")], pa.decimal128(10, 2)),
+            "count": pa.array([1, 2], pa.uint32()),
+        }
+    )
+    pq.write_table(table, path)
+    assert LocalSource({"p-abcdef.d.t": path}).schema("p-abcdef.d.t") == {"price": "NUMERIC", "count": "INT64"}

@@ -75,3 +75,44 @@ def test_weakest_slice_is_the_lowest_accuracy_and_the_larger_on_a_tie():
         "macro_f1": 0.85,
     }
     assert evaluation.weakest_slice(slices.iloc[0:0]) is None
+
+
+def test_regression_headline_metrics_slices_and_weakest_slice():
+    y_true = pd.Series([10.0, 12.0, 20.0, 22.0])
+    y_pred = np.array([11.0, 11.0, 20.0, 26.0])
+    metrics = evaluation.headline_metrics(y_true, y_pred, "regression")
+    assert metrics["mae"] == pytest.approx(1.5) and metrics["rmse"] == pytest.approx((18 / 4) ** 0.5, abs=1e-4)
+    assert 0.7 < metrics["r2"] < 1
+    frame = pd.DataFrame({"city": ["x", "x", "y", "y"]})
+    slices = evaluation.slice_table(frame, y_true, y_pred, ["city"], "regression")
+    assert list(slices.columns) == ["slice", "value", "rows", "rmse", "mae", "r2"]
+    weakest = evaluation.weakest_slice(slices, "regression")
+    assert (weakest["value"], weakest["rmse"]) == ("y", pytest.approx(8**0.5, abs=1e-4)), "the largest RMSE"
+
+
+def test_error_details_of_a_regression_say_how_large_the_errors_are():
+    y_true = pd.Series(np.arange(10, dtype=float))
+    details = evaluation.error_details("regression", y_true, y_true + 1.0, []).set_index("measure")["value"]
+    assert details["median absolute error"] == 1.0 and details["largest absolute error"] == 1.0
+    assert details["bias"] == 1.0, "predicted - actual: the model over-predicts by one"
+
+
+def test_auto_slices_are_the_categorical_features_with_few_values():
+    frame = pd.DataFrame({"plan": list("abcab"), "user": list("vwxyz"), "region": ["n"] * 5})
+    many = pd.DataFrame({"id": [str(i) for i in range(40)]})
+    assert evaluation.auto_slice_columns("auto", frame, ["plan", "user", "region"]) == ["plan", "user", "region"]
+    assert evaluation.auto_slice_columns("auto", many, ["id"]) == [], "more than 10 values is not a slice"
+    assert evaluation.auto_slice_columns(["user"], frame, ["plan"]) == ["user"], "a list in params is kept"
+
+
+def test_evaluation_metrics_of_integer_classes_keep_their_values_as_keys():
+    y_true = pd.Series([0, 1, 1, 0])
+    y_pred = np.array([0, 1, 0, 0])
+    details = evaluation.error_details("classification", y_true, y_pred, [0, 1])
+    slices = evaluation.slice_table(pd.DataFrame({"s": list("aabb")}), y_true, y_pred, ["s"])
+    metrics = evaluation.evaluation_metrics(
+        "classification", evaluation.headline_metrics(y_true, y_pred), details, slices, ({}, {}), 4
+    )
+    assert set(metrics["per_class"]) == {"0", "1"} and metrics["weakest_class"] == "1"
+    assert metrics["per_class"]["0"]["support"] == 2 and isinstance(metrics["per_class"]["0"]["support"], int)
+    json.dumps(metrics)  # plain JSON types

@@ -99,6 +99,19 @@ def test_a_numeric_label_is_a_regression_on_a_latin1_csv_with_semicolons(tmp_pat
 
 
 @pytest.mark.slow
+def test_a_multiclass_text_label_with_accents(tmp_path, capsys):
+    common = f"local_tables: {{{TABLE}: t.csv}}\nlabel: city\nfeatures: [price, area_m2, rooms]\n"
+    project = _project(tmp_path, tables.regression(), common)
+    assert _run(project, "report", "--profile", "ci", "--quiet") == 0, capsys.readouterr().err
+    eda, evaluate = _metrics(project, "eda"), _metrics(project, "evaluate")
+    assert eda["task"] == "classification" and "label 'city' is STRING with 3 distinct values" in eda["task_reason"]
+    assert set(evaluate["per_class"]) == {"Zürich", "Genève", "Besançon"}
+    assert evaluate["accuracy"] > 0.6, "price and area together tell the cities apart"
+    assert evaluate["weakest_slice"] is None, "no categorical feature: slice_columns auto finds none"
+    assert "Weakest class" in _findings(project, "03-evaluate")
+
+
+@pytest.mark.slow
 def test_a_wide_table_stays_bounded(tmp_path, capsys):
     frame = tables.wide()
     features = [c for c in frame.columns if c != "target"]

@@ -47,3 +47,44 @@ def test_every_figure_has_a_title_and_labelled_axes():
             assert ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels()), ax.get_title()
     assert figures[1].axes[0].get_xlabel() == "body mass (g)"
     assert [t.get_text() for t in figures[5].axes[0].get_yticklabels()] == ["body mass (g)"]
+
+
+def test_regression_figures_have_titles_and_labelled_axes():
+    rng = np.random.default_rng(1)
+    actual = pd.Series(rng.normal(100, 10, 80))
+    points = pd.DataFrame({"actual": actual, "predicted": actual + rng.normal(0, 2, 80)})
+    points["residual"] = points["actual"] - points["predicted"]
+    sample = pd.DataFrame({"price_usd": actual, "area_m2": rng.normal(50, 5, 80)})
+    figures = [
+        plots.label_histogram(sample["price_usd"], "price_usd"),
+        plots.predicted_vs_actual(points, "price_usd"),
+        plots.residual_plot(points, "price_usd"),
+        plots.cv_scores(pd.DataFrame({"fold": [1, 2], "rmse": [2.1, 2.3], "mae": [1.5, 1.6], "r2": [0.9, 0.92]})),
+    ]
+    for figure in figures:
+        for ax in figure.axes:
+            assert ax.get_title() and ax.get_xlabel(), figure
+    assert figures[1].axes[0].get_xlabel() == "actual price (USD)"
+    assert [ax.get_title() for ax in figures[3].axes] == ["rmse per fold", "mae per fold", "r2 per fold"]
+    low, high = figures[3].axes[2].get_ylim()
+    assert 0.8 < low and high < 1.0, "each score's axis is scaled to its values, not 0-1"
+
+
+def test_correlations_are_a_heatmap_up_to_30_columns_and_the_strongest_pairs_beyond():
+    columns = [f"c{i:02d}" for i in range(31)]
+    pairs = pd.DataFrame(
+        [(a, b, 0.99 if (a, b) == ("c03", "c17") else 0.01) for i, a in enumerate(columns) for b in columns[i + 1 :]],
+        columns=["a", "b", "r"],
+    )
+    assert hasattr(plots.correlation_overview(pairs, columns[:30]), "axes")
+    table = plots.correlation_overview(pairs, columns)
+    assert len(table) == plots.STRONGEST_PAIRS and table.iloc[0].tolist() == ["c03", "c17", 0.99]
+
+
+def test_importance_shows_at_most_20_features_and_says_so():
+    importance = pd.DataFrame(
+        {"feature": [f"f{i}" for i in range(50)], "importance_mean": np.linspace(1, 0, 50), "importance_std": 0.01}
+    )
+    ax = plots.importance_bars(importance, "RMSE").axes[0]
+    assert len(ax.get_yticklabels()) == 20
+    assert ax.get_title() == "Permutation importance (rise in RMSE, the 20 most important of 50 features)"

@@ -47,15 +47,15 @@ def test_a_single_class_is_refused_with_its_count():
 def test_a_class_too_rare_for_the_folds_is_refused_with_every_count_and_the_key():
     with pytest.raises(
         DataError,
-        match=r"class 'rare' \(3 rows\) in the training rows has fewer rows than cv_folds=5 "
-        r"\(class counts: 'a': 50, 'b': 40, 'rare': 3\): lower cv_folds in params/02-train.yaml",
+        match=r"1 class\(es\) in the training rows have fewer rows than cv_folds=5 "
+        r"\('rare': 3; all classes: 'a': 50, 'b': 40, 'rare': 3\): lower cv_folds in params/02-train.yaml",
     ):
         targets.check_training_labels(pd.Series(["a"] * 50 + ["b"] * 40 + ["rare"] * 3), "y", "classification", 5)
 
 
 def test_before_the_split_a_class_must_leave_enough_rows_for_the_folds():
     targets.check_classes_before_split({True: 100, False: 7}, "y", cv_folds=5, test_fraction=0.25)
-    with pytest.raises(DataError, match=r"class False \(6 rows\) is too rare.*at least 7 labelled rows"):
+    with pytest.raises(DataError, match=r"1 class\(es\) too rare.*\(False: 6; .* at least 7 labelled rows"):
         targets.check_classes_before_split({True: 100, False: 6}, "y", cv_folds=5, test_fraction=0.25)
 
 
@@ -78,3 +78,20 @@ def test_class_labels_keep_a_type_scikit_learn_reads_as_binary(values, dtype, ex
 
 def test_a_regression_label_is_float():
     assert targets.label_values(pd.Series([1, 2, 3]), "regression").dtype == "float64"
+
+
+def test_fractional_class_values_become_text_classes_not_a_continuous_target():
+    from sklearn.utils.multiclass import type_of_target
+
+    labels = targets.label_values(pd.Series([1.0, 1.5, 2.0, 1.5]), "classification")
+    assert labels.tolist() == ["1", "1.5", "2", "1.5"] and type_of_target(labels) == "multiclass"
+
+
+def test_a_message_about_many_rare_classes_stays_one_short_line_and_suggests_a_number():
+    counts = {f"id{i}": 1 for i in range(5000)}
+    with pytest.raises(DataError) as refused:
+        targets.check_classes_before_split(counts, "price", 3, 0.25, folds_at="params/profiles/ci.yaml")
+    message = str(refused.value)
+    assert len(message) < 800 and "\n" not in message
+    assert "5000 class(es) too rare" in message and "and 4,992 more" in message
+    assert "lower cv_folds in params/profiles/ci.yaml" in message and "price: FLOAT64" in message

@@ -15,9 +15,12 @@ from bqlab.identifiers import quote_column
 from bqlab.sources.views import NUMERIC_TYPES, TableView, as_view
 
 MISSING_CLASS = "<missing>"
-# Columns per COUNT(DISTINCT ...) statement, and column pairs per CORR statement.
-DISTINCT_PER_QUERY = 100
-PAIRS_PER_QUERY = 1000
+# Columns per COUNT(DISTINCT ...) statement, and CORR pairs per statement.
+DISTINCT_PER_QUERY = 50
+PAIRS_PER_QUERY = 500
+# Up to this many numeric columns (465 pairs), every pairwise correlation is computed in SQL over
+# the whole table; beyond, from the deterministic sample (``pairwise_correlations``).
+SQL_CORRELATION_MAX_COLUMNS = 30
 
 
 def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -124,20 +127,52 @@ def category_counts(
 
 
 def correlation_pairs(source: Source, table: TableView | str, numeric: Sequence[str]) -> pd.DataFrame:
-    """Return the Pearson correlation of every pair of numeric columns: columns a, b, r.
+    """Return the Pearson correlation of every pair of numeric columns (a, b, r): CORR in SQL.
 
-    CORR in SQL, ``PAIRS_PER_QUERY`` pairs to a statement. A pair without variation has r NaN.
+    ``PAIRS_PER_QUERY`` pairs to a statement. A pair without variation has r NaN.
     """
     view = as_view(source, table)
     pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
     rows = []
     for start in range(0, len(pairs), PAIRS_PER_QUERY):
-        chunk = pairs[start : start + PAIRS_PER_QUERY]
-        select = ", ".join(f"CORR({quote_column(a)}, {quote_column(b)}) AS r_{k}" for k, (a, b) in enumerate(chunk))
-        row = source.query(named_query("correlations", table=view.sql, pairs=select)).iloc[0]
-        rows += [
-            (a, b, float(row[f"r_{k}"]) if pd.notna(row[f"r_{k}"]) else float("nan")) for k, (a, b) in enumerate(chunk)
-        ]
+        rows += _correlate(source, view, pairs[start : start + PAIRS_PER_QUERY])
+    return pd.DataFrame(rows, columns=["a", "b", "r"]).round({"r": 3})
+
+
+def _correlate(source: Source, view: TableView, chunk: Sequence[tuple[str, str]]) -> list[tuple[str, str, float]]:
+    """One statement: CORR of each pair in ``chunk``."""
+    select = ", ".join(f"CORR({quote_column(a)}, {quote_column(b)}) AS r_{k}" for k, (a, b) in enumerate(chunk))
+    row = source.query(named_query("correlations", table=view.sql, pairs=select)).iloc[0]
+    values = pd.to_numeric(row, errors="coerce").to_numpy(dtype="float64")  # NULL (no variation) -> NaN
+    return [(a, b, float(r)) for (a, b), r in zip(chunk, values, strict=True)]
+
+
+def label_correlations(source: Source, table: TableView | str, label: str, numeric: Sequence[str]) -> pd.Series:
+    """Return |r|, the size of each numeric column's Pearson correlation with a numeric label (CORR in SQL)."""
+    view, out = as_view(source, table), {}
+    for start in range(0, len(numeric), PAIRS_PER_QUERY):
+        chunk = [(c, label) for c in numeric[start : start + PAIRS_PER_QUERY]]
+        out |= {a: abs(r) for a, _, r in _correlate(source, view, chunk)}
+    return pd.Series(out, name="association", dtype="float64")
+
+
+def pairwise_correlations(
+    source: Source, table: TableView | str, columns: Sequence[str], sample_rows: int, seed: int
+) -> pd.DataFrame:
+    """Return the Pearson correlation of every pair of ``columns`` (a, b, r).
+
+    Up to ``SQL_CORRELATION_MAX_COLUMNS`` columns: CORR in SQL over the whole table. Beyond, the
+    pairs grow with the square of the columns (44,850 for 300, a dozen scans of the table in
+    BigQuery): they come from the deterministic sample of ``sample_rows`` rows instead (one scan;
+    on 2,000 rows an estimate of r within about ±0.05), with NULLs left out pair by pair as CORR does.
+    """
+    from bqlab.data import sample_rows as take_sample
+
+    if len(columns) <= SQL_CORRELATION_MAX_COLUMNS:
+        return correlation_pairs(source, table, columns)
+    sample = take_sample(source, table, list(columns), sample_rows, seed).astype("float64")
+    matrix = sample.corr(method="pearson", min_periods=2)
+    rows = [(a, b, float(matrix.loc[a, b])) for i, a in enumerate(columns) for b in columns[i + 1 :]]
     return pd.DataFrame(rows, columns=["a", "b", "r"]).round({"r": 3})
 
 
@@ -148,11 +183,6 @@ def correlation_matrix(pairs: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFr
         if a in matrix.index and b in matrix.index:
             matrix.loc[a, b] = matrix.loc[b, a] = r
     return matrix
-
-
-def correlations(source: Source, table: TableView | str, numeric: Sequence[str]) -> pd.DataFrame:
-    """Return the Pearson correlation matrix of the numeric columns (CORR in SQL)."""
-    return correlation_matrix(correlation_pairs(source, table, numeric), numeric)
 
 
 def label_summary(source: Source, table: TableView | str, label: str, task: str) -> pd.DataFrame:

@@ -45,8 +45,8 @@ def _billing_project(value: str) -> str:
 BillingProject = Annotated[str, AfterValidator(_billing_project)]
 ModelName = Literal["logistic_regression", "ridge", "random_forest", "gradient_boosting"]
 Task = Literal["auto", "classification", "regression"]
-# Types a column can be cast to from YAML (``column_types``), with SAFE_CAST in SQL.
-CastType = Literal["STRING", "INT64", "FLOAT64", "NUMERIC", "BOOL"]
+# Types a column can be cast to from YAML (``column_types``), in SQL (``bqlab.sources.views``).
+CastType = Literal["STRING", "INT64", "FLOAT64", "BOOL"]
 
 
 class BigQueryParams(BaseModel):
@@ -328,7 +328,12 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
             else:
                 own = set(STAGES[section][1].model_fields) - common_keys
                 _check_keys(values, own, f"{path} [{section}]")
-                layers[section] = _merge(layers[section], values, origin, (section,), path)
+                base = layers[section]
+                if "model" in values and values["model"] != base.get("model"):
+                    # Another model: the base file's hyperparameters were written for the old one.
+                    base = {k: v for k, v in base.items() if k != "hyperparameters"}
+                    base["hyperparameters"] = {}
+                layers[section] = _merge(base, values, origin, (section,), path)
         files.append(path)
     common = _rooted_paths(common, params_dir.resolve().parent)
     stages = {}
@@ -365,12 +370,25 @@ def _rooted_paths(common: dict[str, Any], root: Path) -> dict[str, Any]:
 
 
 def _describe(err: ValidationError, stage: str, origin: dict, params_dir: Path) -> str:
-    lines = []
+    """One line per key at fault; the alternatives of a key that takes one of several forms are joined."""
+    problems: dict[tuple[str, ...], list[dict]] = {}
     for problem in err.errors():
-        loc = tuple(str(part) for part in problem["loc"] if str(part) not in ("str", "LocalFile"))
+        # pydantic names each alternative of a union in the location ("str", "literal['auto']", ...)
+        loc = tuple(
+            str(p) for p in problem["loc"] if not re.search(r"[\[\]()]", str(p)) and p not in ("str", "LocalFile")
+        )
+        problems.setdefault(loc, []).append(problem)
+    if any(len(loc) > 1 for loc in problems):  # a nested key at fault: its parent's other forms are noise
+        problems = {
+            loc: found
+            for loc, found in problems.items()
+            if not any(o[: len(loc)] == loc and o != loc for o in problems)
+        }
+    lines = []
+    for loc, found in problems.items():
         where = _where(origin, params_dir, stage, loc)
         path = ".".join(loc) or "(whole file)"
-        message = problem["msg"].removeprefix("Value error, ")
-        got = f" (got {problem.get('input')!r})" if loc else ""
+        message = "; or ".join(dict.fromkeys(p["msg"].removeprefix("Value error, ") for p in found))
+        got = f" (got {found[0].get('input')!r})" if loc else ""
         lines.append(f"{where}: key {path!r}: {message}{got}")
     return "\n".join(lines)

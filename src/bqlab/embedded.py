@@ -36,6 +36,10 @@ _BIGQUERY_TYPES = {
     "SMALLINT": "INT64",
     "TINYINT": "INT64",
     "HUGEINT": "INT64",
+    "UTINYINT": "INT64",
+    "USMALLINT": "INT64",
+    "UINTEGER": "INT64",
+    "UBIGINT": "INT64",
     "BOOLEAN": "BOOL",
     "DATE": "DATE",
     "TIMESTAMP": "DATETIME",
@@ -149,14 +153,14 @@ class LocalSource:
             self._ensure_table(table_id)
         _check_parameters(tree, params or {})
         try:
-            relation = self._con.execute(tree.sql(dialect="duckdb"), dict(params or {}))
+            relation = self._con.execute(tree.sql(dialect="duckdb", copy=False), dict(params or {}))
             frame = relation.df()
         except duckdb.Error as err:
             raise DataError(f"query failed on the local source: {err}") from err
         # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
         self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
-        return frame.astype({name: "Int64" for name in wide})
+        return frame.astype({name: "Int64" for name in wide}) if wide else frame
 
     def query_log(self) -> pd.DataFrame:
         """Return one row per query: rows returned (nothing is billed on the embedded engine)."""
@@ -170,7 +174,15 @@ class LocalSource:
         """Return the table's columns and BigQuery types (loading the table if needed)."""
         target = self._ensure_table(validate_table_id(table_id))
         rows = self._con.execute(f"DESCRIBE {target}").fetchall()
-        return {name: _BIGQUERY_TYPES.get(str(kind).upper(), str(kind).upper()) for name, kind, *_ in rows}
+        return {name: _bigquery_type(str(kind)) for name, kind, *_ in rows}
+
+
+def _bigquery_type(duckdb_type: str) -> str:
+    """The BigQuery type a user would see for a DuckDB column type (DECIMAL(p, s) is NUMERIC)."""
+    kind = duckdb_type.upper()
+    if kind.startswith("DECIMAL"):
+        return "NUMERIC"
+    return _BIGQUERY_TYPES.get(kind, kind)
 
 
 def _file_entry(entry: Any) -> tuple[Path, str, str | None]:

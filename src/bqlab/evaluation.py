@@ -200,7 +200,7 @@ def evaluation_metrics(
         metrics["errors"] = {row.measure: float(row.value) for row in details.itertuples()}
         return metrics
     metrics["roc_auc"] = curve[1]
-    metrics["weakest_class"] = str(details.sort_values("f1", kind="stable").iloc[0]["class"])
+    metrics["weakest_class"] = str(details.sort_values("f1", kind="stable")["class"].iloc[0])
     metrics["per_class"] = {
         str(r.cls): {
             "precision": float(r.precision),

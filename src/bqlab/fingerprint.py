@@ -167,7 +167,9 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
             continue
         section = loaded.get("common", {}) if path.parent.name == "profiles" else loaded
         if isinstance(section, dict) and isinstance(section.get("local_tables"), dict):
-            local_tables.update(section["local_tables"])
+            for table, entry in section["local_tables"].items():  # merged key by key, as load_params does
+                old = local_tables.get(table)
+                local_tables[table] = {**old, **entry} if isinstance(old, dict) and isinstance(entry, dict) else entry
         if isinstance(section, dict) and section.get("source", "local") != "local":
             return None
     root = params_dir.resolve().parent

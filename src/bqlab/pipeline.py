@@ -87,7 +87,7 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     from bqlab.data import column_profile, open_source
     from bqlab.errors import ParamsError
     from bqlab.modeling import hyperparameter_names, model_problem
-    from bqlab.sources.views import UNSUPPORTED_FEATURE_TYPES, table_view
+    from bqlab.sources.views import MODEL_TYPES, table_view
 
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -116,11 +116,12 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
                     f"{params.where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
                     f"table {common.table!r}; its columns are: {', '.join(schema)}"
                 )
-            if schema[column] in UNSUPPORTED_FEATURE_TYPES:
+            if role != "slice_columns" and schema[column] not in MODEL_TYPES:
                 raise DataError(
                     f"{params.where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
-                    "which the models cannot use: remove it from the params, or add a column derived from it "
-                    "to the table (e.g. days since an event as INT64, or the month as STRING)"
+                    f"which the models cannot use (they read {', '.join(sorted(MODEL_TYPES))}): remove it from "
+                    "the params, or add a column derived from it to the table (e.g. days since an event as "
+                    "INT64, or the month as STRING)"
                 )
     rows = engine.row_count(common.table)
     if rows == 0:
@@ -159,7 +160,9 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
             v: int(n) for v, n in zip(balance[common.label], balance["rows"], strict=True) if str(v) not in placeholders
         }
         try:
-            check_classes_before_split(counts, common.label, train.cv_folds, common.test_fraction)
+            check_classes_before_split(
+                counts, common.label, train.cv_folds, common.test_fraction, params.where("train", "cv_folds")
+            )
         except DataError as err:
             raise DataError(f"{params.where('eda', 'label')}: {err}") from None
     if common.source == "local":

@@ -111,16 +111,20 @@ def label_histogram(values: pd.Series, label: str) -> Figure:
     return fig
 
 
+# Scatter points without edges (drawing the edges was a third of a pair plot's time).
+SCATTER = {"s": 12, "linewidth": 0, "rasterized": True}
+
+
 def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str = "classification") -> Figure:
     """Scatter matrix of the numeric columns: coloured by class, or with a numeric label as one more variable."""
     if task == "regression":
         data = frame[[*numeric, label]].astype("float64").rename(columns=axis_label)
-        grid = sns.pairplot(data, corner=True, height=2.0, plot_kws={"s": 12})
+        grid = sns.pairplot(data, corner=True, height=2.0, plot_kws=SCATTER)
         grid.figure.suptitle(f"Pairwise relationships with {axis_label(label)}", y=1.02)
     else:
         data = frame[[*numeric, label]].assign(**{label: _short(frame[label])}).rename(columns=axis_label)
         label = axis_label(label)
-        grid = sns.pairplot(data, hue=label, palette=PALETTE, corner=True, height=2.0, plot_kws={"s": 12})
+        grid = sns.pairplot(data, hue=label, palette=PALETTE, corner=True, height=2.0, plot_kws=SCATTER)
         grid.figure.suptitle(f"Pairwise relationships by {label}", y=1.02)
     plt.close(grid.figure)
     return grid.figure
@@ -137,20 +141,18 @@ def correlation_heatmap(corr: pd.DataFrame) -> Figure:
     return fig
 
 
-# Up to this many numeric columns the correlations are drawn as a heatmap; beyond, a table of the strongest pairs.
-HEATMAP_MAX_COLUMNS = 30
 STRONGEST_PAIRS = 20
 
 
 def correlation_overview(pairs: pd.DataFrame, numeric: Sequence[str]) -> Figure | pd.DataFrame:
     """A heatmap of the correlations, or for a wide table the strongest pairs.
 
-    Up to ``HEATMAP_MAX_COLUMNS`` numeric columns: the heatmap. More: a table of the
+    Up to ``SQL_CORRELATION_MAX_COLUMNS`` (30) numeric columns: the heatmap. More: a table of the
     ``STRONGEST_PAIRS`` pairs with the largest |r| (a heatmap of hundreds of columns is unreadable).
     """
-    from bqlab.aggregates import correlation_matrix
+    from bqlab.aggregates import SQL_CORRELATION_MAX_COLUMNS, correlation_matrix
 
-    if len(numeric) <= HEATMAP_MAX_COLUMNS:
+    if len(numeric) <= SQL_CORRELATION_MAX_COLUMNS:
         return correlation_heatmap(correlation_matrix(pairs, numeric))
     ranked = pairs.assign(size=pairs["r"].abs()).dropna(subset=["r"])
     ranked = ranked.sort_values(["size", "a", "b"], ascending=[False, True, True]).head(STRONGEST_PAIRS)
@@ -221,8 +223,15 @@ def roc_plot(points: pd.DataFrame, areas: dict[str, float]) -> Figure:
     return fig
 
 
+IMPORTANCE_BARS = 20
+
+
 def importance_bars(importance: pd.DataFrame, score: str = "macro F1") -> Figure:
-    """Permutation importance of each feature (how much worse ``score`` gets), with its spread across repeats."""
+    """Permutation importance (how much worse ``score`` gets), with its spread across repeats.
+
+    The ``IMPORTANCE_BARS`` most important features at most; the title says how many of how many.
+    """
+    total, importance = len(importance), importance.head(IMPORTANCE_BARS)
     fig, axes = _figure(7, 0.5 * len(importance) + 1.5)
     ax = axes[0, 0]
     ax.barh(
@@ -233,7 +242,8 @@ def importance_bars(importance: pd.DataFrame, score: str = "macro F1") -> Figure
     )
     ax.invert_yaxis()
     change = "rise in" if score == "RMSE" else "drop in"
-    ax.set(title=f"Permutation importance ({change} {score})", xlabel=f"{change} {score}", ylabel="feature")
+    shown = f", the {len(importance)} most important of {total} features" if total > len(importance) else ""
+    ax.set(title=f"Permutation importance ({change} {score}{shown})", xlabel=f"{change} {score}", ylabel="feature")
     return fig
 
 

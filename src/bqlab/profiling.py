@@ -72,7 +72,7 @@ def data_quality_findings(
             )
     if not missing["missing_count"].any():
         lines.append("- No column has missing values.")
-    for column, failing in numeric_text_columns(missing).items():
+    for column, failing in numeric_text_columns(missing, exclude=label).items():
         lines.append(
             f"- `{column}` is text, but {100 - failing:.1f}% of its values read as numbers ({failing:.1f}% do not): "
             f"add `{column}: FLOAT64` under `column_types` in params/common.yaml to use it as a number."

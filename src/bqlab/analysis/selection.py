@@ -37,13 +37,6 @@ def eta_squared(numeric_stats: pd.DataFrame, label: str) -> pd.Series:
     return pd.Series(out, name="association", dtype="float64")
 
 
-def label_correlation(pairs: pd.DataFrame, label: str) -> pd.Series:
-    """|r| of each numeric column with a numeric label, from the correlation pairs computed in SQL."""
-    with_label = pairs[(pairs["a"] == label) | (pairs["b"] == label)]
-    other = np.where(with_label["a"] == label, with_label["b"], with_label["a"])
-    return pd.Series(with_label["r"].abs().to_numpy(), index=other, name="association", dtype="float64")
-
-
 def strongest(association: pd.Series, features: Sequence[str], limit: int) -> list[str]:
     """Return at most ``limit`` of ``features`` by association (NaN last), in that order."""
     scores = association.reindex(list(features))
@@ -70,8 +63,17 @@ def correlated_columns(numeric: Sequence[str], label: str, task: str) -> list[st
 
 
 def plot_features(
-    task: str, numeric_stats: pd.DataFrame, pairs: pd.DataFrame, label: str, numeric: Sequence[str], limit: int
+    source, view, task: str, numeric_stats: pd.DataFrame, label: str, numeric: Sequence[str], limit: int
 ) -> list[str]:
-    """The numeric features the figures show: the ``limit`` most associated with the label (see module doc)."""
-    association = label_correlation(pairs, label) if task == "regression" else eta_squared(numeric_stats, label)
+    """The numeric features the figures show: the ``limit`` most associated with the label (see module doc).
+
+    For classes the association comes from ``numeric_stats`` (per-class aggregates from SQL);
+    for a number, from one CORR per feature with the label, in SQL.
+    """
+    from bqlab.aggregates import label_correlations
+
+    if task == "regression":
+        association = label_correlations(source, view, label, numeric)
+    else:
+        association = eta_squared(numeric_stats, label)
     return strongest(association, numeric, limit)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bqlab.errors import DataError
-from bqlab.sources.views import NUMERIC_TYPES, UNSUPPORTED_FEATURE_TYPES
+from bqlab.sources.views import MODEL_TYPES, NUMERIC_TYPES
 
 MAX_AUTO_CLASSES = 10
 
@@ -40,18 +40,18 @@ def decide_task(requested: str, label: str, label_type: str, distinct: int) -> T
     Raises:
         DataError: the label's type cannot serve the requested task, or any task.
     """
-    if label_type in UNSUPPORTED_FEATURE_TYPES:
+    if label_type not in MODEL_TYPES:
         raise DataError(
-            f"label {label!r} has type {label_type}, which a model cannot predict: choose another label "
-            "in params/common.yaml, or cast it with column_types"
+            f"label {label!r} has type {label_type}, which a model cannot predict: choose another label, "
+            "or cast it with column_types"
         )
     numeric = label_type in NUMERIC_TYPES
     described = f"label {label!r} is {label_type} with {distinct:,} distinct value{'s' if distinct != 1 else ''}"
     if requested == "regression":
         if not numeric:
             raise DataError(
-                f"task: regression needs a numeric label, and {described}: set task: classification in "
-                f"params/common.yaml, or cast the label with column_types (e.g. {label}: FLOAT64)"
+                f"task: regression needs a numeric label, and {described}: set task: classification, "
+                f"or cast the label with column_types (e.g. {label}: FLOAT64)"
             )
         return Task("regression", f"set in params ({described})")
     if requested == "classification":
@@ -79,7 +79,24 @@ def resolve_task(source, view, params) -> Task:
     return decide_task(params.task, params.label, view.schema[params.label], distinct)
 
 
-def check_classes(counts: Mapping, label: str, cv_folds: int | None = None, where: str = "the labelled rows") -> None:
+# Classes named at most in a message; the rest are counted.
+LISTED_CLASSES = 8
+CV_FOLDS_AT = "params/02-train.yaml"
+
+
+def _listed(counts: Mapping) -> str:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    shown = ", ".join(f"{value!r}: {int(n):,}" for value, n in ranked[:LISTED_CLASSES])
+    return shown + (f" and {len(ranked) - LISTED_CLASSES:,} more" if len(ranked) > LISTED_CLASSES else "")
+
+
+def check_classes(
+    counts: Mapping,
+    label: str,
+    cv_folds: int | None = None,
+    where: str = "the labelled rows",
+    folds_at: str = CV_FOLDS_AT,
+) -> None:
     """Refuse a class label a model cannot learn: one class, or a class rarer than the folds.
 
     Args:
@@ -87,30 +104,39 @@ def check_classes(counts: Mapping, label: str, cv_folds: int | None = None, wher
         label: the label column, for the message.
         cv_folds: each class needs at least this many rows (stratified folds); None skips it.
         where: which rows were counted, for the message.
+        folds_at: the params file that sets cv_folds, for the message.
 
     Raises:
         DataError: naming the class counts and the params key to change.
     """
-    shown = ", ".join(f"{value!r}: {int(n):,}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1]))
     if len(counts) < 2:
         raise DataError(
             f"label {label!r} has {len(counts)} class{'es' if len(counts) != 1 else ''} in {where} "
-            f"({shown or 'none'}): "
-            "a classifier needs at least two; choose another label in params/common.yaml, or check "
+            f"({_listed(counts) or 'none'}): a classifier needs at least two; choose another label, or check "
             "missing_values (placeholders are left out)"
         )
     if cv_folds is not None:
         rare = {value: n for value, n in counts.items() if n < cv_folds}
         if rare:
-            listed = ", ".join(f"{value!r} ({int(n)} rows)" for value, n in rare.items())
             raise DataError(
-                f"label {label!r}: class {listed} in {where} has fewer rows than cv_folds={cv_folds} "
-                f"(class counts: {shown}): lower cv_folds in params/02-train.yaml, or leave the rare "
-                "class out of the table"
+                f"label {label!r}: {len(rare)} class(es) in {where} have fewer rows than cv_folds={cv_folds} "
+                f"({_listed(rare)}; all classes: {_listed(counts)}): lower cv_folds in {folds_at}, or leave "
+                f"the rare classes out of the table{_many_values_hint(counts, label)}"
             )
 
 
-def check_classes_before_split(counts: Mapping, label: str, cv_folds: int, test_fraction: float) -> None:
+def _many_values_hint(counts: Mapping, label: str) -> str:
+    if len(counts) <= 5 * MAX_AUTO_CLASSES:
+        return ""
+    return (
+        f"; with {len(counts):,} distinct values the label may be a number or an id: a number stored as text "
+        f"is cast with column_types ({label}: FLOAT64) and predicted with task: regression"
+    )
+
+
+def check_classes_before_split(
+    counts: Mapping, label: str, cv_folds: int, test_fraction: float, folds_at: str = CV_FOLDS_AT
+) -> None:
     """The class check the runner makes before any notebook: each class must leave enough training rows.
 
     A class needs about ``cv_folds / (1 - test_fraction)`` labelled rows for its training share to
@@ -120,11 +146,11 @@ def check_classes_before_split(counts: Mapping, label: str, cv_folds: int, test_
     needed = math.ceil(cv_folds / (1 - test_fraction))
     rare = {value: n for value, n in counts.items() if n < needed}
     if rare:
-        listed = ", ".join(f"{value!r} ({int(n)} rows)" for value, n in rare.items())
         raise DataError(
-            f"label {label!r}: class {listed} is too rare to split and fill cv_folds={cv_folds} folds "
-            f"(with test_fraction={test_fraction} it needs at least {needed} labelled rows): lower cv_folds "
-            "in params/02-train.yaml, or leave the rare class out of the table"
+            f"label {label!r}: {len(rare)} class(es) too rare to split and fill cv_folds={cv_folds} folds "
+            f"({_listed(rare)}; with test_fraction={test_fraction} a class needs at least {needed} labelled "
+            f"rows): lower cv_folds in {folds_at}, or leave the rare classes out of the table"
+            f"{_many_values_hint(counts, label)}"
         )
 
 
@@ -140,7 +166,9 @@ def label_values(labels: pd.Series, task: str) -> pd.Series:
         return labels.astype(bool)
     if pd.api.types.is_numeric_dtype(labels):
         numbers = labels.astype("float64")
-        return numbers.astype("int64") if (numbers % 1 == 0).all() else numbers
+        if (numbers % 1 == 0).all():
+            return numbers.astype("int64")
+        return numbers.map(lambda v: format(v, "g"))  # 1.5 -> "1.5": classes, not a continuous target
     return labels.astype(str)
 
 

@@ -12,15 +12,25 @@ from dataclasses import dataclass, field
 from bqlab.errors import DataError
 from bqlab.identifiers import quote_column, quote_table, validate_table_id
 
-# Types whose values a model cannot use directly: refused as label or feature, with the fix.
-UNSUPPORTED_FEATURE_TYPES = {"DATE", "DATETIME", "TIME", "TIMESTAMP", "BYTES", "GEOGRAPHY", "JSON", "INTERVAL"}
 NUMERIC_TYPES = {"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"}
+# The types a label or feature may have: the models read them, and the split can hash them.
+MODEL_TYPES = {"STRING", "BOOL", *NUMERIC_TYPES}
 
 
 def cast_expression(column: str, raw_type: str, target: str) -> str:
-    """SQL reading ``column`` as ``target``: text is trimmed first; NULL where it does not fit."""
+    """SQL reading ``column`` as ``target``: text is trimmed first; NULL where it does not fit.
+
+    Written so that BigQuery and the embedded engine give the same value for every input, where
+    their own casts differ: BOOL reads only "true"/"false" (any case; DuckDB would also read
+    "yes", "1", "t"), INT64 only whole numbers (DuckDB would round "1.5" to 2), by way of FLOAT64.
+    """
     quoted = quote_column(column)
     value = f"TRIM({quoted})" if raw_type == "STRING" else quoted
+    if target == "BOOL" and raw_type == "STRING":
+        return f"CASE LOWER({value}) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END"
+    if target == "INT64" and raw_type != "INT64":
+        number = f"SAFE_CAST({value} AS FLOAT64)"
+        return f"CASE WHEN {number} = TRUNC({number}) THEN SAFE_CAST({number} AS INT64) END"
     return f"SAFE_CAST({value} AS {target})"
 
 

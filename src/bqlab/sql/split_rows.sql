@@ -5,7 +5,7 @@
 -- hash buckets form the test side.
 SELECT {columns}, MOD(MOD(row_hash, {buckets}) + {buckets}, {buckets}) < @test_buckets AS split_is_test
 FROM (
-  SELECT {columns}, FARM_FINGERPRINT(CONCAT(CAST(@seed AS STRING), '|', {key})) AS row_hash
+  SELECT {columns}, FARM_FINGERPRINT(ARRAY_TO_STRING([CAST(@seed AS STRING), {key}], '|')) AS row_hash
   FROM {table}
   WHERE {label} IS NOT NULL AND CAST({label} AS STRING) NOT IN UNNEST(@missing_values)
 )
