@@ -47,7 +47,7 @@ def test_a_single_class_is_refused_with_its_count():
 def test_a_class_too_rare_for_the_folds_is_refused_with_every_count_and_the_key():
     with pytest.raises(
         DataError,
-        match=r"1 class\(es\) in the training rows have fewer rows than cv_folds=5 "
+        match=r"1 class\(es\) in the training rows have fewer than 5 rows, the cv_folds=5 stratified folds need "
         r"\('rare': 3; all classes: 'a': 50, 'b': 40, 'rare': 3\): lower cv_folds in params/02-train.yaml",
     ):
         targets.check_training_labels(pd.Series(["a"] * 50 + ["b"] * 40 + ["rare"] * 3), "y", "classification", 5)
@@ -55,7 +55,11 @@ def test_a_class_too_rare_for_the_folds_is_refused_with_every_count_and_the_key(
 
 def test_before_the_split_a_class_must_leave_enough_rows_for_the_folds():
     targets.check_classes_before_split({True: 100, False: 7}, "y", cv_folds=5, test_fraction=0.25)
-    with pytest.raises(DataError, match=r"1 class\(es\) too rare.*\(False: 6; .* at least 7 labelled rows"):
+    with pytest.raises(
+        DataError,
+        match=r"1 class\(es\) in the table have fewer than 7 rows, the least that fills cv_folds=5 folds once "
+        r"test_fraction=0.25 is held out \(False: 6; ",
+    ):
         targets.check_classes_before_split({True: 100, False: 6}, "y", cv_folds=5, test_fraction=0.25)
 
 
@@ -93,5 +97,5 @@ def test_a_message_about_many_rare_classes_stays_one_short_line_and_suggests_a_n
         targets.check_classes_before_split(counts, "price", 3, 0.25, folds_at="params/profiles/ci.yaml")
     message = str(refused.value)
     assert len(message) < 800 and "\n" not in message
-    assert "5000 class(es) too rare" in message and "and 4,992 more" in message
+    assert "5000 class(es) in the table have fewer than 4 rows" in message and "and 4,992 more" in message
     assert "lower cv_folds in params/profiles/ci.yaml" in message and "price: FLOAT64" in message

@@ -105,10 +105,14 @@ def category_counts(
     if not categorical:
         return pd.DataFrame()
     view = as_view(source, table)
-    query = "category_counts" if task == "classification" else "category_means"
-    frame = query_per_column(
-        source, query, view.sql, categorical, {"top_values": int(top_values)}, label=quote_column(label)
-    )
+    if task == "classification":
+        slots = {
+            "per_value": f"t.{quote_column(label)} AS class_value, COUNT(*) AS row_count",
+            "group": ", class_value",
+        }
+    else:
+        slots = {"per_value": f"COUNT(*) AS row_count, AVG(t.{quote_column(label)}) AS label_mean", "group": ""}
+    frame = query_per_column(source, "category_counts", view.sql, categorical, {"top_values": int(top_values)}, **slots)
     order = {c: i for i, c in enumerate(categorical)}
     if task != "classification":
         out = frame.rename(columns={"column_name": "column", "row_count": "rows", "label_mean": f"mean {label}"})

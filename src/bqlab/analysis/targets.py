@@ -93,17 +93,19 @@ def _listed(counts: Mapping) -> str:
 def check_classes(
     counts: Mapping,
     label: str,
-    cv_folds: int | None = None,
+    minimum: int | None = None,
     where: str = "the labelled rows",
+    why: str = "",
     folds_at: str = CV_FOLDS_AT,
 ) -> None:
-    """Refuse a class label a model cannot learn: one class, or a class rarer than the folds.
+    """Refuse a class label a model cannot learn: one class, or a class with fewer than ``minimum`` rows.
 
     Args:
         counts: rows per class (missing labels left out).
         label: the label column, for the message.
-        cv_folds: each class needs at least this many rows (stratified folds); None skips it.
+        minimum: the rows each class needs (None: no minimum).
         where: which rows were counted, for the message.
+        why: why a class needs ``minimum`` rows, for the message.
         folds_at: the params file that sets cv_folds, for the message.
 
     Raises:
@@ -115,14 +117,13 @@ def check_classes(
             f"({_listed(counts) or 'none'}): a classifier needs at least two; choose another label, or check "
             "missing_values (placeholders are left out)"
         )
-    if cv_folds is not None:
-        rare = {value: n for value, n in counts.items() if n < cv_folds}
-        if rare:
-            raise DataError(
-                f"label {label!r}: {len(rare)} class(es) in {where} have fewer rows than cv_folds={cv_folds} "
-                f"({_listed(rare)}; all classes: {_listed(counts)}): lower cv_folds in {folds_at}, or leave "
-                f"the rare classes out of the table{_many_values_hint(counts, label)}"
-            )
+    rare = {value: n for value, n in counts.items() if minimum is not None and n < minimum}
+    if rare:
+        raise DataError(
+            f"label {label!r}: {len(rare)} class(es) in {where} have fewer than {minimum} rows, {why} "
+            f"({_listed(rare)}; all classes: {_listed(counts)}): lower cv_folds in {folds_at}, or leave "
+            f"the rare classes out of the table{_many_values_hint(counts, label)}"
+        )
 
 
 def _many_values_hint(counts: Mapping, label: str) -> str:
@@ -142,16 +143,9 @@ def check_classes_before_split(
     A class needs about ``cv_folds / (1 - test_fraction)`` labelled rows for its training share to
     fill the folds; the training notebook checks the exact counts after the split.
     """
-    check_classes(counts, label)
     needed = math.ceil(cv_folds / (1 - test_fraction))
-    rare = {value: n for value, n in counts.items() if n < needed}
-    if rare:
-        raise DataError(
-            f"label {label!r}: {len(rare)} class(es) too rare to split and fill cv_folds={cv_folds} folds "
-            f"({_listed(rare)}; with test_fraction={test_fraction} a class needs at least {needed} labelled "
-            f"rows): lower cv_folds in {folds_at}, or leave the rare classes out of the table"
-            f"{_many_values_hint(counts, label)}"
-        )
+    why = f"the least that fills cv_folds={cv_folds} folds once test_fraction={test_fraction} is held out"
+    check_classes(counts, label, needed, "the table", why, folds_at)
 
 
 def label_values(labels: pd.Series, task: str) -> pd.Series:
@@ -185,4 +179,5 @@ def check_training_labels(labels: pd.Series, label: str, task: "Task | str", cv_
                 "choose another label in params/common.yaml"
             )
         return
-    check_classes(labels.value_counts().to_dict(), label, cv_folds, "the training rows")
+    why = f"the cv_folds={cv_folds} stratified folds need"
+    check_classes(labels.value_counts().to_dict(), label, cv_folds, "the training rows", why)

@@ -1,5 +1,6 @@
--- Rows per (value, class) of one categorical column, for its @top_values most frequent values.
-SELECT {name} AS column_name, frequent.value AS value, t.{label} AS class_value, COUNT(*) AS row_count
+-- Per value of one categorical column, for its @top_values most frequent values: {per_value}
+-- (rows per class, or rows and the mean of a numeric label), grouped by value{group}.
+SELECT {name} AS column_name, frequent.value AS value, {per_value}
 FROM {table} AS t
 JOIN (
   SELECT CAST({column} AS STRING) AS value
@@ -9,4 +10,4 @@ JOIN (
   ORDER BY COUNT(*) DESC, value
   LIMIT @top_values
 ) AS frequent ON CAST(t.{column} AS STRING) = frequent.value
-GROUP BY column_name, value, class_value
+GROUP BY column_name, value{group}
