@@ -64,3 +64,16 @@ def single_class(rows: int = 50) -> pd.DataFrame:
 def all_null_feature(rows: int = 50) -> pd.DataFrame:
     """A feature with no value in any row."""
     return pd.DataFrame({"y": ["a", "b"] * (rows // 2), "x": np.arange(rows, dtype=float), "empty": [None] * rows})
+
+
+def categorical_only(rows: int = 240, seed: int = 4) -> pd.DataFrame:
+    """No numeric feature at all: label ``segment`` from the text columns ``plan`` and ``region``.
+
+    ``store`` (40 values, no signal) makes most rows distinct, as the split needs.
+    """
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "pro"], rows)
+    region = rng.choice(["north", "south"], rows)
+    store = rng.choice([f"s{i:02d}" for i in range(40)], rows)
+    segment = np.where((plan == "pro") | (region == "north"), "keep", "watch")
+    return pd.DataFrame({"plan": plan, "region": region, "store": store, "segment": segment})

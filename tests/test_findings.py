@@ -68,3 +68,22 @@ def test_a_failed_notebook_or_missing_metrics_give_a_plain_statement():
     ]
     assert findings.summary("train", {}, "ok") == ["The notebook wrote no metrics."]
     assert findings.summary("train", {"model": "x"}, "ok")[0].startswith("No summary: the metrics lack")
+
+
+def test_regression_summaries_give_the_task_the_label_range_and_the_errors_in_plain_numbers():
+    eda = {"task": "regression", "task_reason": "task auto: label 'price' is FLOAT64 with 400 distinct values"}
+    eda |= {"rows": 400, "columns": 4, "missing_cells": 0, "missing_by_column": {}}
+    eda["label_summary"] = {"min": 168.9, "max": 2293.4, "median": 1243.5, "mean": 1244.2, "std": 540.16}
+    lines = findings.summary("eda", eda, "ok")
+    assert lines[0].startswith("Task: regression (task auto: label &#x27;price&#x27; is FLOAT64")
+    assert "The label ranges from 168.9 to 2,293 (median 1,244, mean 1,244 ± 540.2)." in lines
+    train = {"model": "ridge", "task": "regression", "train_rows": 300, "test_rows": 100}
+    train |= {"cv_rmse_mean": 54.37, "cv_rmse_std": 3.2, "cv_mae_mean": 42.6, "cv_r2_mean": 0.9912, "cv_r2_std": 0.001}
+    assert "Cross-validated RMSE 54.37 ± 3.2, MAE 42.6, R² 0.991 ± 0.001" in findings.summary("train", train, "ok")[1]
+    evaluate = {"task": "regression", "rmse": 12345.6, "mae": 9000.1, "r2": 0.8, "test_rows": 95}
+    evaluate |= {"errors": {"median absolute error": 31.8, "90th percentile absolute error": 91.4}}
+    evaluate["weakest_slice"] = {"slice": "city", "value": "Genève", "rows": 36, "rmse": 59.53}
+    lines = findings.summary("evaluate", evaluate, "ok")
+    assert lines[0] == "Test RMSE 12,346, MAE 9,000 and R² 0.800 on 95 held-out rows."
+    assert "Half the predictions are within 31.8 of the actual value, nine in ten within 91.4." in lines
+    assert "<code>city = Genève</code>, RMSE 59.53 on 36 rows." in lines[2]

@@ -112,6 +112,17 @@ def test_a_multiclass_text_label_with_accents(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_a_table_without_any_numeric_feature(tmp_path, capsys):
+    common = f"local_tables: {{{TABLE}: t.csv}}\nlabel: segment\nfeatures: [plan, region, store]\n"
+    project = _project(tmp_path, tables.categorical_only(), common)
+    assert _run(project, "report", "--profile", "ci", "--quiet") == 0, capsys.readouterr().err
+    assert _metrics(project, "evaluate")["accuracy"] == 1.0, "the label is a rule of the two columns"
+    page = _findings(project, "01-eda")
+    assert "There is no numeric feature" in page and "no numeric feature to draw" not in page  # text is in the figure
+    assert len(list((project / "reports/latest/figures/01-eda").glob("*.png"))) == 4
+
+
+@pytest.mark.slow
 def test_a_wide_table_stays_bounded(tmp_path, capsys):
     frame = tables.wide()
     features = [c for c in frame.columns if c != "target"]

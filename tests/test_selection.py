@@ -29,4 +29,5 @@ def test_the_note_names_the_chosen_features_and_the_rule():
     note = selection.selection_note(["f7", "f123"], [f"f{i}" for i in range(300)], "classification")
     assert note.startswith("The figures show 2 of the 300 numeric features") and "`f7`, `f123`" in note
     assert "correlation ratio" in note and "max_plot_features" in note
-    assert selection.selection_note(["a"], ["a"], "regression") == "The figures show all 1 numeric features."
+    assert selection.selection_note(["a"], ["a"], "regression") == "The figures show the one numeric feature."
+    assert selection.selection_note([], [], "classification").startswith("There is no numeric feature")

@@ -96,3 +96,10 @@ def test_a_key_column_of_an_unhashable_type_is_named(tmp_path):
 def test_an_unknown_column_is_named(penguins_source):
     with pytest.raises(DataError, match=r"columns \['beak'\] are not in table"):
         data.fetch_split(penguins_source, PENGUINS_TABLE, ["species", "beak"], ["species", "beak"], 0.25, 7)
+
+
+def test_a_table_of_few_distinct_rows_is_refused_with_the_reason(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"y": ["a", "b"] * 100, "x": ["u", "v"] * 100}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"the 200 labelled rows hold only 2 distinct combinations .* same side"):
+        data.fetch_split(LocalSource({TABLE: path}), TABLE, ["y", "x"], ["y", "x"], 0.01, 1)

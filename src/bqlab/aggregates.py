@@ -58,8 +58,8 @@ def numeric_summary(
 ) -> pd.DataFrame:
     """Return count, mean, std, min, quartiles and max of each numeric column.
 
-    Per class for classification; over all rows for regression (the ``label`` column then
-    holds "all rows").
+    Per class (a ``label`` column) for classification; over all rows for regression (no
+    ``label`` column).
     """
     columns = ["column", label, "count", "mean", "std", "min", "q1", "median", "q3", "max"]
     if not numeric:
@@ -87,7 +87,8 @@ def numeric_summary(
     )
     order = {c: i for i, c in enumerate(numeric)}
     out = out.sort_values(["column", label], key=lambda s: s.map(order) if s.name == "column" else s.astype(str))
-    return out.reset_index(drop=True).round(3)
+    out = out.reset_index(drop=True).round(3)
+    return out if task == "classification" else out.drop(columns=[label])
 
 
 def category_counts(
@@ -192,5 +193,5 @@ def correlation_matrix(pairs: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFr
 def label_summary(source: Source, table: TableView | str, label: str, task: str) -> pd.DataFrame:
     """Rows per class (classification), or the label's count, mean, spread and quartiles (regression)."""
     if task == "regression":
-        return numeric_summary(source, table, label, [label], task).drop(columns=[label])
+        return numeric_summary(source, table, label, [label], task)
     return class_counts(source, table, label)

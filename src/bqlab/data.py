@@ -242,8 +242,15 @@ def fetch_split(
     is_test = frame.pop("split_is_test").astype(bool)
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
     if train.empty or test.empty:
+        sides = f"test_fraction={test_fraction} leaves {len(train)} training and {len(test)} test rows"
+        distinct = len(frame[list(dict.fromkeys(key_columns))].drop_duplicates())
+        if distinct < len(frame):
+            raise DataError(
+                f"{sides}: the {len(frame):,} labelled rows hold only {distinct:,} distinct combinations of label "
+                "and features, and copies of a row always fall on the same side of the split (so that no row is "
+                "both trained on and tested): add features that tell the rows apart, or use a larger table"
+            )
         raise DataError(
-            f"test_fraction={test_fraction} leaves {len(train)} training and {len(test)} test rows "
-            f"out of {len(frame)} labelled rows: use a table with more rows or a test_fraction nearer 0.25"
+            f"{sides} out of {len(frame)} labelled rows: use a table with more rows or a test_fraction nearer 0.25"
         )
     return train, test

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
+from bqlab.profiling import readable
+
 MODEL_NAMES = {
     "logistic_regression": "logistic regression",
     "ridge": "ridge regression (linear)",
@@ -44,8 +46,8 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
     label = m.get("label_summary")
     if label:
         lines.append(
-            f"The label ranges from {label['min']:,.4g} to {label['max']:,.4g} "
-            f"(median {label['median']:,.4g}, mean {label['mean']:,.4g} ± {label['std']:,.4g})."
+            f"The label ranges from {readable(label['min'])} to {readable(label['max'])} "
+            f"(median {readable(label['median'])}, mean {readable(label['mean'])} ± {readable(label['std'])})."
         )
     counts = m.get("class_counts", {})
     if counts:
@@ -80,7 +82,8 @@ def _train(m: Mapping[str, Any]) -> list[str]:
     if m.get("task") == "regression":
         return [
             *lines,
-            f"Cross-validated RMSE {m['cv_rmse_mean']:,.4g} ± {m['cv_rmse_std']:,.3g}, MAE {m['cv_mae_mean']:,.4g}, "
+            f"Cross-validated RMSE {readable(m['cv_rmse_mean'])} ± {readable(m['cv_rmse_std'])}, "
+            f"MAE {readable(m['cv_mae_mean'])}, "
             f"R² {m['cv_r2_mean']:.3f} ± {m['cv_r2_std']:.3f}, mean ± standard deviation over folds.",
         ]
     return [
@@ -93,18 +96,19 @@ def _train(m: Mapping[str, Any]) -> list[str]:
 def _evaluate(m: Mapping[str, Any]) -> list[str]:
     if m.get("task") == "regression":
         lines = [
-            f"Test RMSE {m['rmse']:,.4g}, MAE {m['mae']:,.4g} and R² {m['r2']:.3f} on {m['test_rows']:,} held-out rows."
+            f"Test RMSE {readable(m['rmse'])}, MAE {readable(m['mae'])} and R² {m['r2']:.3f} "
+            f"on {m['test_rows']:,} held-out rows."
         ]
         errors = m.get("errors", {})
         if "90th percentile absolute error" in errors:
             lines.append(
-                f"Half the predictions are within {errors['median absolute error']:,.4g} of the actual value, "
-                f"nine in ten within {errors['90th percentile absolute error']:,.4g}."
+                f"Half the predictions are within {readable(errors['median absolute error'])} of the actual value, "
+                f"nine in ten within {readable(errors['90th percentile absolute error'])}."
             )
         piece = m.get("weakest_slice")
         if piece:
             lines.append(
-                f"Weakest slice: {code_html(piece['slice'] + ' = ' + piece['value'])}, RMSE {piece['rmse']:,.4g} "
+                f"Weakest slice: {code_html(piece['slice'] + ' = ' + piece['value'])}, RMSE {readable(piece['rmse'])} "
                 f"on {piece['rows']:,} rows."
             )
         return lines

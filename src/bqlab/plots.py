@@ -23,6 +23,15 @@ def _figure(width: float = 8, height: float = 4.5, ncols: int = 1, nrows: int = 
     return fig, axes
 
 
+def note_figure(title: str, text: str) -> Figure:
+    """A small figure that says why there is nothing to draw (so every figure slot shows something)."""
+    fig, axes = _figure(6, 1.6)
+    ax = axes[0, 0]
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set(title=title, xticks=[], yticks=[])
+    return fig
+
+
 _UNITS = {
     "mm": "mm",
     "cm": "cm",
@@ -67,6 +76,11 @@ def distributions_by_class(summary: pd.DataFrame, label: str) -> Figure:
     Boxes span the quartiles with the median marked; whiskers reach the minimum and maximum
     (no outlier points: those would need the rows themselves).
     """
+    if summary.empty:
+        return note_figure("Distributions", "no numeric feature to draw")
+    grouped = label in summary.columns  # per class; without the label column, over all rows (regression)
+    if not grouped:
+        summary = summary.assign(**{label: ""})
     columns = list(dict.fromkeys(summary["column"]))
     ncols = min(2, max(len(columns), 1))
     nrows = max(1, -(-len(columns) // ncols))
@@ -94,7 +108,8 @@ def distributions_by_class(summary: pd.DataFrame, label: str) -> Figure:
             ax.invert_yaxis()
         else:
             ax.text(0.5, 0.5, "no values in any row", ha="center", va="center", transform=ax.transAxes)
-        ax.set(title=f"{axis_label(column).split(' (')[0]} by {label}", xlabel=axis_label(column), ylabel="")
+        name = axis_label(column).split(" (")[0]
+        ax.set(title=f"{name} by {label}" if grouped else name, xlabel=axis_label(column), ylabel="")
     for ax in list(axes.flat)[len(columns) :]:
         ax.set_visible(False)
     return fig
@@ -117,6 +132,8 @@ SCATTER = {"s": 12, "linewidth": 0, "rasterized": True}
 
 def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str = "classification") -> Figure:
     """Scatter matrix of the numeric columns: coloured by class, or with a numeric label as one more variable."""
+    if not numeric:
+        return note_figure("Pairwise relationships", "no numeric feature to draw")
     if task == "regression":
         data = frame[[*numeric, label]].astype("float64").rename(columns=axis_label)
         grid = sns.pairplot(data, corner=True, height=2.0, plot_kws=SCATTER)
@@ -152,6 +169,10 @@ def correlation_overview(pairs: pd.DataFrame, numeric: Sequence[str]) -> Figure 
     """
     from bqlab.aggregates import SQL_CORRELATION_MAX_COLUMNS, correlation_matrix
 
+    if len(numeric) < 2:
+        return note_figure(
+            "Pearson correlation of numeric columns", "fewer than two numeric columns: nothing to correlate"
+        )
     if len(numeric) <= SQL_CORRELATION_MAX_COLUMNS:
         return correlation_heatmap(correlation_matrix(pairs, numeric))
     ranked = pairs.assign(size=pairs["r"].abs()).dropna(subset=["r"])

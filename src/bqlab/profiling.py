@@ -8,6 +8,19 @@ import pandas as pd
 NUMERIC_TEXT_SHARE = 0.8
 
 
+def readable(value: float) -> str:
+    """A measured number as a sentence shows it (2293.4 -> "2,293"; 0.012345 -> "0.01235").
+
+    Four significant digits below 1,000; whole numbers with thousands separators above; never
+    in exponent form.
+    """
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
 def schema_table(view, distinct: Mapping[str, int]) -> pd.DataFrame:
     """Return each analysed column's BigQuery type (and the type it was cast from) and its distinct values."""
     schema, raw = view.schema, view.raw_schema
@@ -81,8 +94,8 @@ def data_quality_findings(
         stats = balance.iloc[0] if len(balance) else None
         if stats is not None:
             lines.append(
-                f"- The label `{label}` ranges from {stats['min']:,.3g} to {stats['max']:,.3g} "
-                f"(median {stats['median']:,.3g}, mean {stats['mean']:,.3g})."
+                f"- The label `{label}` ranges from {readable(stats['min'])} to {readable(stats['max'])} "
+                f"(median {readable(stats['median'])}, mean {readable(stats['mean'])})."
             )
     else:
         labelled = balance[balance[label] != "<missing>"]

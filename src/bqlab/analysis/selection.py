@@ -47,8 +47,14 @@ def strongest(association: pd.Series, features: Sequence[str], limit: int) -> li
 def selection_note(chosen: Sequence[str], numeric: Sequence[str], task: str) -> str:
     """One sentence saying which numeric features the figures show, and why (markdown)."""
     measure = "|r| with the label" if task == "regression" else "the correlation ratio η² with the classes"
+    if not numeric:
+        return "There is no numeric feature: the tables describe the categorical ones."
     if len(chosen) >= len(numeric):
-        return f"The figures show all {len(numeric)} numeric features."
+        return (
+            "The figures show the one numeric feature."
+            if len(numeric) == 1
+            else (f"The figures show all {len(numeric)} numeric features.")
+        )
     shown = ", ".join(f"`{c}`" for c in chosen)
     return (
         f"The figures show {len(chosen)} of the {len(numeric)} numeric features, those most associated "
