@@ -224,18 +224,26 @@ class PipelineParams:
         return _where(self.origin, self.params_dir, stage, key)
 
 
+def _shown(path: Path) -> str:
+    """A params path as the user typed it: relative to the working folder when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _where(origin: dict[tuple[str, ...], Path], params_dir: Path, stage: str, key: tuple[str, ...]) -> str:
     for n in range(len(key), 0, -1):
         for section in (stage, "common"):
             if (section, *key[:n]) in origin:
-                return str(origin[(section, *key[:n])])
+                return _shown(origin[(section, *key[:n])])
     if stage == "runner":
         home = "runner.yaml"
     elif key and key[0] in CommonParams.model_fields:
         home = "common.yaml"
     else:
         home = f"{STAGES[stage][0]}.yaml" if stage in STAGES else "common.yaml"
-    return f"{params_dir / home} (built-in default, not set in the file)"
+    return f"{_shown(params_dir / home)} (built-in default, not set in the file)"
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any], origin: dict, prefix: tuple[str, ...], path: Path):

@@ -9,6 +9,7 @@ earlier runs, and only the stages whose inputs changed are executed; the others'
 are copied from the run that made them.
 """
 
+import difflib
 import json
 import os
 import shutil
@@ -112,9 +113,11 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
         for column in stage_params.columns:
             role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
             if column not in schema:
+                close = difflib.get_close_matches(column, list(schema), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
                 raise DataError(
                     f"{params.where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
-                    f"table {common.table!r}; its columns are: {', '.join(schema)}"
+                    f"table {common.table!r}; {hint}its columns are: {', '.join(schema)}"
                 )
             if role != "slice_columns" and schema[column] not in MODEL_TYPES:
                 raise DataError(
