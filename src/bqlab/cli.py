@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
             params = load_params(args.params_dir, args.profile)
             table = preflight(params, args.notebooks_dir)
-            print(f"params and table OK ({table['rows']} rows): {', '.join(str(f) for f in params.files)}")
+            print(f"params and table OK ({table['rows']:,} rows): {', '.join(str(f) for f in params.files)}")
+            print(f"task: {table['task']} ({table['task_reason']})")
             return 0
         from bqlab.pipeline import as_dict, run_report
 
