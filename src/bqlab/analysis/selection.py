@@ -59,7 +59,7 @@ def selection_note(chosen: Sequence[str], numeric: Sequence[str], task: str) -> 
     return (
         f"The figures show {len(chosen)} of the {len(numeric)} numeric features, those most associated "
         f"with the label ({measure}, computed in SQL): {shown}. Raise `max_plot_features` in "
-        "params/01-eda.yaml to show more; every feature is in the tables."
+        "params/01-eda.yaml to show more."
     )
 
 
