@@ -74,7 +74,12 @@ def test_malformed_table_id_is_rejected_before_anything_runs(project):
 
 def test_label_listed_as_feature_is_rejected(project):
     write_yaml(project / "params/common.yaml", "label: species\nfeatures: [species, island]\n")
-    with pytest.raises(ParamsError, match="label 'species' is also listed in features"):
+    with pytest.raises(
+        ParamsError, match=r"common\.yaml: key 'features': label 'species' is also listed in features: remove it"
+    ):
+        load_params(project / "params")
+    write_yaml(project / "params/common.yaml", "label: species\nfeatures: [island, sex, island]\n")
+    with pytest.raises(ParamsError, match=r"common\.yaml: key 'features': features lists 'island' more than once"):
         load_params(project / "params")
 
 

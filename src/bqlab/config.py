@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bqlab.errors import BqlabError, ParamsError
 from bqlab.identifiers import validate_column, validate_table_id
@@ -103,13 +103,16 @@ class CommonParams(BaseModel):
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     max_rows: int = Field(default=100_000, gt=0)
 
-    @model_validator(mode="after")
-    def _label_is_not_a_feature(self):
-        if self.label in self.features:
-            raise ValueError(f"label {self.label!r} is also listed in features: remove it from features")
-        if len(set(self.features)) != len(self.features):
-            raise ValueError("features lists a column twice")
-        return self
+    @field_validator("features")
+    @classmethod
+    def _label_is_not_a_feature(cls, features: list[str], info) -> list[str]:
+        label = info.data.get("label")
+        if label in features:
+            raise ValueError(f"label {label!r} is also listed in features: remove it from features")
+        twice = sorted({c for c in features if features.count(c) > 1})
+        if twice:
+            raise ValueError(f"features lists {', '.join(map(repr, twice))} more than once")
+        return features
 
     @property
     def local_files(self) -> dict[str, LocalFile]:

@@ -218,6 +218,7 @@ def run_report(
         # Bad input answers at once: params and the table are checked before any kernel starts.
         params = load_params(params_dir, profile)
         table = preflight(params, notebooks_dir)
+        echo(f"{params.common.table}: {table['rows']:,} rows; task {table['task']} ({table['task_reason']})")
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
