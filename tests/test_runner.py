@@ -171,3 +171,29 @@ def test_a_killed_run_leaves_the_latest_run_intact_and_the_next_run_recovers(tmp
     assert "removed the unfinished run" in done.stdout and "up to date" in done.stdout
     assert not list((project / "reports/runs").glob(".*.partial"))
     assert (project / "reports/latest").resolve() == earlier
+
+
+def test_sigterm_stops_the_run_like_ctrl_c_and_exits_143(tmp_path):
+    project = _tiny_project(tmp_path)
+    command = [sys.executable, "-m", "bqlab", "report", "--quiet"]
+    runner = subprocess.Popen(command, cwd=project, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list((project / "reports/runs").glob(".*.partial/01-eda.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert runner.poll() is None, "the run was still going when it was terminated"
+    sent = time.monotonic()
+    runner.send_signal(signal.SIGTERM)  # what docker stop, Kubernetes and CI send
+    _, err = runner.communicate(timeout=30)
+    assert runner.returncode == 143, err
+    assert time.monotonic() - sent < 10, "inside the usual 10-second grace period"
+    assert "terminated (SIGTERM): the unfinished run was discarded" in err and "Traceback" not in err
+    assert not list((project / "reports/runs").glob(".*")), "the partial run is removed at once"
+
+
+def test_a_file_under_a_partial_runs_name_is_removed(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    (project / "reports/runs").mkdir(parents=True)
+    (project / "reports/runs/.x.partial").write_text("not a run")
+    assert _run(project, "check") == 0  # check writes nothing
+    assert _run(project, "report", "--quiet") == 0
+    assert not (project / "reports/runs/.x.partial").exists()

@@ -5,16 +5,18 @@ Commands:
     check    validate params and check the table only (nothing runs, nothing is written)
     doctor   check the set-up (Python, kernel, Docker, params, credentials, table access)
 
-Exit codes: 0 done, 1 a notebook failed, 2 bad input or unusable reports folder, 130 interrupted.
+Exit codes: 0 done, 1 a notebook failed, 2 bad input or unusable reports folder, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM).
 """
 
 import argparse
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-from bqlab.errors import BqlabError, PipelineError
+from bqlab.errors import BqlabError, PipelineError, Terminated
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +87,17 @@ def _summary(record: dict, reports_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _terminate(_signum, _frame) -> None:
+    raise Terminated()
+
+
+def _raise_on_sigterm():
+    """Make SIGTERM unwind like Ctrl-C; return the handler it replaced (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command and return the process exit code."""
     args = _parser().parse_args(argv)
@@ -102,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         failures = run_doctor(args.params_dir, args.notebooks_dir, args.profile)
         print("all checks passed" if not failures else f"{failures} check(s) failed: fix them as shown above")
         return 0 if not failures else 2
+    previous = _raise_on_sigterm()
     try:
         if args.command == "check":
             from bqlab.config import load_params
@@ -129,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         if failed_notebook:
             print(f"index: {args.reports_dir / 'index.html'}", file=sys.stderr)
         return 1 if failed_notebook else 2
-    except KeyboardInterrupt:
-        print("interrupted: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        print(f"{how}: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.close()
     record = as_dict(outcome.record)

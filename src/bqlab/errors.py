@@ -15,3 +15,7 @@ class DataError(BqlabError):
 
 class PipelineError(BqlabError):
     """A stage of the report pipeline failed or could not start."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (docker stop, Kubernetes, CI): unwinds like Ctrl-C, so the same clean-up runs."""

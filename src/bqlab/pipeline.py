@@ -9,6 +9,7 @@ earlier runs, and only the stages whose inputs changed are executed; the others'
 are copied from the run that made them.
 """
 
+import contextlib
 import difflib
 import json
 import os
@@ -375,7 +376,8 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
         except BaseException:
             for _result, kernel in running.values():  # stop running notebooks so their threads end now
                 if kernel.pid:
-                    os.kill(kernel.pid, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):  # a kernel that already ended
+                        os.kill(kernel.pid, signal.SIGKILL)
             raise
     return failed
 

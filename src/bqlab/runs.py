@@ -195,6 +195,9 @@ def discard_partials(reports_dir: Path) -> list[Path]:
     """Remove folders of runs that were killed before they ended; return what was removed."""
     removed = []
     for partial in (reports_dir / "runs").glob(".*.partial"):
-        shutil.rmtree(partial, ignore_errors=True)
+        if partial.is_dir() and not partial.is_symlink():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:  # a file or a link under a partial run's name: not a run, but in its place
+            partial.unlink(missing_ok=True)
         removed.append(partial)
     return removed
