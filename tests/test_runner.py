@@ -197,3 +197,36 @@ def test_a_file_under_a_partial_runs_name_is_removed(tmp_path, capsys):
     assert _run(project, "check") == 0  # check writes nothing
     assert _run(project, "report", "--quiet") == 0
     assert not (project / "reports/runs/.x.partial").exists()
+
+
+def test_an_incomplete_run_record_is_skipped_with_one_warning_and_the_run_succeeds(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    old = project / "reports/runs/20200101T000000Z-abcdef"
+    old.mkdir(parents=True)
+    (old / "run.json").write_text('{"run_id": "20200101T000000Z-abcdef", "stages": [{"stage": "eda"}]}')
+    assert _run(project, "report") == 0
+    out = capsys.readouterr().out
+    assert out.count("warning: ignoring unreadable run record") == 1 and "no valid 'started'" in out
+    assert "20200101T000000Z-abcdef" not in (project / "reports/index.html").read_text()
+
+
+def test_latest_as_a_real_folder_is_moved_aside_and_the_run_succeeds(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    (project / "reports/latest").mkdir(parents=True)
+    (project / "reports/latest/note.txt").write_text("unpacked from an archive")
+    assert _run(project, "report") == 0
+    assert (project / "reports/latest").is_symlink()
+    aside = list((project / "reports").glob("latest.folder-*"))
+    assert len(aside) == 1 and (aside[0] / "note.txt").read_text() == "unpacked from an archive"
+    assert "was a folder, not a link to the newest run" in capsys.readouterr().out
+
+
+def test_a_run_killed_before_the_index_is_mended_by_the_next_no_op(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    assert _run(project, "report", "--quiet") == 0
+    run_dir, record = _latest(project)
+    (project / "reports/index.html").write_text("<html>an index from before this run</html>")
+    capsys.readouterr()
+    assert _run(project, "report") == 0
+    assert "up to date" in capsys.readouterr().out
+    assert f'id="{record["run_id"]}"' in (project / "reports/index.html").read_text()

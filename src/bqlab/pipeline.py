@@ -208,10 +208,12 @@ def run_report(
         if not force and key and latest and latest.get("status") == "ok" and latest.get("quick_key") == key:
             run_dir = reports_dir / "runs" / latest["run_id"]
             if run_dir.is_dir():
-                if (reports_dir / "latest").resolve() != run_dir.resolve():
-                    from bqlab.render import write_index
+                index = reports_dir / "index.html"
+                listed = index.is_file() and f'id="{latest["run_id"]}"' in index.read_text(encoding="utf-8")
+                if (reports_dir / "latest").resolve() != run_dir.resolve() or not listed:
+                    from bqlab.render import write_index  # mend what a run killed while publishing left
 
-                    point_latest(reports_dir, run_dir)
+                    point_latest(reports_dir, run_dir, echo)
                     write_index(reports_dir)
                 return Outcome(latest, reports_dir, noop=True)
         from bqlab.config import load_params  # imports pydantic and scikit-learn: not on the no-op path
@@ -322,7 +324,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
     final = reports_dir / "runs" / run_id
-    publish(partial, final, reports_dir)
+    publish(partial, final, reports_dir, echo)
     write_index(reports_dir)
     if failed:
         report = final / failed.html if failed.html else final

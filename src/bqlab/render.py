@@ -171,6 +171,6 @@ def write_index(reports_dir: Path) -> Path:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bqlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    runs = load_runs(reports_dir)
+    runs = load_runs(reports_dir, warn=False)  # the run that writes the index has warned once already
     page = env.get_template("index.html.j2").render(runs=runs, key_metrics=KEY_METRICS, changes=metric_changes(runs))
     return write_atomically(reports_dir / "index.html", page)

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,18 +117,40 @@ class ReportsLock:
             self._handle = None
 
 
+# What the index and reuse read from a run record, and from each of its stages.
+_RUN_KEYS = {"run_id": str, "started": str, "status": str, "seconds": (int, float), "stages": list}
+_STAGE_KEYS = {"stage": str, "notebook": str, "status": str, "seconds": (int, float), "metrics": dict}
+
+
+def _check_record(record: Any) -> None:
+    """Raise ValueError naming the first key a run record lacks or holds with the wrong type."""
+    if not isinstance(record, dict):
+        raise ValueError("not a run record")
+    for key, kind in _RUN_KEYS.items():
+        if not isinstance(record.get(key), kind):
+            raise ValueError(f"no valid {key!r}")
+    for stage in record["stages"]:
+        for key, kind in _STAGE_KEYS.items():
+            if not isinstance(stage, dict) or not isinstance(stage.get(key), kind):
+                raise ValueError(f"a stage without a valid {key!r}")
+
+
 def load_runs(reports_dir: Path, warn=None) -> list[dict[str, Any]]:
-    """Return every finished run's record, newest first; unreadable records are skipped with a warning."""
-    warn = warn or (lambda message: print(message, file=sys.stderr))
+    """Return every finished run's record, newest first; unreadable or incomplete records are skipped.
+
+    ``warn`` is told of each one skipped (stderr by default; ``warn=False`` says nothing).
+    """
+    if warn is None:
+        warn = lambda message: print(message, file=sys.stderr)  # noqa: E731
     runs = []
     for path in (reports_dir / "runs").glob("*/run.json"):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(record, dict) or "run_id" not in record or "stages" not in record:
-                raise ValueError("not a run record")
+            _check_record(record)
             runs.append(record)
         except (OSError, ValueError) as err:
-            warn(f"warning: ignoring unreadable run record {path} ({err}); its stages will not be reused")
+            if warn:
+                warn(f"warning: ignoring unreadable run record {path} ({err}); its stages will not be reused")
     return sorted(runs, key=lambda r: str(r["run_id"]), reverse=True)
 
 
@@ -176,15 +199,25 @@ def _link_or_copy(source, target) -> None:
         shutil.copy2(source, target)
 
 
-def publish(partial: Path, final: Path, reports_dir: Path) -> None:
+def publish(partial: Path, final: Path, reports_dir: Path, warn=None) -> None:
     """Rename a finished run into place and point ``reports/latest`` at it (both atomic)."""
     os.replace(partial, final)
-    point_latest(reports_dir, final)
+    point_latest(reports_dir, final, warn)
 
 
-def point_latest(reports_dir: Path, run_dir: Path) -> None:
-    """Point ``reports/latest`` at ``run_dir`` by renaming a new link over the old one."""
+def point_latest(reports_dir: Path, run_dir: Path, warn=None) -> None:
+    """Point ``reports/latest`` at ``run_dir`` by renaming a new link over the old one.
+
+    A real folder named ``latest`` (reports unpacked from an archive without links) is moved
+    aside to ``latest.folder-<time>``, with a warning, rather than stopping the run.
+    """
     link, tmp = reports_dir / "latest", reports_dir / ".latest.tmp"
+    if link.is_dir() and not link.is_symlink():
+        aside = reports_dir / f"latest.folder-{time.strftime('%Y%m%dT%H%M%S')}"
+        os.replace(link, aside)
+        (warn or (lambda m: print(m, file=sys.stderr)))(
+            f"warning: {link} was a folder, not a link to the newest run: moved it to {aside}"
+        )
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(run_dir.relative_to(reports_dir), target_is_directory=True)
