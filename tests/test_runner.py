@@ -230,3 +230,12 @@ def test_a_run_killed_before_the_index_is_mended_by_the_next_no_op(tmp_path, cap
     assert _run(project, "report") == 0
     assert "up to date" in capsys.readouterr().out
     assert f'id="{record["run_id"]}"' in (project / "reports/index.html").read_text()
+
+
+def test_a_run_leaves_nothing_of_ours_in_the_temp_folder(tmp_path, monkeypatch):
+    project = _tiny_project(tmp_path / "project")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the kernels' temp folder
+    assert _run(project, "report", "--quiet") == 0
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("bqlab")], "one empty DuckDB folder per notebook"

@@ -6,8 +6,10 @@ exact results (FARM_FINGERPRINT, through FarmHash's own Fingerprint64), so a que
 same rows here as in the warehouse.
 """
 
+import os
 import shutil
 import tempfile
+import uuid
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -79,8 +81,10 @@ class LocalSource:
         """
         self._con = duckdb.connect(":memory:")
         # Bounded memory on any table size: DuckDB spills large sorts (the split's ORDER BY over
-        # every row) to a private temporary folder instead of growing past the limit.
-        self._spill = tempfile.mkdtemp(prefix="bqlab-duckdb-")
+        # every row) to a private temporary folder instead of growing past the limit. DuckDB makes
+        # the folder only when it spills and removes it when the connection closes, so a query that
+        # never spills leaves nothing in the temp folder (making it here left one per notebook).
+        self._spill = os.path.join(tempfile.gettempdir(), f"bqlab-duckdb-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         weakref.finalize(self, shutil.rmtree, self._spill, ignore_errors=True)
         memory = getattr(engine, "memory_limit", None) or MEMORY_LIMIT
         self._con.execute(f"SET memory_limit = '{memory.replace(' ', '')}'")  # validated by params
