@@ -33,7 +33,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup report check doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
+.PHONY: help setup report check prune doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -59,6 +59,9 @@ report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fa
 
 check: $(STAMP) ## Validate params and check the table without running anything
 	@$(BIN)/python -m bqlab check $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
+
+prune: $(STAMP) ## Remove runs beyond keep_runs in params/runner.yaml (never latest, nor a run a kept one reuses)
+	@$(BIN)/python -m bqlab prune $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS)
 
 doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker, params, credentials, table (PROFILE=bigquery)
 	@$(BIN)/python -m bqlab doctor $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)

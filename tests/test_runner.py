@@ -239,3 +239,23 @@ def test_a_run_leaves_nothing_of_ours_in_the_temp_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(temp))  # the kernels' temp folder
     assert _run(project, "report", "--quiet") == 0
     assert not [p.name for p in temp.iterdir() if p.name.startswith("bqlab")], "one empty DuckDB folder per notebook"
+
+
+def test_old_runs_beyond_keep_runs_are_removed_but_never_one_a_kept_run_reuses(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    write_yaml(project / "params/runner.yaml", "keep_runs: 1\n")
+    assert _run(project, "report", "--quiet") == 0
+    first, _ = _latest(project)
+    write_yaml(project / "params/03-evaluate.yaml", "slice_columns: []\npermutation_repeats: 3\n")
+    assert _run(project, "report", "--quiet") == 0
+    second, record = _latest(project)
+    assert _statuses(record) == ["reused", "reused", "ok"]
+    assert first.is_dir(), "the second run reuses the first one's outputs: kept beyond keep_runs"
+    capsys.readouterr()
+    assert _run(project, "report", "--force") == 0
+    third, _ = _latest(project)
+    assert "removed 2 old run(s) beyond keep_runs=1" in capsys.readouterr().out
+    assert sorted(p.name for p in (project / "reports/runs").iterdir()) == [third.name]
+    assert first.name not in (project / "reports/index.html").read_text()
+    assert _run(project, "prune") == 0
+    assert "removed 0 run(s) beyond keep_runs=1 (0.0 MB freed)" in capsys.readouterr().out

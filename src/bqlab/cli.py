@@ -4,6 +4,7 @@ Commands:
     report   bring the HTML reports up to date: run the notebooks whose inputs changed
     check    validate params and check the table only (nothing runs, nothing is written)
     doctor   check the set-up (Python, kernel, Docker, params, credentials, table access)
+    prune    remove runs beyond keep_runs (params/runner.yaml), never latest or a reused one
 
 Exit codes: 0 done, 1 a notebook failed, 2 bad input or unusable reports folder, 130 interrupted
 (Ctrl-C), 143 terminated (SIGTERM).
@@ -21,7 +22,7 @@ from bqlab.errors import BqlabError, PipelineError, Terminated
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
-    parser.add_argument("command", choices=["report", "check", "doctor"], help="what to do")
+    parser.add_argument("command", choices=["report", "check", "doctor", "prune"], help="what to do")
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="folder of the notebooks")
@@ -87,6 +88,28 @@ def _summary(record: dict, reports_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _prune(args) -> int:
+    from bqlab.config import load_params
+    from bqlab.runs import ReportsLock, prune_runs
+
+    keep = load_params(args.params_dir, args.profile).runner.keep_runs
+    if not (args.reports_dir / "runs").is_dir():
+        print(f"nothing to prune: no runs in {args.reports_dir}")
+        return 0
+    with ReportsLock(args.reports_dir):
+        removed = prune_runs(args.reports_dir, keep)
+        if removed:
+            from bqlab.render import write_index
+
+            write_index(args.reports_dir)
+    freed = sum(size for _, size in removed) / 1024**2
+    names = ", ".join(run_id for run_id, _ in removed)
+    print(
+        f"removed {len(removed)} run(s) beyond keep_runs={keep} ({freed:.1f} MB freed){': ' + names if names else ''}"
+    )
+    return 0
+
+
 def _terminate(_signum, _frame) -> None:
     raise Terminated()
 
@@ -117,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not failures else 2
     previous = _raise_on_sigterm()
     try:
+        if args.command == "prune":
+            return _prune(args)
         if args.command == "check":
             from bqlab.config import load_params
             from bqlab.pipeline import preflight

@@ -196,6 +196,7 @@ class RunnerParams(BaseModel):
     cell_timeout_seconds: int = Field(default=600, gt=0)
     notebook_timeout_seconds: int = Field(default=1800, gt=0)
     parallel_notebooks: int = Field(default=2, ge=1, le=4)
+    keep_runs: int = Field(default=20, ge=1)
 
 
 STAGES: dict[str, tuple[str, type[CommonParams]]] = {

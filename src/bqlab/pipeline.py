@@ -42,6 +42,7 @@ from bqlab.runs import (
     load_runs,
     point_latest,
     prepare_reports_dir,
+    prune_runs,
     publish,
 )
 
@@ -325,6 +326,10 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
     record.save(partial)
     final = reports_dir / "runs" / run_id
     publish(partial, final, reports_dir, echo)
+    pruned = prune_runs(reports_dir, params.runner.keep_runs)
+    if pruned:
+        freed = sum(size for _, size in pruned) / 1024**2
+        echo(f"removed {len(pruned)} old run(s) beyond keep_runs={params.runner.keep_runs} ({freed:.1f} MB freed)")
     write_index(reports_dir)
     if failed:
         report = final / failed.html if failed.html else final

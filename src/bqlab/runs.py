@@ -224,6 +224,27 @@ def point_latest(reports_dir: Path, run_dir: Path, warn=None) -> None:
     os.replace(tmp, link)
 
 
+def prune_runs(reports_dir: Path, keep: int) -> list[tuple[str, int]]:
+    """Remove finished runs beyond the ``keep`` newest; return (run id, bytes freed) of each removed.
+
+    Never removes the run ``latest`` points at, nor a run whose outputs a kept run reuses (its
+    record names it in ``reused_from``). Bytes freed count files with no other hard link.
+    """
+    runs = load_runs(reports_dir, warn=False)
+    latest = reports_dir / "latest"
+    protected = {latest.resolve().name} if latest.is_symlink() else set()
+    protected |= {s.get("reused_from") for run in runs[:keep] for s in run["stages"] if s.get("reused_from")}
+    removed = []
+    for run in runs[keep:]:
+        if run["run_id"] in protected:
+            continue
+        folder = reports_dir / "runs" / run["run_id"]
+        freed = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.stat().st_nlink == 1)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append((run["run_id"], freed))
+    return removed
+
+
 def discard_partials(reports_dir: Path) -> list[Path]:
     """Remove folders of runs that were killed before they ended; return what was removed."""
     removed = []
