@@ -1,5 +1,6 @@
 """Runner behaviour over several runs: reuse, no-op, FORCE, faults, locks, timeouts."""
 
+import errno
 import json
 import os
 import signal
@@ -259,3 +260,38 @@ def test_old_runs_beyond_keep_runs_are_removed_but_never_one_a_kept_run_reuses(t
     assert first.name not in (project / "reports/index.html").read_text()
     assert _run(project, "prune") == 0
     assert "removed 0 run(s) beyond keep_runs=1 (0.0 MB freed)" in capsys.readouterr().out
+
+
+def _mount_small_tmpfs(folder) -> bool:
+    """Mount a 1 MB tmpfs on ``folder`` where this user may (root in CI); False elsewhere."""
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def test_a_full_disk_is_named_with_exit_code_2_and_earlier_runs_untouched(tmp_path, capsys, monkeypatch):
+    project = _tiny_project(tmp_path)
+    reports = project / "reports"
+    reports.mkdir()
+    mounted = _mount_small_tmpfs(reports)
+    try:
+        if not mounted:  # no tmpfs here: writes of the reports fail as on a full disk
+
+            def full(*_args, **_kwargs):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            monkeypatch.setattr("bqlab.render.write_atomically", full)
+        earlier = reports / "runs" / "20200101T000000Z-abcdef"
+        earlier.mkdir(parents=True)
+        record = '{"run_id": "20200101T000000Z-abcdef", "started": "x", "status": "ok", "seconds": 1.0, "stages": []}'
+        (earlier / "run.json").write_text(record)
+        assert _run(project, "report") == 2
+        err = capsys.readouterr().err
+        assert "error: the disk is full: No space left on device" in err and "make prune" in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert sorted(p.name for p in (reports / "runs").iterdir()) == [earlier.name], "the partial run is gone"
+        assert (earlier / "run.json").read_text() == record
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(reports)], check=True)

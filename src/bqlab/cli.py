@@ -6,11 +6,13 @@ Commands:
     doctor   check the set-up (Python, kernel, Docker, params, credentials, table access)
     prune    remove runs beyond keep_runs (params/runner.yaml), never latest or a reused one
 
-Exit codes: 0 done, 1 a notebook failed, 2 bad input or unusable reports folder, 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM).
+Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder or a full disk,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 import argparse
+import errno
+import shutil
 import signal
 import sys
 import threading
@@ -86,6 +88,20 @@ def _summary(record: dict, reports_dir: Path) -> str:
         memory = f"{stage['peak_memory_mb']:.0f} MiB" if stage.get("peak_memory_mb") else "-"
         lines.append(f"{stage['stage']:<10} {stage['status']:<8} {stage['seconds']:>6.1f}s {memory:>9}  {report}{note}")
     return "\n".join(lines)
+
+
+def _disk_full(err: OSError, reports_dir: Path) -> str:
+    """Say the disk is full, where, how much is free and how much a run took, and what to do."""
+    where = Path(err.filename) if err.filename else reports_dir
+    free = shutil.disk_usage(reports_dir if reports_dir.exists() else Path.cwd()).free / 1024**2
+    latest = reports_dir / "latest"
+    size = sum(p.stat().st_size for p in latest.resolve().rglob("*") if p.is_file()) if latest.is_dir() else 0
+    needed = f"; the last complete run took {size / 1024**2:.1f} MB" if size else ""
+    return (
+        f"the disk is full: {err.strerror or 'no space left on device'} while writing under {where} "
+        f"({free:.1f} MB free there{needed}): free some space (make prune removes old runs beyond keep_runs "
+        "in params/runner.yaml) and run again; the unfinished run was discarded and earlier runs are untouched"
+    )
 
 
 def _prune(args) -> int:
@@ -168,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         if failed_notebook:
             print(f"index: {args.reports_dir / 'index.html'}", file=sys.stderr)
         return 1 if failed_notebook else 2
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: {_disk_full(err, args.reports_dir)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as err:
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         print(f"{how}: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
