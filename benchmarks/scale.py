@@ -50,6 +50,14 @@ def report(params: Path, reports: Path) -> tuple[float, float, dict]:
     return wall, peak / 1024**2, record
 
 
+def stage_rows(case: str, stages: dict, wall: float, peak: float, whole: str = "**whole report**") -> list[str]:
+    """Markdown rows of one case: each notebook's time and peak memory, then the whole report's."""
+    rows = [
+        f"| {case} | {name} | {s['seconds']:.1f} | {s.get('peak_memory_mb') or 0:.0f} |" for name, s in stages.items()
+    ]
+    return [*rows, f"| {case} | {whole} | {wall:.1f} | {peak:.0f} |"]
+
+
 def slowest_cells(run_dir: Path, count: int = 3) -> list[str]:
     """The ``count`` slowest code cells of each notebook in a run, as printable lines."""
     lines = []
@@ -84,9 +92,7 @@ def main() -> None:
 
     print("\n| rows | notebook | time (s) | peak memory (MiB) |\n| ---: | --- | ---: | ---: |")
     for rows, wall, peak, stages, _ in results:
-        for name, stage in stages.items():
-            print(f"| {rows:,} | {name} | {stage['seconds']:.1f} | {stage.get('peak_memory_mb') or 0:.0f} |")
-        print(f"| {rows:,} | **whole report** | {wall:.1f} | {peak:.0f} |")
+        print("\n".join(stage_rows(f"{rows:,}", stages, wall, peak)))
     base = results[0]
     for rows, wall, peak, stages, _ in results[1:]:
         eda = stages["eda"]["seconds"] / base[3]["eda"]["seconds"]

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scale import ROOT, report, slowest_cells
+from scale import ROOT, report, slowest_cells, stage_rows
 
 from bqlab.synthetic import wide_table
 
@@ -69,11 +69,11 @@ def main() -> None:
 
     print("\n| table | notebook | time (s) | peak memory (MiB) |\n| --- | --- | ---: | ---: |")
     for name, wall, peak, stages, largest, _ in results:
-        for stage_name, stage in stages.items():
-            print(f"| {name} | {stage_name} | {stage['seconds']:.1f} | {stage.get('peak_memory_mb') or 0:.0f} |")
-        print(f"| {name} | **whole report** (largest HTML {largest / 1024:.0f} KiB) | {wall:.1f} | {peak:.0f} |")
+        whole = f"**whole report** (largest HTML {largest / 1024:.0f} KiB)"
+        print("\n".join(stage_rows(name, stages, wall, peak, whole)))
     base = results[0][3]["eda"]["seconds"]
-    for (name, wall, peak, stages, largest, _), target in zip(results[1:], [1.5, 3.0, 3.0, 3.0], strict=False):
+    for (name, wall, peak, stages, largest, _), columns in zip(results[1:], args.columns, strict=True):
+        target = 1.5 if columns <= 30 else 3.0  # the targets: 30 features within 1.5x, 300 within 3x
         print(
             f"\n{name}: data analysis x{stages['eda']['seconds'] / base:.2f} the penguins one (target <= {target}), "
             f"report x{wall / results[0][1]:.2f}, whole-report peak memory {peak / 1024:.2f} GiB (target < 2), "
