@@ -106,22 +106,23 @@ def _disk_full(err: OSError, reports_dir: Path) -> str:
 
 def _prune(args) -> int:
     from bqlab.config import load_params
-    from bqlab.runs import ReportsLock, prune_runs
+    from bqlab.render import write_index
+    from bqlab.runs import ReportsLock, remove_runs, runs_to_prune
 
     keep = load_params(args.params_dir, args.profile).runner.keep_runs
     if not (args.reports_dir / "runs").is_dir():
         print(f"nothing to prune: no runs in {args.reports_dir}")
         return 0
     with ReportsLock(args.reports_dir):
-        removed = prune_runs(args.reports_dir, keep)
+        removed = runs_to_prune(args.reports_dir, keep)
+        freed = 0
         if removed:
-            from bqlab.render import write_index
-
-            write_index(args.reports_dir)
-    freed = sum(size for _, size in removed) / 1024**2
-    names = ", ".join(run_id for run_id, _ in removed)
+            write_index(args.reports_dir, leave_out=removed)  # first, so it never links a removed run
+            freed = remove_runs(args.reports_dir, removed)
+    names = ", ".join(removed)
     print(
-        f"removed {len(removed)} run(s) beyond keep_runs={keep} ({freed:.1f} MB freed){': ' + names if names else ''}"
+        f"removed {len(removed)} run(s) beyond keep_runs={keep} ({freed / 1024**2:.1f} MB freed)"
+        f"{': ' + names if names else ''}"
     )
     return 0
 
@@ -198,18 +199,25 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.close()
-    record = as_dict(outcome.record)
-    if outcome.noop:
+    try:
+        _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
+    except KeyboardInterrupt:
+        print("interrupted after the run had finished: its reports are complete", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _report_done(record: dict, noop: bool, reports_dir: Path, echo) -> None:
+    if noop:
         print(
             f"up to date: nothing changed since run {record['run_id']} ({record['ended']}); "
-            f"reports: {args.reports_dir / 'index.html'} (FORCE=1 re-runs everything)"
+            f"reports: {reports_dir / 'index.html'} (FORCE=1 re-runs everything)"
         )
-        return 0
-    echo(_summary(record, args.reports_dir))
+        return
+    echo(_summary(record, reports_dir))
     ran = sum(s["status"] == "ok" for s in record["stages"])
     reused = len(record["stages"]) - ran
-    print(f"report OK in {record['seconds']:.1f}s ({ran} ran, {reused} reused): {args.reports_dir / 'index.html'}")
-    return 0
+    print(f"report OK in {record['seconds']:.1f}s ({ran} ran, {reused} reused): {reports_dir / 'index.html'}")
 
 
 if __name__ == "__main__":

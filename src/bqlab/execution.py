@@ -77,6 +77,15 @@ def _engine():
     return ProgressEngine
 
 
+def kernel_temp_dir() -> str:
+    """The temp folder for kernel sockets: ``/tmp`` when $TMPDIR is too long for a socket path."""
+    folder = tempfile.gettempdir()
+    return folder if len(folder) <= SOCKET_DIR_MAX else "/tmp"
+
+
+SOCKET_DIR_MAX = 60  # + "/bqlab-kernel-<pid>-<8>/ipc-5" stays within the 107 bytes of a socket path
+
+
 class WarmKernel:
     """A kernel started now, in ``cwd``, that imports ``modules`` before any notebook needs it.
 
@@ -88,9 +97,17 @@ class WarmKernel:
         from jupyter_client.manager import AsyncKernelManager
 
         # Kernel sockets as files in a private folder (short absolute path: socket paths are
-        # limited to ~100 bytes), not unencrypted TCP ports other local users could reach.
-        self._sockets = tempfile.mkdtemp(prefix="bqlab-kernel-")
-        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=f"{self._sockets}/ipc")
+        # limited to ~100 bytes), not unencrypted TCP ports other local users could reach. The
+        # connection file (it holds the kernel's key) goes there too, and the folder is named
+        # after this process so the next run removes it if this one is killed
+        # (``runs.discard_stale_temp``).
+        self._sockets = tempfile.mkdtemp(prefix=f"bqlab-kernel-{os.getpid()}-", dir=kernel_temp_dir())
+        self.km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME,
+            transport="ipc",
+            ip=f"{self._sockets}/ipc",
+            connection_file=f"{self._sockets}/kernel.json",
+        )
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, args=(cwd, modules), daemon=True)
         self._thread.start()

@@ -38,12 +38,14 @@ from bqlab.runs import (
     StageResult,
     copy_stage,
     discard_partials,
+    discard_stale_temp,
     find_reusable,
     load_runs,
     point_latest,
     prepare_reports_dir,
-    prune_runs,
     publish,
+    remove_runs,
+    runs_to_prune,
 )
 
 ARTIFACTS = "artifacts"
@@ -204,6 +206,7 @@ def run_report(
     with ReportsLock(reports_dir):
         for partial in discard_partials(reports_dir):
             echo(f"removed the unfinished run {partial.name} left by an interrupted process")
+        discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
         runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
         if not force and key and latest and latest.get("status") == "ok" and latest.get("quick_key") == key:
@@ -214,8 +217,8 @@ def run_report(
                 if (reports_dir / "latest").resolve() != run_dir.resolve() or not listed:
                     from bqlab.render import write_index  # mend what a run killed while publishing left
 
-                    point_latest(reports_dir, run_dir, echo)
                     write_index(reports_dir)
+                    point_latest(reports_dir, run_dir, echo)
                 return Outcome(latest, reports_dir, noop=True)
         from bqlab.config import load_params  # imports pydantic and scikit-learn: not on the no-op path
 
@@ -325,12 +328,14 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
     final = reports_dir / "runs" / run_id
-    publish(partial, final, reports_dir, echo)
-    pruned = prune_runs(reports_dir, params.runner.keep_runs)
+    # In this order a kill at any point leaves the index, latest and every listed run consistent.
+    publish(partial, final)
+    pruned = runs_to_prune(reports_dir, params.runner.keep_runs, keeping=run_id)
+    write_index(reports_dir, leave_out=pruned)
+    point_latest(reports_dir, final, echo)
     if pruned:
-        freed = sum(size for _, size in pruned) / 1024**2
+        freed = remove_runs(reports_dir, pruned) / 1024**2
         echo(f"removed {len(pruned)} old run(s) beyond keep_runs={params.runner.keep_runs} ({freed:.1f} MB freed)")
-    write_index(reports_dir)
     if failed:
         report = final / failed.html if failed.html else final
         raise PipelineError(f"{failed.error}\n  report of the failed notebook: {report}")

@@ -9,6 +9,7 @@ import base64
 import os
 import re
 import threading
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -166,11 +167,16 @@ def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], flo
     return changes
 
 
-def write_index(reports_dir: Path) -> Path:
-    """Write ``reports/index.html``: every run, newest first, with status, metrics, changes and links."""
+def write_index(reports_dir: Path, leave_out: Iterable[str] = ()) -> Path:
+    """Write ``reports/index.html``: every run, newest first, with status, metrics, changes and links.
+
+    ``leave_out`` names runs about to be removed, so the index never links a missing run.
+    """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bqlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    runs = load_runs(reports_dir, warn=False)  # the run that writes the index has warned once already
+    leave_out = set(leave_out)
+    # The run that writes the index has warned once already about unreadable records.
+    runs = [run for run in load_runs(reports_dir, warn=False) if run["run_id"] not in leave_out]
     page = env.get_template("index.html.j2").render(runs=runs, key_metrics=KEY_METRICS, changes=metric_changes(runs))
     return write_atomically(reports_dir / "index.html", page)

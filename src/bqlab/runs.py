@@ -7,7 +7,14 @@ Layout::
     reports/runs/<id>/            run.json, <stem>.ipynb, <stem>.html (with code),
                                   <stem>.findings.html (without), figures/<stem>/, artifacts/<stage>/
     reports/runs/.<id>.partial/   a run in progress (renamed to runs/<id> when it ends)
+    reports/runs/.<id>.removing/  a run being pruned (renamed away first, so it is never half-listed)
     reports/.lock                 held (flock) while a run writes
+
+A run ends in an order that leaves a consistent folder wherever it is killed: the finished run
+is renamed into place, the index is rewritten (listing it, and leaving out the runs about to be
+pruned), ``latest`` is moved to it, and only then are old runs removed. What a killed run leaves
+(its ``.partial`` folder, a half-removed run, a half-written index, its kernels' temporary
+folders) is removed by the next run before it starts.
 """
 
 import fcntl
@@ -15,6 +22,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -143,7 +151,7 @@ def load_runs(reports_dir: Path, warn=None) -> list[dict[str, Any]]:
     if warn is None:
         warn = lambda message: print(message, file=sys.stderr)  # noqa: E731
     runs = []
-    for path in (reports_dir / "runs").glob("*/run.json"):
+    for path in (reports_dir / "runs").glob("[!.]*/run.json"):  # not a run in progress or being removed
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             _check_record(record)
@@ -199,10 +207,9 @@ def _link_or_copy(source, target) -> None:
         shutil.copy2(source, target)
 
 
-def publish(partial: Path, final: Path, reports_dir: Path, warn=None) -> None:
-    """Rename a finished run into place and point ``reports/latest`` at it (both atomic)."""
+def publish(partial: Path, final: Path) -> None:
+    """Rename a finished run into place (atomic); the index and ``latest`` follow (see the module docstring)."""
     os.replace(partial, final)
-    point_latest(reports_dir, final, warn)
 
 
 def point_latest(reports_dir: Path, run_dir: Path, warn=None) -> None:
@@ -224,34 +231,81 @@ def point_latest(reports_dir: Path, run_dir: Path, warn=None) -> None:
     os.replace(tmp, link)
 
 
-def prune_runs(reports_dir: Path, keep: int) -> list[tuple[str, int]]:
-    """Remove finished runs beyond the ``keep`` newest; return (run id, bytes freed) of each removed.
+def runs_to_prune(reports_dir: Path, keep: int, keeping: str | None = None) -> list[str]:
+    """Return the ids of finished runs beyond the ``keep`` newest that may be removed.
 
-    Never removes the run ``latest`` points at, nor a run whose outputs a kept run reuses (its
-    record names it in ``reused_from``). Bytes freed count files with no other hard link.
+    Never the run ``latest`` points at, nor ``keeping`` (a run about to become latest), nor a run
+    whose outputs a kept run reuses (its record names it in ``reused_from``).
     """
     runs = load_runs(reports_dir, warn=False)
     latest = reports_dir / "latest"
     protected = {latest.resolve().name} if latest.is_symlink() else set()
-    protected |= {s.get("reused_from") for run in runs[:keep] for s in run["stages"] if s.get("reused_from")}
-    removed = []
-    for run in runs[keep:]:
-        if run["run_id"] in protected:
-            continue
-        folder = reports_dir / "runs" / run["run_id"]
-        freed = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.stat().st_nlink == 1)
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append((run["run_id"], freed))
-    return removed
+    protected |= {keeping} | {s.get("reused_from") for run in runs[:keep] for s in run["stages"]}
+    return [run["run_id"] for run in runs[keep:] if run["run_id"] not in protected]
+
+
+def remove_runs(reports_dir: Path, run_ids: list[str]) -> int:
+    """Remove runs (each renamed out of the listing first); return the bytes freed.
+
+    Bytes freed count files with no other hard link (a reused stage's files stay with the run
+    that reuses them).
+    """
+    freed = 0
+    for run_id in run_ids:
+        folder = reports_dir / "runs" / run_id
+        freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.stat().st_nlink == 1)
+        hidden = folder.with_name(f".{run_id}.removing")
+        os.replace(folder, hidden)
+        shutil.rmtree(hidden, ignore_errors=True)
+    return freed
 
 
 def discard_partials(reports_dir: Path) -> list[Path]:
-    """Remove folders of runs that were killed before they ended; return what was removed."""
+    """Remove what killed processes left in a reports folder; return the unfinished runs removed.
+
+    Also removes runs half-removed by a killed prune and temporary files of a killed write
+    (``.index.html.tmp``, ``.latest.tmp``).
+    """
     removed = []
-    for partial in (reports_dir / "runs").glob(".*.partial"):
-        if partial.is_dir() and not partial.is_symlink():
-            shutil.rmtree(partial, ignore_errors=True)
-        else:  # a file or a link under a partial run's name: not a run, but in its place
-            partial.unlink(missing_ok=True)
-        removed.append(partial)
+    for leftover in [*(reports_dir / "runs").glob(".*.partial"), *(reports_dir / "runs").glob(".*.removing")]:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:  # a file or a link under a run's name: not a run, but in its place
+            leftover.unlink(missing_ok=True)
+        if leftover.suffix == ".partial":
+            removed.append(leftover)
+    for tmp in reports_dir.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
     return removed
+
+
+# Temporary folders a run's processes make, named <prefix><pid of the maker>-<random>: the
+# kernels' sockets and connection files (which hold the kernel's key), DuckDB's spill folder.
+TEMP_PREFIXES = ("bqlab-kernel-", "bqlab-duckdb-")
+
+
+def discard_stale_temp(folder: str | None = None) -> int:
+    """Remove our temporary folders whose maker process has ended (killed); return how many.
+
+    A folder of a process still alive (another run, a notebook open in JupyterLab) is kept.
+    """
+    removed = 0
+    roots = {Path(folder)} if folder else {Path(tempfile.gettempdir()), Path("/tmp")}  # see kernel_temp_dir
+    for root, prefix in ((root, prefix) for root in roots for prefix in TEMP_PREFIXES):
+        for path in root.glob(f"{prefix}*"):
+            pid = path.name[len(prefix) :].split("-")[0]
+            if not pid.isdigit() or _alive(int(pid)) or not path.is_dir() or path.stat().st_uid != os.getuid():
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
