@@ -119,7 +119,8 @@ def temp():
 
 
 def _env(temp: Path) -> dict[str, str]:
-    return {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # ROOT: tests.fault_runner
+    return {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": path}
 
 
 def _report(project: Path, temp: Path, *args: str) -> subprocess.CompletedProcess:
