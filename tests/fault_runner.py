@@ -110,6 +110,9 @@ def install(point: str, sig: signal.Signals) -> None:
 
 
 if __name__ == "__main__":
+    # As at a terminal: a test run in the background inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     point, name, *argv = sys.argv[1:]
     install(point, signal.Signals[f"SIG{name}"])
     from bqlab.cli import main

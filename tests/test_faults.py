@@ -123,6 +123,11 @@ def _env(temp: Path) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": path}
 
 
+def _interruptible() -> None:
+    """In the child: SIGINT as at a terminal (a test run in the background inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _report(project: Path, temp: Path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "bqlab", "report", *args]
     return subprocess.run(command, cwd=project, env=_env(temp), capture_output=True, text=True, timeout=300)
@@ -175,7 +180,13 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
     def start() -> tuple[subprocess.Popen, float]:
         """Start a run; return it and when it took the reports lock (the runner is then up)."""
         runner = subprocess.Popen(
-            command, cwd=project, env=_env(temp), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            command,
+            cwd=project,
+            env=_env(temp),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_interruptible,
         )
         lock, deadline = reports / ".lock", time.monotonic() + 60
         while runner.poll() is None and time.monotonic() < deadline:
