@@ -8,6 +8,7 @@ run succeeds. The signal is sent at a named point by ``tests/fault_runner.py``, 
 sleep; the soak sends them at random times from a seeded generator.
 """
 
+import errno
 import json
 import os
 import random
@@ -22,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from bqlab.runs import _check_record
+from bqlab.runs import _check_record, discard_partials, load_runs, remove_runs, runs_to_prune
 
 from .conftest import ROOT
 from .fault_runner import POINTS
+from .test_pipeline import _run
 from .test_runner import _tiny_project
 
 pytestmark = pytest.mark.slow
@@ -159,6 +161,9 @@ def test_a_signal_at_each_point_leaves_a_consistent_folder_and_the_next_run_succ
     if sig != signal.SIGKILL and not finished:
         assert not list((reports / "runs").glob(".*")), "the unfinished run is removed at once"
 
+    if sig == signal.SIGKILL and point in ("kernel-start", "mid-cell", "rendering"):
+        assert [p for p in temp.iterdir() if p.name.startswith("bqlab-kernel-")], "a kernel was running"
+
     after = _report(project, temp)
     assert after.returncode == 0, after.stderr
     check_consistent(reports, temp)
@@ -201,6 +206,7 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
     plan = [sig for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL) for _ in range(SOAK_KILLS)]
     rng.shuffle(plan)
     counts = {sig.name: {"killed": 0, "finished first": 0} for sig in EXIT}
+    slowest = {sig.name: 0.0 for sig in EXIT}  # seconds from the signal to the runner's exit
     soak_started = time.monotonic()
     for sig in plan:
         assert time.monotonic() - soak_started < SOAK_LIMIT_SECONDS, f"the soak ran past its limit: {counts}"
@@ -209,6 +215,7 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
         finished_first = runner.poll() is not None
         if not finished_first:
             runner.send_signal(sig)
+            sent = time.monotonic()
         try:
             _, err = runner.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -221,6 +228,7 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
         else:
             assert runner.returncode == EXIT[sig], err
             counts[sig.name]["killed"] += 1
+            slowest[sig.name] = max(slowest[sig.name], round(time.monotonic() - sent, 1))
         check_consistent(reports, temp, stopped_pid=None if sig == signal.SIGKILL else runner.pid)
 
     after = _report(project, temp)
@@ -228,6 +236,150 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
     check_consistent(reports, temp)
     assert not list(temp.iterdir()) and not list((reports / "runs").glob(".*"))
     seconds = time.monotonic() - soak_started
-    print(f"\nsoak: window {window:.1f}s, {len(plan)} signals in {seconds:.0f}s: {counts}")
+    print(f"\nsoak: window {window:.1f}s, {len(plan)} signals in {seconds:.0f}s: {counts}; slowest exit {slowest}")
     killed = sum(c["killed"] for c in counts.values())
     assert killed >= 0.8 * len(plan), f"most signals must land mid-run: {counts}"
+
+
+# Damaged reports folders, leftovers and a full disk.
+
+
+def test_sigterm_stops_the_run_like_ctrl_c_and_exits_143(tmp_path):
+    project = _tiny_project(tmp_path)
+    command = [sys.executable, "-m", "bqlab", "report", "--quiet"]
+    runner = subprocess.Popen(command, cwd=project, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list((project / "reports/runs").glob(".*.partial/01-eda.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert runner.poll() is None, "the run was still going when it was terminated"
+    sent = time.monotonic()
+    runner.send_signal(signal.SIGTERM)  # what docker stop, Kubernetes and CI send
+    _, err = runner.communicate(timeout=30)
+    assert runner.returncode == 143, err
+    assert time.monotonic() - sent < 10, "inside the usual 10-second grace period"
+    assert "terminated (SIGTERM): the unfinished run was discarded" in err and "Traceback" not in err
+    assert not list((project / "reports/runs").glob(".*")), "the partial run is removed at once"
+
+
+def test_a_file_under_a_partial_runs_name_is_removed(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    (project / "reports/runs").mkdir(parents=True)
+    (project / "reports/runs/.x.partial").write_text("not a run")
+    assert _run(project, "check") == 0  # check writes nothing
+    assert _run(project, "report", "--quiet") == 0
+    assert not (project / "reports/runs/.x.partial").exists()
+
+
+def test_an_incomplete_run_record_is_skipped_with_one_warning_and_the_run_succeeds(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    old = project / "reports/runs/20200101T000000Z-abcdef"
+    old.mkdir(parents=True)
+    (old / "run.json").write_text('{"run_id": "20200101T000000Z-abcdef", "stages": [{"stage": "eda"}]}')
+    assert _run(project, "report") == 0
+    out = capsys.readouterr().out
+    assert out.count("warning: ignoring unreadable run record") == 1 and "no valid 'started'" in out
+    assert "20200101T000000Z-abcdef" not in (project / "reports/index.html").read_text()
+
+
+def test_latest_as_a_real_folder_is_moved_aside_and_the_run_succeeds(tmp_path, capsys):
+    project = _tiny_project(tmp_path)
+    (project / "reports/latest").mkdir(parents=True)
+    (project / "reports/latest/note.txt").write_text("unpacked from an archive")
+    assert _run(project, "report") == 0
+    assert (project / "reports/latest").is_symlink()
+    aside = list((project / "reports").glob("latest.folder-*"))
+    assert len(aside) == 1 and (aside[0] / "note.txt").read_text() == "unpacked from an archive"
+    assert "was a folder, not a link to the newest run" in capsys.readouterr().out
+
+
+def test_a_run_leaves_nothing_in_the_temp_folder_and_removes_only_dead_runs_folders(tmp_path, temp, monkeypatch):
+    project = _tiny_project(tmp_path / "project")
+    monkeypatch.setenv("TMPDIR", str(temp))  # the kernels' own temp folder (DuckDB's spill folder)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # this process's (kernel sockets)
+    dead = _dead_pid()
+    (temp / f"bqlab-kernel-{dead}-abcd1234").mkdir()  # a runner killed earlier
+    (temp / f"bqlab-duckdb-{dead}-abcd1234").mkdir()  # a kernel killed while DuckDB spilled
+    alive = temp / f"bqlab-kernel-{os.getppid()}-abcd1234"  # a live process's (another run, Lab)
+    alive.mkdir()
+    (temp / "unrelated").mkdir()
+    assert _run(project, "report", "--quiet") == 0
+    assert sorted(p.name for p in temp.iterdir()) == sorted([alive.name, "unrelated"])
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def _mount_small_tmpfs(folder) -> bool:
+    """Mount a 1 MB tmpfs on ``folder`` where this user may (root in CI); False elsewhere."""
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def test_a_full_disk_is_named_with_exit_code_2_and_earlier_runs_untouched(tmp_path, capsys, monkeypatch):
+    project = _tiny_project(tmp_path)
+    reports = project / "reports"
+    reports.mkdir()
+    mounted = _mount_small_tmpfs(reports)
+    try:
+        if not mounted:  # no tmpfs here: writes of the reports fail as on a full disk
+
+            def full(*_args, **_kwargs):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            monkeypatch.setattr("bqlab.render.write_atomically", full)
+        earlier = reports / "runs" / "20200101T000000Z-abcdef"
+        earlier.mkdir(parents=True)
+        record = '{"run_id": "20200101T000000Z-abcdef", "started": "x", "status": "ok", "seconds": 1.0, "stages": []}'
+        (earlier / "run.json").write_text(record)
+        assert _run(project, "report") == 2
+        err = capsys.readouterr().err
+        assert "error: the disk is full: No space left on device" in err and "make prune" in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert sorted(p.name for p in (reports / "runs").iterdir()) == [earlier.name], "the partial run is gone"
+        assert (earlier / "run.json").read_text() == record
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(reports)], capture_output=True)  # lazy: never fails the test
+
+
+def _record(reports: Path, run_id: str, folder: str | None = None, reused_from: str | None = None) -> Path:
+    run_dir = reports / "runs" / (folder or run_id)
+    run_dir.mkdir(parents=True)
+    stage = {"stage": "eda", "notebook": "01-eda.ipynb", "status": "ok", "seconds": 1.0, "metrics": {}}
+    record = {"run_id": run_id, "started": "x", "status": "ok", "seconds": 1.0, "stages": [stage]}
+    record["stages"][0]["reused_from"] = reused_from
+    (run_dir / "run.json").write_text(json.dumps(record))
+    return run_dir
+
+
+def test_runs_in_progress_or_being_removed_are_never_listed_and_the_next_run_removes_them(tmp_path):
+    reports = tmp_path / "reports"
+    _record(reports, "20260101T000000Z-aaaaaa")
+    _record(reports, "20260102T000000Z-bbbbbb", folder=".20260102T000000Z-bbbbbb.removing")
+    _record(reports, "20260103T000000Z-cccccc", folder=".20260103T000000Z-cccccc.partial")
+    (reports / ".index.html.tmp").write_text("<html>half an ind")
+    assert [r["run_id"] for r in load_runs(reports)] == ["20260101T000000Z-aaaaaa"]
+    assert [p.name for p in discard_partials(reports)] == [".20260103T000000Z-cccccc.partial"]
+    assert sorted(p.name for p in reports.rglob("*")) == ["20260101T000000Z-aaaaaa", "run.json", "runs"]
+
+
+def test_pruning_keeps_latest_the_new_run_and_what_kept_runs_reuse(tmp_path):
+    reports = tmp_path / "reports"
+    ids = [f"2026010{i}T000000Z-aaaaaa" for i in range(1, 7)]
+    _record(reports, ids[0])  # reused by the newest run: kept
+    _record(reports, ids[1])  # latest points here: kept
+    _record(reports, ids[2])
+    _record(reports, ids[3])
+    _record(reports, ids[4])
+    _record(reports, ids[5], reused_from=ids[0])  # the new run, not yet latest
+    (reports / "latest").symlink_to(f"runs/{ids[1]}")
+    assert runs_to_prune(reports, keep=2, keeping=ids[5]) == [ids[3], ids[2]]
+    freed = remove_runs(reports, [ids[3], ids[2]])
+    assert freed == 2 * len((reports / "runs" / ids[0] / "run.json").read_bytes())
+    assert sorted(p.name for p in (reports / "runs").iterdir()) == [ids[0], ids[1], ids[4], ids[5]]

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         failures = run_doctor(args.params_dir, args.notebooks_dir, args.profile)
         print("all checks passed" if not failures else f"{failures} check(s) failed: fix them as shown above")
         return 0 if not failures else 2
-    previous = _raise_on_sigterm()
+    previous, finished = _raise_on_sigterm(), False
     try:
         if args.command == "prune":
             return _prune(args)
@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             echo=echo,
             on_cell=progress.update if progress else None,
         )
+        finished = True
+        _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
+        return 0
     except BqlabError as err:
         failed_notebook = isinstance(err, PipelineError) and "report of the failed notebook" in str(err)
         print(f"error: {err}", file=sys.stderr)
@@ -192,19 +195,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as err:
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
-        print(f"{how}: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
+        if finished:  # while printing the summary
+            print(f"{how} after the run had finished: its reports are complete", file=sys.stderr)
+        else:
+            print(f"{how}: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.close()
-    try:
-        _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
-    except KeyboardInterrupt:
-        print("interrupted after the run had finished: its reports are complete", file=sys.stderr)
-        return 130
-    return 0
 
 
 def _report_done(record: dict, noop: bool, reports_dir: Path, echo) -> None:
