@@ -188,7 +188,7 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
             command,
             cwd=project,
             env=_env(temp),
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             preexec_fn=_interruptible,
@@ -217,13 +217,14 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
             runner.send_signal(sig)
             sent = time.monotonic()
         try:
-            _, err = runner.communicate(timeout=60)
+            out, err = runner.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             runner.kill()
             pytest.fail(f"{sig.name}: the runner did not stop within 60 s")
         assert "Traceback" not in err, err
-        if finished_first or runner.returncode == 0:  # the run ended before the signal reached it
-            assert runner.returncode == 0, err
+        # The run had ended before the signal reached it (maybe while Python was exiting).
+        if finished_first or runner.returncode == 0 or (runner.returncode < 0 and "report OK" in out):
+            assert runner.returncode in (0, -sig), err
             counts[sig.name]["finished first"] += 1
         else:
             assert runner.returncode == EXIT[sig], err
