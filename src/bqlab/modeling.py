@@ -102,13 +102,22 @@ def cross_validate_pipeline(
     )
 
 
-def save_model(pipeline: Pipeline, path: str | Path) -> Path:
-    """Write the fitted pipeline in skops format (no code runs when it is read back)."""
+def save_model(pipeline: Pipeline, path: str | Path, params=None) -> Path:
+    """Write the fitted pipeline in skops format (no code runs when it is read back).
+
+    ``params``, the training params, are saved beside it (``model.params.json``) so that an
+    evaluation run by hand finds the model that matches its params.
+    """
     import skops.io as sio  # imported here: it costs seconds, and params validation needs only MODELS
+
+    from bqlab.analysis.session import save_training_params
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_name("model.params.json").unlink(missing_ok=True)  # never beside another model
     sio.dump(pipeline, path)
+    if params is not None:
+        save_training_params(path, params)
     return path
 
 

@@ -10,7 +10,6 @@ are copied from the run that made them.
 """
 
 import contextlib
-import difflib
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bqlab.errors import DataError, PipelineError
+from bqlab.errors import PipelineError
 from bqlab.execution import KERNEL_NAME, KernelPool, NotebookFailed, WarmKernel, execute_notebook, warm_modules
 from bqlab.fingerprint import (
     data_digest,
@@ -72,10 +71,7 @@ def runner_parameters(stage: str) -> dict[str, str]:
 def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     """Fail before any kernel starts if the kernel, a notebook, the table or a column does not fit params.
 
-    Checks, cheapest first: the kernel and notebooks; the table's schema (metadata) against every
-    column named in params and the types a model can use; then a few aggregate queries: rows, the
-    missing values per column, the label's distinct values (which decide ``task: auto``) and, for
-    classes, the rows per class.
+    The table checks are ``bqlab.analysis.checks.check_table`` (a notebook run by hand runs them too).
 
     Returns:
         The table's row count, schema, content fingerprint and the task.
@@ -86,13 +82,9 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     """
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    from bqlab.aggregates import MISSING_CLASS, class_counts
-    from bqlab.analysis.targets import check_classes_before_split, resolve_task
+    from bqlab.analysis.checks import check_table
     from bqlab.config import STAGES
-    from bqlab.data import column_profile, open_source
-    from bqlab.errors import ParamsError
-    from bqlab.modeling import hyperparameter_names, model_problem
-    from bqlab.sources.views import MODEL_TYPES, table_view
+    from bqlab.data import open_source
 
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -106,77 +98,19 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
             raise PipelineError(f"notebook not found: {notebooks_dir / f'{stem}.ipynb'}")
     common = params.common
     engine = open_source(common, "preflight")
-    try:
-        view = table_view(engine, common.table, common.column_types)
-    except DataError as err:
-        raise DataError(
-            f"{params.where('eda', 'column_types') if common.column_types else params.where('eda', 'table')}: {err}"
-        ) from None
-    schema = view.schema
-    for stage, stage_params in params.stages.items():
-        for column in stage_params.columns:
-            role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
-            if column not in schema:
-                close = difflib.get_close_matches(column, list(schema), n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise DataError(
-                    f"{params.where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
-                    f"table {common.table!r}; {hint}its columns are: {', '.join(schema)}"
-                )
-            if role != "slice_columns" and schema[column] not in MODEL_TYPES:
-                raise DataError(
-                    f"{params.where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
-                    f"which the models cannot use (they read {', '.join(sorted(MODEL_TYPES))}): remove it from "
-                    "the params, or add a column derived from it to the table (e.g. days since an event as "
-                    "INT64, or the month as STRING)"
-                )
-    rows = engine.row_count(common.table)
-    if rows == 0:
-        raise DataError(f"table {common.table!r} has no rows: point 'table' in params/common.yaml at a table with data")
-    profile = column_profile(engine, view, common.split_columns, common.missing_values)
-    empty = [
-        r.column_name
-        for r in profile.itertuples()
-        if r.null_count + r.placeholder_count + r.cast_failed_count >= r.row_count
-    ]
-    if empty:
-        role = "label" if common.label in empty else "features"
-        raise DataError(
-            f"{params.where('eda', role)}: {', '.join(map(repr, empty))} (key {role!r}) has no value in any of the "
-            f"{rows:,} rows (NULL, a placeholder or a failed cast everywhere): remove it from {role}, or fix "
-            "column_types and missing_values"
-        )
-    try:
-        task = resolve_task(engine, view, common)
-    except DataError as err:
-        raise DataError(f"{params.where('eda', 'task')}: {err}") from None
-    train = params.stages["train"]
-    problem = model_problem(train.model, task.name)
-    if problem:
-        raise ParamsError(f"{params.where('train', 'model')}: key 'model': {problem} ({task.reason})")
-    unknown = sorted(set(train.hyperparameters) - hyperparameter_names(train.model, task.name))
-    if unknown:
-        raise ParamsError(
-            f"{params.where('train', 'hyperparameters')}: key 'hyperparameters': {unknown} do not apply to "
-            f"{train.model} for {task.name}: remove them"
-        )
-    if not task.is_regression:
-        balance = class_counts(engine, view, common.label)
-        placeholders = {MISSING_CLASS, *common.missing_values}
-        counts = {
-            v: int(n) for v, n in zip(balance[common.label], balance["rows"], strict=True) if str(v) not in placeholders
-        }
-        try:
-            check_classes_before_split(
-                counts, common.label, train.cv_folds, common.test_fraction, params.where("train", "cv_folds")
-            )
-        except DataError as err:
-            raise DataError(f"{params.where('eda', 'label')}: {err}") from None
+    facts = check_table(params.stages, params.where, engine)
     if common.source == "local":
         content = data_digest(common.table, common.local_tables)
     else:  # the warehouse table's last modification time stands for its content
         content = digest_json(engine.table_version(common.table))
-    return {"rows": rows, "schema": schema, "content": content, "task": task.name, "task_reason": task.reason}
+    task = facts.task
+    return {
+        "rows": facts.rows,
+        "schema": facts.schema,
+        "content": content,
+        "task": task.name,
+        "task_reason": task.reason,
+    }
 
 
 def _now() -> str:

@@ -1,0 +1,117 @@
+"""The checks of params against the table, run before any work.
+
+The runner runs them before any kernel starts; a notebook run by hand, before its analysis.
+
+Checks, cheapest first: the table's schema (metadata) against every column named in params and
+the types a model can use; then a few aggregate queries: rows, the missing values per column,
+the label's distinct values (which decide ``task: auto``), the model for the task and, for
+classes, the rows per class.
+"""
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bqlab.errors import DataError, ParamsError
+
+# Names the params file (or the notebook cell) that sets a key: where(stage, key) -> "params/common.yaml".
+Where = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    """What the checks learnt about the table."""
+
+    rows: int
+    schema: dict[str, str]
+    task: Any  # targets.Task
+
+
+def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFacts:
+    """Check the params of ``stages`` (stage -> its params) against the table; return what was learnt.
+
+    ``engine`` is an open source (one is opened on the first stage's params if not given).
+
+    Raises:
+        DataError, ParamsError: naming the params file (``where``) and key to change.
+    """
+    from bqlab.aggregates import MISSING_CLASS, class_counts
+    from bqlab.analysis.targets import check_classes_before_split, resolve_task
+    from bqlab.data import column_profile, open_source
+    from bqlab.modeling import hyperparameter_names, model_problem
+    from bqlab.sources.views import MODEL_TYPES, table_view
+
+    first_stage, common = next(iter(stages.items()))
+    engine = engine or open_source(common, "preflight")
+    try:
+        view = table_view(engine, common.table, common.column_types)
+    except DataError as err:
+        key = "column_types" if common.column_types else "table"
+        raise DataError(f"{where(first_stage, key)}: {err}") from None
+    schema = view.schema
+    for stage, stage_params in stages.items():
+        for column in stage_params.columns:
+            role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
+            if column not in schema:
+                close = difflib.get_close_matches(column, list(schema), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
+                    f"table {common.table!r}; {hint}its columns are: {', '.join(schema)}"
+                )
+            if role != "slice_columns" and schema[column] not in MODEL_TYPES:
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
+                    f"which the models cannot use (they read {', '.join(sorted(MODEL_TYPES))}): remove it from "
+                    "the params, or add a column derived from it to the table (e.g. days since an event as "
+                    "INT64, or the month as STRING)"
+                )
+    rows = engine.row_count(common.table)
+    if rows == 0:
+        raise DataError(
+            f"{where(first_stage, 'table')}: table {common.table!r} has no rows: point 'table' at a table with data"
+        )
+    profile = column_profile(engine, view, common.split_columns, common.missing_values)
+    empty = [
+        r.column_name
+        for r in profile.itertuples()
+        if r.null_count + r.placeholder_count + r.cast_failed_count >= r.row_count
+    ]
+    if empty:
+        role = "label" if common.label in empty else "features"
+        raise DataError(
+            f"{where(first_stage, role)}: {', '.join(map(repr, empty))} (key {role!r}) has no value in any of the "
+            f"{rows:,} rows (NULL, a placeholder or a failed cast everywhere): remove it from {role}, or fix "
+            "column_types and missing_values"
+        )
+    try:
+        task = resolve_task(engine, view, common)
+    except DataError as err:
+        raise DataError(f"{where(first_stage, 'task')}: {err}") from None
+    train = stages.get("train")
+    if train is not None:
+        problem = model_problem(train.model, task.name)
+        if problem:
+            raise ParamsError(f"{where('train', 'model')}: key 'model': {problem} ({task.reason})")
+        unknown = sorted(set(train.hyperparameters) - hyperparameter_names(train.model, task.name))
+        if unknown:
+            raise ParamsError(
+                f"{where('train', 'hyperparameters')}: key 'hyperparameters': {unknown} do not apply to "
+                f"{train.model} for {task.name}: remove them"
+            )
+        if not task.is_regression:
+            balance = class_counts(engine, view, common.label)
+            placeholders = {MISSING_CLASS, *common.missing_values}
+            counts = {
+                v: int(n)
+                for v, n in zip(balance[common.label], balance["rows"], strict=True)
+                if str(v) not in placeholders
+            }
+            try:
+                check_classes_before_split(
+                    counts, common.label, train.cv_folds, common.test_fraction, where("train", "cv_folds")
+                )
+            except DataError as err:
+                raise DataError(f"{where(first_stage, 'label')}: {err}") from None
+    return TableFacts(rows, schema, task)

@@ -1,0 +1,169 @@
+"""What a notebook resolves before its analysis: its params, where its outputs go, its upstream outputs.
+
+A notebook's parameters cell names every parameter and sets each to ``...``. `make report`
+injects every value below that cell (papermill), and they are used as they are. Run by hand
+(JupyterLab, or papermill without every ``-p``), each name still holding ``...`` is resolved as
+`make report` would resolve it: ``params/*.yaml`` with the profile named in ``$BQLAB_PROFILE``,
+the same validation, the same checks of the table and the same messages. A value typed into the
+cell is kept (and named). By hand, outputs go to ``reports/scratch/<stage>/`` (git-ignored,
+removed by `make clean`), and the evaluation notebook takes the newest trained model whose
+training params match: from a run in ``reports/`` or from a by-hand training run.
+
+Errors of bqlab (bad params, a column not in the table) show as one line in the notebook, not as
+a traceback.
+"""
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bqlab.errors import BqlabError, DataError, ParamsError
+
+PROFILE_VARIABLE = "BQLAB_PROFILE"
+SCRATCH = Path("reports") / "scratch"
+# What the runner passes besides params, per stage: where outputs go and upstream inputs come from.
+RUNNER_KEYS = {"eda": ("output_dir",), "train": ("output_dir",), "evaluate": ("output_dir", "model_path")}
+MODEL_FILE, MODEL_PARAMS_FILE = "model.skops", "model.params.json"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a notebook writes its outputs and reads its upstream outputs."""
+
+    output_dir: str
+    model_path: str | None = None
+
+
+def start(stage: str, namespace: dict[str, Any]):
+    """Return ``(params, paths)`` for the notebook of ``stage``, from its globals (see the module docstring).
+
+    Raises:
+        ParamsError, DataError: bad params or a table that does not fit them, in one line.
+    """
+    from bqlab.config import STAGES
+
+    short_errors()
+    model = STAGES[stage][1]
+    names = [*model.model_fields, *RUNNER_KEYS[stage]]
+    given = {name: namespace[name] for name in names if name in namespace and namespace[name] is not ...}
+    if len(given) == len(names):  # injected by `make report`: used as they are
+        params = model.from_namespace(given)
+        return params, Paths(**{key: given[key] for key in RUNNER_KEYS[stage]})
+    return _by_hand(stage, model, given)
+
+
+def _by_hand(stage: str, model, given: dict[str, Any]):
+    from pydantic import ValidationError
+
+    from bqlab.analysis.checks import check_table
+    from bqlab.config import load_params
+
+    root = project_root()
+    profile = os.environ.get(PROFILE_VARIABLE) or None
+    pipeline = load_params(root / "params", profile)
+    overrides = {k: v for k, v in given.items() if k in model.model_fields}
+    try:
+        params = model(**{**pipeline.stages[stage].model_dump(), **overrides})
+    except ValidationError as err:
+        problems = "; ".join(f"key {'.'.join(map(str, e['loc']))!r}: {e['msg']}" for e in err.errors())
+        raise ParamsError(f"the parameters cell of this notebook: {problems}") from None
+
+    def where(in_stage: str, *key: str) -> str:
+        return "the parameters cell" if key and key[0] in overrides else pipeline.where(in_stage, *key)
+
+    check_table({stage: params}, where)
+    output_dir = given.get("output_dir") or str(root / SCRATCH / stage)
+    shown = ", ".join(sorted(overrides)) or "nothing"
+    print(
+        f"run by hand: params from {_relative(root / 'params', root)}/*.yaml"
+        f"{f' with profile {profile} (${PROFILE_VARIABLE})' if profile else ''}; set in this notebook: {shown}; "
+        f"outputs in {_relative(Path(output_dir), root)}/"
+    )
+    model_path = None
+    if "model_path" in RUNNER_KEYS[stage]:
+        model_path = given.get("model_path")
+        if model_path is None:
+            common = set(pipeline.common.model_fields)
+            train = pipeline.stages["train"].model_copy(update={k: v for k, v in overrides.items() if k in common})
+            found = newest_model(root, training_params(train))
+            if found is None:
+                raise DataError(
+                    "no trained model matches the current params (in reports/runs/ or reports/scratch/train/): "
+                    "run notebooks/02-train.ipynb, or `make report`, first"
+                )
+            model_path, what = found
+            print(f"model: {_relative(Path(model_path), root)} ({what})")
+    return params, Paths(output_dir=output_dir, model_path=model_path)
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder, from the working folder up, that holds ``params/common.yaml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "params" / "common.yaml").is_file():
+            return folder
+    raise ParamsError(
+        f"no params/common.yaml in {here} or any folder above it: open the notebook from the project's "
+        "notebooks/ folder (make lab), or start papermill in the project"
+    )
+
+
+# Where the data and the cache live and the engine's resources: not what a model was trained on.
+NOT_MATCHED = {"local_tables", "local_engine", "bigquery"}
+
+
+def training_params(train) -> dict[str, Any]:
+    """The training params a model was made with, as saved beside it (no paths, no secrets)."""
+    return train.model_dump(mode="json", exclude=NOT_MATCHED)
+
+
+def save_training_params(model_file: str | Path, train) -> Path:
+    """Write the training params beside a saved model, so a by-hand evaluation can match it."""
+    path = Path(model_file).with_name(MODEL_PARAMS_FILE)
+    path.write_text(json.dumps(training_params(train), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def newest_model(root: Path, wanted: dict[str, Any]) -> tuple[str, str] | None:
+    """The newest model trained with ``wanted`` params, in a run in reports/ or a by-hand run; None if none."""
+    reports = root / "reports"
+    runs = (reports / "runs").glob(f"[!.]*/artifacts/train/{MODEL_FILE}")  # not a run in progress
+    candidates = [(p, f"training run {p.parents[2].name}") for p in runs]
+    candidates.append((reports / "scratch" / "train" / MODEL_FILE, "your by-hand training run"))
+    found = []
+    for model_file, what in candidates:
+        try:
+            saved = json.loads(model_file.with_name(MODEL_PARAMS_FILE).read_text(encoding="utf-8"))
+            when = model_file.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if saved == wanted:
+            found.append((when, "scratch" not in what, str(model_file), what))
+    if not found:
+        return None
+    _, _, path, what = max(found)
+    return path, what
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def short_errors() -> None:
+    """In IPython, show bqlab's own errors (bad params, a missing column) as one line, not a traceback."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is None:
+        return
+
+    def one_line(shell, etype, value, _tb, tb_offset=None):
+        line = [f"{etype.__name__}: {value}"]
+        shell._showtraceback(etype, value, line)  # IPython leaves the showing to a custom handler
+        return line
+
+    shell.set_custom_exc((BqlabError,), one_line)
