@@ -12,6 +12,7 @@ REPORTS ?= reports
 PARAMS  ?= params
 NOTEBOOKS ?= notebooks
 LAB_PORT ?= 8888
+LAB_ROOT ?= .
 PYTEST_ARGS ?=
 PYTHON_EMULATOR ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
 EMULATOR_VENV ?= .venv-emulator
@@ -95,9 +96,10 @@ bench-scale: $(STAMP) ## Time and peak memory of the report at 344 rows, 1M and 
 bench-wide: $(STAMP) ## Time, memory and report size of the report on 30- and 300-feature tables against penguins
 	@$(BIN)/python benchmarks/wide.py
 
-lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with the project kernel
+lab: $(STAMP) ## JupyterLab on 127.0.0.1, opened on notebooks/ with the project kernel (PROFILE=ci: by-hand runs use it)
 	@$(if $(STAMP),mkdir -p $(VENV)/share/jupyter/lab/settings && cp docker/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json,true)
-	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=. --ServerApp.open_browser=False \
+	@BQLAB_PROFILE=$(PROFILE) $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=$(LAB_ROOT) \
+		--LabApp.default_url=/lab/tree/notebooks --ServerApp.open_browser=False \
 		--MultiKernelManager.default_kernel_name=$(KERNEL) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,)
 

@@ -95,8 +95,9 @@ case "${1:-}" in
     run_args "$reports" "$creds" rw
     token="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
     echo "JupyterLab: http://127.0.0.1:$LAB_PORT/lab?token=$token  (notebooks/ and params/ are your folders; Ctrl-C stops it)"
-    exec docker run "${ARGS[@]}" -p "127.0.0.1:$LAB_PORT:8888" "$IMAGE" \
+    exec docker run "${ARGS[@]}" -e "BQLAB_PROFILE=${PROFILE:-}" -p "127.0.0.1:$LAB_PORT:8888" "$IMAGE" \
       jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --ServerApp.root_dir="$PROJECT_DIR" \
+      --LabApp.default_url=/lab/tree/notebooks \
       --IdentityProvider.token="$token" --MultiKernelManager.default_kernel_name=bqlab
     ;;
   test)
