@@ -34,7 +34,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup report check prune doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
+.PHONY: help setup setup-git report check prune doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -49,11 +49,24 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
+	@$(MAKE) setup-git
 	@touch $@
 	@echo "Environment ready: $(VENV) (Jupyter kernel '$(KERNEL)')"
 endif
 
-setup: $(STAMP) ## Create the virtual environment (done automatically by the other targets)
+setup: $(STAMP) ## Create the virtual environment and the git set-up (done automatically by the other targets)
+
+setup-git: ## In a git checkout: strip notebook outputs on commit, nbdime diffs and merges, pre-commit hooks
+	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then exit 0; fi; \
+	bin="$(abspath $(BIN))"; \
+	git config filter.nbstripout.clean "'$$bin/python' -m nbstripout" && \
+	git config filter.nbstripout.smudge cat && \
+	git config filter.nbstripout.required true && \
+	git config diff.jupyternotebook.command "'$$bin/git-nbdiffdriver' diff" && \
+	git config merge.jupyternotebook.driver "'$$bin/git-nbmergedriver' merge %O %A %B %L %P" && \
+	git config merge.jupyternotebook.name "jupyter notebook merge driver" && \
+	$(BIN)/pre-commit install >/dev/null && \
+	echo "git: notebook outputs are stripped when staged (nbstripout), notebooks diff and merge with nbdime, pre-commit hooks on"
 
 report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fast, FORCE=1 re-run all, QUIET=1, NO_CACHE=1)
 	@$(if $(filter 1 yes true,$(NO_CACHE)),BQLAB_QUERY_CACHE=off,) $(BIN)/python -m bqlab report $(RUN_ARGS) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)

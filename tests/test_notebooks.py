@@ -1,6 +1,8 @@
 """Committed notebooks: thin, clean, and in step with params and the runner."""
 
 import ast
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -55,3 +57,40 @@ def test_parameters_cell_declares_exactly_the_params_and_runner_keys_and_sets_no
         declared.append(node.targets[0].id)
     expected = set(STAGES[stage][1].model_fields) | set(runner_parameters(stage)) | set(session.RUNNER_KEYS[stage])
     assert sorted(declared) == sorted(expected)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_committed_as_nbstripout_leaves_them(stage):
+    stripped = subprocess.run(
+        [sys.executable, "-m", "nbstripout", "-t", str(NOTEBOOKS[stage])], capture_output=True, text=True, check=True
+    )
+    assert stripped.stdout == NOTEBOOKS[stage].read_text(encoding="utf-8"), "run .venv/bin/nbstripout on it"
+
+
+def test_after_setup_git_a_notebook_saved_with_outputs_leaves_git_status_clean_and_diffs_read_as_cells(tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    make = ["make", "-f", str(ROOT / "Makefile"), "setup-git", f"VENV={ROOT / '.venv'}"]
+    done = subprocess.run(make, cwd=clone, capture_output=True, text=True)
+    assert done.returncode == 0 and "outputs are stripped when staged" in done.stdout, done.stderr
+    assert (clone / ".git/hooks/pre-commit").is_file()
+
+    path = clone / "notebooks/01-eda.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for n, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):  # as JupyterLab saves after Run All
+        cell.execution_count = n + 1
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a result\n")]
+    nbformat.write(nb, path)
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=clone, capture_output=True, text=True, check=True).stdout
+
+    assert git("status", "--porcelain") == "", "outputs alone do not show as a change"
+    nb.cells[-1].source += "\n# a change"
+    nbformat.write(nb, path)
+    assert git("status", "--porcelain").split() == ["M", "notebooks/01-eda.ipynb"]
+    diff = git("diff")
+    assert "# a change" in diff and "a result" not in diff and "nbdiff" in diff
+    git("add", "notebooks/01-eda.ipynb")
+    staged = nbformat.reads(git("show", ":notebooks/01-eda.ipynb"), as_version=4)
+    assert all(c.outputs == [] for c in staged.cells if c.cell_type == "code"), "the staged notebook has no outputs"
