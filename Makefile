@@ -62,6 +62,7 @@ setup-git: ## In a git checkout: strip notebook outputs on commit, nbdime diffs 
 	git config filter.nbstripout.clean "'$$bin/python' -m nbstripout" && \
 	git config filter.nbstripout.smudge cat && \
 	git config filter.nbstripout.required true && \
+	git config filter.nbstripout.extrakeys "metadata.language_info" && \
 	git config diff.jupyternotebook.command "'$$bin/git-nbdiffdriver' diff" && \
 	git config merge.jupyternotebook.driver "'$$bin/git-nbmergedriver' merge %O %A %B %L %P" && \
 	git config merge.jupyternotebook.name "jupyter notebook merge driver" && \
@@ -113,6 +114,7 @@ lab: $(STAMP) ## JupyterLab on 127.0.0.1, opened on notebooks/ with the project 
 	@$(if $(STAMP),mkdir -p $(VENV)/share/jupyter/lab/settings && cp docker/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json,true)
 	@BQLAB_PROFILE=$(PROFILE) $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=$(LAB_ROOT) \
 		--LabApp.default_url=/lab/tree/notebooks --ServerApp.open_browser=False \
+		--ContentsManager.pre_save_hook=bqlab.lab_save.keep_source_clean \
 		--MultiKernelManager.default_kernel_name=$(KERNEL) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,)
 

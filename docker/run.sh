@@ -97,7 +97,7 @@ case "${1:-}" in
     echo "JupyterLab: http://127.0.0.1:$LAB_PORT/lab?token=$token  (notebooks/ and params/ are your folders; Ctrl-C stops it)"
     exec docker run "${ARGS[@]}" -e "BQLAB_PROFILE=${PROFILE:-}" -p "127.0.0.1:$LAB_PORT:8888" "$IMAGE" \
       jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --ServerApp.root_dir="$PROJECT_DIR" \
-      --LabApp.default_url=/lab/tree/notebooks \
+      --LabApp.default_url=/lab/tree/notebooks --ContentsManager.pre_save_hook=bqlab.lab_save.keep_source_clean \
       --IdentityProvider.token="$token" --MultiKernelManager.default_kernel_name=bqlab
     ;;
   test)
