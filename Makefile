@@ -63,7 +63,7 @@ setup-git: ## In a git checkout: strip notebook outputs on commit, nbdime diffs 
 	git config filter.nbstripout.smudge cat && \
 	git config filter.nbstripout.required true && \
 	git config filter.nbstripout.extrakeys "metadata.language_info" && \
-	git config diff.jupyternotebook.command "'$$bin/git-nbdiffdriver' diff" && \
+	git config diff.jupyternotebook.command "'$$bin/git-nbdiffdriver' diff --ignore-outputs --ignore-id --ignore-details" && \
 	git config merge.jupyternotebook.driver "'$$bin/git-nbmergedriver' merge %O %A %B %L %P" && \
 	git config merge.jupyternotebook.name "jupyter notebook merge driver" && \
 	$(BIN)/pre-commit install >/dev/null && \

@@ -375,7 +375,7 @@ def test_runs_in_progress_or_being_removed_are_never_listed_and_the_next_run_rem
     assert sorted(p.name for p in reports.rglob("*")) == ["20260101T000000Z-aaaaaa", "run.json", "runs"]
 
 
-def test_pruning_keeps_latest_the_new_run_and_what_kept_runs_reuse(tmp_path):
+def test_pruning_keeps_the_latest_run_and_what_kept_runs_reuse(tmp_path):
     reports = tmp_path / "reports"
     ids = [f"2026010{i}T000000Z-aaaaaa" for i in range(1, 7)]
     _record(reports, ids[0])  # reused by the newest run: kept
@@ -385,7 +385,8 @@ def test_pruning_keeps_latest_the_new_run_and_what_kept_runs_reuse(tmp_path):
     _record(reports, ids[4])
     _record(reports, ids[5], reused_from=ids[0])  # the new run, not yet latest
     (reports / "latest").symlink_to(f"runs/{ids[1]}")
-    assert runs_to_prune(reports, keep=2, keeping=ids[5]) == [ids[3], ids[2]]
+    assert runs_to_prune(reports, keep=2) == [ids[3], ids[2]], "latest is kept"
+    assert runs_to_prune(reports, keep=2, latest=ids[5]) == [ids[3], ids[2], ids[1]], "once the new run is latest"
     freed = remove_runs(reports, [ids[3], ids[2]])
     assert freed == 2 * len((reports / "runs" / ids[0] / "run.json").read_bytes())
     assert sorted(p.name for p in (reports / "runs").iterdir()) == [ids[0], ids[1], ids[4], ids[5]]

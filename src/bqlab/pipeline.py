@@ -39,6 +39,7 @@ from bqlab.runs import (
     discard_partials,
     discard_stale_temp,
     find_reusable,
+    latest_run,
     load_runs,
     point_latest,
     prepare_reports_dir,
@@ -264,9 +265,11 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
     final = reports_dir / "runs" / run_id
     # In this order a kill at any point leaves the index, latest and every listed run consistent.
     publish(partial, final)
-    pruned = runs_to_prune(reports_dir, params.runner.keep_runs, keeping=run_id)
-    write_index(reports_dir, leave_out=pruned)
+    pruned, previous = runs_to_prune(reports_dir, params.runner.keep_runs, latest=run_id), latest_run(reports_dir)
+    write_index(reports_dir, leave_out=[r for r in pruned if r != previous])  # latest must stay listed
     point_latest(reports_dir, final, echo)
+    if previous in pruned:
+        write_index(reports_dir, leave_out=pruned)
     if pruned:
         freed = remove_runs(reports_dir, pruned) / 1024**2
         echo(f"removed {len(pruned)} old run(s) beyond keep_runs={params.runner.keep_runs} ({freed:.1f} MB freed)")

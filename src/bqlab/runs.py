@@ -12,7 +12,8 @@ Layout::
 
 A run ends in an order that leaves a consistent folder wherever it is killed: the finished run
 is renamed into place, the index is rewritten (listing it, and leaving out the runs about to be
-pruned), ``latest`` is moved to it, and only then are old runs removed. What a killed run leaves
+pruned but the one ``latest`` still points at), ``latest`` is moved to it, the index is
+rewritten without that one if it is pruned too, and only then are old runs removed. What a killed run leaves
 (its ``.partial`` folder, a half-removed run, a half-written index, its kernels' temporary
 folders) is removed by the next run before it starts.
 """
@@ -231,17 +232,23 @@ def point_latest(reports_dir: Path, run_dir: Path, warn=None) -> None:
     os.replace(tmp, link)
 
 
-def runs_to_prune(reports_dir: Path, keep: int, keeping: str | None = None) -> list[str]:
+def runs_to_prune(reports_dir: Path, keep: int, latest: str | None = None) -> list[str]:
     """Return the ids of finished runs beyond the ``keep`` newest that may be removed.
 
-    Never the run ``latest`` points at, nor ``keeping`` (a run about to become latest), nor a run
-    whose outputs a kept run reuses (its record names it in ``reused_from``).
+    Never the latest run (``latest``, a run about to become latest, or else the one ``latest``
+    points at), nor a run whose outputs a kept run reuses (its record names it in ``reused_from``).
     """
     runs = load_runs(reports_dir, warn=False)
-    latest = reports_dir / "latest"
-    protected = {latest.resolve().name} if latest.is_symlink() else set()
-    protected |= {keeping} | {s.get("reused_from") for run in runs[:keep] for s in run["stages"]}
+    if latest is None:
+        latest = latest_run(reports_dir)
+    protected = {latest} | {s.get("reused_from") for run in runs[:keep] for s in run["stages"]}
     return [run["run_id"] for run in runs[keep:] if run["run_id"] not in protected]
+
+
+def latest_run(reports_dir: Path) -> str | None:
+    """The id of the run ``reports/latest`` points at (None if it is missing or not a link)."""
+    latest = reports_dir / "latest"
+    return latest.resolve().name if latest.is_symlink() else None
 
 
 def remove_runs(reports_dir: Path, run_ids: list[str]) -> int:
