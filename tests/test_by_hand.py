@@ -71,20 +71,25 @@ def test_by_hand_notebooks_resolve_the_reports_params_and_give_its_metrics(repor
     assert "run by hand: params from params/*.yaml with profile ci" in out
     assert f"model: reports/runs/{run_dir.name}/artifacts/train/model.skops (training run {run_dir.name})" in out
     assert _metrics(scratch, "evaluate") == _metrics(artifacts, "evaluate")
-    injected = nbformat.read(run_dir / "03-evaluate.ipynb", as_version=4).metadata.papermill.parameters
-    injected = {k: v for k, v in injected.items() if k in resolved}
-    made_in = (project / "made_in").read_text()
-    shown = json.dumps(redact(resolved), sort_keys=True).replace(str(project), made_in)
-    assert shown == json.dumps(injected, sort_keys=True), "the params the report used"
+    _assert_params_as_injected(project, run_dir, "03-evaluate", resolved)
 
     for stem, stage in (("01-eda", "eda"), ("02-train", "train")):
-        by_hand(project, stem)
+        _, resolved = by_hand(project, stem)
+        _assert_params_as_injected(project, run_dir, stem, resolved)
         assert _metrics(scratch, stage) == _metrics(artifacts, stage), f"{stem} by hand differs from the report"
     nb, _ = by_hand(project, "03-evaluate")
     assert "model: reports/scratch/train/model.skops (your by-hand training run)" in _stdout(nb), "the newest"
     assert _metrics(scratch, "evaluate") == _metrics(artifacts, "evaluate")
     assert not (project / "notebooks/artifacts").exists()
     assert sorted(p.name for p in scratch.iterdir()) == ["eda", "evaluate", "train"]
+
+
+def _assert_params_as_injected(project, run_dir, stem: str, resolved: dict) -> None:
+    injected = nbformat.read(run_dir / f"{stem}.ipynb", as_version=4).metadata.papermill.parameters
+    injected = {k: v for k, v in injected.items() if k in resolved}
+    made_in = (project / "made_in").read_text()
+    shown = json.dumps(redact(resolved), sort_keys=True).replace(str(project), made_in)
+    assert shown == json.dumps(injected, sort_keys=True), f"{stem}: the params the report used"
 
 
 def test_a_value_typed_in_the_parameters_cell_wins_and_is_named(reported):
