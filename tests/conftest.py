@@ -1,3 +1,4 @@
+import os
 import shutil
 from pathlib import Path
 
@@ -50,3 +51,34 @@ def finished(tmp_path_factory):
     code = run_cli(project, "report", "--profile", "ci", "--quiet")
     run_dir = (project / "reports" / "latest").resolve()
     return code, project, run_dir
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        message = "Chromium is not installed (.ci/run installs Debian's chromium package)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with requirements-dev.txt")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
+        yield launched
+        launched.close()

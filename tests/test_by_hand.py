@@ -109,7 +109,7 @@ def test_a_value_typed_in_the_parameters_cell_wins_and_is_named(reported):
         ({"label": "spieces"}, "the parameters cell: column 'spieces' (key 'label', used by eda) is not in table"),
         (
             {"sample_rows": -1},
-            "the parameters cell of this notebook: key 'sample_rows': Input should be greater than 0",
+            "the parameters cell of this notebook: key 'sample_rows': Input should be greater than 0 (got -1)",
         ),
     ],
 )

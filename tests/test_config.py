@@ -1,7 +1,9 @@
 import pytest
 
 from bqlab.config import EvaluateParams, TrainParams, load_params
+from bqlab.data import open_source
 from bqlab.errors import ParamsError
+from bqlab.project import ROOT_VARIABLE
 
 from .conftest import ROOT, write_yaml
 
@@ -106,15 +108,22 @@ def test_yaml_that_is_not_a_mapping_is_rejected(project):
         load_params(project / "params")
 
 
-def test_local_table_paths_are_relative_to_the_project_root(project):
+def test_local_table_paths_stay_as_written_and_are_read_from_the_project_root(project, tmp_path_factory, monkeypatch):
     text = (
         (project / "params/common.yaml")
         .read_text()
         .replace("local_tables: {}", "local_tables: {my-project.sales.orders: data/orders.csv}")
+        .replace("table: bigquery-public-data.ml_datasets.penguins", "table: my-project.sales.orders")
     )
     write_yaml(project / "params/common.yaml", text)
+    write_yaml(project / "data/orders.csv", "id,amount\n1,2.5\n2,4.0\n")
     params = load_params(project / "params")
-    assert params.common.local_tables == {"my-project.sales.orders": str(project.resolve() / "data/orders.csv")}
+    assert params.common.local_tables == {"my-project.sales.orders": "data/orders.csv"}, "no machine path in params"
+    monkeypatch.delenv(ROOT_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    assert open_source(params.common, root=params.root).row_count("my-project.sales.orders") == 2
+    monkeypatch.chdir(project / "notebooks")  # a notebook run by hand: the root is found from here
+    assert open_source(params.common).row_count("my-project.sales.orders") == 2
 
 
 def test_from_namespace_reads_only_the_model_fields():
@@ -198,7 +207,7 @@ def test_a_local_file_with_its_encoding_and_delimiter(project):
     )
     write_yaml(project / "params/common.yaml", text)
     entry = load_params(project / "params").common.local_files["p-abcdef.d.t"]
-    assert (entry.path, entry.encoding, entry.delimiter) == (str(project.resolve() / "data/t.csv"), "latin-1", ";")
+    assert (entry.path, entry.encoding, entry.delimiter) == ("data/t.csv", "latin-1", ";")
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """`make lab`: a real JupyterLab server on a loopback port, the project kernel, a cell that imports bqlab."""
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -38,14 +39,14 @@ def _api(port: int, path: str, method: str = "GET", body: dict | None = None) ->
         return json.loads(response.read() or b"{}")
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+@contextlib.contextmanager
+def make_lab(folder, *args: str, env: dict[str, str] | None = None):
+    """Run `make lab` with ``args`` and the token, log in ``folder``; yield the port once Lab answers."""
     port = _free_port()
-    log = open(tmp_path_factory.mktemp("lab") / "lab.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
-    env = {**os.environ, "JUPYTER_TOKEN": TOKEN, "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime"))}
-    process = subprocess.Popen(
-        ["make", "lab", f"LAB_PORT={port}"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-    )
+    log = open(folder / "lab.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
+    env = {**os.environ, "JUPYTER_TOKEN": TOKEN, "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), **(env or {})}
+    command = ["make", "lab", f"LAB_PORT={port}", *args]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -59,12 +60,19 @@ def lab(tmp_path_factory):
                 time.sleep(0.5)
         yield port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with make_lab(tmp_path_factory.mktemp("lab")) as port:
+        yield port
 
 
 def test_lab_listens_on_loopback_only_and_wants_the_token(lab):

@@ -7,25 +7,17 @@ settings folder, so no earlier tab is restored. Screenshots go to ``test-artifac
 """
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
-import uuid
 
 import nbformat
 import pytest
 
 from .conftest import ROOT
-from .test_reports_browser import CHROMIUM_FLAGS, _chromium
+from .test_lab import TOKEN, make_lab
 
 pytestmark = pytest.mark.slow
 
 SCREENSHOTS = ROOT / "test-artifacts" / "lab"
-TOKEN = uuid.uuid4().hex
 FIGURES = {"01-eda": 4, "02-train": 1, "03-evaluate": 3}  # at least, on the ci profile
 
 
@@ -36,48 +28,12 @@ def lab_project(tmp_path_factory):
     for folder in ("params", "notebooks"):
         shutil.copytree(ROOT / folder, project / folder)
     home = tmp_path_factory.mktemp("lab-home")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "JUPYTER_TOKEN": TOKEN,
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),  # fresh: no tab of an earlier session
+    fresh = {
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),  # no tab of an earlier session
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
     }
-    command = ["make", "lab", f"LAB_PORT={port}", "PROFILE=ci", f"LAB_ROOT={project}"]
-    log = open(home / "lab.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=5)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"JupyterLab did not start:\n{log.read()[-3000:]}")
-                time.sleep(0.5)
+    with make_lab(home, "PROFILE=ci", f"LAB_ROOT={project}", env=fresh) as port:
         yield project, port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def _run_all_and_save(page, stem: str) -> None:

@@ -233,3 +233,25 @@ def test_the_same_notebooks_on_the_bigquery_emulator_give_the_same_results(finis
     log = [c for c in nbformat.read(rerun / "01-eda.ipynb", as_version=4).cells if c.source == "engine.query_log()"]
     table = log[0].outputs[0]["data"]["text/plain"]
     assert "hit" in table and "miss" not in table, "a re-run on unchanged data reads everything from the cache"
+
+
+@pytest.mark.slow
+def test_no_machine_path_anywhere_and_two_clones_give_the_same_outputs(finished, tmp_path):
+    _, first_project, first_run = finished
+    second_project = tmp_path / "another" / "checkout"
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, second_project / folder)
+    assert _run(second_project, "report", "--profile", "ci", "--quiet") == 0
+    second_run = (second_project / "reports" / "latest").resolve()
+    for project, run_dir in ((first_project, first_run), (second_project, second_run)):
+        for path in run_dir.rglob("*"):
+            if path.is_file() and path.suffix in (".html", ".ipynb", ".json"):
+                text = path.read_text(encoding="utf-8")
+                assert str(project) not in text and str(project.resolve()) not in text, f"a machine path in {path}"
+    for notebook in sorted(first_run.glob("*.ipynb")):
+        one, two = (nbformat.read(run / notebook.name, as_version=4) for run in (first_run, second_run))
+        outputs = [
+            [(c.source, c.outputs) for c in nb.cells if c.cell_type == "code" and c.get("id") != "report-header"]
+            for nb in (one, two)
+        ]
+        assert outputs[0] == outputs[1], f"{notebook.name}: the outputs differ between two checkouts"

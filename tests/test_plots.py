@@ -1,5 +1,6 @@
 """Figures: every axis has a title and labelled axes (with units where the column name has one)."""
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,3 +89,32 @@ def test_importance_shows_at_most_20_features_and_says_so():
     ax = plots.importance_bars(importance, "RMSE").axes[0]
     assert len(ax.get_yticklabels()) == 20
     assert ax.get_title() == "Permutation importance (rise in RMSE, the 20 most important of 50 features)"
+
+
+def test_each_class_has_one_colour_in_every_figure_and_legends_follow_the_class_order():
+    classes = [10, 2, 1]  # integer labels: sorted as text ("1" < "10" < "2") in every figure
+    balance = pd.DataFrame({"grade": [2, 10, 1], "rows": [50, 30, 20]})  # most rows first, as the SQL returns
+    bars = plots.class_balance(balance, "grade").axes[0].patches
+    bar_colour = {str(v): tuple(b.get_facecolor()[:3]) for v, b in zip(balance["grade"], bars, strict=True)}
+
+    points = pd.DataFrame(
+        [{"class": c, "fpr": x, "tpr": x} for c in classes for x in (0.0, 1.0)]
+    )  # three identical curves (AUC 1.0 each): still told apart by line style
+    lines = plots.roc_plot(points, {c: 1.0 for c in classes}).axes[0].get_lines()[:3]
+    line_colour = {ln.get_label().split(" ")[0]: tuple(ln.get_color()[:3]) for ln in lines}
+    assert [ln.get_label().split(" ")[0] for ln in lines] == ["1", "10", "2"]
+    assert len({ln.get_linestyle() for ln in lines}) == 3
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=30), "y": rng.normal(size=30), "grade": [2, 10, 1] * 10})
+    legend = plots.pair_plot(frame, "grade", ["x", "y"]).legends[0]
+    legend_colour = {
+        t.get_text(): tuple(matplotlib.colors.to_rgb(h.get_markerfacecolor()))
+        for t, h in zip(legend.texts, legend.legend_handles, strict=True)
+    }
+    assert list(legend_colour) == ["1", "10", "2"]
+
+    for name in ("1", "10", "2"):
+        assert bar_colour[name] == pytest.approx(line_colour[name])
+        assert bar_colour[name] == pytest.approx(legend_colour[name])
+    assert len(set(bar_colour.values())) == 3

@@ -3,43 +3,11 @@ the index, and fails on any request that leaves the file, any failed request and
 A screenshot of each page is saved under ``test-artifacts/screenshots/``.
 """
 
-import os
-import shutil
-
 import pytest
 
 from .conftest import ROOT
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        message = "Chromium is not installed (.ci/run installs Debian's chromium package)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def pages(finished):

@@ -223,17 +223,25 @@ class PipelineParams:
         """The shared settings (identical in every stage)."""
         return self.stages["eda"]
 
+    @property
+    def root(self) -> Path:
+        """The project root: relative paths in params (local_tables, cache_dir) start there."""
+        return self.params_dir.resolve().parent
+
     def where(self, stage: str, *key: str) -> str:
         """Name the file a key was read from, or where to set it when it holds a built-in default."""
         return _where(self.origin, self.params_dir, stage, key)
 
 
 def _shown(path: Path) -> str:
-    """A params path as the user typed it: relative to the working folder when it lies inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    """A params path as the user knows it: relative to the working folder or, else, the project root."""
+    from bqlab.project import find_root
+
+    path = Path(path).resolve()
+    for base in (Path.cwd(), find_root()):
+        if base is not None and path.is_relative_to(base.resolve()):
+            return str(path.relative_to(base.resolve()))
+    return str(path)
 
 
 def _where(origin: dict[tuple[str, ...], Path], params_dir: Path, stage: str, key: tuple[str, ...]) -> str:
@@ -347,7 +355,6 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
                     base["hyperparameters"] = {}
                 layers[section] = _merge(base, values, origin, (section,), path)
         files.append(path)
-    common = _rooted_paths(common, params_dir.resolve().parent)
     stages = {}
     for stage, (_, model) in STAGES.items():
         try:
@@ -359,26 +366,6 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
     except ValidationError as err:
         raise ParamsError(_describe(err, "runner", origin, params_dir)) from None
     return PipelineParams(stages, runner_params, tuple(files), profile, origin, params_dir)
-
-
-def _rooted_paths(common: dict[str, Any], root: Path) -> dict[str, Any]:
-    """Make the file paths in common params absolute: they are relative to the project root."""
-    common = dict(common)
-    tables = common.get("local_tables")
-    if isinstance(tables, dict):
-        rooted = {}
-        for table, entry in tables.items():
-            if isinstance(entry, str):
-                entry = str(root / entry)
-            elif isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                entry = {**entry, "path": str(root / entry["path"])}
-            rooted[table] = entry
-        common["local_tables"] = rooted
-    warehouse = common.get("bigquery")
-    cache_dir = warehouse.get("cache_dir", ".cache/bigquery") if isinstance(warehouse, dict) else None
-    if isinstance(cache_dir, str):
-        common["bigquery"] = {**warehouse, "cache_dir": str(root / cache_dir)}
-    return common
 
 
 def _describe(err: ValidationError, stage: str, origin: dict, params_dir: Path) -> str:

@@ -7,6 +7,7 @@ A Source is the embedded engine (``bqlab.embedded.LocalSource``, DuckDB) or the 
 
 from collections.abc import Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
@@ -15,6 +16,7 @@ from sqlglot import exp
 
 from bqlab.errors import DataError
 from bqlab.identifiers import quote_column, quote_table
+from bqlab.project import find_root, rooted
 from bqlab.sources.views import TableView, as_view, cast_expression, table_view  # noqa: F401 - table_view for notebooks
 
 QUERY_LOG_COLUMNS = ["rows", "bytes", "estimated_bytes", "usd", "cache"]
@@ -53,16 +55,25 @@ def tables_in(sql: str | exp.Expression) -> list[str]:
     return sorted(names)
 
 
-def open_source(params, stage: str | None = None) -> Source:
-    """Return the Source named in params: ``local`` (the embedded engine) or ``bigquery``."""
+def open_source(params, stage: str | None = None, root: Path | None = None) -> Source:
+    """Return the Source named in params: ``local`` (the embedded engine) or ``bigquery``.
+
+    Relative paths in params (local files, the query cache) start at ``root``, by default the
+    project root (``bqlab.project.find_root``), else the working folder.
+    """
+    root = Path(root or find_root() or Path.cwd())
     if params.source == "local":
         from bqlab.embedded import LocalSource
 
-        return LocalSource(params.local_files, params.local_engine)
+        files = {t: f.model_copy(update={"path": str(rooted(f.path, root))}) for t, f in params.local_files.items()}
+        return LocalSource(files, params.local_engine)
     if params.source == "bigquery":
         from bqlab.bigquery import open_warehouse
 
-        return open_warehouse(params.bigquery, stage)
+        settings = params.bigquery
+        if settings.cache_dir:
+            settings = settings.model_copy(update={"cache_dir": str(rooted(settings.cache_dir, root))})
+        return open_warehouse(settings, stage)
     raise DataError(f"unknown source {params.source!r}: use 'local' or 'bigquery'")
 
 

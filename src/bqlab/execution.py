@@ -93,7 +93,7 @@ class WarmKernel:
     execution counts start at 1.
     """
 
-    def __init__(self, cwd: Path, modules: list[str]) -> None:
+    def __init__(self, cwd: Path, modules: list[str], env: Mapping[str, str] | None = None) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
         # Kernel sockets as files in a private folder (short absolute path: socket paths are
@@ -109,15 +109,15 @@ class WarmKernel:
             connection_file=f"{self._sockets}/kernel.json",
         )
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._start, args=(cwd, modules), daemon=True)
+        self._thread = threading.Thread(target=self._start, args=(cwd, modules, env or {}), daemon=True)
         self._thread.start()
 
-    def _start(self, cwd: Path, modules: list[str]) -> None:
+    def _start(self, cwd: Path, modules: list[str], env: Mapping[str, str]) -> None:
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_core.utils import run_sync
 
         try:
-            run_sync(self.km.start_kernel)(cwd=str(cwd))
+            run_sync(self.km.start_kernel)(cwd=str(cwd), env={**os.environ, **env})
             if not modules:
                 return
             client = BlockingKernelClient()
@@ -208,18 +208,18 @@ def warm_modules(notebooks_dir: Path) -> list[str]:
 class KernelPool:
     """Kernels started ahead of need; ``take`` hands out a warm one or starts a new one."""
 
-    def __init__(self, cwd: Path, modules: list[str], spare: int = 1) -> None:
-        self.cwd, self.modules = cwd, modules
-        self.idle = [WarmKernel(cwd, modules) for _ in range(spare)]
+    def __init__(self, cwd: Path, modules: list[str], spare: int = 1, env: Mapping[str, str] | None = None) -> None:
+        self.cwd, self.modules, self.env = cwd, modules, env
+        self.idle = [WarmKernel(cwd, modules, env) for _ in range(spare)]
 
     def take(self) -> WarmKernel:
         """Return a kernel for the next notebook (warm if one was started ahead)."""
-        return self.idle.pop(0) if self.idle else WarmKernel(self.cwd, self.modules)
+        return self.idle.pop(0) if self.idle else WarmKernel(self.cwd, self.modules, self.env)
 
     def top_up(self) -> None:
         """Start a kernel for a notebook that will run later, if none is waiting."""
         if not self.idle:
-            self.idle.append(WarmKernel(self.cwd, self.modules))
+            self.idle.append(WarmKernel(self.cwd, self.modules, self.env))
 
     def close(self) -> None:
         """Stop the kernels nobody took."""

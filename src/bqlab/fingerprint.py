@@ -116,10 +116,14 @@ def _file_path(entry: Any) -> str:
     return str(getattr(entry, "path", entry))
 
 
-def data_digest(table: str, local_tables: Mapping[str, Any]) -> str:
-    """Digest of the table's content: the mapped file's bytes, or the embedded table's sources."""
+def data_digest(table: str, local_tables: Mapping[str, Any], root: Path | None = None) -> str:
+    """Digest of the table's content: the mapped file's bytes, or the embedded table's sources.
+
+    A relative file path starts at the project ``root`` (the working folder if not given).
+    """
     if table in local_tables:
-        return digest_files([Path(_file_path(local_tables[table]))])
+        path = Path(_file_path(local_tables[table]))
+        return digest_files([path if path.is_absolute() else (root or Path.cwd()) / path])
     from bqlab.datasets import EMBEDDED_TABLES
 
     if table in EMBEDDED_TABLES:

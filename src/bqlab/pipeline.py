@@ -31,6 +31,7 @@ from bqlab.fingerprint import (
     quick_key,
     stage_fingerprint,
 )
+from bqlab.project import ROOT_VARIABLE
 from bqlab.runs import (
     ReportsLock,
     RunRecord,
@@ -98,10 +99,10 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
         if not (notebooks_dir / f"{stem}.ipynb").is_file():
             raise PipelineError(f"notebook not found: {notebooks_dir / f'{stem}.ipynb'}")
     common = params.common
-    engine = open_source(common, "preflight")
+    engine = open_source(common, "preflight", root=params.root)
     facts = check_table(params.stages, params.where, engine)
     if common.source == "local":
-        content = data_digest(common.table, common.local_tables)
+        content = data_digest(common.table, common.local_tables, params.root)
     else:  # the warehouse table's last modification time stands for its content
         content = digest_json(engine.table_version(common.table))
     task = facts.task
@@ -164,7 +165,7 @@ def run_report(
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
-        kernels = KernelPool(partial, warm_modules(notebooks_dir))
+        kernels = KernelPool(partial, warm_modules(notebooks_dir), env={ROOT_VARIABLE: str(params.root)})
         try:
             record = _run(
                 params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell
@@ -203,7 +204,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         "data": data,
         "software": provenance.software(),
         "image": provenance.container_image(),
-        "params_files": [_shown_path(f) for f in params.files],
+        "params_files": [str(Path(f).resolve().relative_to(params.root)) for f in params.files],
         "params": provenance.redact({s: p.model_dump(mode="json") for s, p in params.stages.items()}),
     }
     record.stages = [StageResult(stage=stage, notebook=f"{stem}.ipynb") for stage, (stem, _) in STAGES.items()]
@@ -329,14 +330,6 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
                         os.kill(kernel.pid, signal.SIGKILL)
             raise
     return failed
-
-
-def _shown_path(path: Path) -> str:
-    """A path as the reader knows it: relative to the working folder when it lies inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:

@@ -12,6 +12,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from bqlab.aggregates import MISSING_CLASS
+
 PALETTE = "colorblind"
 
 
@@ -59,12 +61,26 @@ def _short(labels) -> list[str]:
     return [str(v).split(" (")[0] for v in labels]
 
 
+MISSING_COLOR = (0.6, 0.6, 0.6)
+
+
+def class_colors(classes) -> dict[str, Any]:
+    """One colour per class for every figure of a run: fixed by the sorted class values.
+
+    Keys are the classes as text (``str(value)``), so 1, "1" and True-as-"True" match across
+    figures; a missing label (``<missing>``) is grey.
+    """
+    names = sorted({str(c) for c in classes} - {MISSING_CLASS})
+    palette = sns.color_palette(PALETTE, max(len(names), 1))
+    return {MISSING_CLASS: MISSING_COLOR} | {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
 def class_balance(balance: pd.DataFrame, label: str) -> Figure:
     """Bar chart of rows per class."""
     fig, axes = _figure(7, 3.5)
     ax = axes[0, 0]
-    colors = sns.color_palette(PALETTE, len(balance))
-    ax.barh(_short(balance[label]), balance["rows"], color=colors)
+    palette = class_colors(balance[label])
+    ax.barh(_short(balance[label]), balance["rows"], color=[palette[str(v)] for v in balance[label]])
     ax.set(title=f"Rows per {label}", xlabel="rows", ylabel=label)
     ax.invert_yaxis()
     return fig
@@ -85,8 +101,7 @@ def distributions_by_class(summary: pd.DataFrame, label: str) -> Figure:
     ncols = min(2, max(len(columns), 1))
     nrows = max(1, -(-len(columns) // ncols))
     fig, axes = _figure(5 * ncols, 3.2 * nrows, ncols, nrows)
-    classes = sorted(dict.fromkeys(summary[label]), key=str)
-    colors = dict(zip(classes, sns.color_palette(PALETTE, len(classes)), strict=True))
+    palette = class_colors(summary[label])
     for ax, column in zip(axes.flat, columns, strict=False):
         rows = summary[(summary["column"] == column) & summary["median"].notna()]
         stats = [
@@ -104,7 +119,7 @@ def distributions_by_class(summary: pd.DataFrame, label: str) -> Figure:
         if stats:
             boxes = ax.bxp(stats, orientation="horizontal", patch_artist=True, medianprops={"color": "black"})
             for box, (_, r) in zip(boxes["boxes"], rows.iterrows(), strict=True):
-                box.set(facecolor=colors[r[label]], alpha=0.8)
+                box.set(facecolor=palette[str(r[label])], alpha=0.8)
             ax.invert_yaxis()
         else:
             ax.text(0.5, 0.5, "no values in any row", ha="center", va="center", transform=ax.transAxes)
@@ -139,9 +154,14 @@ def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str
         grid = sns.pairplot(data, corner=True, height=2.0, plot_kws=SCATTER)
         grid.figure.suptitle(f"Pairwise relationships with {axis_label(label)}", y=1.02)
     else:
+        palette = class_colors(frame[label].dropna())
+        names = [n for n in palette if n in set(frame[label].dropna().astype(str))]
+        shown = dict(zip(_short(names), (palette[n] for n in names), strict=True))  # legend in class order
         data = frame[[*numeric, label]].assign(**{label: _short(frame[label])}).rename(columns=axis_label)
         label = axis_label(label)
-        grid = sns.pairplot(data, hue=label, palette=PALETTE, corner=True, height=2.0, plot_kws=SCATTER)
+        grid = sns.pairplot(
+            data, hue=label, hue_order=list(shown), palette=shown, corner=True, height=2.0, plot_kws=SCATTER
+        )
         grid.figure.suptitle(f"Pairwise relationships by {label}", y=1.02)
     plt.close(grid.figure)
     return grid.figure
@@ -234,10 +254,18 @@ def roc_plot(points: pd.DataFrame, areas: dict[str, float]) -> Figure:
     """One-vs-rest ROC curves with their AUC in the legend."""
     fig, axes = _figure(6, 4.5)
     ax = axes[0, 0]
-    colors = sns.color_palette(PALETTE, max(len(areas), 1))
-    for color, (cls, area) in zip(colors, areas.items(), strict=False):
+    palette = class_colors(areas)
+    styles = ["-", "--", ":", "-."]  # curves that coincide (AUC 1.000 for several classes) stay visible
+    for n, cls in enumerate(sorted(areas, key=str)):
         curve = points[points["class"] == cls]
-        ax.plot(curve["fpr"], curve["tpr"], color=color, label=f"{_short([cls])[0]} (AUC {area:.3f})")
+        ax.plot(
+            curve["fpr"],
+            curve["tpr"],
+            color=palette[str(cls)],
+            linestyle=styles[n % len(styles)],
+            linewidth=2.5 - 0.5 * (n % 3),
+            label=f"{_short([cls])[0]} (AUC {areas[cls]:.3f})",
+        )
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
     ax.set(title="ROC curves, one class against the rest", xlabel="false positive rate", ylabel="true positive rate")
     ax.legend(loc="lower right")

@@ -89,7 +89,10 @@ def finish_notebook(path: Path, parameters: dict[str, Any], header: str):
     for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.source = translate_parameters("bqlab", "python", parameters, "Parameters")
-    nb.metadata.setdefault("papermill", {})["parameters"] = parameters
+    recorded = nb.metadata.setdefault("papermill", {})
+    recorded["parameters"] = parameters
+    # papermill records where it read and wrote the notebook: machine paths, shown by name instead.
+    recorded.update(input_path=f"notebooks/{path.name}", output_path=path.name)
     position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
     nb.cells.insert(position, nbformat.v4.new_markdown_cell(header, id="report-header"))
     tmp = path.with_name(f".{path.name}.tmp")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.errors import BqlabError, DataError, ParamsError
+from bqlab.project import project_root
 
 PROFILE_VARIABLE = "BQLAB_PROFILE"
 SCRATCH = Path("reports") / "scratch"
@@ -68,7 +69,9 @@ def _by_hand(stage: str, model, given: dict[str, Any]):
     try:
         params = model(**{**pipeline.stages[stage].model_dump(), **overrides})
     except ValidationError as err:
-        problems = "; ".join(f"key {'.'.join(map(str, e['loc']))!r}: {e['msg']}" for e in err.errors())
+        problems = "; ".join(
+            f"key {'.'.join(map(str, e['loc']))!r}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
+        )
         raise ParamsError(f"the parameters cell of this notebook: {problems}") from None
 
     def where(in_stage: str, *key: str) -> str:
@@ -76,12 +79,6 @@ def _by_hand(stage: str, model, given: dict[str, Any]):
 
     check_table({stage: params}, where)
     output_dir = given.get("output_dir") or str(root / SCRATCH / stage)
-    shown = ", ".join(sorted(overrides)) or "nothing"
-    print(
-        f"run by hand: params from {_relative(root / 'params', root)}/*.yaml"
-        f"{f' with profile {profile} (${PROFILE_VARIABLE})' if profile else ''}; set in this notebook: {shown}; "
-        f"outputs in {_relative(Path(output_dir), root)}/"
-    )
     model_path = None
     if "model_path" in RUNNER_KEYS[stage]:
         model_path = given.get("model_path")
@@ -95,20 +92,15 @@ def _by_hand(stage: str, model, given: dict[str, Any]):
                     "run notebooks/02-train.ipynb, or `make report`, first"
                 )
             model_path, what = found
-            print(f"model: {_relative(Path(model_path), root)} ({what})")
-    return params, Paths(output_dir=output_dir, model_path=model_path)
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder, from the working folder up, that holds ``params/common.yaml``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "params" / "common.yaml").is_file():
-            return folder
-    raise ParamsError(
-        f"no params/common.yaml in {here} or any folder above it: open the notebook from the project's "
-        "notebooks/ folder (make lab), or start papermill in the project"
+    shown = ", ".join(sorted(overrides)) or "nothing"
+    print(
+        f"run by hand: params from {_relative(root / 'params', root)}/*.yaml"
+        f"{f' with profile {profile} (${PROFILE_VARIABLE})' if profile else ''}; set in this notebook: {shown}; "
+        f"outputs in {_relative(Path(output_dir), root)}/"
     )
+    if model_path and "model_path" not in given:
+        print(f"model: {_relative(Path(model_path), root)} ({what})")
+    return params, Paths(output_dir=output_dir, model_path=model_path)
 
 
 # Where the data and the cache live and the engine's resources: not what a model was trained on.

@@ -1,0 +1,41 @@
+"""The project's root folder: relative paths in params (``local_tables``, ``cache_dir``) start there.
+
+Params keep those paths as written, so no report, executed notebook or run record holds a
+machine path; they are resolved where files are opened. The runner tells its kernels the root
+in ``$BQLAB_PROJECT_ROOT``; a notebook run by hand finds it from its working folder.
+"""
+
+import os
+from pathlib import Path
+
+from bqlab.errors import ParamsError
+
+ROOT_VARIABLE = "BQLAB_PROJECT_ROOT"
+
+
+def find_root(start: Path | None = None) -> Path | None:
+    """``$BQLAB_PROJECT_ROOT``, else the nearest folder from ``start`` (the working folder) up with params/."""
+    if os.environ.get(ROOT_VARIABLE):
+        return Path(os.environ[ROOT_VARIABLE])
+    here = (start or Path.cwd()).resolve()
+    return next((f for f in (here, *here.parents) if (f / "params" / "common.yaml").is_file()), None)
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The project's root folder (see ``find_root``).
+
+    Raises:
+        ParamsError: when no folder from the working folder up holds params/common.yaml.
+    """
+    root = find_root(start)
+    if root is None:
+        raise ParamsError(
+            f"no params/common.yaml in {(start or Path.cwd()).resolve()} or any folder above it: open the "
+            "notebook from the project's notebooks/ folder (make lab), or start papermill in the project"
+        )
+    return root
+
+
+def rooted(path: str | Path, root: Path) -> Path:
+    """``path`` as written in params, resolved against the project root unless absolute."""
+    return Path(path) if Path(path).is_absolute() else root / path
