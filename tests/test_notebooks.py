@@ -8,7 +8,6 @@ import nbformat
 import pytest
 
 from bqlab import lab_save
-from bqlab.analysis import session
 from bqlab.config import STAGES
 from bqlab.pipeline import KERNEL_NAME, runner_parameters
 
@@ -56,7 +55,7 @@ def test_parameters_cell_declares_exactly_the_params_and_runner_keys_and_sets_no
         assert isinstance(node, ast.Assign) and len(node.targets) == 1, "one assignment per line (papermill reads it)"
         assert ast.literal_eval(node.value) is ..., "values live in params/*.yaml only: every name is set to ..."
         declared.append(node.targets[0].id)
-    expected = set(STAGES[stage][1].model_fields) | set(runner_parameters(stage)) | set(session.RUNNER_KEYS[stage])
+    expected = set(STAGES[stage][1].model_fields) | set(runner_parameters(stage))
     assert sorted(declared) == sorted(expected)
 
 

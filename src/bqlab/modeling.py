@@ -110,11 +110,11 @@ def save_model(pipeline: Pipeline, path: str | Path, params=None) -> Path:
     """
     import skops.io as sio  # imported here: it costs seconds, and params validation needs only MODELS
 
-    from bqlab.analysis.session import save_training_params
+    from bqlab.analysis.session import MODEL_PARAMS_FILE, save_training_params
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_name("model.params.json").unlink(missing_ok=True)  # never beside another model
+    path.with_name(MODEL_PARAMS_FILE).unlink(missing_ok=True)  # never beside another model
     sio.dump(pipeline, path)
     if params is not None:
         save_training_params(path, params)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bqlab.analysis.session import MODEL_FILE, RUNNER_KEYS
 from bqlab.errors import PipelineError
 from bqlab.execution import KERNEL_NAME, KernelPool, NotebookFailed, WarmKernel, execute_notebook, warm_modules
 from bqlab.fingerprint import (
@@ -64,10 +65,8 @@ class Outcome:
 
 def runner_parameters(stage: str) -> dict[str, str]:
     """Parameters the runner passes besides params: where outputs go and where inputs come from."""
-    extra = {"output_dir": f"{ARTIFACTS}/{stage}"}
-    if stage == "evaluate":
-        extra["model_path"] = f"{ARTIFACTS}/train/model.skops"
-    return extra
+    values = {"output_dir": f"{ARTIFACTS}/{stage}", "model_path": f"{ARTIFACTS}/train/{MODEL_FILE}"}
+    return {key: values[key] for key in RUNNER_KEYS[stage]}
 
 
 def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
