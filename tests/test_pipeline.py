@@ -1,6 +1,7 @@
 """The whole pipeline through the CLI: real notebooks, real kernels, real HTML."""
 
 import json
+import re
 import shutil
 
 import nbformat
@@ -255,3 +256,15 @@ def test_no_machine_path_anywhere_and_two_clones_give_the_same_outputs(finished,
             for nb in (one, two)
         ]
         assert outputs[0] == outputs[1], f"{notebook.name}: the outputs differ between two checkouts"
+
+
+@pytest.mark.slow
+def test_every_figure_in_the_reports_has_alt_text_written_from_its_content(finished):
+    _, _, run_dir = finished
+    for page in sorted(run_dir.glob("*.html")):
+        alts = re.findall(r'<img alt="([^"]*)"', page.read_text(encoding="utf-8"))
+        images = page.read_text(encoding="utf-8").count("<img ")
+        assert images and len(alts) == images, f"{page.name}: {images} images, {len(alts)} with our alt text"
+        assert all(len(alt) > 20 and "No description" not in alt for alt in alts), alts
+    eda = (run_dir / "01-eda.html").read_text(encoding="utf-8")
+    assert 'alt="Rows per species (bar chart of species by rows)"' in eda

@@ -4,9 +4,11 @@ Every helper returns a figure already closed in pyplot: a notebook shows it by m
 the cell's last expression, and nothing is drawn twice.
 """
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -32,6 +34,62 @@ def note_figure(title: str, text: str) -> Figure:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
     ax.set(title=title, xticks=[], yticks=[])
     return fig
+
+
+def describe(fig: Figure) -> str:
+    """Alternative text for a figure, written from its titles and what each panel draws."""
+    from matplotlib.container import BarContainer
+
+    panels = []
+    for ax in fig.axes:
+        if not ax.get_visible() or not (ax.has_data() or ax.texts):
+            continue
+        if ax.images or ax.collections and type(ax.collections[0]).__name__ == "QuadMesh":
+            kind = "heatmap"
+        elif any(isinstance(c, BarContainer) for c in ax.containers):
+            kind = "bar chart"
+        elif ax.collections:
+            kind = "scatter plot"
+        elif ax.patches:
+            kind = "box plot"
+        elif ax.get_lines():
+            kind = "line chart"
+        else:
+            kind = "note: " + " ".join(t.get_text() for t in ax.texts)
+        y, x = ax.get_ylabel(), ax.get_xlabel()
+        axes = f" of {y} by {x}" if y and x else f" by {x}" if x else f" of {y}" if y else ""
+        panels.append(" ".join(p for p in (ax.get_title(), f"({kind}{axes})") if p))
+    title = fig._suptitle.get_text() if fig._suptitle else ""
+    shown = panels[:6] + ([f"and {len(panels) - 6} more panels"] if len(panels) > 6 else [])
+    return ": ".join(p for p in (title, "; ".join(shown)) if p) or "figure"
+
+
+def show_descriptions() -> None:
+    """In IPython, give every displayed figure its description (``describe``) as the PNG's alt text.
+
+    The reports' template writes it into the image's ``alt`` attribute.
+    """
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        draw = formatter.lookup_by_type(Figure)
+    except KeyError:  # the backend registers its figure display when it loads: load it now
+        plt.switch_backend(matplotlib.get_backend())
+        try:
+            draw = formatter.lookup_by_type(Figure)
+        except KeyError:  # a backend that displays no figure in the notebook
+            return
+    if getattr(draw, "describes", False):
+        return
+
+    def with_alt(fig):
+        data = draw(fig)
+        return (data, {"alt": describe(fig)}) if data is not None else None
+
+    with_alt.describes = True
+    formatter.for_type(Figure, with_alt)
 
 
 _UNITS = {

@@ -47,6 +47,9 @@ def start(stage: str, namespace: dict[str, Any]):
     from bqlab.config import STAGES
 
     short_errors()
+    from bqlab.plots import show_descriptions
+
+    show_descriptions()
     model = STAGES[stage][1]
     names = [*model.model_fields, *RUNNER_KEYS[stage]]
     given = {name: namespace[name] for name in names if name in namespace and namespace[name] is not ...}
