@@ -61,7 +61,7 @@ png(plots.label_distribution(balance, features.clean_placeholders(label_sample, 
 numeric_stats = aggregates.numeric_summary(engine, view, p.label, numeric, task.name)
 plotted = selection.plot_features(engine, view, task.name, numeric_stats, p.label, numeric, p.max_plot_features)
 png(plots.distributions_by_class(numeric_stats[numeric_stats["column"].isin(plotted)], p.label))
-aggregates.category_counts(engine, view, p.label, categorical, p.top_values, task.name)
+aggregates.category_counts(engine, view, p.label, categorical, p.top_values, task.name, p.missing_values)
 sample = data.sample_rows(engine, view, [p.label, *plotted], p.sample_rows, p.seed, rows)
 png(plots.pair_plot(features.clean_placeholders(sample, p.missing_values), p.label, plotted, task.name))
 correlated = selection.correlated_columns(numeric, p.label, task.name)

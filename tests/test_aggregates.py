@@ -132,3 +132,10 @@ def test_correlations_of_many_columns_come_from_the_sample_and_agree_with_sql(tm
     pd.testing.assert_frame_equal(exact, sampled, atol=1e-3)  # the sample is the whole table here
     assert sampled.iloc[0].tolist()[:2] == ["f000", "f001"] and sampled.iloc[0]["r"] > 0.99
     assert len(sampled) == 28
+
+
+def test_placeholders_are_never_listed_as_category_values(penguins_source):
+    listed = aggregates.category_counts(penguins_source, PENGUINS_TABLE, "species", ["sex"], 5)
+    assert "." in listed.loc["sex"].index, "the penguins table has sex = '.' once"
+    cleaned = aggregates.category_counts(penguins_source, PENGUINS_TABLE, "species", ["sex"], 5, missing_values=["."])
+    assert list(cleaned.loc["sex"].index) == ["FEMALE", "MALE"]

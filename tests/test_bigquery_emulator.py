@@ -86,6 +86,10 @@ def test_the_sample_and_the_sql_statistics_agree_on_both_engines(warehouse, peng
             aggregates.category_counts(warehouse, PENGUINS, "species", ["island", "sex"], 2),
             aggregates.category_counts(penguins_source, PENGUINS_TABLE, "species", ["island", "sex"], 2),
         ),
+        (
+            aggregates.category_counts(warehouse, PENGUINS, "species", ["sex"], 5, missing_values=["."]),
+            aggregates.category_counts(penguins_source, PENGUINS_TABLE, "species", ["sex"], 5, missing_values=["."]),
+        ),
     ]
     for remote, local in pairs:
         pd.testing.assert_frame_equal(remote, local, check_dtype=False)

@@ -98,10 +98,12 @@ def category_counts(
     categorical: Sequence[str],
     top_values: int,
     task: str = "classification",
+    missing_values: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Return, for the ``top_values`` most frequent values of each categorical column, the rows per class.
 
-    For regression: the rows and the mean label of each value.
+    For regression: the rows and the mean label of each value. Placeholders (``missing_values``,
+    such as ".") are missing data, counted as such elsewhere, never listed as a value.
     """
     if not categorical:
         return pd.DataFrame()
@@ -113,7 +115,8 @@ def category_counts(
         }
     else:
         slots = {"per_value": f"COUNT(*) AS row_count, AVG(t.{quote_column(label)}) AS label_mean", "group": ""}
-    frame = query_per_column(source, "category_counts", view.sql, categorical, {"top_values": int(top_values)}, **slots)
+    params = {"top_values": int(top_values), "missing_values": [str(v) for v in missing_values]}
+    frame = query_per_column(source, "category_counts", view.sql, categorical, params, **slots)
     order = {c: i for i, c in enumerate(categorical)}
     if task != "classification":
         out = frame.rename(columns={"column_name": "column", "row_count": "rows", "label_mean": f"mean {label}"})
