@@ -232,7 +232,10 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
             assert runner.returncode in (0, -sig), err
             counts[sig.name]["finished first"] += 1
         else:
-            assert runner.returncode == EXIT[sig], err
+            # After it cleaned up and said so, the runner may still end by the signal itself (a
+            # shell reads that as 128 + the signal, the same 130/143): seen once in 60 INTs.
+            said = sig != signal.SIGKILL and "the unfinished run was discarded" in err
+            assert runner.returncode == EXIT[sig] or (said and runner.returncode == -sig), err
             counts[sig.name]["killed"] += 1
             slowest[sig.name] = max(slowest[sig.name], round(time.monotonic() - sent, 1))
         check_consistent(reports, temp, stopped_pid=None if sig == signal.SIGKILL else runner.pid)
