@@ -318,7 +318,10 @@ def _mark_stop(output: Path, cell_index: int, reason: str) -> None:
     """Add a banner at the top of a stopped notebook and an anchor before the cell that stopped."""
     import nbformat
 
-    nb = nbformat.read(output, as_version=4)
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except ValueError:  # a notebook cut short (a full disk): nothing to mark
+        return
     anchor = nbformat.v4.new_markdown_cell(
         '<span id="bqlab-stopped-cell"></span>**Execution stopped in the next cell.**'
     )

@@ -10,6 +10,7 @@ are copied from the run that made them.
 """
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -346,7 +347,12 @@ def _publish_stage(result, output, partial, run_provenance, parameters, stage_st
         redacted = provenance.redact(parameters)
         summary = findings.summary(result.stage, result.metrics, result.status, result.error)
         header = header_html(run_provenance, stage_info, result.status, summary, redacted, stem)
-        nb = finish_notebook(output, redacted, header)
+        try:
+            nb = finish_notebook(output, redacted, header)
+        except ValueError:  # nbformat's NotJSONError: papermill's write was cut short
+            if shutil.disk_usage(output.parent).free < 1024**2:  # by a full disk: say so, not "not JSON"
+                raise OSError(errno.ENOSPC, "No space left on device", str(output)) from None
+            raise
         result.html, result.findings_html = render_reports(nb, partial, stem)
 
 
