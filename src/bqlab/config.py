@@ -235,13 +235,9 @@ class PipelineParams:
 
 def _shown(path: Path) -> str:
     """A params path as the user knows it: relative to the working folder or, else, the project root."""
-    from bqlab.project import find_root
+    from bqlab.project import find_root, shown
 
-    path = Path(path).resolve()
-    for base in (Path.cwd(), find_root()):
-        if base is not None and path.is_relative_to(base.resolve()):
-            return str(path.relative_to(base.resolve()))
-    return str(path)
+    return shown(path, Path.cwd(), find_root())
 
 
 def _where(origin: dict[tuple[str, ...], Path], params_dir: Path, stage: str, key: tuple[str, ...]) -> str:

@@ -39,3 +39,12 @@ def project_root(start: Path | None = None) -> Path:
 def rooted(path: str | Path, root: Path) -> Path:
     """``path`` as written in params, resolved against the project root unless absolute."""
     return Path(path) if Path(path).is_absolute() else root / path
+
+
+def shown(path: str | Path, *bases: Path | None) -> str:
+    """``path`` relative to the first of ``bases`` that holds it (as a person reads it), else absolute."""
+    path = Path(path).resolve()
+    for base in bases:
+        if base is not None and path.is_relative_to(base.resolve()):
+            return str(path.relative_to(base.resolve()))
+    return str(path)

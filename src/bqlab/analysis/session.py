@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.errors import BqlabError, DataError, ParamsError
-from bqlab.project import project_root
+from bqlab.project import project_root, shown
 
 PROFILE_VARIABLE = "BQLAB_PROFILE"
 SCRATCH = Path("reports") / "scratch"
@@ -95,14 +95,14 @@ def _by_hand(stage: str, model, given: dict[str, Any]):
                     "run notebooks/02-train.ipynb, or `make report`, first"
                 )
             model_path, what = found
-    shown = ", ".join(sorted(overrides)) or "nothing"
+    typed = ", ".join(sorted(overrides)) or "nothing"
     print(
-        f"run by hand: params from {_relative(root / 'params', root)}/*.yaml"
-        f"{f' with profile {profile} (${PROFILE_VARIABLE})' if profile else ''}; set in this notebook: {shown}; "
-        f"outputs in {_relative(Path(output_dir), root)}/"
+        f"run by hand: params from {shown(root / 'params', root)}/*.yaml"
+        f"{f' with profile {profile} (${PROFILE_VARIABLE})' if profile else ''}; set in this notebook: {typed}; "
+        f"outputs in {shown(Path(output_dir), root)}/"
     )
     if model_path and "model_path" not in given:
-        print(f"model: {_relative(Path(model_path), root)} ({what})")
+        print(f"model: {shown(Path(model_path), root)} ({what})")
     return params, Paths(output_dir=output_dir, model_path=model_path)
 
 
@@ -141,13 +141,6 @@ def newest_model(root: Path, wanted: dict[str, Any]) -> tuple[str, str] | None:
         return None
     _, _, path, what = max(found)
     return path, what
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def short_errors() -> None:
