@@ -34,7 +34,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup setup-git report check prune doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
+.PHONY: help setup setup-git report check prune compare doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -77,6 +77,9 @@ check: $(STAMP) ## Validate params and check the table without running anything
 
 prune: $(STAMP) ## Remove runs beyond keep_runs in params/runner.yaml (never latest, nor a run a kept one reuses)
 	@$(BIN)/python -m bqlab prune $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS)
+
+compare: $(STAMP) ## Compare two runs: params, data, code, metrics, figures (default the two newest; A=<run id> B=<run id>)
+	@$(BIN)/python -m bqlab compare --reports-dir $(REPORTS) $(if $(A),--a $(A)) $(if $(B),--b $(B))
 
 doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker, params, credentials, table (PROFILE=bigquery)
 	@$(BIN)/python -m bqlab doctor $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)

@@ -62,14 +62,13 @@ numeric_stats = aggregates.numeric_summary(engine, view, p.label, numeric, task.
 plotted = selection.plot_features(engine, view, task.name, numeric_stats, p.label, numeric, p.max_plot_features)
 png(plots.distributions_by_class(numeric_stats[numeric_stats["column"].isin(plotted)], p.label))
 aggregates.category_counts(engine, view, p.label, categorical, p.top_values, task.name, p.missing_values)
-sample = data.sample_rows(engine, view, [p.label, *plotted], p.sample_rows, p.seed, rows)
-png(plots.pair_plot(features.clean_placeholders(sample, p.missing_values), p.label, plotted, task.name))
+sample = data.sample_rows(engine, view, [p.label, *plotted], p.sample_rows, p.seed)
+png(plots.pair_plot(features.clean_placeholders(sample, p.missing_values), p.label, plotted, task.name, rows))
 correlated = selection.correlated_columns(numeric, p.label, task.name)
 pairs = aggregates.pairwise_correlations(engine, view, correlated, p.sample_rows, p.seed)
 overview = plots.correlation_overview(pairs, correlated)
 if hasattr(overview, "savefig"):  # a figure up to 30 columns, a table beyond
     png(overview)
-profiling.data_quality_findings(missing, balance, pairs, p.label, task.name)
 evaluation.save_metrics(profiling.summary_metrics(missing, balance, pairs, p.label, task), out / "eda.json")
 seconds["eda"] = time.perf_counter() - clock
 

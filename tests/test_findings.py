@@ -79,11 +79,13 @@ def test_regression_summaries_give_the_task_the_label_range_and_the_errors_in_pl
     assert "The label ranges from 168.9 to 2,293 (median 1,244, mean 1,244 ± 540.2)." in lines
     train = {"model": "ridge", "task": "regression", "train_rows": 300, "test_rows": 100}
     train |= {"cv_rmse_mean": 54.37, "cv_rmse_std": 3.2, "cv_mae_mean": 42.6, "cv_r2_mean": 0.9912, "cv_r2_std": 0.001}
-    assert "Cross-validated RMSE 54.37 ± 3.2, MAE 42.6, R² 0.991 ± 0.001" in findings.summary("train", train, "ok")[1]
+    lines = findings.summary("train", train, "ok")
+    assert lines[0] == "Task: regression.", "each page names the task in its summary"
+    assert "Cross-validated RMSE 54.37 ± 3.2, MAE 42.6, R² 0.991 ± 0.001" in lines[2]
     evaluate = {"task": "regression", "rmse": 12345.6, "mae": 9000.1, "r2": 0.8, "test_rows": 95}
     evaluate |= {"errors": {"median absolute error": 31.8, "90th percentile absolute error": 91.4}}
     evaluate["weakest_slice"] = {"slice": "city", "value": "Genève", "rows": 36, "rmse": 59.53}
     lines = findings.summary("evaluate", evaluate, "ok")
-    assert lines[0] == "Test RMSE 12,346, MAE 9,000 and R² 0.800 on 95 held-out rows."
+    assert lines[:2] == ["Task: regression.", "Test RMSE 12,346, MAE 9,000 and R² 0.800 on 95 held-out rows."]
     assert "Half the predictions are within 31.8 of the actual value, nine in ten within 91.4." in lines
-    assert "<code>city = Genève</code>, RMSE 59.53 on 36 rows." in lines[2]
+    assert "<code>city = Genève</code>, RMSE 59.53 on 36 rows." in lines[3]

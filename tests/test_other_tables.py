@@ -14,6 +14,7 @@ import pytest
 from . import tables
 from .conftest import ROOT, write_yaml
 from .conftest import run_cli as _run
+from .reading import unreadable_results
 
 TABLE = "my-project.lab.t"
 
@@ -32,6 +33,7 @@ def _project(root, frame, common: str, *, file: str = "t.csv", encoding: str = "
 
 
 def _metrics(project, stage):
+    assert not unreadable_results(project / "reports/latest"), "every result is a table, a sentence or a figure"
     return json.loads((project / "reports/latest/artifacts" / stage / "metrics.json").read_text())
 
 

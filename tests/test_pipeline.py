@@ -12,6 +12,7 @@ import pytest
 from .conftest import ROOT, write_yaml
 from .conftest import run_cli as _run
 from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
+from .reading import unreadable_results
 
 
 @pytest.mark.slow
@@ -268,3 +269,52 @@ def test_every_figure_in_the_reports_has_alt_text_written_from_its_content(finis
         assert all(len(alt) > 20 and "No description" not in alt for alt in alts), alts
     eda = (run_dir / "01-eda.html").read_text(encoding="utf-8")
     assert 'alt="Rows per species (bar chart of species by rows)"' in eda
+
+
+@pytest.mark.slow
+def test_findings_lead_with_results_and_show_only_tables_sentences_and_figures(finished):
+    _, _, run_dir = finished
+    assert not unreadable_results(run_dir), "no repr, quoted string or stdout outside analyst-only cells"
+    for stem in ("01-eda", "02-train", "03-evaluate"):
+        page = (run_dir / f"{stem}.findings.html").read_text(encoding="utf-8")
+        summary, first_section = page.index("<h2>Summary</h2>"), page.index('<h2 id="')
+        details = page.index('<details class="bqlab-details" id="run-details">')
+        assert summary < first_section < details, f"{stem}: results first, the run's details last"
+        assert "Parameters</h3>" in page[details:] and "<tr><th>bigquery.location</th>" in page[details:]
+        tables = re.findall(r'<table class="dataframe bqlab-table">.*?</table>', page, re.S)
+        assert tables, stem
+        for table in tables:
+            body = table.split("<tbody>")[1]
+            assert "<th" not in body, f"{stem}: a table shows the pandas index"
+            assert not re.search(r">-?\d+\.\d{5,}<", table), f"{stem}: a number with 5+ decimals"
+    eda = (run_dir / "01-eda.findings.html").read_text(encoding="utf-8")
+    assert re.search(r"<td>body_mass_g</td>\s*<td>g</td>", eda), "the unit beside the column it measures"
+    assert "Data-quality findings" not in eda, "the data-quality findings are in the summary, not repeated"
+    assert "Pairwise relationships by species, all 344 rows" in eda, "the figure says which rows it draws"
+    train = (run_dir / "02-train.findings.html").read_text(encoding="utf-8")
+    assert "medians learned" in train and "trees" in train and "Pipeline(steps" not in train, "the fitted pipeline"
+
+
+@pytest.mark.slow
+def test_a_second_run_is_compared_with_the_first_and_any_two_runs_on_demand(finished, tmp_path, capsys):
+    _, first_project, first_run = finished
+    project = tmp_path / "project"
+    shutil.copytree(first_project, project, symlinks=True)  # the finished run stays untouched
+    train = project / "params/02-train.yaml"
+    train.write_text(train.read_text().replace("min_samples_leaf: 2", "min_samples_leaf: 9"))
+    capsys.readouterr()
+    assert _run(project, "report", "--profile", "ci") == 0
+    out = capsys.readouterr().out
+    assert f"compared with run {first_run.name}:" in out and "param hyperparameters.min_samples_leaf: 2 → 9" in out
+    second = (project / "reports/latest").resolve()
+    page = (second / "compare.html").read_text(encoding="utf-8")
+    assert "<code>hyperparameters.min_samples_leaf</code></td><td>2</td><td>9</td>" in page
+    assert page.count("data:image/png;base64,") >= 5 and "the same in both runs" in page, "eda figures shown once"
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    index = (project / "reports/index.html").read_text(encoding="utf-8")
+    assert f'<a href="runs/{second.name}/compare.html">compared with {first_run.name}</a>' in index
+    assert "Trend over 2 comparable runs" in index and index.count('<svg class="spark"') >= 4
+    assert _run(project, "compare", "--a", first_run.name[:15]) == 0, "a unique start of a run id is enough"
+    out = capsys.readouterr().out
+    assert f"A {first_run.name}  →  B {second.name}" in out
+    assert (project / "reports/compare" / f"{first_run.name}-vs-{second.name}.html").is_file()

@@ -36,20 +36,6 @@ def test_failed_casts_count_as_missing_and_a_cast_column_is_not_flagged_as_text(
     assert profiling.numeric_text_columns(missing) == {"code": 10.0}
 
 
-def test_findings_mention_placeholders_casts_text_numbers_imbalance_and_correlation():
-    balance = pd.DataFrame({"label": ["a", "b"], "rows": [8, 2], "share_pct": [80.0, 20.0]})
-    pairs = pd.DataFrame({"a": ["x", "x"], "b": ["y", "label"], "r": [0.95, 0.99]})
-    text = profiling.data_quality_findings(_missing(CAST), balance, pairs, "label")
-    assert "**10 rows**" in text
-    assert "`sex`: 2 NULL, 1 placeholder value(s), all treated as missing (30.0% of rows)" in text
-    assert "`spend`: 1 NULL, 2 value(s) that failed the cast in column_types" in text
-    assert "`code` is text, but 90.0% of its values read as numbers (10.0% do not)" in text
-    assert "add `code: FLOAT64` under `column_types`" in text
-    assert "4.0× the smallest" in text
-    assert "`x` and `y` are strongly correlated (r = 0.95)" in text
-    assert "`label` are strongly" not in text, "the label's own correlations are not a data-quality problem"
-
-
 def test_summary_metrics_of_a_classification():
     balance = pd.DataFrame({"label": ["a", "<missing>"], "rows": [9, 1], "share_pct": [90.0, 10.0]})
     pairs = pd.DataFrame({"a": ["x", "x", "y"], "b": ["y", "z", "z"], "r": [-0.91, 0.2, 0.1]})
@@ -77,7 +63,3 @@ def test_summary_metrics_of_a_regression_describe_the_label():
     summary = profiling.summary_metrics(_missing(), label, pd.DataFrame(columns=["a", "b", "r"]), "label", "regression")
     assert summary["label_summary"] == {"mean": 5.0, "std": 1.0, "min": 1.0, "median": 5.0, "max": 9.0}
     assert "classes" not in summary and summary["task"] == "regression"
-    text = profiling.data_quality_findings(
-        _missing(), label, pd.DataFrame(columns=["a", "b", "r"]), "label", "regression"
-    )
-    assert "The label `label` ranges from 1 to 9 (median 5, mean 5)" in text

@@ -2,7 +2,7 @@ import nbformat
 import pytest
 
 from bqlab import provenance
-from bqlab.header import header_html
+from bqlab.header import details_html, header_html
 from bqlab.render import finish_notebook, render_reports
 
 
@@ -54,8 +54,9 @@ def test_published_notebook_and_both_reports_carry_no_secret_and_open_with_the_h
     parameters = {"table": "p.d.t", "api_token": "tok-123456"}
     _executed_notebook(tmp_path / "nb.ipynb", parameters)
     redacted = provenance.redact(parameters)
-    header = header_html(PROVENANCE, STAGE, "ok", ["One finding."], redacted, "nb")
-    nb = finish_notebook(tmp_path / "nb.ipynb", redacted, header)
+    header = header_html(PROVENANCE, STAGE, "ok", ["One finding."], "nb")
+    details = details_html(PROVENANCE, STAGE, "ok", redacted)
+    nb = finish_notebook(tmp_path / "nb.ipynb", redacted, header, details)
     names = render_reports(nb, tmp_path, "nb")
     assert names == ("nb.html", "nb.findings.html")
     on_disk = (tmp_path / "nb.ipynb").read_text()
@@ -63,18 +64,29 @@ def test_published_notebook_and_both_reports_carry_no_secret_and_open_with_the_h
         assert "tok-123456" not in text
         assert provenance.REDACTED in text
     assert nb.cells[1].id == "report-header" and nb.cells[1].source == header, "the header follows the title"
+    assert nb.cells[-1].id == "report-details" and nb.cells[-1].source == details, "the details close the report"
     assert nb.metadata.papermill.parameters["table"] == "p.d.t"
     with_code, findings = ((tmp_path / name).read_text() for name in names)
     assert "hl-ipython3" in with_code and "hl-ipython3" not in findings, "the findings version has no code"
 
 
-def test_header_names_run_status_date_commit_data_software_and_parameters():
-    text = header_html(PROVENANCE, STAGE, "failed", ["<b>x</b> happened."], {"seed": 42, "features": ["a"]}, "01-eda")
-    assert text.index("Summary") < text.index("Contents") < text.index("Run details") < text.index("Parameters")
+def test_header_leads_with_status_and_summary_and_the_details_close_the_report_collapsed():
+    header = header_html(PROVENANCE, STAGE, "failed", ["<b>x</b> happened."], "01-eda")
+    assert header.index("bqlab-status failed") < header.index("Summary") < header.index("Contents")
+    for expected in (
+        "run <code>r1</code> · 2026-11-28 10:00 UTC · commit <code>abc123</code>",
+        "<li><b>x</b> happened.</li>",
+        'href="#run-details"',
+        'href="01-eda.findings.html"',
+        'href="01-eda.html"',
+    ):
+        assert expected in header, expected
+    assert "Parameters" not in header and "Python" not in header, "run details and params close the report"
+    parameters = {"seed": 42, "features": ["a", "b"], "bigquery": {"project": "p", "location": None}, "x": {}}
+    details = details_html(PROVENANCE, STAGE, "failed", parameters)
+    assert details.startswith('<details class="bqlab-details" id="run-details">'), "collapsed until opened"
     for expected in (
         "<code>r1</code> · profile ci",
-        "run <code>r1</code> · 2026-11-28 10:00 UTC · commit <code>abc123</code>",
-        '<span class="bqlab-status failed">failed</span>',
         "2026-11-28T10:00:00Z → 2026-11-28T10:00:09Z",
         "<code>abc123</code> (uncommitted changes)",
         "344 rows",
@@ -82,10 +94,11 @@ def test_header_names_run_status_date_commit_data_software_and_parameters():
         "Python 3.11.7",
         "pandas 3.1.1",
         "none (host)",
-        "<li><b>x</b> happened.</li>",
-        "<tr><td>seed</td><td>42</td></tr>",
-        "<tr><td>features</td><td>[&quot;a&quot;]</td></tr>",
-        'href="01-eda.findings.html"',
-        'href="01-eda.html"',
+        "<tr><th>seed</th><td>42</td></tr>",
+        "<tr><th>features</th><td>a, b</td></tr>",
+        "<tr><th>bigquery.project</th><td>p</td></tr>",
+        "<tr><th>bigquery.location</th><td>(none)</td></tr>",
+        "<tr><th>x</th><td>(none)</td></tr>",
     ):
-        assert expected in text, expected
+        assert expected in details, expected
+    assert "{" not in details and "&quot;" not in details, "nested params are rows, not JSON"

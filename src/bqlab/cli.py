@@ -5,6 +5,7 @@ Commands:
     check    validate params and check the table only (nothing runs, nothing is written)
     doctor   check the set-up (Python, kernel, Docker, params, credentials, table access)
     prune    remove runs beyond keep_runs (params/runner.yaml), never latest or a reused one
+    compare  compare two runs (the two newest, or --a/--b): an HTML page and a short text diff
 
 Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder or a full disk,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -24,13 +25,15 @@ from bqlab.errors import BqlabError, PipelineError, Terminated
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
-    parser.add_argument("command", choices=["report", "check", "doctor", "prune"], help="what to do")
+    parser.add_argument("command", choices=["report", "check", "doctor", "prune", "compare"], help="what to do")
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="folder of the notebooks")
     parser.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where reports are written")
     parser.add_argument("--force", action="store_true", help="re-run every notebook even if its inputs are unchanged")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the final line (for CI)")
+    parser.add_argument("--a", default=None, help="compare: the baseline run id (default: the second newest)")
+    parser.add_argument("--b", default=None, help="compare: the run to compare with it (default: the newest)")
     return parser
 
 
@@ -159,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "prune":
             return _prune(args)
+        if args.command == "compare":
+            from bqlab.report.compare import compare_page
+
+            page, lines = compare_page(args.reports_dir, args.a, args.b)
+            print("\n".join(lines))
+            print(f"comparison: {page}")
+            return 0
         if args.command == "check":
             from bqlab.config import load_params
             from bqlab.pipeline import preflight

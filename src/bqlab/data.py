@@ -192,13 +192,12 @@ def _known_columns(view: TableView, columns: Sequence[str]) -> dict[str, str]:
 
 
 def sample_rows(
-    source: Source, table: TableView | str, columns: Sequence[str], sample_rows: int, seed: int, rows: int | None = None
+    source: Source, table: TableView | str, columns: Sequence[str], sample_rows: int, seed: int
 ) -> pd.DataFrame:
     """Return a deterministic sample of at most ``sample_rows`` rows, taken in SQL.
 
     The rows are the first by FARM_FINGERPRINT of the seed and their values, the same rows on
-    every run and engine. ``rows`` (the table's row count, if known) only serves the note that
-    a sample as large as the table is the whole table.
+    every run and engine.
     """
     if sample_rows < 1:
         raise DataError(f"sample_rows={sample_rows}: a sample needs at least one row; use a positive number")
@@ -210,10 +209,7 @@ def sample_rows(
         columns=", ".join(quote_column(c) for c in columns),
         key=", ".join(_key_text(c, schema[c]) for c in columns),
     )
-    frame = source.query(sql, {"seed": int(seed), "sample_rows": int(sample_rows)})
-    if rows is not None and sample_rows >= rows:
-        print(f"note: sample_rows={sample_rows} is not smaller than the table ({rows} rows): the sample is every row")
-    return frame
+    return source.query(sql, {"seed": int(seed), "sample_rows": int(sample_rows)})
 
 
 def fetch_split(

@@ -158,6 +158,12 @@ def summarise_scores(scores: pd.DataFrame) -> dict[str, float]:
     return summary
 
 
+def fold_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Each fold's scores, then their mean and standard deviation over the folds."""
+    stats = scores.drop(columns="fold").agg(["mean", "std"]).reset_index(names="fold")
+    return pd.concat([scores.astype({"fold": str}), stats], ignore_index=True)
+
+
 def classes_of(pipeline: Pipeline) -> list:
     """The classes a fitted classifier predicts, sorted; empty for a regression model."""
     return list(getattr(pipeline, "classes_", []))

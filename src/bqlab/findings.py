@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from bqlab.profiling import readable
+from bqlab.analysis.tables import readable
 
 MODEL_NAMES = {
     "logistic_regression": "logistic regression",
@@ -78,7 +78,10 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
 
 def _train(m: Mapping[str, Any]) -> list[str]:
     model = MODEL_NAMES.get(m["model"], m["model"])
-    lines = [f"Model: {escape(model)}, trained on {m['train_rows']:,} rows; {m['test_rows']:,} rows are held out."]
+    lines = [
+        *_task(m),
+        f"Model: {escape(model)}, trained on {m['train_rows']:,} rows; {m['test_rows']:,} rows are held out.",
+    ]
     if m.get("task") == "regression":
         return [
             *lines,
@@ -96,8 +99,9 @@ def _train(m: Mapping[str, Any]) -> list[str]:
 def _evaluate(m: Mapping[str, Any]) -> list[str]:
     if m.get("task") == "regression":
         lines = [
+            *_task(m),
             f"Test RMSE {readable(m['rmse'])}, MAE {readable(m['mae'])} and R² {m['r2']:.3f} "
-            f"on {m['test_rows']:,} held-out rows."
+            f"on {m['test_rows']:,} held-out rows.",
         ]
         errors = m.get("errors", {})
         if "90th percentile absolute error" in errors:
@@ -112,7 +116,10 @@ def _evaluate(m: Mapping[str, Any]) -> list[str]:
                 f"on {piece['rows']:,} rows."
             )
         return lines
-    lines = [f"Test accuracy {m['accuracy']:.3f} and macro F1 {m['macro_f1']:.3f} on {m['test_rows']:,} held-out rows."]
+    lines = [
+        *_task(m),
+        f"Test accuracy {m['accuracy']:.3f} and macro F1 {m['macro_f1']:.3f} on {m['test_rows']:,} held-out rows.",
+    ]
     per_class = m.get("per_class", {})
     weakest = m.get("weakest_class")
     if weakest in per_class:

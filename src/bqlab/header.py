@@ -1,11 +1,12 @@
-"""The block that opens every report: facts of the run, summary of findings, parameters, contents.
+"""The blocks that open and close every report.
 
-It is HTML in a markdown cell inserted after the notebook's title, so it shows in JupyterLab
-and in both HTML versions of the report. The contents list is filled in at render time
-(``bqlab.render``) from the headings nbconvert gives anchors to.
+The opening block (status line, summary of findings, contents) is HTML in a markdown cell
+inserted after the notebook's title; the closing one (run details and parameters, collapsed)
+is the last cell. So both show in JupyterLab and in both HTML versions of the report. The
+contents list is filled in at render time (``bqlab.render``) from the headings nbconvert gives
+anchors to.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from bqlab.findings import code_html
 
 TOC_PLACEHOLDER = '<nav class="bqlab-toc" id="contents"></nav>'
+DETAILS_ID = "run-details"
 
 
 def facts(provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str) -> list[tuple[str, str]]:
@@ -41,23 +43,30 @@ def facts(provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str) 
     ]
 
 
-def _value(value: Any) -> str:
-    return escape(value if isinstance(value, str) else json.dumps(value, default=str))
+def key_values(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested settings as readable (key, value) rows: ``bigquery.project``; lists joined by commas."""
+    rows = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows.extend(key_values(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            rows.append((name, ", ".join(str(v) for v in value) if value else "(none)"))
+        elif isinstance(value, Mapping) or value is None:
+            rows.append((name, "(none)"))
+        else:
+            rows.append((name, str(value)))
+    return rows
 
 
 def header_html(
-    provenance: Mapping[str, Any],
-    stage: Mapping[str, Any],
-    status: str,
-    summary: Sequence[str],
-    parameters: Mapping[str, Any],
-    stem: str,
+    provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str, summary: Sequence[str], stem: str
 ) -> str:
-    """Return the report's opening block (``summary`` sentences are HTML already).
+    """Return the block that opens the report (``summary`` sentences are HTML already).
 
-    What matters leads: the run's status line, then the summary of findings and the contents;
-    the run's details and the parameters follow. ``stem`` names the report's two versions,
-    which link to each other.
+    What matters leads: the run's status line, the summary of findings, then a one-line list
+    of the sections. The run's details and parameters close the report (``details_html``).
+    ``stem`` names the report's two versions, which link to each other.
     """
     data = provenance["data"]
     commit = provenance["git"]["commit"] or "no git commit"
@@ -67,20 +76,28 @@ def header_html(
         f"commit {code_html(commit)} · {code_html(data['table'])} ({escape(data['source'])}, "
         f"fingerprint {code_html(data['content_sha256'][:12])})"
     )
-    versions = (
-        f'<a href="{escape(stem)}.findings.html">findings only</a> (for readers of results) · '
-        f'<a href="{escape(stem)}.html">with code</a> (for analysts)'
-    )
-    pairs = [*facts(provenance, stage, status), ("Versions", versions)]
-    rows = "\n".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in pairs)
+    versions = f'<a href="{escape(stem)}.findings.html">findings only</a> · <a href="{escape(stem)}.html">with code</a>'
     findings = "\n".join(f"<li>{line}</li>" for line in summary)
-    params = "\n".join(f"<tr><td>{escape(k)}</td><td>{_value(v)}</td></tr>" for k, v in parameters.items())
     return (
         '<div class="bqlab-header">\n'
         f'<p class="bqlab-runline">{runline}</p>\n'
         f"<h2>Summary</h2>\n<ul>\n{findings}\n</ul>\n"
-        f"<h2>Contents</h2>\n{TOC_PLACEHOLDER}\n"
-        f"<h2>Run details</h2>\n<table>\n{rows}\n</table>\n"
-        f'<h2>Parameters</h2>\n<table class="bqlab-params">\n{params}\n</table>\n'
+        f'<div class="bqlab-contents"><strong>Contents:</strong> {TOC_PLACEHOLDER} · '
+        f'<a href="#{DETAILS_ID}">run details</a> · {versions}</div>\n'
         "</div>"
+    )
+
+
+def details_html(
+    provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str, parameters: Mapping[str, Any]
+) -> str:
+    """Return the collapsed block that closes the report: where the run came from, and its parameters."""
+    rows = "\n".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in facts(provenance, stage, status))
+    params = "\n".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in key_values(parameters))
+    return (
+        f'<details class="bqlab-details" id="{DETAILS_ID}">\n'
+        "<summary>Run details and parameters</summary>\n"
+        f"<h3>Run</h3>\n<table>\n{rows}\n</table>\n"
+        f'<h3>Parameters</h3>\n<table class="bqlab-params">\n{params}\n</table>\n'
+        "</details>"
     )

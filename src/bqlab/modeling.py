@@ -133,3 +133,74 @@ def load_model(path: str | Path) -> Pipeline:
     if refused:
         raise PipelineError(f"model file {path} contains types that are not trusted: {refused}")
     return sio.load(path, trusted=untrusted)
+
+
+def _settings(estimator: BaseEstimator) -> str:
+    """The estimator's settings that differ from scikit-learn's defaults (the ones params chose)."""
+    defaults = type(estimator)().get_params()
+    chosen = {k: v for k, v in estimator.get_params().items() if defaults.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in sorted(chosen.items())) or "scikit-learn's defaults"
+
+
+def _short_list(values, limit: int = 8) -> str:
+    values = [str(v) for v in values]
+    return ", ".join(values[:limit]) + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _learned_by_model(model: BaseEstimator, names: Sequence[str]) -> str:
+    if hasattr(model, "estimators_") and hasattr(model, "n_estimators") and not hasattr(model, "n_estimators_"):
+        depths = [tree.get_depth() for tree in model.estimators_]
+        return f"{len(depths)} trees, {min(depths)} to {max(depths)} levels deep"
+    if hasattr(model, "n_estimators_"):
+        return f"{model.n_estimators_} boosting stages"
+    if hasattr(model, "coef_"):
+        weights = pd.Series(abs(model.coef_).reshape(-1, len(names)).max(axis=0), index=names)
+        top = weights.sort_values(ascending=False).head(3)
+        return "largest weights on " + ", ".join(f"{n} ({w:.2f})" for n, w in top.items()) + " (standardised)"
+    return "fitted"
+
+
+def describe(pipeline: Pipeline) -> pd.DataFrame:
+    """The pipeline in words, one row per step, with what fitting learned once it is fitted.
+
+    Shown instead of scikit-learn's diagram, which names only the classes of the unfitted steps.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(pipeline)
+        fitted = True
+    except NotFittedError:
+        fitted = False
+    preprocess, model = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
+    steps = preprocess.named_transformers_ if fitted else dict((n, t) for n, t, _ in preprocess.transformers)
+    columns = {name: list(cols) for name, _, cols in preprocess.transformers}
+    rows = []
+    if columns.get("numeric"):
+        numeric = columns["numeric"]
+        what = "a missing value becomes the column's median; then standardised (mean 0, standard deviation 1)"
+        if fitted:
+            medians = steps["numeric"].named_steps["simpleimputer"].statistics_
+            what += f"; medians learned: {_short_list(f'{c} {m:.4g}' for c, m in zip(numeric, medians, strict=True))}"
+        rows.append(("numeric features", f"{len(numeric)}: {_short_list(numeric)}", what))
+    if columns.get("categorical"):
+        categorical = columns["categorical"]
+        what = "a missing value becomes the most frequent one; then one column per value (one-hot)"
+        if fitted:
+            categories = steps["categorical"].named_steps["onehotencoder"].categories_
+            learned = "; ".join(f"{c}: {_short_list(v, 5)}" for c, v in zip(categorical, categories, strict=True))
+            what += f"; values learned: {learned}; a value not seen in training counts as none of them"
+        rows.append(("categorical features", f"{len(categorical)}: {_short_list(categorical)}", what))
+    name = next((k for task in MODELS.values() for k, v in task.items() if isinstance(model, v)), type(model).__name__)
+    what = f"{name.replace('_', ' ')} ({_settings(model)})"
+    if fitted:
+        encoded = list(preprocess.get_feature_names_out())
+        what += f"; learned: {_learned_by_model(model, encoded)}"
+        if hasattr(model, "classes_"):
+            what += f"; predicts {len(model.classes_)} classes"
+        target = f"{len(encoded)} encoded columns"
+    else:
+        target = "the encoded columns"
+    rows.append(("model", target, what))
+    return pd.DataFrame(rows, columns=["step", "applies to", "what it does"])

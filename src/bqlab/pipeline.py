@@ -263,6 +263,7 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
     record.status = "failed" if failed else "ok"
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
+    _compare_with_previous(as_dict(record), runs, reports_dir, partial, echo)
     final = reports_dir / "runs" / run_id
     # In this order a kill at any point leaves the index, latest and every listed run consistent.
     publish(partial, final)
@@ -332,10 +333,23 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
     return failed
 
 
+def _compare_with_previous(record, runs, reports_dir, partial, echo) -> None:
+    """Write ``compare.html`` in the run's folder: this run against the previous comparable one."""
+    from bqlab.report.compare import COMPARE_PAGE, compare, previous_comparable, text_diff, write_page
+
+    previous = previous_comparable(runs, record)
+    if previous is None:
+        return
+    comparison = compare(previous, record)
+    write_page(comparison, (reports_dir / "runs" / previous["run_id"], partial), partial / COMPARE_PAGE)
+    moved = text_diff(comparison, limit=3)[1:]
+    echo(f"compared with run {previous['run_id']}:\n" + "\n".join(moved))
+
+
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:
     """Read the notebook's metrics; redact and annotate the executed notebook; render both reports."""
     from bqlab import findings, provenance
-    from bqlab.header import header_html
+    from bqlab.header import details_html, header_html
     from bqlab.render import finish_notebook, render_reports
 
     metrics_file = partial / ARTIFACTS / result.stage / "metrics.json"
@@ -346,9 +360,10 @@ def _publish_stage(result, output, partial, run_provenance, parameters, stage_st
         stage_info = {"started": stage_started, "ended": _now()}
         redacted = provenance.redact(parameters)
         summary = findings.summary(result.stage, result.metrics, result.status, result.error)
-        header = header_html(run_provenance, stage_info, result.status, summary, redacted, stem)
+        header = header_html(run_provenance, stage_info, result.status, summary, stem)
+        details = details_html(run_provenance, stage_info, result.status, redacted)
         try:
-            nb = finish_notebook(output, redacted, header)
+            nb = finish_notebook(output, redacted, header, details)
         except ValueError:  # nbformat's NotJSONError: papermill's write was cut short
             if shutil.disk_usage(output.parent).free < 1024**2:  # by a full disk: say so, not "not JSON"
                 raise OSError(errno.ENOSPC, "No space left on device", str(output)) from None

@@ -15,6 +15,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from bqlab.aggregates import MISSING_CLASS
+from bqlab.analysis.tables import unit
 
 PALETTE = "colorblind"
 
@@ -92,25 +93,11 @@ def show_descriptions() -> None:
     formatter.for_type(Figure, with_alt)
 
 
-_UNITS = {
-    "mm": "mm",
-    "cm": "cm",
-    "m": "m",
-    "km": "km",
-    "g": "g",
-    "kg": "kg",
-    "s": "s",
-    "ms": "ms",
-    "pct": "%",
-    "usd": "USD",
-}
-
-
 def axis_label(column: str) -> str:
     """Readable axis label with the unit a column name ends in ("body_mass_g" -> "body mass (g)")."""
-    head, _, unit = str(column).rpartition("_")
-    if head and unit.lower() in _UNITS:
-        return f"{head.replace('_', ' ')} ({_UNITS[unit.lower()]})"
+    suffix = unit(column)
+    if suffix:
+        return f"{str(column).rpartition('_')[0].replace('_', ' ')} ({suffix})"
     return str(column).replace("_", " ")
 
 
@@ -203,14 +190,24 @@ def label_histogram(values: pd.Series, label: str) -> Figure:
 SCATTER = {"s": 12, "linewidth": 0, "rasterized": True}
 
 
-def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str = "classification") -> Figure:
-    """Scatter matrix of the numeric columns: coloured by class, or with a numeric label as one more variable."""
+def pair_plot(
+    frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str = "classification", table_rows: int | None = None
+) -> Figure:
+    """Scatter matrix of the numeric columns: coloured by class, or with a numeric label as one more variable.
+
+    The title says which rows are drawn: all of them, or a sample of how many of ``table_rows``.
+    """
+    rows = (
+        f"all {len(frame):,} rows"
+        if table_rows is None or len(frame) >= table_rows
+        else (f"a sample of {len(frame):,} of {table_rows:,} rows")
+    )
     if not numeric:
         return note_figure("Pairwise relationships", "no numeric feature to draw")
     if task == "regression":
         data = frame[[*numeric, label]].astype("float64").rename(columns=axis_label)
         grid = sns.pairplot(data, corner=True, height=2.0, plot_kws=SCATTER)
-        grid.figure.suptitle(f"Pairwise relationships with {axis_label(label)}", y=1.02)
+        grid.figure.suptitle(f"Pairwise relationships with {axis_label(label)}, {rows}", y=1.02)
     else:
         palette = class_colors(frame[label].dropna())
         names = [n for n in palette if n in set(frame[label].dropna().astype(str))]
@@ -220,7 +217,7 @@ def pair_plot(frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str
         grid = sns.pairplot(
             data, hue=label, hue_order=list(shown), palette=shown, corner=True, height=2.0, plot_kws=SCATTER
         )
-        grid.figure.suptitle(f"Pairwise relationships by {label}", y=1.02)
+        grid.figure.suptitle(f"Pairwise relationships by {label}, {rows}", y=1.02)
     plt.close(grid.figure)
     return grid.figure
 
@@ -258,6 +255,9 @@ def correlation_overview(pairs: pd.DataFrame, numeric: Sequence[str]) -> Figure 
     return ranked[["a", "b", "r"]].rename(columns={"a": "column", "b": "other column"}).reset_index(drop=True)
 
 
+BOUNDED_SCORES = {"accuracy", "macro_f1", "r2"}  # never above 1: the axis stops there
+
+
 def cv_scores(scores: pd.DataFrame) -> Figure:
     """Per-fold cross-validated scores, one panel per score with its own axis."""
     metrics = [c for c in scores.columns if c != "fold"]
@@ -267,7 +267,8 @@ def cv_scores(scores: pd.DataFrame) -> Figure:
         ax.bar(scores["fold"].astype(str), scores[metric], color=color)
         low, high = float(scores[metric].min()), float(scores[metric].max())
         pad = max((high - low) * 0.5, abs(high) * 0.02, 1e-3)
-        ax.set(title=f"{metric.replace('_', ' ')} per fold", xlabel="fold", ylim=(low - pad, high + pad))
+        top = min(high + pad, 1.0) if metric in BOUNDED_SCORES and high <= 1 else high + pad
+        ax.set(title=f"{metric.replace('_', ' ')} per fold", xlabel="fold", ylim=(low - pad, top))
     fig.suptitle("Cross-validated scores")
     return fig
 

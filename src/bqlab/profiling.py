@@ -8,19 +8,6 @@ import pandas as pd
 NUMERIC_TEXT_SHARE = 0.8
 
 
-def readable(value: float) -> str:
-    """A measured number as a sentence shows it (2293.4 -> "2,293"; 0.012345 -> "0.01235").
-
-    Four significant digits below 1,000; whole numbers with thousands separators above; never
-    in exponent form.
-    """
-    if value != value:  # NaN
-        return "n/a"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
 def schema_table(view, distinct: Mapping[str, int]) -> pd.DataFrame:
     """Return each analysed column's BigQuery type (and the type it was cast from) and its distinct values."""
     schema, raw = view.schema, view.raw_schema
@@ -64,51 +51,6 @@ def strong_correlations(pairs: pd.DataFrame, threshold: float = 0.8, exclude: st
     strong = pairs[(pairs["r"].abs() >= threshold) & (pairs["a"] != exclude) & (pairs["b"] != exclude)]
     strong = strong.assign(size=strong["r"].abs()).sort_values(["size", "a", "b"], ascending=[False, True, True])
     return [(a, b, float(r)) for a, b, r in strong[["a", "b", "r"]].itertuples(index=False)]
-
-
-def data_quality_findings(
-    missing: pd.DataFrame, balance: pd.DataFrame, pairs: pd.DataFrame, label: str, task: str = "classification"
-) -> str:
-    """Write the notable data-quality facts as markdown bullet points."""
-    lines = []
-    rows = int(missing["row_count"].iloc[0]) if len(missing) else 0
-    lines.append(f"- The table has **{rows:,} rows** and **{len(missing)} analysed columns**.")
-    for item in missing.itertuples():
-        if item.missing_count:
-            parts = [f"{item.null_count:,} NULL"]
-            if item.placeholder_count:
-                parts.append(f"{item.placeholder_count:,} placeholder value(s)")
-            if item.cast_failed_count:
-                parts.append(f"{item.cast_failed_count:,} value(s) that failed the cast in column_types")
-            lines.append(
-                f"- `{item.column_name}`: {', '.join(parts)}, all treated as missing ({item.missing_pct}% of rows)."
-            )
-    if not missing["missing_count"].any():
-        lines.append("- No column has missing values.")
-    for column, failing in numeric_text_columns(missing, exclude=label).items():
-        lines.append(
-            f"- `{column}` is text, but {100 - failing:.1f}% of its values read as numbers ({failing:.1f}% do not): "
-            f"add `{column}: FLOAT64` under `column_types` in params/common.yaml to use it as a number."
-        )
-    if task == "regression":
-        stats = balance.iloc[0] if len(balance) else None
-        if stats is not None:
-            lines.append(
-                f"- The label `{label}` ranges from {readable(stats['min'])} to {readable(stats['max'])} "
-                f"(median {readable(stats['median'])}, mean {readable(stats['mean'])})."
-            )
-    else:
-        labelled = balance[balance[label] != "<missing>"]
-        if len(labelled):
-            top, bottom = labelled.iloc[0], labelled.iloc[-1]
-            ratio = top["rows"] / max(bottom["rows"], 1)
-            lines.append(
-                f"- {len(labelled)} classes; the largest (`{top[label]}`, {top['rows']:,} rows) is "
-                f"{ratio:.1f}× the smallest (`{bottom[label]}`, {bottom['rows']:,} rows)."
-            )
-    for a, b, value in strong_correlations(pairs, exclude=label)[:10]:
-        lines.append(f"- `{a}` and `{b}` are strongly correlated (r = {value:.2f}): expect shared importance.")
-    return "\n".join(lines)
 
 
 def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, pairs: pd.DataFrame, label: str, task) -> dict:

@@ -17,6 +17,8 @@ from typing import Any
 import jinja2
 
 from bqlab.header import TOC_PLACEHOLDER
+from bqlab.report.compare import COMPARE_PAGE, comparable, previous_comparable
+from bqlab.report.trends import trends
 from bqlab.runs import load_runs
 
 # Shown when the stage's metrics have them: classification and regression runs name different scores.
@@ -73,11 +75,12 @@ def write_atomically(path: Path, text: str) -> Path:
     return path
 
 
-def finish_notebook(path: Path, parameters: dict[str, Any], header: str):
+def finish_notebook(path: Path, parameters: dict[str, Any], header: str, details: str = ""):
     """Make an executed notebook fit to publish; return it.
 
     The parameters papermill recorded (injected cell and metadata) are replaced by their
-    redacted form, and the report's header (``bqlab.header``) is inserted after the title cell.
+    redacted form; the report's header (``bqlab.header``) is inserted after the title cell and
+    its run details become the last cell.
     """
     from bqlab.execution import fast_notebook_imports
 
@@ -95,6 +98,8 @@ def finish_notebook(path: Path, parameters: dict[str, Any], header: str):
     recorded.update(input_path=f"notebooks/{path.name}", output_path=path.name)
     position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
     nb.cells.insert(position, nbformat.v4.new_markdown_cell(header, id="report-header"))
+    if details:
+        nb.cells.append(nbformat.v4.new_markdown_cell(details, id="report-details"))
     tmp = path.with_name(f".{path.name}.tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)
@@ -106,7 +111,7 @@ _HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', re.S)
 
 def with_contents(body: str) -> str:
     """Fill the header's contents list with links to the report's section headings."""
-    items = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in _HEADING.findall(body))
+    items = "".join(f'<li><a href="#{anchor}">{text.strip()}</a></li>' for anchor, text in _HEADING.findall(body))
     return body.replace(TOC_PLACEHOLDER, TOC_PLACEHOLDER.replace("></nav>", f"><ol>{items}</ol></nav>"), 1)
 
 
@@ -146,12 +151,6 @@ def save_figures(nb, folder: Path) -> list[Path]:
     return saved
 
 
-def comparable(run: dict[str, Any]) -> tuple:
-    """What two runs must share for their metrics to be compared: table, label and task."""
-    data = run.get("provenance", {}).get("data", {})
-    return data.get("table"), data.get("label"), data.get("task")
-
-
 def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
     """Return, per (run, stage, key metric), the change against the next older comparable run that has it."""
     changes = {}
@@ -171,7 +170,7 @@ def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], flo
 
 
 def write_index(reports_dir: Path, leave_out: Iterable[str] = ()) -> Path:
-    """Write ``reports/index.html``: every run, newest first, with status, metrics, changes and links.
+    """Write ``reports/index.html``: trends, then every run, newest first, with status, metrics, changes and links.
 
     ``leave_out`` names runs about to be removed, so the index never links a missing run.
     """
@@ -181,5 +180,17 @@ def write_index(reports_dir: Path, leave_out: Iterable[str] = ()) -> Path:
     leave_out = set(leave_out)
     # The run that writes the index has warned once already about unreadable records.
     runs = [run for run in load_runs(reports_dir, warn=False) if run["run_id"] not in leave_out]
-    page = env.get_template("index.html.j2").render(runs=runs, key_metrics=KEY_METRICS, changes=metric_changes(runs))
+    compared = {}  # run -> the run its compare.html compares it with, while that page exists
+    for run in runs:
+        previous = previous_comparable(runs, run)
+        if previous and (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file():
+            compared[run["run_id"]] = previous["run_id"]
+    page = env.get_template("index.html.j2").render(
+        runs=runs,
+        key_metrics=KEY_METRICS,
+        changes=metric_changes(runs),
+        compared=compared,
+        compare_page=COMPARE_PAGE,
+        trends=trends(runs, KEY_METRICS),
+    )
     return write_atomically(reports_dir / "index.html", page)

@@ -47,9 +47,11 @@ def start(stage: str, namespace: dict[str, Any]):
     from bqlab.config import STAGES
 
     short_errors()
+    from bqlab.analysis.tables import show_tables
     from bqlab.plots import show_descriptions
 
     show_descriptions()
+    show_tables()
     model = STAGES[stage][1]
     names = [*model.model_fields, *RUNNER_KEYS[stage]]
     given = {name: namespace[name] for name in names if name in namespace and namespace[name] is not ...}

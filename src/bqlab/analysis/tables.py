@@ -1,0 +1,166 @@
+"""Tables as people read them: no pandas index, and one format per kind of number.
+
+``show_tables`` makes every DataFrame a notebook displays go through ``to_html``, in the
+reports and in JupyterLab alike. The kind of each column follows from its name and type:
+
+- counts (integers): thousands separators, ``1,234``;
+- percentages (``*_pct``, ``share``): one decimal and ``%``;
+- scores (accuracy, precision, recall, F1, R², AUC, correlation): three decimals;
+- measurements (any other number): the precision of the column's own values. A row of
+  statistics of one column (``min`` and ``max`` beside ``mean``, ``std``, quartiles) shows
+  its observed values with that column's decimals and its mean and spread with one more;
+  other derived values get four significant digits.
+
+A named index (classes, or ``column``/``value`` pairs) becomes ordinary columns; a table of
+one column's statistics per feature gets a ``unit`` column from the names (``body_mass_g``: g).
+"""
+
+import math
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+UNITS = {
+    "mm": "mm",
+    "cm": "cm",
+    "m": "m",
+    "km": "km",
+    "g": "g",
+    "kg": "kg",
+    "s": "s",
+    "ms": "ms",
+    "pct": "%",
+    "usd": "USD",
+}
+SCORES = {"accuracy", "precision", "recall", "f1", "macro_f1", "r2", "auc", "roc_auc", "r", "correlation"}
+PERCENT = {"share", "percent"}
+OBSERVED = {"min", "max", "q1", "median", "q3"}  # values of the data itself (quantiles included)
+MAX_DECIMALS = 4
+
+
+def unit(column: Any) -> str:
+    """The unit a column name ends in ("body_mass_g" -> "g"), or ""."""
+    head, _, tail = str(column).rpartition("_")
+    return UNITS.get(tail.lower(), "") if head else ""
+
+
+def decimals(value: float) -> int:
+    """The fewest decimals (at most 4) that show ``value`` as stored (32.1 -> 1, 4200.0 -> 0)."""
+    for places in range(MAX_DECIMALS + 1):
+        if abs(round(value, places) - value) <= 1e-9 * max(1.0, abs(value)):
+            return places
+    return MAX_DECIMALS
+
+
+def readable(value: float) -> str:
+    """A derived number as a sentence shows it (2293.4 -> "2,293"; 0.012345 -> "0.01235").
+
+    Four significant digits below 1,000; whole numbers with thousands separators above.
+    """
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def kind(name: Any, values: pd.Series) -> str:
+    """``count``, ``percent``, ``score``, ``measurement`` or ``text``, from a column's name and type."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "text"
+    words = str(name).lower().replace(" ", "_")
+    if words.endswith("_pct") or words in PERCENT:
+        return "percent"
+    if pd.api.types.is_integer_dtype(values):
+        return "count"
+    if words in SCORES or words.removeprefix("cv_").rsplit("_", 1)[0] in SCORES or words.endswith("_f1"):
+        return "score"
+    return "measurement"
+
+
+def _number(value: Any, how: str, places: int | None = None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if how == "count":
+        return f"{int(value):,}"
+    if how == "percent":
+        return f"{value:.1f}%"
+    if how == "score":
+        return f"{value:.3f}"
+    return f"{value:,.{places}f}" if places is not None else readable(float(value))
+
+
+def _column_places(values: pd.Series) -> int | None:
+    """The decimals of a column whose values are data as stored (at most 3), else None (derived)."""
+    present = values.dropna()
+    if present.empty:
+        return None
+    places = max(decimals(float(v)) for v in present)
+    return places if places <= 3 else None
+
+
+def _row_places(frame: pd.DataFrame) -> pd.Series | None:
+    """Per row, the decimals of the column it describes, from its observed ``min`` and ``max``."""
+    if not {"min", "max"} <= set(frame.columns):
+        return None
+    return frame[["min", "max"]].apply(
+        lambda row: max((decimals(float(v)) for v in row if pd.notna(v)), default=0), axis=1
+    )
+
+
+def formatted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the table as text cells: index turned into columns, each number in its kind's format."""
+    header = frame.columns.name
+    out = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index(names=_index_names(frame))
+    out = out.reset_index(drop=True)
+    by_row = _row_places(out)
+    cells = {}
+    for name in out.columns:
+        values = out[name]
+        how = kind(name, values)
+        if how == "text":
+            cells[name] = values.map(lambda v: "" if v is None or v is pd.NA or v != v else str(v))
+        elif how != "measurement":
+            cells[name] = values.map(lambda v, how=how: _number(v, how))
+        elif by_row is not None and name in {*OBSERVED, "mean", "std"}:
+            extra = 0 if name in OBSERVED else 1
+            cells[name] = pd.Series(
+                [_number(v, how, min(p + extra, MAX_DECIMALS)) for v, p in zip(values, by_row, strict=True)]
+            )
+        else:
+            places = _column_places(values)
+            cells[name] = values.map(lambda v, p=places: _number(v, "measurement", p))
+    text = pd.DataFrame(cells, columns=out.columns)
+    if "column" in text.columns and by_row is not None and out["column"].map(unit).any():
+        text.insert(text.columns.get_loc("column") + 1, "unit", out["column"].map(unit))
+    if header is not None and not isinstance(frame.index, pd.RangeIndex):
+        # Columns that are values of one variable (classes) keep its name above them.
+        levels = len(out.columns) - len(frame.columns)
+        text.columns = pd.MultiIndex.from_tuples(
+            [("", str(c)) if i < levels or c == "unit" else (str(header), str(c)) for i, c in enumerate(text.columns)]
+        )
+    return text
+
+
+def _index_names(frame: pd.DataFrame) -> list[str]:
+    names = list(frame.index.names)
+    return [str(n) if n is not None else ("" if len(names) == 1 else f"level {i}") for i, n in enumerate(names)]
+
+
+def to_html(frame: pd.DataFrame) -> str:
+    """The table as HTML, formatted (``formatted``), without the pandas index."""
+    return formatted(frame).to_html(index=False, border=0, classes="bqlab-table", na_rep="")
+
+
+def record(values: Mapping[str, Any]) -> pd.DataFrame:
+    """One row of named values (headline scores) as a table."""
+    return pd.DataFrame([dict(values)])
+
+
+def show_tables() -> None:
+    """In IPython, display every DataFrame through ``to_html`` (see the module docstring)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, to_html)

@@ -1,0 +1,97 @@
+import pandas as pd
+import pytest
+
+from bqlab.analysis import tables
+
+
+def _cells(frame):
+    return tables.formatted(frame).to_dict("records")
+
+
+@pytest.mark.parametrize(
+    "name, values, kind",
+    [
+        ("rows", [1, 2], "count"),
+        ("missing_pct", [0.5, 1.0], "percent"),
+        ("share", [0.5, 1.0], "percent"),
+        ("accuracy", [0.98, 1.0], "score"),
+        ("cv_macro_f1_mean", [0.98], "score"),
+        ("r2", [0.9], "score"),
+        ("body_mass_g", [4200.0], "measurement"),
+        ("species", ["a"], "text"),
+        ("member", [True], "text"),
+    ],
+)
+def test_each_column_gets_its_kind_from_name_and_type(name, values, kind):
+    assert tables.kind(name, pd.Series(values)) == kind
+
+
+def test_counts_percentages_and_scores_have_one_format_each_and_no_index_is_shown():
+    frame = pd.DataFrame({"rows": [1234, 5], "share_pct": [44.186, 1.5], "accuracy": [0.981818, 1.0]})
+    assert _cells(frame) == [
+        {"rows": "1,234", "share_pct": "44.2%", "accuracy": "0.982"},
+        {"rows": "5", "share_pct": "1.5%", "accuracy": "1.000"},
+    ]
+    html = tables.to_html(frame)
+    assert "<th>0</th>" not in html and "<th></th>" not in html and "0.981818" not in html
+
+
+def test_statistics_of_a_column_keep_its_precision_and_show_its_unit():
+    stats = pd.DataFrame(
+        {
+            "column": ["culmen_length_mm", "body_mass_g", "score"],
+            "count": [151, 151, 9],
+            "mean": [38.791391, 4201.754386, 0.123456],
+            "std": [2.663405, 801.954536, 0.01],
+            "min": [32.1, 2700.0, 0.1],
+            "max": [46.0, 6300.0, 0.25],
+        }
+    )
+    rows = _cells(stats)
+    assert rows[0] == {
+        "column": "culmen_length_mm",
+        "unit": "mm",
+        "count": "151",
+        "mean": "38.79",
+        "std": "2.66",
+        "min": "32.1",
+        "max": "46.0",
+    }, "observed values at the column's one decimal; mean and spread with one more"
+    assert (rows[1]["mean"], rows[1]["min"], rows[1]["max"]) == ("4,201.8", "2,700", "6,300"), "grams: whole"
+    assert (rows[2]["unit"], rows[2]["mean"]) == ("", "0.123")
+
+
+def test_a_derived_measurement_gets_four_significant_digits_and_data_its_own_decimals():
+    frame = pd.DataFrame({"value": [31.8123456, 12345.678], "price": [12.5, 3.25]})
+    assert _cells(frame) == [{"value": "31.81", "price": "12.50"}, {"value": "12,346", "price": "3.25"}]
+
+
+def test_a_named_index_becomes_columns_and_class_columns_keep_the_label_above_them():
+    counts = pd.DataFrame(
+        {"Adelie": [44, 56], "Gentoo": [124, 0]},
+        index=pd.MultiIndex.from_tuples([("island", "Biscoe"), ("island", "Dream")], names=["column", "value"]),
+    )
+    counts.columns.name = "species"
+    text = tables.formatted(counts)
+    assert list(text.columns) == [("", "column"), ("", "value"), ("species", "Adelie"), ("species", "Gentoo")]
+    assert text.iloc[0].tolist() == ["island", "Biscoe", "44", "124"]
+    split = pd.DataFrame({"train": [125, 275], "test": [27, 69]}, index=pd.Index(["Adelie", "total"], name="species"))
+    assert _cells(split)[1] == {"species": "total", "train": "275", "test": "69"}
+
+
+def test_missing_values_show_as_empty_cells_not_nan():
+    frame = pd.DataFrame({"numeric_text_pct": [None, 12.0], "name": ["a", None]})
+    assert _cells(frame) == [{"numeric_text_pct": "", "name": "a"}, {"numeric_text_pct": "12.0%", "name": ""}]
+
+
+def test_notebooks_show_every_dataframe_through_the_formatter():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        tables.show_tables()
+        data, _ = shell.display_formatter.format(pd.DataFrame({"accuracy": [0.981818]}))
+        assert "0.982" in data["text/html"] and "0.981818" not in data["text/html"]
+    finally:
+        shell.display_formatter.formatters["text/html"].pop(pd.DataFrame, None)
+        InteractiveShell.clear_instance()
