@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 import shutil
 from pathlib import Path
@@ -51,6 +53,23 @@ def finished(tmp_path_factory):
     code = run_cli(project, "report", "--profile", "ci", "--quiet")
     run_dir = (project / "reports" / "latest").resolve()
     return code, project, run_dir
+
+
+@pytest.fixture(scope="session")
+def compared(finished, tmp_path_factory):
+    """A copy of the finished project with a second run (one hyperparameter changed) compared with the first.
+
+    Returns the project, the first and second run folders and what the second run printed.
+    """
+    _, first_project, first_run = finished
+    project = tmp_path_factory.mktemp("compared") / "project"
+    shutil.copytree(first_project, project, symlinks=True)  # the finished run stays untouched
+    train = project / "params/02-train.yaml"
+    train.write_text(train.read_text().replace("min_samples_leaf: 2", "min_samples_leaf: 9"))
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert run_cli(project, "report", "--profile", "ci") == 0
+    return project, first_run, (project / "reports" / "latest").resolve(), output.getvalue()
 
 
 CHROMIUM_FLAGS = [

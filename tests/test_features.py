@@ -35,3 +35,11 @@ def test_preprocessor_imputes_scales_and_encodes(rows):
     assert out.shape == (400, 3)  # x + one-hot u, v
     assert not np.isnan(out).any()
     assert abs(out[:, 0].mean()) < 1e-9
+
+
+def test_the_split_of_a_number_is_one_row_per_side_with_rows_and_the_label_spread():
+    train = pd.DataFrame({"price": [1.0, 2.0, 3.0]})
+    test = pd.DataFrame({"price": [10.0, 20.0]})
+    summary = features.split_summary(train, test, "price", "regression")
+    assert summary.index.tolist() == ["train", "test"] and summary["rows"].tolist() == [3, 2]
+    assert summary["mean price"].tolist() == [2.0, 15.0]

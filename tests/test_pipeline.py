@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import subprocess
 
 import nbformat
 import numpy as np
@@ -296,17 +297,9 @@ def test_findings_lead_with_results_and_show_only_tables_sentences_and_figures(f
 
 
 @pytest.mark.slow
-def test_a_second_run_is_compared_with_the_first_and_any_two_runs_on_demand(finished, tmp_path, capsys):
-    _, first_project, first_run = finished
-    project = tmp_path / "project"
-    shutil.copytree(first_project, project, symlinks=True)  # the finished run stays untouched
-    train = project / "params/02-train.yaml"
-    train.write_text(train.read_text().replace("min_samples_leaf: 2", "min_samples_leaf: 9"))
-    capsys.readouterr()
-    assert _run(project, "report", "--profile", "ci") == 0
-    out = capsys.readouterr().out
+def test_a_second_run_is_compared_with_the_first_and_any_two_runs_on_demand(compared, capsys):
+    project, first_run, second, out = compared
     assert f"compared with run {first_run.name}:" in out and "param hyperparameters.min_samples_leaf: 2 → 9" in out
-    second = (project / "reports/latest").resolve()
     page = (second / "compare.html").read_text(encoding="utf-8")
     assert "<code>hyperparameters.min_samples_leaf</code></td><td>2</td><td>9</td>" in page
     assert page.count("data:image/png;base64,") >= 5 and "the same in both runs" in page, "eda figures shown once"
@@ -318,3 +311,9 @@ def test_a_second_run_is_compared_with_the_first_and_any_two_runs_on_demand(fini
     out = capsys.readouterr().out
     assert f"A {first_run.name}  →  B {second.name}" in out
     assert (project / "reports/compare" / f"{first_run.name}-vs-{second.name}.html").is_file()
+    make = ["make", "--no-print-directory", "-C", str(ROOT), "compare", f"REPORTS={project / 'reports'}"]
+    done = subprocess.run([*make, f"A={second.name}", f"B={first_run.name}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"A {first_run.name}  →  B {second.name}" in done.stdout, "the older run is the baseline"
+    wrong = subprocess.run([*make, "A=nope"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "run id 'nope' names no run" in wrong.stderr

@@ -39,12 +39,12 @@ def test_counts_percentages_and_scores_have_one_format_each_and_no_index_is_show
 def test_statistics_of_a_column_keep_its_precision_and_show_its_unit():
     stats = pd.DataFrame(
         {
-            "column": ["culmen_length_mm", "body_mass_g", "score"],
-            "count": [151, 151, 9],
-            "mean": [38.791391, 4201.754386, 0.123456],
-            "std": [2.663405, 801.954536, 0.01],
-            "min": [32.1, 2700.0, 0.1],
-            "max": [46.0, 6300.0, 0.25],
+            "column": ["culmen_length_mm", "body_mass_g", "score", "price_usd"],
+            "count": [151, 151, 9, 400],
+            "mean": [38.791391, 4201.754386, 0.123456, 1243.6],
+            "std": [2.663405, 801.954536, 0.01, 540.158],
+            "min": [32.1, 2700.0, 0.1, 168.9],
+            "max": [46.0, 6300.0, 0.25, 2293.17],
         }
     )
     rows = _cells(stats)
@@ -58,12 +58,13 @@ def test_statistics_of_a_column_keep_its_precision_and_show_its_unit():
         "max": "46.0",
     }, "observed values at the column's one decimal; mean and spread with one more"
     assert (rows[1]["mean"], rows[1]["min"], rows[1]["max"]) == ("4,201.8", "2,700", "6,300"), "grams: whole"
-    assert (rows[2]["unit"], rows[2]["mean"]) == ("", "0.123")
+    assert (rows[2]["unit"], rows[2]["mean"]) == ("", "0.12"), "two decimals: the mean gets no third"
+    assert (rows[3]["unit"], rows[3]["mean"], rows[3]["min"]) == ("USD", "1,243.60", "168.90")
 
 
-def test_a_derived_measurement_gets_four_significant_digits_and_data_its_own_decimals():
-    frame = pd.DataFrame({"value": [31.8123456, 12345.678], "price": [12.5, 3.25]})
-    assert _cells(frame) == [{"value": "31.81", "price": "12.50"}, {"value": "12,346", "price": "3.25"}]
+def test_any_other_measurement_gets_four_significant_digits():
+    frame = pd.DataFrame({"value": [31.8123456, 12345.678], "mean price": [1433.231, 3.25]})
+    assert _cells(frame) == [{"value": "31.81", "mean price": "1,433"}, {"value": "12,346", "mean price": "3.25"}]
 
 
 def test_a_named_index_becomes_columns_and_class_columns_keep_the_label_above_them():

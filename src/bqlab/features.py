@@ -34,10 +34,12 @@ def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd
 def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str, task: str = "classification") -> pd.DataFrame:
     """Return rows per class in each side of the split (for a number: rows, mean and spread of the label)."""
     if task == "regression":
-        sides = {"train": train[label].astype("float64"), "test": test[label].astype("float64")}
+        sides = [train[label].astype("float64"), test[label].astype("float64")]
         return pd.DataFrame(
-            {name: {"rows": len(v), f"mean {label}": v.mean(), f"std {label}": v.std()} for name, v in sides.items()}
-        ).round(3)
+            {"rows": [len(v) for v in sides], f"mean {label}": [v.mean() for v in sides]}
+            | {f"std {label}": [v.std() for v in sides]},
+            index=pd.Index(["train", "test"], name="side"),
+        )
     summary = pd.DataFrame({"train": train[label].value_counts(), "test": test[label].value_counts()})
     summary = summary.fillna(0).astype(int)
     summary.loc["total"] = summary.sum()

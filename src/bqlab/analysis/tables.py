@@ -6,10 +6,10 @@ reports and in JupyterLab alike. The kind of each column follows from its name a
 - counts (integers): thousands separators, ``1,234``;
 - percentages (``*_pct``, ``share``): one decimal and ``%``;
 - scores (accuracy, precision, recall, F1, R², AUC, correlation): three decimals;
-- measurements (any other number): the precision of the column's own values. A row of
-  statistics of one column (``min`` and ``max`` beside ``mean``, ``std``, quartiles) shows
-  its observed values with that column's decimals and its mean and spread with one more;
-  other derived values get four significant digits.
+- measurements (any other number): four significant digits (``readable``), except in a row
+  of statistics of one column (``min`` and ``max`` beside ``mean``, ``std``, quartiles):
+  its observed values keep that column's decimals, and its mean and spread get one more
+  (at most two, unless the column has more).
 
 A named index (classes, or ``column``/``value`` pairs) becomes ordinary columns; a table of
 one column's statistics per feature gets a ``unit`` column from the names (``body_mass_g``: g).
@@ -92,15 +92,6 @@ def _number(value: Any, how: str, places: int | None = None) -> str:
     return f"{value:,.{places}f}" if places is not None else readable(float(value))
 
 
-def _column_places(values: pd.Series) -> int | None:
-    """The decimals of a column whose values are data as stored (at most 3), else None (derived)."""
-    present = values.dropna()
-    if present.empty:
-        return None
-    places = max(decimals(float(v)) for v in present)
-    return places if places <= 3 else None
-
-
 def _row_places(frame: pd.DataFrame) -> pd.Series | None:
     """Per row, the decimals of the column it describes, from its observed ``min`` and ``max``."""
     if not {"min", "max"} <= set(frame.columns):
@@ -125,13 +116,10 @@ def formatted(frame: pd.DataFrame) -> pd.DataFrame:
         elif how != "measurement":
             cells[name] = values.map(lambda v, how=how: _number(v, how))
         elif by_row is not None and name in {*OBSERVED, "mean", "std"}:
-            extra = 0 if name in OBSERVED else 1
-            cells[name] = pd.Series(
-                [_number(v, how, min(p + extra, MAX_DECIMALS)) for v, p in zip(values, by_row, strict=True)]
-            )
+            derived = (lambda p: max(p, min(p + 1, 2))) if name in ("mean", "std") else (lambda p: p)
+            cells[name] = pd.Series([_number(v, how, derived(p)) for v, p in zip(values, by_row, strict=True)])
         else:
-            places = _column_places(values)
-            cells[name] = values.map(lambda v, p=places: _number(v, "measurement", p))
+            cells[name] = values.map(lambda v: _number(v, "measurement"))
     text = pd.DataFrame(cells, columns=out.columns)
     if "column" in text.columns and by_row is not None and out["column"].map(unit).any():
         text.insert(text.columns.get_loc("column") + 1, "unit", out["column"].map(unit))
