@@ -57,7 +57,18 @@ def test_a_comparison_names_the_params_that_differ_and_which_scores_got_better_o
 
 
 @pytest.mark.parametrize(
-    "key, sign", [("accuracy", 1), ("cv_macro_f1_mean", 1), ("rmse", -1), ("cv_mae_mean", -1), ("rows", 0)]
+    "key, sign",
+    [
+        ("accuracy", 1),
+        ("cv_macro_f1_mean", 1),
+        ("rmse", -1),
+        ("cv_mae_mean", -1),
+        ("rows", 0),
+        ("roc_auc.Adelie", 1),
+        ("per_class.recall.f1", 1),
+        ("class_counts.a", 0),
+        ("per_class.f1.support", 0),
+    ],
 )
 def test_direction_of_each_kind_of_metric(key, sign):
     assert cmp.direction(key) == sign
@@ -114,7 +125,7 @@ def test_the_compare_page_is_self_contained_with_figures_side_by_side_or_once_wh
     page = page_path.read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', page), "nothing loads from the network"
     assert page.count("data:image/png;base64,") == 3, "label figure once (identical), pair plot from each run"
-    assert "label: the same in both runs" in page and "A: pair plot" in page and "B: pair plot" in page
+    assert "1 figure the same in both runs: label" in page and "A: pair plot" in page and "B: pair plot" in page
     assert "<code>hyperparameters.n_estimators</code></td><td>300</td><td>50</td>" in page
     assert 'class="worse">worse</td>' in page
 

@@ -31,9 +31,17 @@ def comparable(run: Mapping[str, Any]) -> tuple:
 
 
 def direction(key: str) -> int:
-    """+1 when a higher value of the metric ``key`` is better, -1 when lower is, 0 when neither."""
-    name = key.rsplit(".", 1)[-1].removeprefix("cv_").removesuffix("_mean")
-    return 1 if name in HIGHER_IS_BETTER else -1 if name in LOWER_IS_BETTER else 0
+    """+1 when a higher value of the metric ``key`` is better, -1 when lower is, 0 when neither.
+
+    The last part of a dotted key decides (``per_class.<class>.f1``), else the first
+    (``roc_auc.<class>``); a class's own name never does.
+    """
+    parts = key.split(".")
+    for part in dict.fromkeys((parts[-1], parts[0])):
+        name = part.removeprefix("cv_").removesuffix("_mean")
+        if name in HIGHER_IS_BETTER or name in LOWER_IS_BETTER:
+            return 1 if name in HIGHER_IS_BETTER else -1
+    return 0
 
 
 def flat_numbers(values: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -104,6 +112,18 @@ class Comparison:
             a, b = read(self.a), read(self.b)
             rows.append((name, a, b, a != b))
         return rows
+
+    def by_stage(self) -> list[tuple[str, list[MetricChange], list[MetricChange]]]:
+        """Per notebook, in run order: the metrics that differ, and those that are the same."""
+        stages = list(dict.fromkeys(m.stage for m in self.metrics))
+        return [
+            (
+                stage,
+                [m for m in self.metrics if m.stage == stage and m.verdict != "same"],
+                [m for m in self.metrics if m.stage == stage and m.verdict == "same"],
+            )
+            for stage in stages
+        ]
 
     def key_changes(self) -> list[MetricChange]:
         """The metrics with a direction (scores and errors) that moved, headline ones first."""
@@ -222,7 +242,8 @@ def _figures(run_dirs: tuple[Path, Path], c: Comparison) -> list[dict[str, Any]]
             caption = name.removesuffix(".png").split("-", 1)[-1].replace("-", " ")
             pairs.append({"caption": caption, "same": same, "a": uris[0], "b": None if same else uris[1]})
         if pairs:
-            out.append({"stem": stem, "pairs": pairs})
+            differ = [p for p in pairs if not p["same"]]
+            out.append({"stem": stem, "differ": differ, "same": [p for p in pairs if p["same"]]})
     return out
 
 
