@@ -53,7 +53,7 @@ def test_a_comparison_names_the_params_that_differ_and_which_scores_got_better_o
     lines = cmp.text_diff(c)
     assert lines[0] == "A r1  →  B r2"
     assert "  param hyperparameters.n_estimators: 300 → 50" in lines
-    assert "  evaluate accuracy: 0.95 → 0.97 (+0.02, better)" in lines
+    assert "  evaluate accuracy: 0.950 → 0.970 (+0.020, better)" in lines, "scores to three decimals"
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_the_compare_page_is_self_contained_with_figures_side_by_side_or_once_wh
     reports = _reports(tmp_path, a, b, figure=lambda run_id: PNG + run_id.encode())
     assert cli.main(["compare", "--reports-dir", str(reports)]) == 0
     out = capsys.readouterr().out
-    assert "  evaluate accuracy: 0.95 → 0.9 (-0.05, worse)" in out
+    assert "  evaluate accuracy: 0.950 → 0.900 (-0.050, worse)" in out
     page_path = reports / "compare" / "r1-vs-r2.html"
     assert f"comparison: {page_path}" in out
     page = page_path.read_text(encoding="utf-8")
@@ -144,8 +144,8 @@ def test_the_index_shows_each_key_metric_over_the_comparable_runs_and_links_comp
     groups = trends(list(reversed(runs)), KEY_METRICS)
     assert [(g["table"], g["runs"]) for g in groups] == [("p.d.t", 2)], "a lone run of another table has no trend"
     accuracy = next(line for line in groups[0]["lines"] if line["title"] == "test accuracy")
-    assert (accuracy["first"], accuracy["last"]) == ("0.9", "0.95")
-    assert "<title>test accuracy over 2 runs: 0.9, 0.95</title>" in accuracy["svg"]
+    assert (accuracy["first"], accuracy["last"], accuracy["range"]) == ("0.900", "0.950", "0.900 to 0.950")
+    assert "<title>test accuracy over 2 runs: 0.900, 0.950</title>" in accuracy["svg"]
     index = write_index(reports).read_text(encoding="utf-8")
     assert '<a href="runs/r2/compare.html">compared with r1</a>' in index
     assert "runs/r1/compare.html" not in index and "runs/r3/compare.html" not in index

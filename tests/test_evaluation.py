@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from bqlab import evaluation
+from bqlab.analysis.tables import EMPTY_NOTE
 
 
 @pytest.fixture
@@ -116,3 +117,17 @@ def test_evaluation_metrics_of_integer_classes_keep_their_values_as_keys():
     assert set(metrics["per_class"]) == {"0", "1"} and metrics["weakest_class"] == "1"
     assert metrics["per_class"]["0"]["support"] == 2 and isinstance(metrics["per_class"]["0"]["support"], int)
     json.dumps(metrics)  # plain JSON types
+
+
+def test_no_slice_column_gives_a_sentence_naming_the_setting_not_an_empty_table():
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    slices = evaluation.slice_table(frame, pd.Series(["a", "b"]), ["a", "b"], [], "classification")
+    assert slices.empty and "slice_columns in params/03-evaluate.yaml" in slices.attrs[EMPTY_NOTE]
+
+
+def test_the_baseline_is_the_most_frequent_class_or_the_mean():
+    assert evaluation.baseline(pd.Series([0, 1, 1, 1]), "classification") == {
+        "baseline_accuracy": 0.75,
+        "baseline_class": "1",
+    }
+    assert evaluation.baseline(pd.Series([1.0, 3.0]), "regression") == {"baseline_rmse": 1.0}

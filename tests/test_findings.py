@@ -76,12 +76,12 @@ def test_regression_summaries_give_the_task_the_label_range_and_the_errors_in_pl
     eda["label_summary"] = {"min": 168.9, "max": 2293.4, "median": 1243.5, "mean": 1244.2, "std": 540.16}
     lines = findings.summary("eda", eda, "ok")
     assert lines[0].startswith("Task: regression (task auto: label &#x27;price&#x27; is FLOAT64")
-    assert "The label ranges from 168.9 to 2,293 (median 1,244, mean 1,244 ± 540.2)." in lines
+    assert "The label ranges from 168.9 to 2,293 (median 1,244, mean 1,244 ± 540)." in lines
     train = {"model": "ridge", "task": "regression", "train_rows": 300, "test_rows": 100}
     train |= {"cv_rmse_mean": 54.37, "cv_rmse_std": 3.2, "cv_mae_mean": 42.6, "cv_r2_mean": 0.9912, "cv_r2_std": 0.001}
     lines = findings.summary("train", train, "ok")
     assert lines[0] == "Task: regression.", "each page names the task in its summary"
-    assert "Cross-validated RMSE 54.37 ± 3.2, MAE 42.6, R² 0.991 ± 0.001" in lines[2]
+    assert "Cross-validated RMSE 54.37 ± 3.20, MAE 42.6, R² 0.991 ± 0.001" in lines[2]
     evaluate = {"task": "regression", "rmse": 12345.6, "mae": 9000.1, "r2": 0.8, "test_rows": 95}
     evaluate |= {"errors": {"median absolute error": 31.8, "90th percentile absolute error": 91.4}}
     evaluate["weakest_slice"] = {"slice": "city", "value": "Genève", "rows": 36, "rmse": 59.53}
@@ -89,3 +89,28 @@ def test_regression_summaries_give_the_task_the_label_range_and_the_errors_in_pl
     assert lines[:2] == ["Task: regression.", "Test RMSE 12,346, MAE 9,000 and R² 0.800 on 95 held-out rows."]
     assert "Half the predictions are within 31.8 of the actual value, nine in ten within 91.4." in lines
     assert "<code>city = Genève</code>, RMSE 59.53 on 36 rows." in lines[3]
+
+
+def test_a_model_no_better_than_the_baseline_is_called_out_and_a_better_one_is_put_beside_it():
+    metrics = {"accuracy": 0.667, "macro_f1": 0.4, "test_rows": 60, "baseline_accuracy": 0.667, "baseline_class": 0}
+    lines = findings.summary("evaluate", metrics, "ok")
+    assert lines[1] == (
+        "<strong>The model is no better than predicting always <code>0</code></strong> (accuracy 0.667 on the "
+        "same rows): it has not learned from the features."
+    )
+    good = {**metrics, "accuracy": 0.95}
+    assert (
+        "A model that learned nothing, predicting always <code>0</code>, would score accuracy 0.667"
+        in (findings.summary("evaluate", good, "ok")[1])
+    )
+    regression = {"task": "regression", "rmse": 5.0, "mae": 4.0, "r2": 0.1, "test_rows": 9, "baseline_rmse": 4.0}
+    assert (
+        "no better than predicting the mean for every row</strong> (RMSE 4 on"
+        in (findings.summary("evaluate", regression, "ok")[2])
+    )
+
+
+def test_a_feature_with_very_many_values_is_a_data_quality_finding():
+    eda = {"rows": 100, "columns": 3, "missing_cells": 0, "missing_by_column": {}, "many_valued_columns": {"code": 407}}
+    line = findings.summary("eda", eda, "ok")[-1]
+    assert line.startswith("Data quality: <code>code</code> is a categorical feature with 407 distinct values")

@@ -85,7 +85,7 @@ def test_metrics_are_computed_and_shown(finished):
     run_id = run_dir.name
     for stem in ("01-eda", "02-train", "03-evaluate"):
         assert f'href="runs/{run_id}/{stem}.html"' in index
-    assert f"test accuracy <strong>{evaluate['accuracy']}</strong>" in index
+    assert f"test accuracy <strong>{evaluate['accuracy']:.3f}</strong>" in index, "a score to three decimals"
 
 
 @pytest.mark.slow
@@ -289,7 +289,7 @@ def test_findings_lead_with_results_and_show_only_tables_sentences_and_figures(f
             assert "<th" not in body, f"{stem}: a table shows the pandas index"
             assert not re.search(r">-?\d+\.\d{5,}<", table), f"{stem}: a number with 5+ decimals"
     eda = (run_dir / "01-eda.findings.html").read_text(encoding="utf-8")
-    assert re.search(r"<td>body_mass_g</td>\s*<td>g</td>", eda), "the unit beside the column it measures"
+    assert re.search(r"<td[^>]*>body_mass_g</td>\s*<td[^>]*>g</td>", eda), "the unit beside the column it measures"
     assert "Data-quality findings" not in eda, "the data-quality findings are in the summary, not repeated"
     assert "Pairwise relationships by species, all 344 rows" in eda, "the figure says which rows it draws"
     train = (run_dir / "02-train.findings.html").read_text(encoding="utf-8")

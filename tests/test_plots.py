@@ -15,7 +15,11 @@ from bqlab import plots
         ("culmen_length_mm", "culmen length (mm)"),
         ("share_pct", "share (%)"),
         ("island", "island"),
-        ("tenure_months", "tenure months"),
+        ("tenure_months", "tenure (months)"),
+        ("area_m2", "area (m²)"),
+        ("price_eur", "price (EUR)"),
+        ("age_years", "age (years)"),
+        ("weeks", "weeks"),
     ],
 )
 def test_axis_labels_carry_the_unit_in_the_column_name(column, label):
@@ -118,3 +122,10 @@ def test_each_class_has_one_colour_in_every_figure_and_legends_follow_the_class_
         assert bar_colour[name] == pytest.approx(line_colour[name])
         assert bar_colour[name] == pytest.approx(legend_colour[name])
     assert len(set(bar_colour.values())) == 3
+
+
+def test_two_classes_draw_one_roc_curve_not_its_mirror_image():
+    points = pd.DataFrame({"class": ["0", "0", "1", "1"], "fpr": [0, 1, 0, 1], "tpr": [0, 1, 0, 1]})
+    ax = plots.roc_plot(points, {"0": 0.8, "1": 0.8}).axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["1 (AUC 0.800)", "chance"]
+    assert ax.get_title() == "ROC curve of class 1"

@@ -54,6 +54,7 @@ def test_summary_metrics_of_a_classification():
         "cast_failures_by_column": {},
         "numeric_text_columns": {"code": 10.0},
         "strong_correlations": [["x", "y", -0.91]],
+        "many_valued_columns": {},
     }
 
 
@@ -63,3 +64,17 @@ def test_summary_metrics_of_a_regression_describe_the_label():
     summary = profiling.summary_metrics(_missing(), label, pd.DataFrame(columns=["a", "b", "r"]), "label", "regression")
     assert summary["label_summary"] == {"mean": 5.0, "std": 1.0, "min": 1.0, "median": 5.0, "max": 9.0}
     assert "classes" not in summary and summary["task"] == "regression"
+
+
+def test_a_categorical_feature_with_very_many_values_is_flagged():
+    distinct = {"code": 407, "plan": 3, "spend": 900}
+    assert profiling.many_valued(distinct, ["code", "plan"]) == {"code": 407}, "spend is numeric"
+    metrics = profiling.summary_metrics(
+        _missing(),
+        pd.DataFrame({"label": ["a"], "rows": [10]}),
+        pd.DataFrame(columns=["a", "b", "r"]),
+        "label",
+        "classification",
+        {"code": 407},
+    )
+    assert metrics["many_valued_columns"] == {"code": 407}

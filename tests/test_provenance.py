@@ -102,3 +102,19 @@ def test_header_leads_with_status_and_summary_and_the_details_close_the_report_c
     ):
         assert expected in details, expected
     assert "{" not in details and "&quot;" not in details, "nested params are rows, not JSON"
+
+
+def test_a_checkout_is_dirty_for_changed_tracked_files_not_for_untracked_ones(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    assert provenance.git_state(tmp_path)["dirty"] is False, "an untracked data file is not a code change"
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert provenance.git_state(tmp_path)["dirty"] is True

@@ -34,8 +34,8 @@ def test_index_shows_the_change_of_each_key_metric_against_the_previous_run_that
     page = write_index(tmp_path).read_text()
     rows = page.split('<tr id="')[1:]
     assert rows[0].startswith("20260104T000000Z-dddddd") and rows[-1].startswith("20260101T000000Z-aaaaaa")
-    assert 'test accuracy <strong>0.95</strong> <span class="change same"' in rows[0] and ">±0<" in rows[0]
-    assert ">+0.05<" in rows[1], "0.95 against the 0.90 of the run before the one without metrics"
+    assert 'test accuracy <strong>0.950</strong> <span class="change same"' in rows[0] and ">±0<" in rows[0]
+    assert ">+0.050<" in rows[1], "0.95 against the 0.90 of the run before the one without metrics, as a score"
     assert "change" not in rows[3].split("test accuracy")[1].split("macro F1")[0], (
         "the oldest run has nothing to compare"
     )

@@ -96,3 +96,18 @@ def test_notebooks_show_every_dataframe_through_the_formatter():
     finally:
         shell.display_formatter.formatters["text/html"].pop(pd.DataFrame, None)
         InteractiveShell.clear_instance()
+
+
+def test_an_empty_table_is_the_sentence_its_maker_left_or_says_there_are_no_rows():
+    empty = pd.DataFrame(columns=["slice", "rows"])
+    assert tables.to_html(empty) == "<p>No rows.</p>"
+    empty.attrs[tables.EMPTY_NOTE] = "No slice: <none>."
+    assert tables.to_html(empty) == "<p>No slice: &lt;none&gt;.</p>"
+
+
+def test_text_columns_are_left_aligned_and_a_variable_names_the_columns_of_its_values():
+    counts = pd.DataFrame({"Adelie": [44], "Gentoo": [124]}, index=pd.Index(["Biscoe"], name="island"))
+    counts.columns.name = "species"
+    html = tables.to_html(counts)
+    assert '<tr><th colspan="1"></th><th colspan="2">species</th></tr>' in html
+    assert '<td style="text-align: left">Biscoe</td><td>44</td><td>124</td>' in html, "numbers keep the right"

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from bqlab.analysis.tables import EMPTY_NOTE
 from bqlab.data import Source, named_query, query_per_column
 from bqlab.identifiers import quote_column
 from bqlab.sources.views import NUMERIC_TYPES, TableView, as_view
@@ -106,7 +107,9 @@ def category_counts(
     such as ".") are missing data, counted as such elsewhere, never listed as a value.
     """
     if not categorical:
-        return pd.DataFrame()
+        empty = pd.DataFrame()
+        empty.attrs[EMPTY_NOTE] = "There is no categorical feature to count values of."
+        return empty
     view = as_view(source, table)
     if task == "classification":
         slots = {

@@ -21,6 +21,8 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from bqlab.analysis.tables import EMPTY_NOTE
+
 # The score that ranks slices and drives permutation importance, per task, and whether higher is better.
 MAIN_SCORE = {"classification": ("accuracy", True), "regression": ("rmse", False)}
 
@@ -38,6 +40,20 @@ def headline_metrics(y_true: pd.Series, y_pred: Sequence, task: str = "classific
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
         "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
     }
+
+
+def baseline(y_true: pd.Series, task: str = "classification") -> dict[str, Any]:
+    """What a model that learned nothing scores on the same rows: the bar a model must clear.
+
+    Classes: always predicting the most frequent class (its accuracy is that class's share).
+    A number: always predicting the mean (its RMSE is the spread of the values).
+    """
+    if task == "regression":
+        values = y_true.astype("float64")
+        return {"baseline_rmse": round(float(((values - values.mean()) ** 2).mean() ** 0.5), 4)}
+    counts = y_true.astype(str).value_counts(sort=False)
+    top = counts.index[int(np.argmax(counts.to_numpy()))]  # the first of equally frequent classes
+    return {"baseline_accuracy": round(float(counts[top] / max(len(y_true), 1)), 4), "baseline_class": top}
 
 
 def per_class_table(y_true: pd.Series, y_pred: Sequence, classes: Sequence[str]) -> pd.DataFrame:
@@ -103,7 +119,13 @@ def slice_table(
                 }
             )
     names = ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "macro_f1"]
-    return pd.DataFrame(rows, columns=["slice", "value", "rows", *names])
+    out = pd.DataFrame(rows, columns=["slice", "value", "rows", *names])
+    if out.empty:  # shown instead of an empty table (bqlab.analysis.tables)
+        out.attrs[EMPTY_NOTE] = (
+            "No slice: no slice column was given and no categorical feature has between 1 and "
+            f"{AUTO_SLICE_MAX_VALUES} values; name columns under slice_columns in params/03-evaluate.yaml."
+        )
+    return out
 
 
 def weakest_slice(slices: pd.DataFrame, task: str = "classification") -> dict[str, Any] | None:

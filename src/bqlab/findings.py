@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from bqlab.analysis.tables import readable
+from bqlab.analysis.numbers import plus_minus, readable
 
 MODEL_NAMES = {
     "logistic_regression": "logistic regression",
@@ -47,7 +47,7 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
     if label:
         lines.append(
             f"The label ranges from {readable(label['min'])} to {readable(label['max'])} "
-            f"(median {readable(label['median'])}, mean {readable(label['mean'])} ± {readable(label['std'])})."
+            f"(median {readable(label['median'])}, mean {plus_minus(label['mean'], label['std'])})."
         )
     counts = m.get("class_counts", {})
     if counts:
@@ -71,6 +71,12 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
             f"Data quality: {code_html(column)} is text but mostly numbers ({failing:.1f}% of its values are not): "
             f"cast it with {code_html(column + ': FLOAT64')} under column_types."
         )
+    for column, count in m.get("many_valued_columns", {}).items():
+        lines.append(
+            f"Data quality: {code_html(column)} is a categorical feature with {count:,} distinct values: one-hot "
+            "encoding makes a column of each, which few rows can fill; cast it under column_types if it is a "
+            "number, or leave it out of features."
+        )
     for a, b, r in m.get("strong_correlations", []):
         lines.append(f"Data quality: {code_html(a)} and {code_html(b)} are strongly correlated (r = {r:.2f}).")
     return lines
@@ -85,7 +91,7 @@ def _train(m: Mapping[str, Any]) -> list[str]:
     if m.get("task") == "regression":
         return [
             *lines,
-            f"Cross-validated RMSE {readable(m['cv_rmse_mean'])} ± {readable(m['cv_rmse_std'])}, "
+            f"Cross-validated RMSE {plus_minus(m['cv_rmse_mean'], m['cv_rmse_std'])}, "
             f"MAE {readable(m['cv_mae_mean'])}, "
             f"R² {m['cv_r2_mean']:.3f} ± {m['cv_r2_std']:.3f}, mean ± standard deviation over folds.",
         ]
@@ -96,6 +102,15 @@ def _train(m: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _against_baseline(better: bool, score: str, guess: str = "the mean for every row") -> str:
+    if better:
+        return f"A model that learned nothing, predicting {guess}, would score {score} on the same rows."
+    return (
+        f"<strong>The model is no better than predicting {guess}</strong> ({score} on the same rows): "
+        "it has not learned from the features."
+    )
+
+
 def _evaluate(m: Mapping[str, Any]) -> list[str]:
     if m.get("task") == "regression":
         lines = [
@@ -103,6 +118,8 @@ def _evaluate(m: Mapping[str, Any]) -> list[str]:
             f"Test RMSE {readable(m['rmse'])}, MAE {readable(m['mae'])} and R² {m['r2']:.3f} "
             f"on {m['test_rows']:,} held-out rows.",
         ]
+        if "baseline_rmse" in m:
+            lines.append(_against_baseline(m["rmse"] < m["baseline_rmse"], f"RMSE {readable(m['baseline_rmse'])}"))
         errors = m.get("errors", {})
         if "90th percentile absolute error" in errors:
             lines.append(
@@ -120,6 +137,10 @@ def _evaluate(m: Mapping[str, Any]) -> list[str]:
         *_task(m),
         f"Test accuracy {m['accuracy']:.3f} and macro F1 {m['macro_f1']:.3f} on {m['test_rows']:,} held-out rows.",
     ]
+    if "baseline_accuracy" in m:
+        always = f"always {code_html(m['baseline_class'])}"
+        better = m["accuracy"] > m["baseline_accuracy"]
+        lines.append(_against_baseline(better, f"accuracy {m['baseline_accuracy']:.3f}", always))
     per_class = m.get("per_class", {})
     weakest = m.get("weakest_class")
     if weakest in per_class:

@@ -310,12 +310,17 @@ def confusion_heatmap(confusion: pd.DataFrame) -> Figure:
 
 
 def roc_plot(points: pd.DataFrame, areas: dict[str, float]) -> Figure:
-    """One-vs-rest ROC curves with their AUC in the legend."""
+    """One-vs-rest ROC curves with their AUC in the legend; for two classes, one curve (the second class).
+
+    With two classes the other class's curve is the same curve mirrored: drawing it adds nothing.
+    """
     fig, axes = _figure(6, 4.5)
     ax = axes[0, 0]
     palette = class_colors(areas)
     styles = ["-", "--", ":", "-."]  # curves that coincide (AUC 1.000 for several classes) stay visible
-    for n, cls in enumerate(sorted(areas, key=str)):
+    drawn = sorted(areas, key=str)
+    binary = len(drawn) == 2
+    for n, cls in enumerate(drawn[1:] if binary else drawn):
         curve = points[points["class"] == cls]
         ax.plot(
             curve["fpr"],
@@ -326,7 +331,8 @@ def roc_plot(points: pd.DataFrame, areas: dict[str, float]) -> Figure:
             label=f"{_short([cls])[0]} (AUC {areas[cls]:.3f})",
         )
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
-    ax.set(title="ROC curves, one class against the rest", xlabel="false positive rate", ylabel="true positive rate")
+    title = f"ROC curve of class {_short(drawn[1:])[0]}" if binary else "ROC curves, one class against the rest"
+    ax.set(title=title, xlabel="false positive rate", ylabel="true positive rate")
     ax.legend(loc="lower right")
     return fig
 

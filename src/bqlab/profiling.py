@@ -6,6 +6,8 @@ import pandas as pd
 
 # A text column is flagged as holding numbers when at least this share of its values read as one.
 NUMERIC_TEXT_SHARE = 0.8
+# A categorical feature with more distinct values than this is flagged: one-hot encoding makes a column of each.
+MANY_VALUES = 50
 
 
 def schema_table(view, distinct: Mapping[str, int]) -> pd.DataFrame:
@@ -46,6 +48,11 @@ def numeric_text_columns(missing: pd.DataFrame, exclude: str | None = None) -> d
     return {r.column_name: round(100 - r.numeric_text_pct, 1) for r in flagged.itertuples() if r.column_name != exclude}
 
 
+def many_valued(distinct: Mapping[str, int], categorical, limit: int = MANY_VALUES) -> dict[str, int]:
+    """Categorical features with more than ``limit`` distinct values: column -> distinct values."""
+    return {c: int(distinct[c]) for c in categorical if distinct.get(c, 0) > limit}
+
+
 def strong_correlations(pairs: pd.DataFrame, threshold: float = 0.8, exclude: str | None = None):
     """Return the column pairs (a, b, r) whose correlation is at least ``threshold`` in size, strongest first."""
     strong = pairs[(pairs["r"].abs() >= threshold) & (pairs["a"] != exclude) & (pairs["b"] != exclude)]
@@ -53,8 +60,18 @@ def strong_correlations(pairs: pd.DataFrame, threshold: float = 0.8, exclude: st
     return [(a, b, float(r)) for a, b, r in strong[["a", "b", "r"]].itertuples(index=False)]
 
 
-def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, pairs: pd.DataFrame, label: str, task) -> dict:
-    """Return the headline numbers of the analysis, for the metrics JSON, the report's summary and the index."""
+def summary_metrics(
+    missing: pd.DataFrame,
+    balance: pd.DataFrame,
+    pairs: pd.DataFrame,
+    label: str,
+    task,
+    many_values: Mapping[str, int] | None = None,
+) -> dict:
+    """Return the headline numbers of the analysis, for the metrics JSON, the report's summary and the index.
+
+    ``many_values``: the categorical features with very many values (``many_valued``).
+    """
     metrics = {
         "task": str(task),
         "task_reason": getattr(task, "reason", ""),
@@ -70,6 +87,7 @@ def summary_metrics(missing: pd.DataFrame, balance: pd.DataFrame, pairs: pd.Data
         },
         "numeric_text_columns": numeric_text_columns(missing, exclude=label),
         "strong_correlations": [[a, b, round(r, 3)] for a, b, r in strong_correlations(pairs, exclude=label)[:10]],
+        "many_valued_columns": {c: n for c, n in (many_values or {}).items() if c != label},
     }
     if str(task) == "regression":
         stats = balance.iloc[0] if len(balance) else {}

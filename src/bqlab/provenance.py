@@ -38,7 +38,11 @@ def redact(value: Any) -> Any:
 
 
 def git_state(root: Path) -> dict[str, Any]:
-    """Return the commit and whether the work tree has uncommitted changes (None outside git)."""
+    """Return the commit and whether tracked files have uncommitted changes (None outside git).
+
+    Untracked files (a data folder, scratch notebooks) do not count: the data has its own
+    fingerprint, and code that is not tracked is not part of the commit either way.
+    """
 
     def git(*args: str) -> str | None:
         try:
@@ -48,7 +52,7 @@ def git_state(root: Path) -> dict[str, Any]:
         return done.stdout.strip() if done.returncode == 0 else None
 
     commit = git("rev-parse", "--short=12", "HEAD")
-    return {"commit": commit, "dirty": bool(git("status", "--porcelain")) if commit else None}
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
 
 
 def container_image() -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from bqlab.analysis.numbers import metric_text
 from bqlab.header import TOC_PLACEHOLDER
 from bqlab.report.compare import COMPARE_PAGE, comparable, previous_comparable
 from bqlab.report.trends import trends
@@ -177,6 +178,7 @@ def write_index(reports_dir: Path, leave_out: Iterable[str] = ()) -> Path:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bqlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    env.globals["metric"] = metric_text
     leave_out = set(leave_out)
     # The run that writes the index has warned once already about unreadable records.
     runs = [run for run in load_runs(reports_dir, warn=False) if run["run_id"] not in leave_out]

@@ -18,24 +18,20 @@ one column's statistics per feature gets a ``unit`` column from the names (``bod
 import math
 import sys
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 import pandas as pd
 
-UNITS = {
-    "mm": "mm",
-    "cm": "cm",
-    "m": "m",
-    "km": "km",
-    "g": "g",
-    "kg": "kg",
-    "s": "s",
-    "ms": "ms",
-    "pct": "%",
-    "usd": "USD",
+from bqlab.analysis.numbers import is_percent, is_score, readable
+
+UNITS = {  # the last word of a column name -> its unit
+    **{u: u for u in ("mm", "cm", "m", "km", "g", "kg", "mg", "t", "s", "ms", "min", "h", "l", "ml", "ft", "mi", "lb")},
+    **{"in": "in", "lbs": "lb", "m2": "m²", "km2": "km²", "m3": "m³", "kwh": "kWh", "kmh": "km/h", "mph": "mph"},
+    **{u: u for u in ("hours", "days", "weeks", "months", "years")},
+    **{"pct": "%", "percent": "%", "usd": "USD", "eur": "EUR", "gbp": "GBP", "chf": "CHF", "jpy": "JPY"},
 }
-SCORES = {"accuracy", "precision", "recall", "f1", "macro_f1", "r2", "auc", "roc_auc", "r", "correlation"}
-PERCENT = {"share", "percent"}
+EMPTY_NOTE = "bqlab_empty_note"  # DataFrame.attrs key: the sentence an empty table shows instead
 OBSERVED = {"min", "max", "q1", "median", "q3"}  # values of the data itself (quantiles included)
 MAX_DECIMALS = 4
 
@@ -54,30 +50,15 @@ def decimals(value: float) -> int:
     return MAX_DECIMALS
 
 
-def readable(value: float) -> str:
-    """A derived number as a sentence shows it (2293.4 -> "2,293"; 0.012345 -> "0.01235").
-
-    Four significant digits below 1,000; whole numbers with thousands separators above.
-    """
-    if value != value:  # NaN
-        return "n/a"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
 def kind(name: Any, values: pd.Series) -> str:
     """``count``, ``percent``, ``score``, ``measurement`` or ``text``, from a column's name and type."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return "text"
-    words = str(name).lower().replace(" ", "_")
-    if words.endswith("_pct") or words in PERCENT:
+    if is_percent(name):
         return "percent"
     if pd.api.types.is_integer_dtype(values):
         return "count"
-    if words in SCORES or words.removeprefix("cv_").rsplit("_", 1)[0] in SCORES or words.endswith("_f1"):
-        return "score"
-    return "measurement"
+    return "score" if is_score(name) else "measurement"
 
 
 def _number(value: Any, how: str, places: int | None = None) -> str:
@@ -137,9 +118,33 @@ def _index_names(frame: pd.DataFrame) -> list[str]:
     return [str(n) if n is not None else ("" if len(names) == 1 else f"level {i}") for i, n in enumerate(names)]
 
 
+LEFT = ' style="text-align: left"'  # inline, so JupyterLab aligns text columns too
+
+
 def to_html(frame: pd.DataFrame) -> str:
-    """The table as HTML, formatted (``formatted``), without the pandas index."""
-    return formatted(frame).to_html(index=False, border=0, classes="bqlab-table", na_rep="")
+    """The table as HTML, formatted (``formatted``), without the pandas index; text columns left-aligned.
+
+    An empty table is a sentence: the one its maker left in ``attrs[EMPTY_NOTE]``, or "No rows."
+    """
+    if frame.empty:
+        return f"<p>{escape(frame.attrs.get(EMPTY_NOTE, 'No rows.'))}</p>"
+    text = formatted(frame)
+    shown = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index(names=_index_names(frame))
+    kinds = {str(c): kind(c, shown[c]) for c in shown.columns}
+    names = [c[-1] if isinstance(c, tuple) else str(c) for c in text.columns]
+    left = [kinds.get(name, "text") == "text" for name in names]
+
+    def cells(tag: str, values) -> str:
+        return "".join(f"<{tag}{LEFT if lft else ''}>{escape(v)}</{tag}>" for v, lft in zip(values, left, strict=True))
+
+    head = ""
+    if isinstance(text.columns, pd.MultiIndex):  # a variable's name above the columns of its values
+        groups = [c[0] for c in text.columns]
+        spans = [(g, groups.count(g)) for g in dict.fromkeys(groups)]
+        head = "<tr>" + "".join(f'<th colspan="{n}">{escape(g)}</th>' for g, n in spans) + "</tr>"
+    head += f"<tr>{cells('th', names)}</tr>"
+    rows = "".join(f"<tr>{cells('td', row)}</tr>" for row in text.itertuples(index=False))
+    return f'<table class="dataframe bqlab-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
 
 
 def record(values: Mapping[str, Any]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from bqlab.analysis.numbers import metric_text
 from bqlab.errors import ParamsError
 from bqlab.header import key_values
 
@@ -162,14 +163,17 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
 
 
 def pick_runs(runs: list[dict[str, Any]], a: str | None = None, b: str | None = None) -> tuple[dict, dict]:
-    """The runs to compare: named by id (or a unique start of one), else the two newest; older first.
+    """The runs to compare: named by id (or a unique start of one), else the two newest.
+
+    The older run is always A, the baseline, whichever order they are named in.
 
     Raises:
         ParamsError: fewer than two runs, or an id that names no run (the newest ids are listed).
     """
     if len(runs) < 2 and not (a and b):
         raise ParamsError(
-            f"compare needs two runs and reports/ has {len(runs)}: change a parameter and run `make report` again"
+            f"compare needs two runs and reports/ has {len(runs)}: run `make report`, change a parameter "
+            "(or the data, or the code) and run it again"
         )
 
     def find(given: str) -> dict:
@@ -200,12 +204,8 @@ def previous_comparable(runs: Iterable[Mapping[str, Any]], run: Mapping[str, Any
     return None
 
 
-def _number(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int) or float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+def _text(m: MetricChange, value: float | None) -> str:
+    return "–" if value is None else metric_text(m.key, value)
 
 
 def text_diff(c: Comparison, limit: int = 12) -> list[str]:
@@ -219,7 +219,8 @@ def text_diff(c: Comparison, limit: int = 12) -> list[str]:
         lines.append(f"  … and {len(c.params) - limit} more params")
     changes = c.key_changes()
     for m in changes[:limit]:
-        lines.append(f"  {m.stage} {m.key}: {_number(m.a)} → {_number(m.b)} ({m.delta:+.4g}, {m.verdict})")
+        change = metric_text(m.key, m.delta, signed=True)
+        lines.append(f"  {m.stage} {m.key}: {_text(m, m.a)} → {_text(m, m.b)} ({change}, {m.verdict})")
     if len(changes) > limit:
         lines.append(f"  … and {len(changes) - limit} more scores moved")
     if len(lines) == 1:
@@ -258,7 +259,7 @@ def write_page(c: Comparison, run_dirs: tuple[Path, Path], path: Path) -> Path:
         loader=jinja2.PackageLoader("bqlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     page = env.get_template("compare.html.j2").render(
-        c=c, figures=_figures(run_dirs, c), number=_number, changes=c.key_changes()
+        c=c, figures=_figures(run_dirs, c), text=_text, metric=metric_text, changes=c.key_changes()
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomically(path, page)

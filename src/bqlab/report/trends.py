@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from bqlab.analysis.numbers import metric_text
 from bqlab.report.compare import comparable
 
 WIDTH, HEIGHT, PAD = 140, 30, 3
@@ -23,10 +24,6 @@ def sparkline(values: Sequence[float], title: str) -> str:
         f'<polyline fill="none" stroke="#1a5fb4" stroke-width="1.5" points="{line}"/>'
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#1a5fb4"/></svg>'
     )
-
-
-def _value(number: float) -> str:
-    return f"{number:,}" if isinstance(number, int) else f"{number:.4g}"
 
 
 def trends(runs: Sequence[Mapping[str, Any]], key_metrics: Mapping[str, list[tuple[str, str]]]) -> list[dict]:
@@ -53,10 +50,16 @@ def trends(runs: Sequence[Mapping[str, Any]], key_metrics: Mapping[str, list[tup
                 if len(series) < 2:
                     continue
                 values = [v for _, v in series]
-                text = f"{title} over {len(values)} runs: " + ", ".join(_value(v) for v in values)
-                first, last = values[0], values[-1]
+                shown = [metric_text(key, v) for v in values]
+                text = f"{title} over {len(values)} runs: " + ", ".join(shown)
                 lines.append(
-                    {"title": title, "svg": sparkline(values, text), "first": _value(first), "last": _value(last)}
+                    {
+                        "title": title,
+                        "svg": sparkline(values, text),
+                        "first": shown[0],
+                        "last": shown[-1],
+                        "range": f"{metric_text(key, min(values))} to {metric_text(key, max(values))}",
+                    }
                 )
         if lines:
             out.append({"table": table, "label": label, "task": task, "runs": len(members), "lines": lines})
