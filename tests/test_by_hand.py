@@ -69,7 +69,7 @@ def test_by_hand_notebooks_resolve_the_reports_params_and_give_its_metrics(repor
     nb, resolved = by_hand(project, "03-evaluate")  # alone, right after make report
     out = _stdout(nb)
     assert "run by hand: params from params/*.yaml with profile ci" in out
-    assert f"model: reports/runs/{run_dir.name}/artifacts/train/model.skops (training run {run_dir.name})" in out
+    assert f"model_path: reports/runs/{run_dir.name}/artifacts/train/model.skops (train run {run_dir.name})" in out
     assert _metrics(scratch, "evaluate") == _metrics(artifacts, "evaluate")
     _assert_params_as_injected(project, run_dir, "03-evaluate", resolved)
 
@@ -78,7 +78,7 @@ def test_by_hand_notebooks_resolve_the_reports_params_and_give_its_metrics(repor
         _assert_params_as_injected(project, run_dir, stem, resolved)
         assert _metrics(scratch, stage) == _metrics(artifacts, stage), f"{stem} by hand differs from the report"
     nb, _ = by_hand(project, "03-evaluate")
-    assert "model: reports/scratch/train/model.skops (your by-hand training run)" in _stdout(nb), "the newest"
+    assert "model_path: reports/scratch/train/model.skops (your by-hand train run)" in _stdout(nb), "the newest"
     assert _metrics(scratch, "evaluate") == _metrics(artifacts, "evaluate")
     assert not (project / "notebooks/artifacts").exists()
     assert sorted(p.name for p in scratch.iterdir()) == ["eda", "evaluate", "train"]
@@ -100,7 +100,7 @@ def test_a_value_typed_in_the_parameters_cell_wins_and_is_named(reported):
         json.loads((reported / "reports/scratch/train/model.params.json").read_text())["model"] == "logistic_regression"
     )
     nb, _ = by_hand(reported, "03-evaluate")  # the YAML says random_forest: not the newer by-hand model
-    assert "model: reports/runs/" in _stdout(nb)
+    assert "model_path: reports/runs/" in _stdout(nb)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_bad_yaml_by_hand_names_the_file_and_no_model_names_what_to_run(project,
     write_yaml(project / "params/01-eda.yaml", "sample_rows: 100\n")
     with pytest.raises(CellExecutionError) as caught:
         by_hand(project, "03-evaluate")
-    assert "no trained model matches the current params" in str(caught.value)
+    assert "no model.skops of the train stage matches the current params" in str(caught.value)
     assert "run notebooks/02-train.ipynb, or `make report`, first" in str(caught.value)
 
 
@@ -141,7 +141,7 @@ def test_errors_by_hand_show_one_line_not_a_traceback(project):
         client.execute()
     (error,) = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert error.ename == "DataError" and len(error.traceback) == 1
-    assert error.traceback[0].startswith("DataError: no trained model matches the current params")
+    assert error.traceback[0].startswith("DataError: no model.skops of the train stage matches the current params")
 
 
 def test_by_hand_outputs_are_ignored_by_git():

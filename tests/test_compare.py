@@ -6,9 +6,10 @@ import pytest
 
 from bqlab import cli
 from bqlab.errors import ParamsError
-from bqlab.render import KEY_METRICS, write_index
+from bqlab.render import write_index
 from bqlab.report import compare as cmp
 from bqlab.report.trends import sparkline, trends
+from bqlab.stages import key_metrics
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -141,7 +142,7 @@ def test_the_index_shows_each_key_metric_over_the_comparable_runs_and_links_comp
     runs = [_run("r1", "1", accuracy=0.90), _run("r2", "2", accuracy=0.95), _run("r3", "3", table="p.d.other")]
     reports = _reports(tmp_path, *runs)
     (reports / "runs" / "r2" / cmp.COMPARE_PAGE).write_text("<html></html>")
-    groups = trends(list(reversed(runs)), KEY_METRICS)
+    groups = trends(list(reversed(runs)), key_metrics())
     assert [(g["table"], g["runs"]) for g in groups] == [("p.d.t", 2)], "a lone run of another table has no trend"
     accuracy = next(line for line in groups[0]["lines"] if line["title"] == "test accuracy")
     assert (accuracy["first"], accuracy["last"], accuracy["range"]) == ("0.900", "0.950", "0.900 to 0.950")

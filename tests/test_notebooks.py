@@ -8,12 +8,13 @@ import nbformat
 import pytest
 
 from bqlab import lab_save
-from bqlab.config import STAGES
-from bqlab.pipeline import KERNEL_NAME, runner_parameters
+from bqlab.config import params_model
+from bqlab.execution import KERNEL_NAME
+from bqlab.stages import STAGES
 
 from .conftest import ROOT
 
-NOTEBOOKS = {stage: ROOT / "notebooks" / f"{stem}.ipynb" for stage, (stem, _) in STAGES.items()}
+NOTEBOOKS = {stage.name: ROOT / "notebooks" / stage.notebook for stage in STAGES.values()}
 
 
 def _code_cells(path):
@@ -55,7 +56,7 @@ def test_parameters_cell_declares_exactly_the_params_and_runner_keys_and_sets_no
         assert isinstance(node, ast.Assign) and len(node.targets) == 1, "one assignment per line (papermill reads it)"
         assert ast.literal_eval(node.value) is ..., "values live in params/*.yaml only: every name is set to ..."
         declared.append(node.targets[0].id)
-    expected = set(STAGES[stage][1].model_fields) | set(runner_parameters(stage))
+    expected = set(params_model(stage).model_fields) | set(STAGES[stage].runner_keys)
     assert sorted(declared) == sorted(expected)
 
 

@@ -1,10 +1,10 @@
 """Typed, validated parameters loaded from ``params/``.
 
-Layout: ``common.yaml`` (settings every notebook shares), one file per notebook
-(``01-eda.yaml``, ``02-train.yaml``, ``03-evaluate.yaml``) holding that notebook's own
-keys, ``runner.yaml`` (timeouts; optional), and optional ``profiles/<name>.yaml`` overlays
-with sections ``common``, ``runner``, ``eda``, ``train`` and ``evaluate`` whose keys
-replace the base values. Every key is checked
+Layout: ``common.yaml`` (settings every notebook shares), one file per stage of the
+registry (``bqlab.stages``: ``01-eda.yaml``, ``02-train.yaml``, ``03-evaluate.yaml``) holding
+that notebook's own keys, validated by the params model the registry names,
+``runner.yaml`` (timeouts; optional), and optional ``profiles/<name>.yaml`` overlays with
+sections ``common``, ``runner`` and one per stage whose keys replace the base values. Every key is checked
 before any kernel starts: an unknown key or a wrong value is a ``ParamsError`` naming
 the file, the key and the nearest valid key.
 """
@@ -18,8 +18,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bqlab.errors import BqlabError, ParamsError
+from bqlab.errors import BqlabError, ParamsError, PipelineError
 from bqlab.identifiers import validate_column, validate_table_id
+from bqlab.stages import STAGES
 
 
 def _as_value_error(check):
@@ -199,11 +200,12 @@ class RunnerParams(BaseModel):
     keep_runs: int = Field(default=20, ge=1)
 
 
-STAGES: dict[str, tuple[str, type[CommonParams]]] = {
-    "eda": ("01-eda", EdaParams),
-    "train": ("02-train", TrainParams),
-    "evaluate": ("03-evaluate", EvaluateParams),
-}
+def params_model(stage: str) -> type[CommonParams]:
+    """The params model of ``stage``, as the stage registry (``bqlab.stages``) names it."""
+    model = globals().get(STAGES[stage].params)
+    if not (isinstance(model, type) and issubclass(model, CommonParams)):
+        raise PipelineError(f"stage {stage!r}: bqlab.config has no params model {STAGES[stage].params!r}")
+    return model
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,7 @@ class PipelineParams:
     @property
     def common(self) -> CommonParams:
         """The shared settings (identical in every stage)."""
-        return self.stages["eda"]
+        return next(iter(self.stages.values()))
 
     @property
     def root(self) -> Path:
@@ -250,7 +252,7 @@ def _where(origin: dict[tuple[str, ...], Path], params_dir: Path, stage: str, ke
     elif key and key[0] in CommonParams.model_fields:
         home = "common.yaml"
     else:
-        home = f"{STAGES[stage][0]}.yaml" if stage in STAGES else "common.yaml"
+        home = f"{STAGES[stage].stem}.yaml" if stage in STAGES else "common.yaml"
     return f"{_shown(params_dir / home)} (built-in default, not set in the file)"
 
 
@@ -309,15 +311,15 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
     common = _merge({}, common, origin, ("common",), common_file)
     layers: dict[str, dict[str, Any]] = {}
     files = [common_file]
-    for stage, (stem, model) in STAGES.items():
-        path = params_dir / f"{stem}.yaml"
+    for stage in STAGES.values():
+        path = params_dir / f"{stage.stem}.yaml"
         values = _read_yaml(path)
         _check_keys(
             values,
-            set(model.model_fields) - common_keys,
-            f"{path} (only {stem}'s own keys; shared keys go in common.yaml)",
+            set(params_model(stage.name).model_fields) - common_keys,
+            f"{path} (only {stage.stem}'s own keys; shared keys go in common.yaml)",
         )
-        layers[stage] = _merge({}, values, origin, (stage,), path)
+        layers[stage.name] = _merge({}, values, origin, (stage.name,), path)
         files.append(path)
     runner_file = params_dir / "runner.yaml"
     runner = _read_yaml(runner_file) if runner_file.is_file() else {}
@@ -342,7 +344,7 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
                 _check_keys(values, set(RunnerParams.model_fields), f"{path} [runner]")
                 runner = _merge(runner, values, origin, ("runner",), path)
             else:
-                own = set(STAGES[section][1].model_fields) - common_keys
+                own = set(params_model(section).model_fields) - common_keys
                 _check_keys(values, own, f"{path} [{section}]")
                 base = layers[section]
                 if "model" in values and values["model"] != base.get("model"):
@@ -352,9 +354,9 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
                 layers[section] = _merge(base, values, origin, (section,), path)
         files.append(path)
     stages = {}
-    for stage, (_, model) in STAGES.items():
+    for stage in STAGES:
         try:
-            stages[stage] = model(**common, **layers[stage])
+            stages[stage] = params_model(stage)(**common, **layers[stage])
         except ValidationError as err:
             raise ParamsError(_describe(err, stage, origin, params_dir)) from None
     try:

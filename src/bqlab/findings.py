@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from bqlab.analysis.numbers import plus_minus, readable
+from bqlab.analysis.numbers import metric_text, plus_minus, readable
+from bqlab.stages import STAGES
 
 MODEL_NAMES = {
     "logistic_regression": "logistic regression",
@@ -164,6 +165,15 @@ def _evaluate(m: Mapping[str, Any]) -> list[str]:
 WRITERS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {"eda": _eda, "train": _train, "evaluate": _evaluate}
 
 
+def _metrics_as_sentences(m: Mapping[str, Any]) -> list[str]:
+    """The summary of a stage without a writer of its own: each top-level number, in its format."""
+    return [
+        f"{escape(key.replace('_', ' ').capitalize())}: {metric_text(key, value)}."
+        for key, value in m.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+
+
 def summary(stage: str, metrics: Mapping[str, Any] | None, status: str, error: str | None = None) -> list[str]:
     """Return the report's summary sentences (HTML) for one notebook's run."""
     if status == "failed":
@@ -171,6 +181,6 @@ def summary(stage: str, metrics: Mapping[str, Any] | None, status: str, error: s
     if not metrics:
         return ["The notebook wrote no metrics."]
     try:
-        return WRITERS[stage](metrics)
+        return WRITERS.get(STAGES[stage].summary if stage in STAGES else "", _metrics_as_sentences)(metrics)
     except (KeyError, TypeError, ValueError) as err:  # metrics of an older layout: say so, never fail the run
         return [f"No summary: the metrics lack {escape(str(err))}."]

@@ -110,7 +110,8 @@ def save_model(pipeline: Pipeline, path: str | Path, params=None) -> Path:
     """
     import skops.io as sio  # imported here: it costs seconds, and params validation needs only MODELS
 
-    from bqlab.analysis.session import MODEL_PARAMS_FILE, save_training_params
+    from bqlab.analysis.session import save_training_params
+    from bqlab.stages import MODEL_PARAMS_FILE
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bqlab.analysis.session import MODEL_FILE, RUNNER_KEYS
 from bqlab.errors import PipelineError
 from bqlab.execution import KERNEL_NAME, KernelPool, NotebookFailed, WarmKernel, execute_notebook, warm_modules
 from bqlab.fingerprint import (
@@ -50,9 +49,7 @@ from bqlab.runs import (
     remove_runs,
     runs_to_prune,
 )
-
-ARTIFACTS = "artifacts"
-UPSTREAM = {"eda": [], "train": [], "evaluate": ["train"]}
+from bqlab.stages import ARTIFACTS, METRICS_FILE, STAGES
 
 
 @dataclass
@@ -62,12 +59,6 @@ class Outcome:
     record: RunRecord | dict[str, Any]
     reports_dir: Path
     noop: bool = False
-
-
-def runner_parameters(stage: str) -> dict[str, str]:
-    """Parameters the runner passes besides params: where outputs go and where inputs come from."""
-    values = {"output_dir": f"{ARTIFACTS}/{stage}", "model_path": f"{ARTIFACTS}/train/{MODEL_FILE}"}
-    return {key: values[key] for key in RUNNER_KEYS[stage]}
 
 
 def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
@@ -85,7 +76,6 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     from bqlab.analysis.checks import check_table
-    from bqlab.config import STAGES
     from bqlab.data import open_source
 
     try:
@@ -95,9 +85,9 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
             f"Jupyter kernel {KERNEL_NAME!r} is not registered: run `make setup` (or "
             f"`python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` in this environment)"
         ) from None
-    for stem, _ in STAGES.values():
-        if not (notebooks_dir / f"{stem}.ipynb").is_file():
-            raise PipelineError(f"notebook not found: {notebooks_dir / f'{stem}.ipynb'}")
+    for stage in STAGES.values():
+        if not (notebooks_dir / stage.notebook).is_file():
+            raise PipelineError(f"notebook not found: {notebooks_dir / stage.notebook}")
     common = params.common
     engine = open_source(common, "preflight", root=params.root)
     facts = check_table(params.stages, params.where, engine)
@@ -181,7 +171,6 @@ def run_report(
 
 def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell):
     from bqlab import provenance
-    from bqlab.config import STAGES
     from bqlab.render import prepare_exporter, write_index
 
     started = time.monotonic()
@@ -207,14 +196,14 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         "params_files": [str(Path(f).resolve().relative_to(params.root)) for f in params.files],
         "params": provenance.redact({s: p.model_dump(mode="json") for s, p in params.stages.items()}),
     }
-    record.stages = [StageResult(stage=stage, notebook=f"{stem}.ipynb") for stage, (stem, _) in STAGES.items()]
+    record.stages = [StageResult(stage=stage.name, notebook=stage.notebook) for stage in STAGES.values()]
     parameters, fingerprints = {}, {}
     for result in record.stages:
         parameters[result.stage] = {
             **params.stages[result.stage].model_dump(mode="json"),
-            **runner_parameters(result.stage),
+            **STAGES[result.stage].runner_parameters(),
         }
-        upstream = [fingerprints[u] for u in UPSTREAM[result.stage]]
+        upstream = [fingerprints[u] for u in STAGES[result.stage].upstream]
         result.fingerprint = fingerprints[result.stage] = stage_fingerprint(
             notebooks_dir / result.notebook, parameters[result.stage], data["content_sha256"], upstream
         )
@@ -293,7 +282,7 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
                         pending.remove(result)
                         echo(f"{label[result.stage]}: not run (an earlier notebook failed)")
                         continue
-                    if any(u not in done for u in UPSTREAM[result.stage]):
+                    if any(u not in done for u in STAGES[result.stage].upstream):
                         continue
                     reusable = None if force else find_reusable(runs, reports_dir, result.stage, result.fingerprint)
                     if reusable:
@@ -352,7 +341,7 @@ def _publish_stage(result, output, partial, run_provenance, parameters, stage_st
     from bqlab.header import details_html, header_html
     from bqlab.render import finish_notebook, render_reports
 
-    metrics_file = partial / ARTIFACTS / result.stage / "metrics.json"
+    metrics_file = partial / ARTIFACTS / result.stage / METRICS_FILE
     if result.status == "ok" and metrics_file.is_file():
         result.metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     if output.is_file():

@@ -21,19 +21,7 @@ from bqlab.header import TOC_PLACEHOLDER
 from bqlab.report.compare import COMPARE_PAGE, comparable, previous_comparable
 from bqlab.report.trends import trends
 from bqlab.runs import load_runs
-
-# Shown when the stage's metrics have them: classification and regression runs name different scores.
-KEY_METRICS = {
-    "eda": [("rows", "rows"), ("missing_cells", "missing cells")],
-    "train": [
-        ("cv_accuracy_mean", "CV accuracy"),
-        ("cv_accuracy_std", "± std"),
-        ("cv_rmse_mean", "CV RMSE"),
-        ("cv_r2_mean", "CV R²"),
-    ],
-    "evaluate": [("accuracy", "test accuracy"), ("macro_f1", "macro F1"), ("rmse", "test RMSE"), ("r2", "R²")],
-}
-
+from bqlab.stages import key_metrics
 
 ANALYST_ONLY = "analyst-only"  # cell tag: shown in the report with code, left out of the findings
 _RENDER_LOCK = threading.Lock()  # one pair of exporters, shared by the threads that run notebooks
@@ -157,7 +145,7 @@ def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], flo
     changes = {}
     for i, run in enumerate(runs):
         for stage in run.get("stages", []):
-            for key, _ in KEY_METRICS.get(stage.get("stage"), []):
+            for key, _ in key_metrics().get(stage.get("stage"), []):
                 value = stage.get("metrics", {}).get(key)
                 if not isinstance(value, int | float):
                     continue
@@ -189,10 +177,10 @@ def write_index(reports_dir: Path, leave_out: Iterable[str] = ()) -> Path:
             compared[run["run_id"]] = previous["run_id"]
     page = env.get_template("index.html.j2").render(
         runs=runs,
-        key_metrics=KEY_METRICS,
+        key_metrics=key_metrics(),
         changes=metric_changes(runs),
         compared=compared,
         compare_page=COMPARE_PAGE,
-        trends=trends(runs, KEY_METRICS),
+        trends=trends(runs, key_metrics()),
     )
     return write_atomically(reports_dir / "index.html", page)

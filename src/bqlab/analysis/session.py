@@ -16,26 +16,20 @@ a traceback.
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bqlab.errors import BqlabError, DataError, ParamsError
 from bqlab.project import project_root, shown
+from bqlab.stages import ARTIFACTS, MODEL_PARAMS_FILE, STAGES
 
 PROFILE_VARIABLE = "BQLAB_PROFILE"
 SCRATCH = Path("reports") / "scratch"
-# What the runner passes besides params, per stage: where outputs go and upstream inputs come from.
-RUNNER_KEYS = {"eda": ("output_dir",), "train": ("output_dir",), "evaluate": ("output_dir", "model_path")}
-MODEL_FILE, MODEL_PARAMS_FILE = "model.skops", "model.params.json"
 
 
-@dataclass(frozen=True)
-class Paths:
-    """Where a notebook writes its outputs and reads its upstream outputs."""
-
-    output_dir: str
-    model_path: str | None = None
+class Paths(SimpleNamespace):
+    """Where a notebook writes its outputs (``output_dir``) and reads each upstream input (``model_path``)."""
 
 
 def start(stage: str, namespace: dict[str, Any]):
@@ -44,7 +38,7 @@ def start(stage: str, namespace: dict[str, Any]):
     Raises:
         ParamsError, DataError: bad params or a table that does not fit them, in one line.
     """
-    from bqlab.config import STAGES
+    from bqlab.config import params_model
 
     short_errors()
     from bqlab.analysis.tables import show_tables
@@ -52,12 +46,12 @@ def start(stage: str, namespace: dict[str, Any]):
 
     show_descriptions()
     show_tables()
-    model = STAGES[stage][1]
-    names = [*model.model_fields, *RUNNER_KEYS[stage]]
+    model = params_model(stage)
+    names = [*model.model_fields, *STAGES[stage].runner_keys]
     given = {name: namespace[name] for name in names if name in namespace and namespace[name] is not ...}
     if len(given) == len(names):  # injected by `make report`: used as they are
         params = model.from_namespace(given)
-        return params, Paths(**{key: given[key] for key in RUNNER_KEYS[stage]})
+        return params, Paths(**{key: given[key] for key in STAGES[stage].runner_keys})
     return _by_hand(stage, model, given)
 
 
@@ -84,28 +78,31 @@ def _by_hand(stage: str, model, given: dict[str, Any]):
 
     check_table({stage: params}, where)
     output_dir = given.get("output_dir") or str(root / SCRATCH / stage)
-    model_path = None
-    if "model_path" in RUNNER_KEYS[stage]:
-        model_path = given.get("model_path")
-        if model_path is None:
-            common = set(pipeline.common.model_fields)
-            train = pipeline.stages["train"].model_copy(update={k: v for k, v in overrides.items() if k in common})
-            found = newest_model(root, training_params(train))
-            if found is None:
-                raise DataError(
-                    "no trained model matches the current params (in reports/runs/ or reports/scratch/train/): "
-                    "run notebooks/02-train.ipynb, or `make report`, first"
-                )
-            model_path, what = found
+    inputs, found = {}, []
+    for key, spec in STAGES[stage].inputs.items():
+        if key in given:
+            inputs[key] = given[key]
+            continue
+        upstream, _, name = spec.partition("/")
+        common = set(pipeline.common.model_fields)
+        made_with = pipeline.stages[upstream].model_copy(update={k: v for k, v in overrides.items() if k in common})
+        newest = newest_output(root, upstream, name, training_params(made_with))
+        if newest is None:
+            raise DataError(
+                f"no {name} of the {upstream} stage matches the current params (in reports/runs/ or "
+                f"reports/scratch/{upstream}/): run notebooks/{STAGES[upstream].notebook}, or `make report`, first"
+            )
+        inputs[key] = newest[0]
+        found.append(f"{key}: {shown(Path(newest[0]), root)} ({newest[1]})")
     typed = ", ".join(sorted(overrides)) or "nothing"
     print(
         f"run by hand: params from {shown(root / 'params', root)}/*.yaml"
         f"{f' with profile {profile} (${PROFILE_VARIABLE})' if profile else ''}; set in this notebook: {typed}; "
         f"outputs in {shown(Path(output_dir), root)}/"
     )
-    if model_path and "model_path" not in given:
-        print(f"model: {shown(Path(model_path), root)} ({what})")
-    return params, Paths(output_dir=output_dir, model_path=model_path)
+    for line in found:
+        print(line)
+    return params, Paths(output_dir=output_dir, **inputs)
 
 
 # Where the data and the cache live and the engine's resources: not what a model was trained on.
@@ -124,21 +121,25 @@ def save_training_params(model_file: str | Path, train) -> Path:
     return path
 
 
-def newest_model(root: Path, wanted: dict[str, Any]) -> tuple[str, str] | None:
-    """The newest model trained with ``wanted`` params, in a run in reports/ or a by-hand run; None if none."""
+def newest_output(root: Path, stage: str, name: str, wanted: dict[str, Any]) -> tuple[str, str] | None:
+    """The newest file ``name`` of ``stage`` made with ``wanted`` params: (path, what it is), or None.
+
+    It is looked for in the runs in reports/ and in a by-hand run. A model is matched on the
+    training params saved beside it; any other file on those of the model beside it.
+    """
     reports = root / "reports"
-    runs = (reports / "runs").glob(f"[!.]*/artifacts/train/{MODEL_FILE}")  # not a run in progress
-    candidates = [(p, f"training run {p.parents[2].name}") for p in runs]
-    candidates.append((reports / "scratch" / "train" / MODEL_FILE, "your by-hand training run"))
+    runs = (reports / "runs").glob(f"[!.]*/{ARTIFACTS}/{stage}/{name}")  # not a run in progress
+    candidates = [(p, f"{stage} run {p.parents[2].name}") for p in runs]
+    candidates.append((reports / "scratch" / stage / name, f"your by-hand {stage} run"))
     found = []
-    for model_file, what in candidates:
+    for path, what in candidates:
         try:
-            saved = json.loads(model_file.with_name(MODEL_PARAMS_FILE).read_text(encoding="utf-8"))
-            when = model_file.stat().st_mtime
+            saved = json.loads(path.with_name(MODEL_PARAMS_FILE).read_text(encoding="utf-8"))
+            when = path.stat().st_mtime
         except (OSError, ValueError):
             continue
         if saved == wanted:
-            found.append((when, "scratch" not in what, str(model_file), what))
+            found.append((when, "scratch" not in what, str(path), what))
     if not found:
         return None
     _, _, path, what = max(found)
