@@ -16,3 +16,13 @@ def test_progress_line_shows_stage_cell_and_elapsed_for_each_running_notebook():
     assert "01-eda" not in last and "02-train: cell 2/9" in last
     progress.close()
     assert stream.getvalue().endswith("\r\033[K")
+
+
+def test_exit_codes_come_from_the_error_types_not_their_text():
+    from bqlab.errors import CostLimitError, NotebookFailed, ParamsError, PipelineError
+
+    assert NotebookFailed("x", notebook="02-train", cell=3, cells=9, error_name="ValueError").exit_code == 1
+    assert {ParamsError("x").exit_code, PipelineError("report of the failed notebook").exit_code} == {2}
+    assert CostLimitError("x").exit_code == 2
+    failed = NotebookFailed("boom", notebook="02-train", cell=3, cells=9, error_name="ValueError")
+    assert (failed.notebook, failed.cell, failed.cells, failed.error_name) == ("02-train", 3, 9, "ValueError")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from bqlab.errors import DataError
+from bqlab.errors import CostLimitError, DataError
 from bqlab.identifiers import validate_table_id
 
 GIB = 1024**3
@@ -28,10 +28,6 @@ _TYPES = {"FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL", "RECORD": "
 # Errors of the Storage Read API after which the same rows are read over REST instead.
 _STORAGE_REFUSED = ("PermissionDenied", "Forbidden", "Unauthenticated", "ServiceUnavailable", "Unimplemented")
 _RETRYABLE = ("TooManyRequests", "InternalServerError", "ServiceUnavailable", "BadGateway", "GatewayTimeout")
-
-
-class CostLimitError(DataError):
-    """A query would process more bytes than the params allow."""
 
 
 def human_bytes(count: int) -> str:

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from bqlab.errors import BqlabError, PipelineError, Terminated
+from bqlab.errors import BqlabError, NotebookFailed, Terminated
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -193,11 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
         return 0
     except BqlabError as err:
-        failed_notebook = isinstance(err, PipelineError) and "report of the failed notebook" in str(err)
         print(f"error: {err}", file=sys.stderr)
-        if failed_notebook:
+        if isinstance(err, NotebookFailed) and err.report:
             print(f"index: {args.reports_dir / 'index.html'}", file=sys.stderr)
-        return 1 if failed_notebook else 2
+        return err.exit_code
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

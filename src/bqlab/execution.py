@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bqlab.errors import PipelineError
+from bqlab.errors import NotebookFailed
 from bqlab.fingerprint import imported_modules, notebook_code
 
 KERNEL_NAME = "bqlab"
@@ -41,10 +41,6 @@ def fast_notebook_imports() -> None:
     """
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)
-
-
-class NotebookFailed(PipelineError):
-    """A notebook stopped with an error; the executed notebook was still written."""
 
 
 def _engine():
@@ -291,7 +287,11 @@ def execute_notebook(
     except PapermillExecutionError as err:
         raise NotebookFailed(
             f"notebook {notebook.stem} failed at code cell {current['cell']} of {current['of']} "
-            f"(In [{err.exec_count}]): {err.ename}: {err.evalue}"
+            f"(In [{err.exec_count}]): {err.ename}: {err.evalue}",
+            notebook=notebook.stem,
+            cell=current["cell"],
+            cells=current["of"],
+            error_name=err.ename,
         ) from None
     except Exception as err:  # noqa: BLE001 - nbclient's timeout and dead-kernel errors, among others
         where = f"code cell {current['cell']} of {current['of']}"
@@ -306,7 +306,13 @@ def execute_notebook(
             reason = f"{name}: {err}"
         if output.is_file():
             _mark_stop(output, current["index"], f"It stopped at {where}: {reason}.")
-        raise NotebookFailed(f"notebook {notebook.stem} stopped at {where}: {reason}") from None
+        raise NotebookFailed(
+            f"notebook {notebook.stem} stopped at {where}: {reason}",
+            notebook=notebook.stem,
+            cell=current["cell"],
+            cells=current["of"],
+            error_name=name,
+        ) from None
     finally:
         watchdog.cancel()
         if measures is not None:

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bqlab.errors import PipelineError
-from bqlab.execution import KERNEL_NAME, KernelPool, NotebookFailed, WarmKernel, execute_notebook, warm_modules
+from bqlab.errors import NotebookFailed, PipelineError
+from bqlab.execution import KERNEL_NAME, KernelPool, WarmKernel, execute_notebook, warm_modules
 from bqlab.fingerprint import (
     data_digest,
     digest_json,
@@ -266,7 +266,9 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         echo(f"removed {len(pruned)} old run(s) beyond keep_runs={params.runner.keep_runs} ({freed:.1f} MB freed)")
     if failed:
         report = final / failed.html if failed.html else final
-        raise PipelineError(f"{failed.error}\n  report of the failed notebook: {report}")
+        raise NotebookFailed(
+            f"{failed.error}\n  report of the failed notebook: {report}", notebook=failed.notebook, report=report
+        )
     return record
 
 
