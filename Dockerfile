@@ -24,6 +24,7 @@ ENV MPLBACKEND=Agg \
 # The environment first, in one layer with its caches cleaned, before any project file:
 # a code change does not rebuild it. The files go to /tmp because micromamba hands the
 # `pip:` part to pip as a temporary file there, and `-r requirements.txt` resolves beside it.
+# `--name base` overrides the file's name (bqlab): the image's entrypoint activates base.
 COPY --chown=$MAMBA_USER:$MAMBA_USER environment.yml requirements.txt /tmp/
 WORKDIR /tmp
 RUN micromamba install --yes --name base --file /tmp/environment.yml \

@@ -34,7 +34,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup setup-git report check prune compare doctor test lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
+.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -87,6 +87,9 @@ doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker, params, credential
 test: $(STAMP) emulator ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-fast: $(STAMP) ## Run the unit tests only: no notebook, kernel or browser (about a minute)
+	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
 emulator: ## Install the local BigQuery emulator the tests use (Python 3.13; skipped if absent)
 	@if [ -x $(EMULATOR_VENV)/.installed ] || [ -f $(EMULATOR_VENV)/.installed ]; then exit 0; fi; \
 	if ! $(PYTHON_EMULATOR) -c 'import sys; assert sys.version_info >= (3, 13)' >/dev/null 2>&1; then \
@@ -103,6 +106,12 @@ lint: $(STAMP) ## Check code style and docstrings (ruff)
 	@$(BIN)/ruff check src tests benchmarks
 	@$(BIN)/ruff format --check src tests benchmarks
 	@echo "lint OK"
+
+format: $(STAMP) ## Format the code and fix what ruff can (ruff), strip notebook outputs (nbstripout)
+	@$(BIN)/ruff check --fix --quiet src tests benchmarks
+	@$(BIN)/ruff format --quiet src tests benchmarks
+	@$(BIN)/nbstripout --extra-keys metadata.language_info $(NOTEBOOKS)/*.ipynb
+	@echo "formatted src/, tests/, benchmarks/ and $(NOTEBOOKS)/"
 
 bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare computation (several minutes)
 	@$(BIN)/python benchmarks/runner.py --repeat $(or $(REPEAT),3)

@@ -1,7 +1,13 @@
 import io
 import re
+import subprocess
 
+import pytest
+
+from bqlab import __version__, cli
 from bqlab.cli import CellProgress
+
+from .conftest import ROOT
 
 
 def test_progress_line_shows_stage_cell_and_elapsed_for_each_running_notebook():
@@ -26,3 +32,15 @@ def test_exit_codes_come_from_the_error_types_not_their_text():
     assert CostLimitError("x").exit_code == 2
     failed = NotebookFailed("boom", notebook="02-train", cell=3, cells=9, error_name="ValueError")
     assert (failed.notebook, failed.cell, failed.cells, failed.error_name) == ("02-train", 3, 9, "ValueError")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"bqlab {__version__}"
+
+
+def test_make_help_lists_the_targets_the_readme_names():
+    listed = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for target in ("report", "test", "test-fast", "compare", "prune", "check", "doctor", "lab", "lint", "format"):
+        assert re.search(rf"^  {target} ", listed, re.M), target

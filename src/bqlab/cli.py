@@ -20,12 +20,14 @@ import threading
 import time
 from pathlib import Path
 
+from bqlab import __version__
 from bqlab.errors import BqlabError, NotebookFailed, Terminated
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
     parser.add_argument("command", choices=["report", "check", "doctor", "prune", "compare"], help="what to do")
+    parser.add_argument("--version", action="version", version=f"bqlab {__version__}")
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="folder of the notebooks")
