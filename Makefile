@@ -34,7 +34,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-wide emulator clean clean-venv lock \
+.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-wide bench-noop emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -121,6 +121,9 @@ bench-scale: $(STAMP) ## Time and peak memory of the report at 344 rows, 1M and 
 
 bench-wide: $(STAMP) ## Time, memory and report size of the report on 30- and 300-feature tables against penguins
 	@$(BIN)/python benchmarks/wide.py
+
+bench-noop: $(STAMP) ## Time and memory of a no-op make report with a 1 GiB local table, against a small one
+	@$(BIN)/python benchmarks/noop.py
 
 lab: $(STAMP) ## JupyterLab on 127.0.0.1, opened on notebooks/ with the project kernel (PROFILE=ci: by-hand runs use it)
 	@$(if $(STAMP),mkdir -p $(VENV)/share/jupyter/lab/settings && cp docker/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json,true)

@@ -50,3 +50,35 @@ def test_data_digest_of_a_local_file_follows_its_content(tmp_path):
     assert fingerprint.data_digest("bigquery-public-data.ml_datasets.penguins", {}) == fingerprint.data_digest(
         "bigquery-public-data.ml_datasets.penguins", {}
     )
+
+
+def test_a_large_file_is_hashed_streaming_once_until_it_changes(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (fingerprint.CACHED_SIZE + 5))
+    first = fingerprint.file_digest(big)
+    assert first == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert fingerprint.digest_cache_file().is_file()
+
+    opened = []
+    real_open = type(big).open
+    monkeypatch.setattr(
+        type(big), "open", lambda self, *a, **k: (self == big and opened.append(self)) or real_open(self, *a, **k)
+    )
+    assert fingerprint.file_digest(big) == first and opened == [], "unchanged: not read again"
+    big.write_bytes(b"y" * (fingerprint.CACHED_SIZE + 5))
+    os.utime(big, ns=(1, 1))  # a different modification time, as any rewrite gives
+    opened.clear()  # (the write itself opened it)
+    assert fingerprint.file_digest(big) != first and opened == [big], "changed: read again"
+
+
+def test_digests_work_without_a_writable_cache(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"z" * fingerprint.CACHED_SIZE)
+    assert fingerprint.file_digest(big) == fingerprint.file_digest(big)

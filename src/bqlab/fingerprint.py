@@ -10,6 +10,7 @@ nothing changed and no heavy library needs importing at all.
 import ast
 import hashlib
 import json
+import os
 import platform
 import sys
 import sysconfig
@@ -36,16 +37,71 @@ def digest_json(value: Any) -> str:
     return digest_bytes(json.dumps(value, sort_keys=True, default=str).encode())
 
 
+# Files at least this large are hashed once per (size, mtime, inode): a data file of a gigabyte
+# costs one read, not one per `make report`. Smaller files are cheaper to read than to look up.
+CACHED_SIZE = 1024**2
+_CHUNK = 1024**2
+
+
+def digest_cache_file() -> Path:
+    """Where the digests of large files are kept: ``$XDG_CACHE_HOME/bqlab`` (``~/.cache/bqlab``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bqlab" / "file-digests.json"
+
+
+def _read_cache() -> dict[str, Any]:
+    try:
+        loaded = json.loads(digest_cache_file().read_text(encoding="utf-8"))
+        return loaded if isinstance(loaded, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(entries: dict[str, Any]) -> None:
+    path = digest_cache_file()
+    try:  # a cache that cannot be written is only slower
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entries), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's content, read in 1 MiB chunks (memory stays flat whatever its size).
+
+    A file of at least ``CACHED_SIZE`` whose size, modification time and inode are those of the
+    last time it was hashed is not read again.
+    """
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    key = str(path.resolve())
+    entries = _read_cache() if stat.st_size >= CACHED_SIZE else {}
+    if entries.get(key, [None])[0] == stamp:
+        return entries[key][1]
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            sha.update(chunk)
+    if stat.st_size >= CACHED_SIZE:
+        entries = {k: v for k, v in entries.items() if Path(k).exists()}  # forget files that are gone
+        entries[key] = [stamp, sha.hexdigest()]
+        _write_cache(entries)
+    return sha.hexdigest()
+
+
 def digest_files(paths: Iterable[Path], base: Path | None = None) -> str:
     """Return one digest over the names and contents of the files (missing files count as absent).
 
     Names are taken relative to ``base`` (the bare file name without one), so the digest does
-    not depend on where the project sits or on how its paths were spelt.
+    not depend on where the project sits or on how its paths were spelt. Contents are hashed
+    streaming (``file_digest``).
     """
     chunks = []
     for path in sorted(Path(p) for p in paths):
         name = str(path.relative_to(base)) if base else path.name
-        chunks += [name.encode(), path.read_bytes() if path.is_file() else b"\x00missing"]
+        chunks += [name.encode(), file_digest(path).encode() if path.is_file() else b"\x00missing"]
     return digest_bytes(*chunks)
 
 
