@@ -102,10 +102,11 @@ emulator: ## Install the local BigQuery emulator the tests use (Python 3.13; ski
 		"from duckdb_extensions import extension_importer as e; [e.import_extension(n) for n in ('ducklake', 'icu', 'spatial')]" && \
 	touch $(EMULATOR_VENV)/.installed
 
-lint: $(STAMP) ## Check code style and docstrings (ruff), and that pyproject names every import (deptry)
+lint: $(STAMP) ## Check style and docstrings (ruff), types (mypy), and that pyproject names every import (deptry)
 	@$(BIN)/ruff check src tests benchmarks
 	@$(BIN)/ruff format --check src tests benchmarks
 	@$(BIN)/deptry src --no-ansi
+	@$(BIN)/mypy
 	@echo "lint OK"
 
 format: $(STAMP) ## Format the code and fix what ruff can (ruff), strip notebook outputs (nbstripout)

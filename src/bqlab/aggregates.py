@@ -32,7 +32,7 @@ def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[
 
 def distinct_counts(source: Source, table: TableView | str, columns: Sequence[str]) -> dict[str, int]:
     """Return the number of distinct non-NULL values of each column."""
-    view, out = as_view(source, table), {}
+    view, out = as_view(source, table), dict[str, int]()
     for start in range(0, len(columns), DISTINCT_PER_QUERY):
         chunk = list(columns[start : start + DISTINCT_PER_QUERY])
         counts = ", ".join(f"COUNT(DISTINCT {quote_column(c)}) AS distinct_{i}" for i, c in enumerate(chunk))
@@ -70,7 +70,7 @@ def numeric_summary(
         slots = {"label": quote_column(label), "group": "GROUP BY class_value"}
     else:
         slots = {"label": f"'{ALL_ROWS}'", "group": ""}
-    frame = query_per_column(source, "numeric_summary", view.sql, numeric, **slots)
+    frame = query_per_column(source, "numeric_summary", view.sql, numeric, slots=slots)
     quartiles = frame["quartiles"].map(lambda q: list(q) if hasattr(q, "__len__") and len(q) == 5 else [None] * 5)
     out = pd.DataFrame(
         {
@@ -119,7 +119,7 @@ def category_counts(
     else:
         slots = {"per_value": f"COUNT(*) AS row_count, AVG(t.{quote_column(label)}) AS label_mean", "group": ""}
     params = {"top_values": int(top_values), "missing_values": [str(v) for v in missing_values]}
-    frame = query_per_column(source, "category_counts", view.sql, categorical, params, **slots)
+    frame = query_per_column(source, "category_counts", view.sql, categorical, params, slots=slots)
     order = {c: i for i, c in enumerate(categorical)}
     if task != "classification":
         out = frame.rename(columns={"column_name": "column", "row_count": "rows", "label_mean": f"mean {label}"})
@@ -160,7 +160,7 @@ def _correlate(source: Source, view: TableView, chunk: Sequence[tuple[str, str]]
 
 def label_correlations(source: Source, table: TableView | str, label: str, numeric: Sequence[str]) -> pd.Series:
     """Return |r|, the size of each numeric column's Pearson correlation with a numeric label (CORR in SQL)."""
-    view, out = as_view(source, table), {}
+    view, out = as_view(source, table), dict[str, float]()
     for start in range(0, len(numeric), PAIRS_PER_QUERY):
         chunk = [(c, label) for c in numeric[start : start + PAIRS_PER_QUERY]]
         out |= {a: abs(r) for a, _, r in _correlate(source, view, chunk)}

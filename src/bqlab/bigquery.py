@@ -65,7 +65,7 @@ def query_parameters(params: Mapping[str, Any] | None) -> list:
     """Turn ``{name: value}`` into BigQuery named query parameters (lists become arrays)."""
     from google.cloud import bigquery
 
-    out = []
+    out: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter] = []
     for name, value in (params or {}).items():
         if isinstance(value, list | tuple):
             kinds = {_scalar_type(v) for v in value if v is not None} or {"STRING"}

@@ -311,15 +311,15 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
     common = _merge({}, common, origin, ("common",), common_file)
     layers: dict[str, dict[str, Any]] = {}
     files = [common_file]
-    for stage in STAGES.values():
-        path = params_dir / f"{stage.stem}.yaml"
+    for entry in STAGES.values():
+        path = params_dir / f"{entry.stem}.yaml"
         values = _read_yaml(path)
         _check_keys(
             values,
-            set(params_model(stage.name).model_fields) - common_keys,
-            f"{path} (only {stage.stem}'s own keys; shared keys go in common.yaml)",
+            set(params_model(entry.name).model_fields) - common_keys,
+            f"{path} (only {entry.stem}'s own keys; shared keys go in common.yaml)",
         )
-        layers[stage.name] = _merge({}, values, origin, (stage.name,), path)
+        layers[entry.name] = _merge({}, values, origin, (entry.name,), path)
         files.append(path)
     runner_file = params_dir / "runner.yaml"
     runner = _read_yaml(runner_file) if runner_file.is_file() else {}
@@ -368,7 +368,7 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
 
 def _describe(err: ValidationError, stage: str, origin: dict, params_dir: Path) -> str:
     """One line per key at fault; the alternatives of a key that takes one of several forms are joined."""
-    problems: dict[tuple[str, ...], list[dict]] = {}
+    problems: dict[tuple[str, ...], list[Any]] = {}
     for problem in err.errors():
         # pydantic names each alternative of a union in the location ("str", "literal['auto']", ...)
         loc = tuple(

@@ -43,8 +43,12 @@ class Source(Protocol):
         """Return one row per query run so far: rows, bytes billed, cost, cache use."""
         ...
 
+    def table_version(self, table_id: str) -> dict[str, Any]:
+        """Return what changes when the table's content does (BigQuery: its last modification)."""
+        ...
 
-def tables_in(sql: str | exp.Expression) -> list[str]:
+
+def tables_in(sql: str | exp.Expr) -> list[str]:
     """Return the ``[project.]dataset.table`` names a BigQuery statement reads."""
     tree = sqlglot.parse_one(sql, read="bigquery") if isinstance(sql, str) else sql
     names = set()
@@ -105,7 +109,7 @@ def query_per_column(
     columns: Sequence[str],
     params: Mapping[str, Any] | None = None,
     slots_of=None,
-    **slots: str,
+    slots: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Run one named query per column, ``COLUMNS_PER_QUERY`` columns to a statement (UNION ALL).
 
@@ -121,7 +125,7 @@ def query_per_column(
                 table=table_sql,
                 column=quote_column(c),
                 name=f"'{c}'",
-                **slots,
+                **(slots or {}),
                 **(slots_of(c) if slots_of else {}),
             )
             for c in columns[start : start + COLUMNS_PER_QUERY]
@@ -241,7 +245,7 @@ def fetch_split(
         key=", ".join(_key_text(c, schema[c]) for c in key_columns),
         buckets=str(SPLIT_BUCKETS),
     )
-    params = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
+    params: dict[str, Any] = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
     params |= {"missing_values": list(missing_values), "max_rows": int(max_rows or 2**62)}
     frame = source.query(sql, params)
     # A float label may hold NaN ("NaN" in a CSV reads as a number): as unlabelled as NULL.

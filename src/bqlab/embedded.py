@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlglot
+from duckdb.func import ARROW
 from sqlglot import exp
 
 from bqlab.data import QUERY_LOG_COLUMNS, named_query, tables_in
@@ -92,7 +93,7 @@ class LocalSource:
             self._con.execute(f"SET threads = {int(engine.threads)}")
         self._con.execute(f"SET temp_directory = '{self._spill}'")
         self._con.create_function(
-            "farm_fingerprint", farm_fingerprint, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type="arrow"
+            "farm_fingerprint", farm_fingerprint, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type=ARROW
         )
         self._files = {validate_table_id(t): _file_entry(p) for t, p in (local_tables or {}).items()}
         self._loaded: set[str] = set()
@@ -166,6 +167,10 @@ class LocalSource:
         self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
         return frame.astype({name: "Int64" for name in wide}) if wide else frame
 
+    def table_version(self, table_id: str) -> dict[str, Any]:
+        """What stands for the table's version: its rows and schema (the runner hashes local files instead)."""
+        return {"rows": self.row_count(table_id), "schema": self.schema(table_id)}
+
     def query_log(self) -> pd.DataFrame:
         """Return one row per query: rows returned (nothing is billed on the embedded engine)."""
         return pd.DataFrame(self.log, columns=QUERY_LOG_COLUMNS)
@@ -219,7 +224,7 @@ def _unreadable(table_id: str, entry: tuple[Path, str, str | None] | None, err: 
     return DataError(f"cannot read {path} (table {table_id!r}): {first.removeprefix('Invalid Input Error: ')}; {fix}")
 
 
-def _check_parameters(tree: exp.Expression, params: Mapping[str, Any]) -> None:
+def _check_parameters(tree: exp.Expr, params: Mapping[str, Any]) -> None:
     used = {p.name for p in tree.find_all(exp.Parameter)}
     missing, unused = sorted(used - set(params)), sorted(set(params) - used)
     if missing or unused:

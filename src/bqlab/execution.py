@@ -40,7 +40,7 @@ def fast_notebook_imports() -> None:
     validation never uses. Marking that package absent makes jsonschema skip the check.
     """
     if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None marks it absent
 
 
 def _engine():

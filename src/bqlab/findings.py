@@ -36,7 +36,7 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
     lines = [*_task(m), f"{rows:,} rows and {columns} analysed columns."]
     missing = {k: v for k, v in m.get("missing_by_column", {}).items() if v}
     if missing:
-        worst = max(missing, key=missing.get)
+        worst = max(missing, key=lambda column: missing[column])
         share = 100 * m["missing_cells"] / max(rows * columns, 1)
         lines.append(
             f"{m['missing_cells']:,} missing cells ({share:.1f}% of all cells) in {len(missing)} column(s); "

@@ -60,7 +60,8 @@ def describe(fig: Figure) -> str:
         y, x = ax.get_ylabel(), ax.get_xlabel()
         axes = f" of {y} by {x}" if y and x else f" by {x}" if x else f" of {y}" if y else ""
         panels.append(" ".join(p for p in (ax.get_title(), f"({kind}{axes})") if p))
-    title = fig._suptitle.get_text() if fig._suptitle else ""
+    suptitle = getattr(fig, "_suptitle", None)  # matplotlib keeps the figure title here, untyped
+    title = suptitle.get_text() if suptitle else ""
     shown = panels[:6] + ([f"and {len(panels) - 6} more panels"] if len(panels) > 6 else [])
     return ": ".join(p for p in (title, "; ".join(shown)) if p) or "figure"
 
@@ -89,7 +90,7 @@ def show_descriptions() -> None:
         data = draw(fig)
         return (data, {"alt": describe(fig)}) if data is not None else None
 
-    with_alt.describes = True
+    with_alt.describes = True  # type: ignore[attr-defined]  # marks the wrapper, so it is never wrapped twice
     formatter.for_type(Figure, with_alt)
 
 

@@ -92,7 +92,7 @@ def summary_metrics(
     if str(task) == "regression":
         stats = balance.iloc[0] if len(balance) else {}
         metrics["label_summary"] = {k: float(stats[k]) for k in ("mean", "std", "min", "median", "max") if k in stats}
-        metrics["unlabelled_rows"] = metrics["missing_by_column"].get(label, 0)
+        metrics["unlabelled_rows"] = int(missing.set_index("column_name")["missing_count"].get(label, 0))
         return metrics
     labelled = balance[balance[label] != "<missing>"]
     metrics["classes"] = len(labelled)

@@ -126,7 +126,8 @@ def _slug(text: str) -> str:
 def save_figures(nb, folder: Path) -> list[Path]:
     """Save every PNG figure of the notebook as ``NN-<section>.png`` (the section it appears in)."""
     folder.mkdir(parents=True, exist_ok=True)
-    saved, section = [], "figure"
+    saved: list[Path] = []
+    section = "figure"
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             headings = re.findall(r"^#{1,3}\s+(.+)$", cell.source, re.M)

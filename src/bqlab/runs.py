@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bqlab.errors import PipelineError
 
@@ -97,7 +97,7 @@ class ReportsLock:
 
     def __init__(self, reports_dir: Path) -> None:
         self.path = reports_dir / ".lock"
-        self._handle = None
+        self._handle: IO[str] | None = None
 
     def __enter__(self) -> "ReportsLock":
         handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
@@ -127,8 +127,20 @@ class ReportsLock:
 
 
 # What the index and reuse read from a run record, and from each of its stages.
-_RUN_KEYS = {"run_id": str, "started": str, "status": str, "seconds": (int, float), "stages": list}
-_STAGE_KEYS = {"stage": str, "notebook": str, "status": str, "seconds": (int, float), "metrics": dict}
+_RUN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "run_id": str,
+    "started": str,
+    "status": str,
+    "seconds": (int, float),
+    "stages": list,
+}
+_STAGE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "stage": str,
+    "notebook": str,
+    "status": str,
+    "seconds": (int, float),
+    "metrics": dict,
+}
 
 
 def _check_record(record: Any) -> None:

@@ -142,8 +142,8 @@ def newest_output(root: Path, stage: str, name: str, wanted: dict[str, Any]) -> 
             found.append((when, "scratch" not in what, str(path), what))
     if not found:
         return None
-    _, _, path, what = max(found)
-    return path, what
+    _, _, newest, what = max(found)
+    return newest, what
 
 
 def short_errors() -> None:

@@ -47,7 +47,7 @@ def direction(key: str) -> int:
 
 def flat_numbers(values: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     """The numeric leaves of nested metrics, by dotted key (``per_class.Adelie.f1``)."""
-    out = {}
+    out: dict[str, float] = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
