@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from bqlab.fingerprint import quick_key  # noqa: E402
-from bqlab.synthetic import write_synthetic_penguins  # noqa: E402
+from bqlab.runner.fingerprint import quick_key  # noqa: E402
+from bqlab.sources.synthetic import write_synthetic_penguins  # noqa: E402
 
 TABLE = "synthetic-project.lab.penguins"
 # Runs a command; prints its wall time and the peak resident memory of the process (and children).

@@ -23,7 +23,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from bqlab.synthetic import write_synthetic_penguins  # noqa: E402
+from bqlab.sources.synthetic import write_synthetic_penguins  # noqa: E402
 
 TABLE = "synthetic-project.lab.penguins"
 GIB = 1024**3

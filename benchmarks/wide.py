@@ -2,7 +2,7 @@
 
 The whole report (``python -m bqlab report --force``, default params) on the embedded penguins
 table (6 features, 344 rows: the baseline) and on synthetic tables of 2,000 rows with 30 and
-with 300 numeric features (``bqlab.synthetic.wide_table``, CSV). For each: the data analysis's
+with 300 numeric features (``bqlab.sources.synthetic.wide_table``, CSV). For each: the data analysis's
 time and its ratio to the penguins data analysis, each notebook's time and peak memory, the
 whole report's time and peak memory (the runner and its kernels, sampled every 0.1 s), and the
 largest HTML report. Each case runs ``--repeat`` times and keeps the median time and the largest
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scale import ROOT, report, slowest_cells, stage_rows
 
-from bqlab.synthetic import wide_table
+from bqlab.sources.synthetic import wide_table
 
 TABLE = "synthetic-project.lab.wide"
 

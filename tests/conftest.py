@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from bqlab import cli
-from bqlab.datasets import PENGUINS_TABLE
-from bqlab.embedded import LocalSource
+from bqlab.sources.datasets import PENGUINS_TABLE
+from bqlab.sources.embedded import LocalSource
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -61,7 +61,7 @@ def load_penguins(client, folder) -> None:
     """Load the embedded penguins table into the emulator through the client's load API."""
     from google.cloud import bigquery
 
-    from bqlab.datasets import PENGUINS_SCHEMA, penguins
+    from bqlab.sources.datasets import PENGUINS_SCHEMA, penguins
 
     path = folder / "penguins.parquet"
     penguins().to_parquet(path)

@@ -60,7 +60,8 @@ def install(point: str, sig: signal.Signals) -> None:
     """Wrap the runner's function at ``point`` so that reaching it sends ``sig``."""
     from jupyter_client.manager import AsyncKernelManager
 
-    from bqlab import pipeline, render
+    from bqlab.report import render
+    from bqlab.runner import pipeline
 
     if point == "preflight":
         _before(pipeline, "preflight", sig)

@@ -51,7 +51,7 @@ def regression(rows: int = 400, seed: int = 2) -> pd.DataFrame:
 
 def wide(rows: int = 2000, columns: int = 300) -> pd.DataFrame:
     """``columns`` numeric features; the binary label ``target`` depends on ``f007`` and ``f123`` only."""
-    from bqlab.synthetic import wide_table
+    from bqlab.sources.synthetic import wide_table
 
     return wide_table(rows, columns)
 

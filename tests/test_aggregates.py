@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqlab import aggregates, data, features
-from bqlab.datasets import PENGUINS_TABLE
-from bqlab.embedded import LocalSource
+from bqlab.analysis import aggregates, features, queries
 from bqlab.errors import DataError
+from bqlab.sources.datasets import PENGUINS_TABLE
+from bqlab.sources.embedded import LocalSource
 
 from .conftest import ROOT
 
@@ -53,22 +53,22 @@ def test_sample_is_bounded_deterministic_and_independent_of_row_order(tmp_path, 
     shuffled = tmp_path / "shuffled.parquet"
     penguins_frame.sample(frac=1, random_state=7).to_parquet(shuffled)
     columns = ["species", "island", "body_mass_g"]
-    a = data.sample_rows(LocalSource(), PENGUINS_TABLE, columns, 50, seed=3)
-    b = data.sample_rows(LocalSource({PENGUINS_TABLE: shuffled}), PENGUINS_TABLE, columns, 50, seed=3)
+    a = queries.sample_rows(LocalSource(), PENGUINS_TABLE, columns, 50, seed=3)
+    b = queries.sample_rows(LocalSource({PENGUINS_TABLE: shuffled}), PENGUINS_TABLE, columns, 50, seed=3)
     assert len(a) == 50
     pd.testing.assert_frame_equal(a, b)
-    c = data.sample_rows(LocalSource(), PENGUINS_TABLE, columns, 50, seed=4)
+    c = queries.sample_rows(LocalSource(), PENGUINS_TABLE, columns, 50, seed=4)
     assert not a.equals(c), "another seed, another sample"
 
 
 def test_a_sample_larger_than_the_table_is_the_whole_table(penguins_source):
-    sample = data.sample_rows(penguins_source, PENGUINS_TABLE, ["species"], 5000, seed=1)
+    sample = queries.sample_rows(penguins_source, PENGUINS_TABLE, ["species"], 5000, seed=1)
     assert len(sample) == 344
 
 
 def test_a_sample_of_zero_rows_is_refused(penguins_source):
     with pytest.raises(DataError, match="sample_rows=0: a sample needs at least one row"):
-        data.sample_rows(penguins_source, PENGUINS_TABLE, ["species"], 0, seed=1)
+        queries.sample_rows(penguins_source, PENGUINS_TABLE, ["species"], 0, seed=1)
 
 
 @pytest.fixture
@@ -95,14 +95,14 @@ def test_a_single_row_class_and_an_all_null_column_are_summarised_not_fatal(odd_
     assert (empty["count"] == 0).all() and empty["mean"].isna().all() and empty["median"].isna().all()
     corr = aggregates.correlation_matrix(aggregates.correlation_pairs(odd_table, TABLE, ["x", "empty"]), ["x", "empty"])
     assert np.isnan(corr.loc["x", "empty"])
-    from bqlab import plots
+    from bqlab.analysis import plots
 
     figure = plots.distributions_by_class(stats, "label")  # the empty column draws an empty panel
     assert [ax.get_title() for ax in figure.axes if ax.get_visible()] == ["x by label", "empty by label"]
 
 
 def test_training_on_a_feature_with_no_value_is_refused_with_the_column_named(odd_table):
-    train, _ = data.fetch_split(odd_table, TABLE, ["label", "x", "empty"], ["label", "x", "empty"], 0.25, 1)
+    train, _ = queries.fetch_split(odd_table, TABLE, ["label", "x", "empty"], ["label", "x", "empty"], 0.25, 1)
     with pytest.raises(DataError, match=r"feature\(s\) \['empty'\] have no value in any of the .* rows read"):
         features.split_xy(train, "label", ["x", "empty"])
 
@@ -115,7 +115,7 @@ def test_no_query_selects_every_column():
 
 
 def test_correlations_of_many_columns_come_from_the_sample_and_agree_with_sql(tmp_path, monkeypatch):
-    from bqlab.synthetic import wide_table
+    from bqlab.sources.synthetic import wide_table
 
     path = tmp_path / "w.parquet"
     wide_table(rows=300, columns=8).to_parquet(path)

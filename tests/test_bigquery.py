@@ -12,8 +12,8 @@ import pytest
 from google.api_core import exceptions
 from google.auth.exceptions import DefaultCredentialsError
 
-from bqlab.bigquery import GIB, BigQuerySource, human_bytes, query_parameters
 from bqlab.errors import CostLimitError, DataError
+from bqlab.sources.bigquery import GIB, BigQuerySource, human_bytes, query_parameters
 
 
 class StandInClient:

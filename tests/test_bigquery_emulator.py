@@ -5,10 +5,12 @@ import json
 import pandas as pd
 import pytest
 
-from bqlab import data
-from bqlab.bigquery import BigQuerySource
-from bqlab.datasets import PENGUINS_TABLE
+from bqlab import sources
+from bqlab.analysis import queries
 from bqlab.errors import DataError
+from bqlab.sources import base
+from bqlab.sources.bigquery import BigQuerySource
+from bqlab.sources.datasets import PENGUINS_TABLE
 
 from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
 
@@ -38,12 +40,12 @@ def test_schema_matches_the_embedded_table(warehouse, penguins_source):
 def test_named_queries_return_equal_frames_on_both_engines(warehouse, penguins_source):
     pairs = [
         (
-            data.fetch_columns(warehouse, PENGUINS, COLUMNS),
-            data.fetch_columns(penguins_source, PENGUINS_TABLE, COLUMNS),
+            queries.fetch_columns(warehouse, PENGUINS, COLUMNS),
+            queries.fetch_columns(penguins_source, PENGUINS_TABLE, COLUMNS),
         ),
         (
-            data.column_profile(warehouse, PENGUINS, COLUMNS, ["."]),
-            data.column_profile(penguins_source, PENGUINS_TABLE, COLUMNS, ["."]),
+            queries.column_profile(warehouse, PENGUINS, COLUMNS, ["."]),
+            queries.column_profile(penguins_source, PENGUINS_TABLE, COLUMNS, ["."]),
         ),
     ]
     for remote, local in pairs:
@@ -54,8 +56,8 @@ def test_the_split_selects_the_same_rows_in_the_same_order_on_both_engines(wareh
     key = ["species", "island", "culmen_length_mm", "flipper_length_mm", "body_mass_g", "sex"]
     for seed, max_rows in ((1, None), (42, None), (7, 120)):
         args = ([*key, "culmen_depth_mm"], key, 0.25, seed, ["."], max_rows)
-        remote = data.fetch_split(warehouse, PENGUINS, *args)
-        local = data.fetch_split(penguins_source, PENGUINS_TABLE, *args)
+        remote = queries.fetch_split(warehouse, PENGUINS, *args)
+        local = queries.fetch_split(penguins_source, PENGUINS_TABLE, *args)
         assert max_rows is None or len(remote[0]) + len(remote[1]) == max_rows
         for remote_side, local_side in zip(remote, local, strict=True):
             assert len(remote_side) == len(local_side) > 20
@@ -65,10 +67,10 @@ def test_the_split_selects_the_same_rows_in_the_same_order_on_both_engines(wareh
 
 
 def test_the_sample_and_the_sql_statistics_agree_on_both_engines(warehouse, penguins_source):
-    from bqlab import aggregates
+    from bqlab.analysis import aggregates
 
-    sample_remote = data.sample_rows(warehouse, PENGUINS, COLUMNS, 40, seed=3)
-    sample_local = data.sample_rows(penguins_source, PENGUINS_TABLE, COLUMNS, 40, seed=3)
+    sample_remote = queries.sample_rows(warehouse, PENGUINS, COLUMNS, 40, seed=3)
+    sample_local = queries.sample_rows(penguins_source, PENGUINS_TABLE, COLUMNS, 40, seed=3)
     pd.testing.assert_frame_equal(sample_remote.astype({"sex": object}), sample_local.astype({"sex": object}))
     numeric = ["culmen_length_mm", "body_mass_g"]
     pairs = [
@@ -100,7 +102,7 @@ def test_the_sample_and_the_sql_statistics_agree_on_both_engines(warehouse, peng
 
 
 def test_large_results_come_through_the_storage_read_api(bigquery_emulator):  # noqa: F811
-    from bqlab.bigquery import storage_read_client
+    from bqlab.sources.bigquery import storage_read_client
 
     class Counting:
         """The real Storage Read client, counting the read sessions it opens."""
@@ -118,9 +120,9 @@ def test_large_results_come_through_the_storage_read_api(bigquery_emulator):  # 
     reader = Counting(storage_read_client(bigquery_emulator.storage_endpoint))
     # 50-row REST pages make the 344 rows "large": more than the first page holds.
     source = BigQuerySource(bigquery_emulator.client, storage=reader, page_size=50)
-    over_storage = data.fetch_columns(source, PENGUINS, COLUMNS)
+    over_storage = queries.fetch_columns(source, PENGUINS, COLUMNS)
     assert reader.sessions >= 1
-    over_rest = data.fetch_columns(BigQuerySource(bigquery_emulator.client, storage=False), PENGUINS, COLUMNS)
+    over_rest = queries.fetch_columns(BigQuerySource(bigquery_emulator.client, storage=False), PENGUINS, COLUMNS)
     assert len(over_storage) == 344
     pd.testing.assert_frame_equal(_normalised(over_storage), _normalised(over_rest))
 
@@ -137,8 +139,8 @@ def test_a_missing_table_is_named(warehouse):
 
 
 def test_missing_credentials_say_how_to_log_in(monkeypatch, tmp_path):
-    from bqlab.bigquery import open_warehouse
     from bqlab.config import BigQueryParams
+    from bqlab.sources.bigquery import open_warehouse
 
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud application-default file
@@ -150,7 +152,7 @@ def test_missing_credentials_say_how_to_log_in(monkeypatch, tmp_path):
 def test_a_repeated_query_comes_from_the_cache_until_the_table_changes(bigquery_emulator, tmp_path):  # noqa: F811
     from google.cloud import bigquery
 
-    from bqlab.query_cache import QueryCache
+    from bqlab.sources.query_cache import QueryCache
 
     client = bigquery_emulator.client
     table = "test-project.ml_datasets.cache_probe"
@@ -256,7 +258,7 @@ def text_numbers(bigquery_emulator, tmp_path_factory):  # noqa: F811
     """A table with an integer label and numbers stored as text, in the emulator and on the embedded engine."""
     from google.cloud import bigquery
 
-    from bqlab.embedded import LocalSource
+    from bqlab.sources.embedded import LocalSource
 
     from . import tables
 
@@ -274,24 +276,23 @@ def text_numbers(bigquery_emulator, tmp_path_factory):  # noqa: F811
 
 
 def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(warehouse, text_numbers, monkeypatch):
-    from bqlab import aggregates
-    from bqlab.analysis import selection
+    from bqlab.analysis import aggregates, selection
 
-    monkeypatch.setattr(data, "COLUMNS_PER_QUERY", 1)  # every per-column query in several statements
+    monkeypatch.setattr(base, "COLUMNS_PER_QUERY", 1)  # every per-column query in several statements
     monkeypatch.setattr(aggregates, "DISTINCT_PER_QUERY", 2)
     monkeypatch.setattr(aggregates, "PAIRS_PER_QUERY", 1)
     casts = {"spend": "FLOAT64", "flag": "BOOL", "visits": "INT64"}
-    views = [data.table_view(s, TEXT_TABLE, casts) for s in (warehouse, text_numbers)]
+    views = [sources.table_view(s, TEXT_TABLE, casts) for s in (warehouse, text_numbers)]
     expected = {"churned": "INT64", "tenure": "INT64", "plan": "STRING"} | casts
     assert views[0].schema == views[1].schema == expected
     for s, v in zip((warehouse, text_numbers), views, strict=True):  # the same values where engines' casts differ
-        frame = data.fetch_columns(s, v, ["flag", "visits"])
+        frame = queries.fetch_columns(s, v, ["flag", "visits"])
         flags = frame["flag"].astype(object)
         assert (flags.isna().sum(), (flags == True).sum(), (flags == False).sum()) == (160, 160, 80)  # noqa: E712
         assert frame["visits"].dropna().astype(int).value_counts().to_dict() == {3: 80, 7: 80, 1000: 80}
     both = [(warehouse, views[0]), (text_numbers, views[1])]
     columns = ["churned", "tenure", "plan", "spend"]
-    profiles = [data.column_profile(s, v, columns, ["n/a"]) for s, v in both]
+    profiles = [queries.column_profile(s, v, columns, ["n/a"]) for s, v in both]
     pd.testing.assert_frame_equal(*profiles, check_dtype=False)
     spend = profiles[0].set_index("column_name").loc["spend"]
     assert (spend["placeholder_count"], spend["cast_failed_count"]) == (12, 5), "n/a is a placeholder, 12,5 fails"
@@ -315,6 +316,6 @@ def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(wareh
     strength = [aggregates.label_correlations(s, v, "churned", numeric) for s, v in both]
     pd.testing.assert_series_equal(*strength)
     assert strength[0]["tenure"] > 0.15 > strength[0]["spend"], "|r| with a numeric label, in SQL"
-    splits = [data.fetch_split(s, v, columns, columns, 0.25, 42, ["n/a"]) for s, v in both]
+    splits = [queries.fetch_split(s, v, columns, columns, 0.25, 42, ["n/a"]) for s, v in both]
     for remote, local in zip(*splits, strict=True):
         pd.testing.assert_frame_equal(remote, local, check_dtype=False)

@@ -14,8 +14,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from bqlab.analysis import session
-from bqlab.execution import KERNEL_NAME
-from bqlab.provenance import redact
+from bqlab.runner.execution import KERNEL_NAME
+from bqlab.runner.provenance import redact
 
 from .conftest import ROOT, write_yaml
 

@@ -6,9 +6,10 @@ import pytest
 
 from bqlab import cli
 from bqlab.errors import ParamsError
-from bqlab.render import write_index
 from bqlab.report import compare as cmp
+from bqlab.report.render import write_index
 from bqlab.report.trends import sparkline, trends
+from bqlab.runner.runs import load_runs
 from bqlab.stages import key_metrics
 
 PNG = base64.b64decode(
@@ -147,7 +148,7 @@ def test_the_index_shows_each_key_metric_over_the_comparable_runs_and_links_comp
     accuracy = next(line for line in groups[0]["lines"] if line["title"] == "test accuracy")
     assert (accuracy["first"], accuracy["last"], accuracy["range"]) == ("0.900", "0.950", "0.900 to 0.950")
     assert "<title>test accuracy over 2 runs: 0.900, 0.950</title>" in accuracy["svg"]
-    index = write_index(reports).read_text(encoding="utf-8")
+    index = write_index(reports, load_runs(reports)).read_text(encoding="utf-8")
     assert '<a href="runs/r2/compare.html">compared with r1</a>' in index
     assert "runs/r1/compare.html" not in index and "runs/r3/compare.html" not in index
     assert index.count('<svg class="spark"') == len(groups[0]["lines"])

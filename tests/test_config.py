@@ -1,9 +1,9 @@
 import pytest
 
 from bqlab.config import EvaluateParams, TrainParams, load_params
-from bqlab.data import open_source
 from bqlab.errors import ParamsError
 from bqlab.project import ROOT_VARIABLE
+from bqlab.sources import open_source
 
 from .conftest import ROOT, write_yaml
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bqlab.execution import KERNEL_NAME
+from bqlab.runner.execution import KERNEL_NAME
 
 from .conftest import ROOT
 
@@ -188,7 +188,7 @@ def test_build_context_leaves_out_credentials_and_generated_files(tmp_path):
         ".git/HEAD",
         "src/bqlab/__pycache__/data.cpython-311.pyc",
     ]
-    kept = ["Dockerfile", "src/bqlab/data.py", "params/common.yaml", "notebooks/01-eda.ipynb", "docker/run.sh"]
+    kept = ["Dockerfile", "src/bqlab/sources/base.py", "params/common.yaml", "notebooks/01-eda.ipynb", "docker/run.sh"]
     for name in planted + kept:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")

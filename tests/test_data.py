@@ -1,10 +1,11 @@
 import pandas as pd
 import pytest
 
-from bqlab import data
-from bqlab.datasets import PENGUINS_TABLE, penguins
-from bqlab.embedded import LocalSource
+from bqlab import sources
+from bqlab.analysis import queries
 from bqlab.errors import DataError
+from bqlab.sources.datasets import PENGUINS_TABLE, penguins
+from bqlab.sources.embedded import LocalSource
 
 
 def test_named_parameters_are_bound_not_formatted(penguins_source):
@@ -69,7 +70,7 @@ def test_a_missing_local_file_is_named(tmp_path):
 
 
 def test_fetch_columns_returns_only_the_named_columns(penguins_source):
-    frame = data.fetch_columns(penguins_source, PENGUINS_TABLE, ["sex", "body_mass_g"])
+    frame = queries.fetch_columns(penguins_source, PENGUINS_TABLE, ["sex", "body_mass_g"])
     assert list(frame.columns) == ["sex", "body_mass_g"]
     assert len(frame) == 344
 
@@ -79,16 +80,16 @@ def test_fetch_columns_refuses_an_empty_table(tmp_path):
     path.write_text("label,x\n", encoding="utf-8")
     source = LocalSource({"proj-abc.ds.empty": path})
     with pytest.raises(DataError, match="returned no rows"):
-        data.fetch_columns(source, "proj-abc.ds.empty", ["label", "x"])
+        queries.fetch_columns(source, "proj-abc.ds.empty", ["label", "x"])
 
 
 def test_fetch_columns_rejects_a_column_name_carrying_sql(penguins_source):
     with pytest.raises(DataError, match="column name"):
-        data.fetch_columns(penguins_source, PENGUINS_TABLE, ["sex FROM x; --"])
+        queries.fetch_columns(penguins_source, PENGUINS_TABLE, ["sex FROM x; --"])
 
 
 def test_column_profile_counts_nulls_and_placeholders_in_sql(penguins_source):
-    profile = data.column_profile(penguins_source, PENGUINS_TABLE, ["sex", "body_mass_g", "species"], ["."])
+    profile = queries.column_profile(penguins_source, PENGUINS_TABLE, ["sex", "body_mass_g", "species"], ["."])
     assert profile.to_dict("list") == {
         "column_name": ["sex", "body_mass_g", "species"],
         "row_count": [344, 344, 344],
@@ -107,13 +108,15 @@ def test_bigquery_source_without_a_billing_project_says_how_to_set_one(monkeypat
     with pytest.raises(
         DataError, match="no billing project for BigQuery: set bigquery.project .* GOOGLE_CLOUD_PROJECT"
     ):
-        data.open_source(params)
+        sources.open_source(params)
 
 
 def test_a_nan_label_is_unlabelled_like_null(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("y,x\n" + "".join(f"{v},{i}\n" for i, v in enumerate(["1.5", "NaN", "2.5", "", "3.5"] * 20)))
-    train, test = data.fetch_split(LocalSource({"p-abcdef.d.t": path}), "p-abcdef.d.t", ["y", "x"], ["y", "x"], 0.3, 1)
+    train, test = queries.fetch_split(
+        LocalSource({"p-abcdef.d.t": path}), "p-abcdef.d.t", ["y", "x"], ["y", "x"], 0.3, 1
+    )
     assert len(train) + len(test) == 60 and not pd.concat([train, test])["y"].isna().any()
 
 

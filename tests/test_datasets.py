@@ -2,7 +2,7 @@
 
 import pytest
 
-from bqlab.datasets import PENGUINS_SCHEMA, PENGUINS_TABLE
+from bqlab.sources.datasets import PENGUINS_SCHEMA, PENGUINS_TABLE
 
 TABLE = f"`{PENGUINS_TABLE}`"
 

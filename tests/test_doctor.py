@@ -1,4 +1,4 @@
-from bqlab.doctor import run_doctor
+from bqlab.runner.doctor import run_doctor
 
 from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqlab import evaluation
+from bqlab.analysis import evaluation
 from bqlab.analysis.tables import EMPTY_NOTE
 
 

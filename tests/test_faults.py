@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bqlab.runs import _check_record, discard_partials, load_runs, remove_runs, runs_to_prune
+from bqlab.runner.runs import _check_record, discard_partials, load_runs, remove_runs, runs_to_prune
 
 from .conftest import ROOT
 from .fault_runner import POINTS
@@ -342,7 +342,7 @@ def test_a_full_disk_is_named_with_exit_code_2_and_earlier_runs_untouched(tmp_pa
             def full(*_args, **_kwargs):
                 raise OSError(errno.ENOSPC, "No space left on device")
 
-            monkeypatch.setattr("bqlab.render.write_atomically", full)
+            monkeypatch.setattr("bqlab.report.render.write_atomically", full)
         earlier = reports / "runs" / "20200101T000000Z-abcdef"
         earlier.mkdir(parents=True)
         record = '{"run_id": "20200101T000000Z-abcdef", "started": "x", "status": "ok", "seconds": 1.0, "stages": []}'

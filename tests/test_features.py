@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqlab import features
+from bqlab.analysis import features
 
 
 @pytest.fixture

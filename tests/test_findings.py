@@ -1,6 +1,6 @@
 """The summary at the top of each report, written from the run's numbers."""
 
-from bqlab import findings
+from bqlab.report import findings
 
 EDA = {
     "rows": 344,

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from bqlab import fingerprint
+from bqlab.runner import fingerprint
 
 from .conftest import ROOT
 
@@ -8,16 +8,17 @@ SRC = ROOT / "src" / "bqlab"
 
 
 def test_package_files_follow_imports_transitively():
-    files = {p.name for p in fingerprint.package_files("from bqlab import identifiers")}
-    assert {"identifiers.py", "errors.py", "__init__.py"} <= files
-    assert "plots.py" not in files and "pipeline.py" not in files
+    files = {str(p.relative_to(SRC)) for p in fingerprint.package_files("from bqlab.sources import identifiers")}
+    assert {"sources/identifiers.py", "errors.py", "__init__.py", "sources/__init__.py"} <= files
+    assert "analysis/plots.py" not in files and "runner/pipeline.py" not in files
 
 
 def test_notebook_dependencies_include_the_modules_it_calls():
     code = fingerprint.notebook_code(ROOT / "notebooks" / "03-evaluate.ipynb")
-    files = {p.name for p in fingerprint.package_files(code)}
-    assert {"evaluation.py", "modeling.py", "features.py", "data.py", "plots.py"} <= files
-    assert "profiling.py" not in files and "render.py" not in files
+    files = {str(p.relative_to(SRC)) for p in fingerprint.package_files(code)}
+    expected = {"analysis/evaluation.py", "analysis/modeling.py", "analysis/queries.py", "sources/__init__.py"}
+    assert expected | {"sources/base.py", "sources/embedded.py"} <= files, "followed into the engine open_source opens"
+    assert "analysis/profiling.py" not in files and "report/render.py" not in files
 
 
 def test_stage_fingerprint_changes_with_each_input(tmp_path):

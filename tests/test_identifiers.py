@@ -1,7 +1,7 @@
 import pytest
 
 from bqlab.errors import DataError
-from bqlab.identifiers import quote_column, quote_table, split_table_id, validate_column, validate_table_id
+from bqlab.sources.identifiers import quote_column, quote_table, split_table_id, validate_column, validate_table_id
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from bqlab.execution import KERNEL_NAME
+from bqlab.runner.execution import KERNEL_NAME
 
 from .conftest import ROOT
 
@@ -123,8 +123,8 @@ async def _execute(port: int, kernel_id: str, code: str) -> str:
 def test_a_cell_runs_in_the_project_kernel_and_imports_the_package(lab):
     kernel = _api(lab, "/api/kernels", "POST", {"name": KERNEL_NAME})
     try:
-        code = "import bqlab.data, bqlab.embedded, sys\nprint(bqlab.data.__name__, sys.prefix)"
+        code = "import bqlab.sources.base, bqlab.sources.embedded, sys\nprint(bqlab.sources.base.__name__, sys.prefix)"
         output = asyncio.run(_execute(lab, kernel["id"], code))
-        assert output.startswith("bqlab.data "), output
+        assert output.startswith("bqlab.sources.base "), output
     finally:
         _api(lab, f"/api/kernels/{kernel['id']}", "DELETE")

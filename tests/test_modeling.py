@@ -7,7 +7,7 @@ from sklearn.base import is_regressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from bqlab import modeling
+from bqlab.analysis import modeling
 from bqlab.errors import PipelineError
 
 

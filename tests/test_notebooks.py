@@ -9,7 +9,7 @@ import pytest
 
 from bqlab import lab_save
 from bqlab.config import params_model
-from bqlab.execution import KERNEL_NAME
+from bqlab.runner.execution import KERNEL_NAME
 from bqlab.stages import STAGES
 
 from .conftest import ROOT

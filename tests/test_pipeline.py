@@ -196,7 +196,7 @@ def test_ctrl_c_discards_the_unfinished_run_and_keeps_the_rest(project, capsys, 
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bqlab.pipeline.execute_notebook", interrupted)
+    monkeypatch.setattr("bqlab.runner.pipeline.execute_notebook", interrupted)
     assert _run(project, "report") == 130
     assert "interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in (project / "reports" / "runs").iterdir()) == [earlier.name]

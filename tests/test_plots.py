@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqlab import plots
+from bqlab.analysis import plots
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from bqlab import profiling
+from bqlab.analysis import profiling
 from bqlab.sources.views import TableView
 
 VIEW = TableView("p-abcdef.d.t", {"label": "STRING", "sex": "STRING", "code": "STRING", "spend": "STRING"})

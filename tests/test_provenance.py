@@ -1,9 +1,9 @@
 import nbformat
 import pytest
 
-from bqlab import provenance
-from bqlab.header import details_html, header_html
-from bqlab.render import finish_notebook, render_reports
+from bqlab.report.header import details_html, header_html
+from bqlab.report.render import finish_notebook, render_reports
+from bqlab.runner import provenance
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from bqlab.query_cache import QueryCache
+from bqlab.sources.query_cache import QueryCache
 
 
 def test_results_round_trip_and_keys_follow_sql_params_and_table_versions(tmp_path):

@@ -5,8 +5,9 @@ import json
 
 import nbformat
 
-from bqlab.header import TOC_PLACEHOLDER
-from bqlab.render import metric_changes, save_figures, with_contents, write_index
+from bqlab.report.header import TOC_PLACEHOLDER
+from bqlab.report.render import metric_changes, save_figures, with_contents, write_index
+from bqlab.runner.runs import load_runs
 
 
 def _run(reports, run_id, accuracy):
@@ -31,7 +32,7 @@ def test_index_shows_the_change_of_each_key_metric_against_the_previous_run_that
     _run(tmp_path, "20260102T000000Z-bbbbbb", None)  # failed or older layout: skipped
     _run(tmp_path, "20260103T000000Z-cccccc", 0.95)
     _run(tmp_path, "20260104T000000Z-dddddd", 0.95)
-    page = write_index(tmp_path).read_text()
+    page = write_index(tmp_path, load_runs(tmp_path)).read_text()
     rows = page.split('<tr id="')[1:]
     assert rows[0].startswith("20260104T000000Z-dddddd") and rows[-1].startswith("20260101T000000Z-aaaaaa")
     assert 'test accuracy <strong>0.950</strong> <span class="change same"' in rows[0] and ">±0<" in rows[0]

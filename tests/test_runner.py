@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqlab.runs import ReportsLock
+from bqlab.runner.runs import ReportsLock
 
 from .conftest import ROOT, write_yaml
 from .test_pipeline import _run

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bqlab import data
-from bqlab.datasets import PENGUINS_TABLE
-from bqlab.embedded import LocalSource
+from bqlab.analysis import queries
 from bqlab.errors import DataError
+from bqlab.sources.datasets import PENGUINS_TABLE
+from bqlab.sources.embedded import LocalSource
 
 TABLE = "my-project.lab.rows"
 KEY = ["label", "x", "cat"]
@@ -45,7 +45,7 @@ def rows() -> pd.DataFrame:
 def split(frame: pd.DataFrame, tmp_path, name="rows.csv", key=KEY, seed=7, fraction=0.25):
     path = tmp_path / name
     frame.to_csv(path, index=False)
-    return data.fetch_split(LocalSource({TABLE: path}), TABLE, key, key, fraction, seed, ["."])
+    return queries.fetch_split(LocalSource({TABLE: path}), TABLE, key, key, fraction, seed, ["."])
 
 
 def test_split_drops_unlabelled_rows_and_keeps_every_other_row_once(rows, tmp_path):
@@ -74,8 +74,8 @@ def test_split_ignores_columns_outside_the_key(rows, tmp_path):
     path = tmp_path / "rows.csv"
     rows.to_csv(path, index=False)
     source = LocalSource({TABLE: path})
-    _, with_extra = data.fetch_split(source, TABLE, [*KEY, "extra"], KEY, 0.25, 7, ["."])
-    _, without = data.fetch_split(source, TABLE, KEY, KEY, 0.25, 7, ["."])
+    _, with_extra = queries.fetch_split(source, TABLE, [*KEY, "extra"], KEY, 0.25, 7, ["."])
+    _, without = queries.fetch_split(source, TABLE, KEY, KEY, 0.25, 7, ["."])
     pd.testing.assert_frame_equal(with_extra.drop(columns="extra"), without)
 
 
@@ -90,16 +90,16 @@ def test_a_key_column_of_an_unhashable_type_is_named(tmp_path):
     frame.to_parquet(tmp_path / "t.parquet")
     source = LocalSource({TABLE: tmp_path / "t.parquet"})
     with pytest.raises(DataError, match=r"column 'when' has type DATETIME, which cannot key the train/test split"):
-        data.fetch_split(source, TABLE, ["label", "when"], ["label", "when"], 0.25, 7)
+        queries.fetch_split(source, TABLE, ["label", "when"], ["label", "when"], 0.25, 7)
 
 
 def test_an_unknown_column_is_named(penguins_source):
     with pytest.raises(DataError, match=r"columns \['beak'\] are not in table"):
-        data.fetch_split(penguins_source, PENGUINS_TABLE, ["species", "beak"], ["species", "beak"], 0.25, 7)
+        queries.fetch_split(penguins_source, PENGUINS_TABLE, ["species", "beak"], ["species", "beak"], 0.25, 7)
 
 
 def test_a_table_of_few_distinct_rows_is_refused_with_the_reason(tmp_path):
     path = tmp_path / "t.csv"
     pd.DataFrame({"y": ["a", "b"] * 100, "x": ["u", "v"] * 100}).to_csv(path, index=False)
     with pytest.raises(DataError, match=r"the 200 labelled rows hold only 2 distinct combinations .* same side"):
-        data.fetch_split(LocalSource({TABLE: path}), TABLE, ["y", "x"], ["y", "x"], 0.01, 1)
+        queries.fetch_split(LocalSource({TABLE: path}), TABLE, ["y", "x"], ["y", "x"], 0.01, 1)

@@ -9,8 +9,8 @@ import sys
 import nbformat
 import pytest
 
-from bqlab import findings
 from bqlab.config import params_model
+from bqlab.report import findings
 from bqlab.stages import METRICS_FILE, STAGES, Stage
 
 from .conftest import ROOT, run_cli
@@ -39,7 +39,7 @@ PREDICT = """\
 import json
 import pathlib
 
-from bqlab import modeling
+from bqlab.analysis import modeling
 
 fitted = modeling.load_model(model_path)
 pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,11 @@
 import pyarrow.parquet as pq
 import pytest
 
-from bqlab import aggregates
-from bqlab.datasets import PENGUINS_TABLE
-from bqlab.embedded import LocalSource
+from bqlab.analysis import aggregates
 from bqlab.errors import DataError
-from bqlab.synthetic import write_synthetic_penguins
+from bqlab.sources.datasets import PENGUINS_TABLE
+from bqlab.sources.embedded import LocalSource
+from bqlab.sources.synthetic import write_synthetic_penguins
 
 TABLE = "synthetic-project.lab.penguins"
 

@@ -3,10 +3,11 @@
 import pandas as pd
 import pytest
 
-from bqlab import data
+from bqlab import sources
+from bqlab.analysis import queries
 from bqlab.config import LocalFile
-from bqlab.embedded import LocalSource
 from bqlab.errors import DataError
+from bqlab.sources.embedded import LocalSource
 from bqlab.sources.views import TableView
 
 TABLE = "p-abcdef.lab.t"
@@ -30,24 +31,24 @@ def text_numbers(tmp_path):
 
 
 def test_a_cast_column_reads_as_numbers_and_its_failures_are_counted(text_numbers):
-    view = data.table_view(text_numbers, TABLE, {"spend": "FLOAT64"})
-    values = data.fetch_columns(text_numbers, view, ["spend"])["spend"]
+    view = sources.table_view(text_numbers, TABLE, {"spend": "FLOAT64"})
+    values = queries.fetch_columns(text_numbers, view, ["spend"])["spend"]
     assert values.dtype == "float64" and values.tolist()[:2] == [12.5, 7.0] and values.isna().sum() == 3
-    profile = data.column_profile(text_numbers, view, ["spend"], ["n/a"]).iloc[0]
+    profile = queries.column_profile(text_numbers, view, ["spend"], ["n/a"]).iloc[0]
     assert (profile.null_count, profile.placeholder_count, profile.cast_failed_count) == (1, 1, 1)
     assert profile.numeric_text_count == 2
 
 
 def test_column_types_naming_an_absent_column_is_refused(text_numbers):
     with pytest.raises(DataError, match=r"column_types names \['spnd'\], which table .* does not have"):
-        data.table_view(text_numbers, TABLE, {"spnd": "FLOAT64"})
+        sources.table_view(text_numbers, TABLE, {"spnd": "FLOAT64"})
 
 
 def test_a_latin1_csv_with_semicolons_reads_with_its_settings_and_not_without(tmp_path):
     path = tmp_path / "t.csv"
     path.write_bytes("city;price\nZürich;10\nGenève;12\n".encode("latin-1"))
     entry = LocalFile(path=str(path), encoding="latin-1", delimiter=";")
-    frame = data.fetch_columns(LocalSource({TABLE: entry}), TABLE, ["city", "price"])
+    frame = queries.fetch_columns(LocalSource({TABLE: entry}), TABLE, ["city", "price"])
     assert frame["city"].tolist() == ["Zürich", "Genève"] and frame["price"].tolist() == [10, 12]
     with pytest.raises(DataError) as refused:
         LocalSource({TABLE: path}).schema(TABLE)
@@ -61,7 +62,9 @@ def test_bool_and_int64_casts_read_only_what_bigquery_reads(tmp_path):
         path, index=False
     )
     source = LocalSource({TABLE: path})
-    frame = data.fetch_columns(source, data.table_view(source, TABLE, {"flag": "BOOL", "n": "INT64"}), ["flag", "n"])
+    frame = queries.fetch_columns(
+        source, sources.table_view(source, TABLE, {"flag": "BOOL", "n": "INT64"}), ["flag", "n"]
+    )
     frame = frame.astype(object).where(frame.notna(), None)
     assert frame["flag"].tolist() == [True, False, None, None, None], "DuckDB alone would read yes and 1 as true"
     assert frame["n"].tolist() == [3, None, 7, 1000, None], "DuckDB alone would round 1.5 to 2"

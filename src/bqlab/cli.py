@@ -111,8 +111,8 @@ def _disk_full(err: OSError, reports_dir: Path) -> str:
 
 def _prune(args) -> int:
     from bqlab.config import load_params
-    from bqlab.render import write_index
-    from bqlab.runs import ReportsLock, remove_runs, runs_to_prune
+    from bqlab.report.render import write_index
+    from bqlab.runner.runs import ReportsLock, load_runs, remove_runs, runs_to_prune
 
     keep = load_params(args.params_dir, args.profile).runner.keep_runs
     if not (args.reports_dir / "runs").is_dir():
@@ -122,7 +122,7 @@ def _prune(args) -> int:
         removed = runs_to_prune(args.reports_dir, keep)
         freed = 0
         if removed:
-            write_index(args.reports_dir, leave_out=removed)  # first, so it never links a removed run
+            write_index(args.reports_dir, load_runs(args.reports_dir, warn=False), removed)  # first: no dead link
             freed = remove_runs(args.reports_dir, removed)
     names = ", ".join(removed)
     print(
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             print(message, flush=True)
 
     if args.command == "doctor":
-        from bqlab.doctor import run_doctor
+        from bqlab.runner.doctor import run_doctor
 
         failures = run_doctor(args.params_dir, args.notebooks_dir, args.profile)
         print("all checks passed" if not failures else f"{failures} check(s) failed: fix them as shown above")
@@ -166,21 +166,22 @@ def main(argv: list[str] | None = None) -> int:
             return _prune(args)
         if args.command == "compare":
             from bqlab.report.compare import compare_page
+            from bqlab.runner.runs import load_runs
 
-            page, lines = compare_page(args.reports_dir, args.a, args.b)
+            page, lines = compare_page(args.reports_dir, load_runs(args.reports_dir), args.a, args.b)
             print("\n".join(lines))
             print(f"comparison: {page}")
             return 0
         if args.command == "check":
             from bqlab.config import load_params
-            from bqlab.pipeline import preflight
+            from bqlab.runner.pipeline import preflight
 
             params = load_params(args.params_dir, args.profile)
             table = preflight(params, args.notebooks_dir)
             print(f"params and table OK ({table['rows']:,} rows): {', '.join(str(f) for f in params.files)}")
             print(f"task: {table['task']} ({table['task_reason']})")
             return 0
-        from bqlab.pipeline import as_dict, run_report
+        from bqlab.runner.pipeline import as_dict, run_report
 
         outcome = run_report(
             args.params_dir,

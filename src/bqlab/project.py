@@ -48,3 +48,11 @@ def shown(path: str | Path, *bases: Path | None) -> str:
         if base is not None and path.is_relative_to(base.resolve()):
             return str(path.relative_to(base.resolve()))
     return str(path)
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary name beside ``path``, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -31,7 +31,7 @@ class Stage:
     inputs: Mapping[str, str] = field(default_factory=dict)
     outputs: tuple[str, ...] = (METRICS_FILE,)  # files it writes into its output_dir
     key_metrics: tuple[tuple[str, str], ...] = ()  # (metric, title) shown in the index and its trends
-    summary: str = ""  # the name of its summary writer in bqlab.findings ("": the metrics as sentences)
+    summary: str = ""  # the name of its summary writer in bqlab.report.findings ("": the metrics as sentences)
 
     @property
     def notebook(self) -> str:

@@ -1,5 +1,5 @@
-"""What the notebooks call beyond data access: decisions about the label, the task and the figures.
+"""What the notebooks call: queries, statistics, models, evaluation, figures and tables.
 
-(The modules of the flat package that notebooks call move here with the next reshaping of the
-package; new analysis code goes here already.)
+Notebooks import only this package and ``bqlab.sources``; the modules here import ``bqlab.sources``
+and never the runner or the reports.
 """

@@ -36,10 +36,11 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
     Raises:
         DataError, ParamsError: naming the params file (``where``) and key to change.
     """
-    from bqlab.aggregates import MISSING_CLASS, class_counts
+    from bqlab.analysis.aggregates import MISSING_CLASS, class_counts
+    from bqlab.analysis.modeling import hyperparameter_names, model_problem
+    from bqlab.analysis.queries import column_profile
     from bqlab.analysis.targets import check_classes_before_split, resolve_task
-    from bqlab.data import column_profile, open_source
-    from bqlab.modeling import hyperparameter_names, model_problem
+    from bqlab.sources import open_source
     from bqlab.sources.views import MODEL_TYPES, table_view
 
     first_stage, common = next(iter(stages.items()))

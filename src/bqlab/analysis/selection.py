@@ -76,7 +76,7 @@ def plot_features(
     For classes the association comes from ``numeric_stats`` (per-class aggregates from SQL);
     for a number, from one CORR per feature with the label, in SQL.
     """
-    from bqlab.aggregates import label_correlations
+    from bqlab.analysis.aggregates import label_correlations
 
     if task == "regression":
         association = label_correlations(source, view, label, numeric)

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from bqlab.analysis.modeling import training_params
 from bqlab.errors import BqlabError, DataError, ParamsError
 from bqlab.project import project_root, shown
 from bqlab.stages import ARTIFACTS, MODEL_PARAMS_FILE, STAGES
@@ -41,8 +42,8 @@ def start(stage: str, namespace: dict[str, Any]):
     from bqlab.config import params_model
 
     short_errors()
+    from bqlab.analysis.plots import show_descriptions
     from bqlab.analysis.tables import show_tables
-    from bqlab.plots import show_descriptions
 
     show_descriptions()
     show_tables()
@@ -103,22 +104,6 @@ def _by_hand(stage: str, model, given: dict[str, Any]):
     for line in found:
         print(line)
     return params, Paths(output_dir=output_dir, **inputs)
-
-
-# Where the data and the cache live and the engine's resources: not what a model was trained on.
-NOT_MATCHED = {"local_tables", "local_engine", "bigquery"}
-
-
-def training_params(train) -> dict[str, Any]:
-    """The training params a model was made with, as saved beside it (no paths, no secrets)."""
-    return train.model_dump(mode="json", exclude=NOT_MATCHED)
-
-
-def save_training_params(model_file: str | Path, train) -> Path:
-    """Write the training params beside a saved model, so a by-hand evaluation can match it."""
-    path = Path(model_file).with_name(MODEL_PARAMS_FILE)
-    path.write_text(json.dumps(training_params(train), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    return path
 
 
 def newest_output(root: Path, stage: str, name: str, wanted: dict[str, Any]) -> tuple[str, str] | None:

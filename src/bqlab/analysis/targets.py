@@ -73,7 +73,7 @@ def decide_task(requested: str, label: str, label_type: str, distinct: int) -> T
 
 def resolve_task(source, view, params) -> Task:
     """Decide the task of a run from params and the label's type and distinct values (one SQL count)."""
-    from bqlab.aggregates import distinct_counts
+    from bqlab.analysis.aggregates import distinct_counts
 
     distinct = distinct_counts(source, view, [params.label])[params.label]
     return decide_task(params.task, params.label, view.schema[params.label], distinct)

@@ -1,5 +1,5 @@
-"""What a reader sees besides each notebook's report: the comparison of two runs.
+"""What a reader sees: each notebook's HTML reports, the index, and the comparison of two runs.
 
-(The report modules of the flat package, render, header, findings and the index, move here
-with the next reshaping of the package; new report code goes here already.)
+``render`` (nbconvert and the index), ``header`` (the blocks that open and close a report),
+``findings`` (the summary written from a run's metrics), ``compare`` and ``trends``.
 """

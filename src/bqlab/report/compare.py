@@ -16,7 +16,8 @@ import jinja2
 
 from bqlab.analysis.numbers import metric_text
 from bqlab.errors import ParamsError
-from bqlab.header import key_values
+from bqlab.project import write_atomically
+from bqlab.report.header import key_values
 
 COMPARE_DIR = "compare"  # under reports/: the pages `make compare` writes
 COMPARE_PAGE = "compare.html"  # in each run's folder: the run against the previous comparable one
@@ -253,10 +254,8 @@ def write_page(c: Comparison, run_dirs: tuple[Path, Path], path: Path) -> Path:
 
     ``run_dirs`` are the folders of runs A and B, where their figures are.
     """
-    from bqlab.render import write_atomically
-
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("bqlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+        loader=jinja2.PackageLoader("bqlab.report", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     page = env.get_template("compare.html.j2").render(
         c=c, figures=_figures(run_dirs, c), text=_text, metric=metric_text, changes=c.key_changes()
@@ -265,11 +264,11 @@ def write_page(c: Comparison, run_dirs: tuple[Path, Path], path: Path) -> Path:
     return write_atomically(path, page)
 
 
-def compare_page(reports_dir: Path, a: str | None = None, b: str | None = None) -> tuple[Path, list[str]]:
+def compare_page(
+    reports_dir: Path, runs: list[dict[str, Any]], a: str | None = None, b: str | None = None
+) -> tuple[Path, list[str]]:
     """``make compare``: write ``reports/compare/<A>-vs-<B>.html``; return its path and the text diff."""
-    from bqlab.runs import load_runs
-
-    run_a, run_b = pick_runs(load_runs(reports_dir), a, b)
+    run_a, run_b = pick_runs(runs, a, b)
     c = compare(run_a, run_b)
     path = reports_dir / COMPARE_DIR / f"{run_a['run_id']}-vs-{run_b['run_id']}.html"
     run_dirs = (reports_dir / "runs" / run_a["run_id"], reports_dir / "runs" / run_b["run_id"])

@@ -1,5 +1,37 @@
-"""Where data comes from: the table as the analysis sees it, on either engine.
+"""Where data comes from: the engines, the table as the analysis sees it, and the SQL.
 
-(The engines themselves, ``bqlab.embedded`` and ``bqlab.bigquery``, move here with the next
-reshaping of the package; new source code goes here already.)
+``open_source`` gives the Source named in params; ``table_view`` the table with the casts of
+``column_types``. The engines import heavy libraries, so ``open_source`` imports the one it
+opens when it is called.
 """
+
+from pathlib import Path
+
+from bqlab.errors import DataError
+from bqlab.project import find_root, rooted
+from bqlab.sources.base import Source
+from bqlab.sources.views import table_view
+
+__all__ = ["open_source", "table_view"]
+
+
+def open_source(params, stage: str | None = None, root: Path | None = None) -> Source:
+    """Return the Source named in params: ``local`` (the embedded engine) or ``bigquery``.
+
+    Relative paths in params (local files, the query cache) start at ``root``, by default the
+    project root (``bqlab.project.find_root``), else the working folder.
+    """
+    root = Path(root or find_root() or Path.cwd())
+    if params.source == "local":
+        from bqlab.sources.embedded import LocalSource
+
+        files = {t: f.model_copy(update={"path": str(rooted(f.path, root))}) for t, f in params.local_files.items()}
+        return LocalSource(files, params.local_engine)
+    if params.source == "bigquery":
+        from bqlab.sources.bigquery import open_warehouse
+
+        settings = params.bigquery
+        if settings.cache_dir:
+            settings = settings.model_copy(update={"cache_dir": str(rooted(settings.cache_dir, root))})
+        return open_warehouse(settings, stage)
+    raise DataError(f"unknown source {params.source!r}: use 'local' or 'bigquery'")

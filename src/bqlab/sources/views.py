@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bqlab.errors import DataError
-from bqlab.identifiers import quote_column, quote_table, validate_table_id
+from bqlab.sources.identifiers import quote_column, quote_table, validate_table_id
 
 NUMERIC_TYPES = {"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"}
 # The types a label or feature may have: the models read them, and the split can hash them.

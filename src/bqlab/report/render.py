@@ -17,10 +17,10 @@ from typing import Any
 import jinja2
 
 from bqlab.analysis.numbers import metric_text
-from bqlab.header import TOC_PLACEHOLDER
+from bqlab.project import write_atomically
 from bqlab.report.compare import COMPARE_PAGE, comparable, previous_comparable
+from bqlab.report.header import TOC_PLACEHOLDER
 from bqlab.report.trends import trends
-from bqlab.runs import load_runs
 from bqlab.stages import key_metrics
 
 ANALYST_ONLY = "analyst-only"  # cell tag: shown in the report with code, left out of the findings
@@ -40,7 +40,7 @@ def _exporter():
 
 @cache
 def _build_exporter() -> dict[str, Any]:
-    from bqlab.execution import fast_notebook_imports
+    from bqlab.jupyter import fast_notebook_imports
 
     fast_notebook_imports()
     from nbconvert import HTMLExporter
@@ -56,22 +56,14 @@ def _build_exporter() -> dict[str, Any]:
     return {"code": HTMLExporter(**settings), "findings": HTMLExporter(config=findings, **settings, **hide_code)}
 
 
-def write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary name beside ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def finish_notebook(path: Path, parameters: dict[str, Any], header: str, details: str = ""):
     """Make an executed notebook fit to publish; return it.
 
     The parameters papermill recorded (injected cell and metadata) are replaced by their
-    redacted form; the report's header (``bqlab.header``) is inserted after the title cell and
+    redacted form; the report's header (``bqlab.report.header``) is inserted after the title cell and
     its run details become the last cell.
     """
-    from bqlab.execution import fast_notebook_imports
+    from bqlab.jupyter import fast_notebook_imports
 
     fast_notebook_imports()
     import nbformat
@@ -159,18 +151,18 @@ def metric_changes(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], flo
     return changes
 
 
-def write_index(reports_dir: Path, leave_out: Iterable[str] = ()) -> Path:
+def write_index(reports_dir: Path, runs: list[dict[str, Any]], leave_out: Iterable[str] = ()) -> Path:
     """Write ``reports/index.html``: trends, then every run, newest first, with status, metrics, changes and links.
 
-    ``leave_out`` names runs about to be removed, so the index never links a missing run.
+    ``runs`` are the run records, newest first (``bqlab.runner.runs.load_runs``); ``leave_out``
+    names runs about to be removed, so the index never links a missing run.
     """
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("bqlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+        loader=jinja2.PackageLoader("bqlab.report", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.globals["metric"] = metric_text
     leave_out = set(leave_out)
-    # The run that writes the index has warned once already about unreadable records.
-    runs = [run for run in load_runs(reports_dir, warn=False) if run["run_id"] not in leave_out]
+    runs = [run for run in runs if run["run_id"] not in leave_out]
     compared = {}  # run -> the run its compare.html compares it with, while that page exists
     for run in runs:
         previous = previous_comparable(runs, run)

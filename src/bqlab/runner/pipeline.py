@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.errors import NotebookFailed, PipelineError
-from bqlab.execution import KERNEL_NAME, KernelPool, WarmKernel, execute_notebook, warm_modules
-from bqlab.fingerprint import (
+from bqlab.project import ROOT_VARIABLE
+from bqlab.runner.execution import KERNEL_NAME, KernelPool, WarmKernel, execute_notebook, warm_modules
+from bqlab.runner.fingerprint import (
     data_digest,
     digest_json,
     quick_key,
     stage_fingerprint,
 )
-from bqlab.project import ROOT_VARIABLE
-from bqlab.runs import (
+from bqlab.runner.runs import (
     ReportsLock,
     RunRecord,
     StageResult,
@@ -76,7 +76,7 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     from bqlab.analysis.checks import check_table
-    from bqlab.data import open_source
+    from bqlab.sources import open_source
 
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -141,9 +141,9 @@ def run_report(
                 index = reports_dir / "index.html"
                 listed = index.is_file() and f'id="{latest["run_id"]}"' in index.read_text(encoding="utf-8")
                 if (reports_dir / "latest").resolve() != run_dir.resolve() or not listed:
-                    from bqlab.render import write_index  # mend what a run killed while publishing left
+                    from bqlab.report.render import write_index  # mend what a run killed while publishing left
 
-                    write_index(reports_dir)
+                    write_index(reports_dir, load_runs(reports_dir, warn=False))
                     point_latest(reports_dir, run_dir, echo)
                 return Outcome(latest, reports_dir, noop=True)
         from bqlab.config import load_params  # imports pydantic and scikit-learn: not on the no-op path
@@ -170,8 +170,8 @@ def run_report(
 
 
 def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell):
-    from bqlab import provenance
-    from bqlab.render import prepare_exporter, write_index
+    from bqlab.report.render import prepare_exporter, write_index
+    from bqlab.runner import provenance
 
     started = time.monotonic()
     prepare_exporter()
@@ -257,10 +257,10 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
     # In this order a kill at any point leaves the index, latest and every listed run consistent.
     publish(partial, final)
     pruned, previous = runs_to_prune(reports_dir, params.runner.keep_runs, latest=run_id), latest_run(reports_dir)
-    write_index(reports_dir, leave_out=[r for r in pruned if r != previous])  # latest must stay listed
+    write_index(reports_dir, load_runs(reports_dir, warn=False), [r for r in pruned if r != previous])  # latest stays
     point_latest(reports_dir, final, echo)
     if previous in pruned:
-        write_index(reports_dir, leave_out=pruned)
+        write_index(reports_dir, load_runs(reports_dir, warn=False), leave_out=pruned)
     if pruned:
         freed = remove_runs(reports_dir, pruned) / 1024**2
         echo(f"removed {len(pruned)} old run(s) beyond keep_runs={params.runner.keep_runs} ({freed:.1f} MB freed)")
@@ -339,9 +339,10 @@ def _compare_with_previous(record, runs, reports_dir, partial, echo) -> None:
 
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:
     """Read the notebook's metrics; redact and annotate the executed notebook; render both reports."""
-    from bqlab import findings, provenance
-    from bqlab.header import details_html, header_html
-    from bqlab.render import finish_notebook, render_reports
+    from bqlab.report import findings
+    from bqlab.report.header import details_html, header_html
+    from bqlab.report.render import finish_notebook, render_reports
+    from bqlab.runner import provenance
 
     metrics_file = partial / ARTIFACTS / result.stage / METRICS_FILE
     if result.status == "ok" and metrics_file.is_file():

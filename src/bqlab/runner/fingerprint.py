@@ -20,21 +20,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+from bqlab.digests import digest_bytes, digest_json
 
-
-def digest_bytes(*chunks: bytes) -> str:
-    """Return the SHA-256 of the chunks, each length-prefixed so boundaries count."""
-    sha = hashlib.sha256()
-    for chunk in chunks:
-        sha.update(len(chunk).to_bytes(8, "big"))
-        sha.update(chunk)
-    return sha.hexdigest()
-
-
-def digest_json(value: Any) -> str:
-    """Return the SHA-256 of a value's canonical JSON."""
-    return digest_bytes(json.dumps(value, sort_keys=True, default=str).encode())
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/bqlab
 
 
 # Files at least this large are hashed once per (size, mtime, inode): a data file of a gigabyte
@@ -131,8 +119,9 @@ def _imported_bqlab_modules(source: str) -> set[str]:
 
 def _module_file(name: str) -> Path | None:
     parts = name.split(".")[1:]
-    if not parts:
-        return PACKAGE_DIR / "__init__.py"
+    package = PACKAGE_DIR.joinpath(*parts) / "__init__.py"  # a sub-package: its __init__
+    if package.is_file():
+        return package
     candidate = PACKAGE_DIR.joinpath(*parts).with_suffix(".py")
     return candidate if candidate.is_file() else None
 
@@ -155,7 +144,7 @@ def package_files(code: str) -> set[Path]:
             continue
         files.add(path)
         pending += _imported_bqlab_modules(path.read_text(encoding="utf-8"))
-    data = [*PACKAGE_DIR.glob("sql/*.sql"), *(p for p in PACKAGE_DIR.glob("templates/**/*") if p.is_file())]
+    data = [*PACKAGE_DIR.rglob("sql/*.sql"), *(p for p in PACKAGE_DIR.rglob("templates/**/*") if p.is_file())]
     return files | {PACKAGE_DIR / "__init__.py"} | set(data)
 
 
@@ -180,13 +169,13 @@ def data_digest(table: str, local_tables: Mapping[str, Any], root: Path | None =
     if table in local_tables:
         path = Path(_file_path(local_tables[table]))
         return digest_files([path if path.is_absolute() else (root or Path.cwd()) / path])
-    from bqlab.datasets import EMBEDDED_TABLES
+    from bqlab.sources.datasets import EMBEDDED_TABLES
 
     if table in EMBEDDED_TABLES:
         import palmerpenguins
 
         shipped = Path(palmerpenguins.__file__).parent / "data"
-        return digest_files([PACKAGE_DIR / "datasets.py", *shipped.glob("*.csv")])
+        return digest_files([PACKAGE_DIR / "sources" / "datasets.py", *shipped.glob("*.csv")])
     return digest_bytes(b"unknown table", table.encode())
 
 

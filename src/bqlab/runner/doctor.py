@@ -18,7 +18,7 @@ def _python() -> str:
 def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    from bqlab.execution import KERNEL_NAME
+    from bqlab.runner.execution import KERNEL_NAME
 
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -52,7 +52,7 @@ def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[C
         return f"{len(state['params'].files)} files valid" + (f" (profile {profile})" if profile else "")
 
     def source() -> str:
-        from bqlab.data import open_source
+        from bqlab.sources import open_source
 
         common = state["params"].common
         state["engine"] = open_source(common, "doctor")
@@ -61,15 +61,15 @@ def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[C
         return "embedded engine (DuckDB), offline"
 
     def table() -> str:
-        from bqlab.pipeline import preflight
+        from bqlab.runner.pipeline import preflight
 
         engine, common = state["engine"], state["params"].common
         found = preflight(state["params"], notebooks_dir)
         text = f"{common.table}: {found['rows']} rows, label and features present"
         if common.source == "bigquery":
-            from bqlab.bigquery import estimated_cost_usd, human_bytes
-            from bqlab.data import named_query
-            from bqlab.identifiers import quote_column, quote_table
+            from bqlab.sources.base import named_query
+            from bqlab.sources.bigquery import estimated_cost_usd, human_bytes
+            from bqlab.sources.identifiers import quote_column, quote_table
 
             sql = named_query(
                 "select_columns",

@@ -1,6 +1,7 @@
 """Models named in params: build, cross-validate, save and load (skops, never pickle)."""
 
 import inspect
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
+from bqlab.analysis.features import build_preprocessor
 from bqlab.errors import PipelineError
-from bqlab.features import build_preprocessor
+from bqlab.stages import MODEL_PARAMS_FILE
 
 MODELS: dict[str, dict[str, type[BaseEstimator]]] = {
     "classification": {
@@ -102,6 +104,22 @@ def cross_validate_pipeline(
     )
 
 
+# Where the data and the cache live and the engine's resources: not what a model was trained on.
+NOT_MATCHED = {"local_tables", "local_engine", "bigquery"}
+
+
+def training_params(train) -> dict[str, Any]:
+    """The training params a model was made with, as saved beside it (no paths, no secrets)."""
+    return train.model_dump(mode="json", exclude=NOT_MATCHED)
+
+
+def save_training_params(model_file: str | Path, train) -> Path:
+    """Write the training params beside a saved model, so a by-hand evaluation can match it."""
+    path = Path(model_file).with_name(MODEL_PARAMS_FILE)
+    path.write_text(json.dumps(training_params(train), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
 def save_model(pipeline: Pipeline, path: str | Path, params=None) -> Path:
     """Write the fitted pipeline in skops format (no code runs when it is read back).
 
@@ -109,9 +127,6 @@ def save_model(pipeline: Pipeline, path: str | Path, params=None) -> Path:
     evaluation run by hand finds the model that matches its params.
     """
     import skops.io as sio  # imported here: it costs seconds, and params validation needs only MODELS
-
-    from bqlab.analysis.session import save_training_params
-    from bqlab.stages import MODEL_PARAMS_FILE
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

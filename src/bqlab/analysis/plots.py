@@ -14,7 +14,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from bqlab.aggregates import MISSING_CLASS
+from bqlab.analysis.aggregates import MISSING_CLASS
 from bqlab.analysis.tables import unit
 
 PALETTE = "colorblind"
@@ -243,7 +243,7 @@ def correlation_overview(pairs: pd.DataFrame, numeric: Sequence[str]) -> Figure 
     Up to ``SQL_CORRELATION_MAX_COLUMNS`` (30) numeric columns: the heatmap. More: a table of the
     ``STRONGEST_PAIRS`` pairs with the largest |r| (a heatmap of hundreds of columns is unreadable).
     """
-    from bqlab.aggregates import SQL_CORRELATION_MAX_COLUMNS, correlation_matrix
+    from bqlab.analysis.aggregates import SQL_CORRELATION_MAX_COLUMNS, correlation_matrix
 
     if len(numeric) < 2:
         return note_figure(
@@ -371,7 +371,7 @@ def label_distribution(balance: pd.DataFrame, sample: pd.DataFrame, label: str, 
 
 def error_figure(task: str, y_true, y_pred, classes: Sequence, label: str) -> Figure:
     """The confusion matrix (classes), or predicted against actual values (a number)."""
-    from bqlab.evaluation import confusion_table, regression_points
+    from bqlab.analysis.evaluation import confusion_table, regression_points
 
     if task == "regression":
         return predicted_vs_actual(regression_points(y_true, y_pred), label)

@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bqlab.datasets import PENGUINS_SCHEMA, penguins
 from bqlab.errors import DataError
+from bqlab.sources.datasets import PENGUINS_SCHEMA, penguins
 
 NUMERIC = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
 CATEGORICAL = ["island", "sex"]

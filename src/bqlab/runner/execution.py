@@ -11,7 +11,6 @@ import queue
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.errors import NotebookFailed
-from bqlab.fingerprint import imported_modules, notebook_code
+from bqlab.jupyter import fast_notebook_imports
+from bqlab.runner.fingerprint import imported_modules, notebook_code
 
 KERNEL_NAME = "bqlab"
 
@@ -30,17 +30,6 @@ CellCallback = Callable[[int, int], None]
 BANNER = """<div style="border: 2px solid #b00020; padding: .6em 1em; color: #b00020">
 <strong>This notebook stopped before its end.</strong> {reason}
 <a href="#bqlab-stopped-cell">Go to the cell where it stopped.</a></div>"""
-
-
-def fast_notebook_imports() -> None:
-    """Keep ``import nbformat`` (and papermill, nbconvert) under a second.
-
-    jsonschema, which nbformat imports, builds ~35 parsers at import when the optional
-    rfc3987-syntax package is present (2.8 s here), for an "iri" format check that notebook
-    validation never uses. Marking that package absent makes jsonschema skip the check.
-    """
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None marks it absent
 
 
 def _engine():
@@ -194,10 +183,10 @@ def warm_modules(notebooks_dir: Path) -> list[str]:
     modules = set()
     for path in sorted(notebooks_dir.glob("*.ipynb")):
         modules |= set(imported_modules(notebook_code(path)))
-    if "bqlab.modeling" in modules:
+    if "bqlab.analysis.modeling" in modules:
         modules.add("skops.io")  # modeling imports it on first save or load: seconds
-    if "bqlab.data" in modules:
-        modules.add("bqlab.embedded")  # data.open_source imports the default engine when called
+    if "bqlab.sources" in modules:
+        modules.add("bqlab.sources.embedded")  # open_source imports the default engine when called
     return sorted(modules)
 
 

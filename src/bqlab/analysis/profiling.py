@@ -1,4 +1,4 @@
-"""Data-analysis tables and findings, from the aggregates computed in SQL (``bqlab.aggregates``)."""
+"""Data-analysis tables and findings, from the aggregates computed in SQL (``bqlab.analysis.aggregates``)."""
 
 from collections.abc import Mapping
 

@@ -3,7 +3,7 @@
 The opening block (status line, summary of findings, contents) is HTML in a markdown cell
 inserted after the notebook's title; the closing one (run details and parameters, collapsed)
 is the last cell. So both show in JupyterLab and in both HTML versions of the report. The
-contents list is filled in at render time (``bqlab.render``) from the headings nbconvert gives
+contents list is filled in at render time (``bqlab.report.render``) from the headings nbconvert gives
 anchors to.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from bqlab.findings import code_html
+from bqlab.report.findings import code_html
 
 TOC_PLACEHOLDER = '<nav class="bqlab-toc" id="contents"></nav>'
 DETAILS_ID = "run-details"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from bqlab.fingerprint import digest_json
+from bqlab.digests import digest_json
 
 
 class QueryCache:

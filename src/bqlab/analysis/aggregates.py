@@ -2,7 +2,7 @@
 
 Each helper runs named queries over the whole table and brings back aggregates only, so the
 work and the memory on this side do not grow with the table. Per-column statistics run a
-bounded number of columns per statement (``bqlab.data.COLUMNS_PER_QUERY``), so a table with
+bounded number of columns per statement (``bqlab.sources.base.COLUMNS_PER_QUERY``), so a table with
 hundreds of columns is read in several small statements, not one huge one.
 """
 
@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from bqlab.analysis.queries import sample_rows as take_sample
 from bqlab.analysis.tables import EMPTY_NOTE
-from bqlab.data import Source, named_query, query_per_column
-from bqlab.identifiers import quote_column
+from bqlab.sources.base import Source, named_query, query_per_column
+from bqlab.sources.identifiers import quote_column
 from bqlab.sources.views import NUMERIC_TYPES, TableView, as_view
 
 MISSING_CLASS = "<missing>"
@@ -177,8 +178,6 @@ def pairwise_correlations(
     BigQuery): they come from the deterministic sample of ``sample_rows`` rows instead (one scan;
     on 2,000 rows an estimate of r within about ±0.05), with NULLs left out pair by pair as CORR does.
     """
-    from bqlab.data import sample_rows as take_sample
-
     if len(columns) <= SQL_CORRELATION_MAX_COLUMNS:
         return correlation_pairs(source, table, columns)
     sample = take_sample(source, table, list(columns), sample_rows, seed).astype("float64")

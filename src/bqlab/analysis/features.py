@@ -1,6 +1,6 @@
 """From table rows to model inputs: placeholder clean-up, feature kinds, the preprocessor.
 
-The train/test split itself runs in SQL (``bqlab.data.fetch_split``).
+The train/test split itself runs in SQL (``bqlab.analysis.queries.fetch_split``).
 """
 
 from collections.abc import Sequence

@@ -24,10 +24,10 @@ import sqlglot
 from duckdb.func import ARROW
 from sqlglot import exp
 
-from bqlab.data import QUERY_LOG_COLUMNS, named_query, tables_in
-from bqlab.datasets import EMBEDDED_TABLES
 from bqlab.errors import DataError
-from bqlab.identifiers import quote_table, split_table_id, validate_table_id
+from bqlab.sources.base import QUERY_LOG_COLUMNS, named_query, tables_in
+from bqlab.sources.datasets import EMBEDDED_TABLES
+from bqlab.sources.identifiers import quote_table, split_table_id, validate_table_id
 
 # DuckDB column types as the BigQuery types a user would see in the warehouse.
 _BIGQUERY_TYPES = {

@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from bqlab.errors import CostLimitError, DataError
-from bqlab.identifiers import validate_table_id
+from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
+from bqlab.sources.identifiers import validate_table_id
 
 GIB = 1024**3
 USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
@@ -196,8 +197,6 @@ class BigQuerySource:
         """Return the rows of one statement: from the cache, or after a dry run, from BigQuery."""
         key = None
         if self.cache is not None:
-            from bqlab.data import tables_in
-
             versions = {t: self.table_version(t) for t in tables_in(sql)}
             key = self.cache.key(sql, params, versions)
             cached = self.cache.get(key)
@@ -243,8 +242,6 @@ class BigQuerySource:
 
     def query_log(self) -> pd.DataFrame:
         """Return one row per query of this source: rows, bytes billed (estimated), cost, cache."""
-        from bqlab.data import QUERY_LOG_COLUMNS
-
         return pd.DataFrame(self.log, columns=QUERY_LOG_COLUMNS)
 
     def _table(self, table_id: str):
@@ -304,7 +301,7 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
         storage = storage_read_client(settings.storage_api_endpoint)
     cache = None
     if settings.cache_dir and os.environ.get("BQLAB_QUERY_CACHE", "on") != "off":
-        from bqlab.query_cache import QueryCache
+        from bqlab.sources.query_cache import QueryCache
 
         cache = QueryCache(settings.cache_dir)
     return BigQuerySource(

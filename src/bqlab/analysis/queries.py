@@ -1,90 +1,18 @@
-"""Data access: BigQuery Standard SQL with named ``@parameters`` against a Source.
+"""The queries notebooks run: a column profile, a deterministic sample and the train/test split.
 
-A Source is the embedded engine (``bqlab.embedded.LocalSource``, DuckDB) or the warehouse
-(``bqlab.bigquery.BigQuerySource``). Notebooks reach data only through the named queries in
-``bqlab/sql`` via the helpers at the bottom of this module, so the same SQL runs on both.
+Each is a named query of ``bqlab/sources/sql`` (BigQuery Standard SQL) run against a Source, so
+the same rows come back on BigQuery and on the embedded engine.
 """
 
-from collections.abc import Mapping, Sequence
-from importlib import resources
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
 from bqlab.errors import DataError
-from bqlab.identifiers import quote_column, quote_table
-from bqlab.project import find_root, rooted
-from bqlab.sources.views import TableView, as_view, cast_expression, table_view  # noqa: F401 - table_view for notebooks
-
-QUERY_LOG_COLUMNS = ["rows", "bytes", "estimated_bytes", "usd", "cache"]
-
-
-class Source(Protocol):
-    """Where queries run: the embedded engine or BigQuery."""
-
-    name: str
-
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Run one BigQuery Standard SQL statement with named parameters."""
-        ...
-
-    def schema(self, table_id: str) -> dict[str, str]:
-        """Return the table's columns and their BigQuery types, in table order."""
-        ...
-
-    def row_count(self, table_id: str) -> int:
-        """Return the table's number of rows (free: metadata or an embedded count)."""
-        ...
-
-    def query_log(self) -> pd.DataFrame:
-        """Return one row per query run so far: rows, bytes billed, cost, cache use."""
-        ...
-
-    def table_version(self, table_id: str) -> dict[str, Any]:
-        """Return what changes when the table's content does (BigQuery: its last modification)."""
-        ...
-
-
-def tables_in(sql: str | exp.Expr) -> list[str]:
-    """Return the ``[project.]dataset.table`` names a BigQuery statement reads."""
-    tree = sqlglot.parse_one(sql, read="bigquery") if isinstance(sql, str) else sql
-    names = set()
-    for table in tree.find_all(exp.Table):
-        parts = [p for p in (table.catalog, table.db, table.name) if p]
-        if len(parts) >= 2:
-            names.add(".".join(parts))
-    return sorted(names)
-
-
-def open_source(params, stage: str | None = None, root: Path | None = None) -> Source:
-    """Return the Source named in params: ``local`` (the embedded engine) or ``bigquery``.
-
-    Relative paths in params (local files, the query cache) start at ``root``, by default the
-    project root (``bqlab.project.find_root``), else the working folder.
-    """
-    root = Path(root or find_root() or Path.cwd())
-    if params.source == "local":
-        from bqlab.embedded import LocalSource
-
-        files = {t: f.model_copy(update={"path": str(rooted(f.path, root))}) for t, f in params.local_files.items()}
-        return LocalSource(files, params.local_engine)
-    if params.source == "bigquery":
-        from bqlab.bigquery import open_warehouse
-
-        settings = params.bigquery
-        if settings.cache_dir:
-            settings = settings.model_copy(update={"cache_dir": str(rooted(settings.cache_dir, root))})
-        return open_warehouse(settings, stage)
-    raise DataError(f"unknown source {params.source!r}: use 'local' or 'bigquery'")
-
-
-def named_query(query_name: str, **identifiers: str) -> str:
-    """Load ``sql/<name>.sql`` and fill its identifier slots (already quoted)."""
-    text = resources.files("bqlab").joinpath("sql", f"{query_name}.sql").read_text(encoding="utf-8")
-    return text.format(**identifiers)
+from bqlab.sources.base import Source, named_query, query_per_column
+from bqlab.sources.identifiers import quote_column, quote_table
+from bqlab.sources.views import TableView, as_view, cast_expression
 
 
 def fetch_columns(source: Source, table: TableView | str, columns: Sequence[str]) -> pd.DataFrame:
@@ -95,43 +23,6 @@ def fetch_columns(source: Source, table: TableView | str, columns: Sequence[str]
     if frame.empty:
         raise DataError(f"table {view.table_id!r} returned no rows: check the table id in params")
     return frame
-
-
-# Columns per statement of the per-column queries: a wide table is read in a few bounded
-# statements rather than one with hundreds of branches.
-COLUMNS_PER_QUERY = 50
-
-
-def query_per_column(
-    source: Source,
-    query_name: str,
-    table_sql: str,
-    columns: Sequence[str],
-    params: Mapping[str, Any] | None = None,
-    slots_of=None,
-    slots: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """Run one named query per column, ``COLUMNS_PER_QUERY`` columns to a statement (UNION ALL).
-
-    Each copy gets the slots ``column`` (quoted) and ``name`` (the column's name as a string
-    literal; validated names hold no quotes), besides ``table``, ``slots`` and, per column,
-    ``slots_of(column)``. Returns the rows of every statement, in column order.
-    """
-    frames = []
-    for start in range(0, len(columns), COLUMNS_PER_QUERY):
-        parts = [
-            named_query(
-                query_name,
-                table=table_sql,
-                column=quote_column(c),
-                name=f"'{c}'",
-                **(slots or {}),
-                **(slots_of(c) if slots_of else {}),
-            )
-            for c in columns[start : start + COLUMNS_PER_QUERY]
-        ]
-        frames.append(source.query("\nUNION ALL\n".join(parts), params))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def column_profile(
