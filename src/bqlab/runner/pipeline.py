@@ -53,6 +53,24 @@ from bqlab.stages import ARTIFACTS, METRICS_FILE, STAGES
 
 
 @dataclass
+class RunContext:
+    """What one run works with, from the checks before it to its publishing."""
+
+    params: Any  # bqlab.config.PipelineParams
+    table: dict[str, Any]  # preflight's facts: rows, schema, content fingerprint, task
+    runs: list[dict[str, Any]]  # earlier runs, newest first
+    run_id: str
+    partial: Path  # the run's folder while it is written
+    notebooks_dir: Path
+    reports_dir: Path
+    kernels: KernelPool
+    echo: Callable[[str], None]
+    on_cell: Callable[[int, int, int, int, str], None] | None = None
+    quick_key: str | None = None
+    force: bool = False
+
+
+@dataclass
 class Outcome:
     """What ``run_report`` did: a new run, or nothing because nothing changed."""
 
@@ -156,10 +174,11 @@ def run_report(
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
         kernels = KernelPool(partial, warm_modules(notebooks_dir), env={ROOT_VARIABLE: str(params.root)})
+        context = RunContext(
+            params, table, runs, run_id, partial, notebooks_dir, reports_dir, kernels, echo, on_cell, key, force
+        )
         try:
-            record = _run(
-                params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell
-            )
+            record = _run(context)
         except BaseException:  # bad input, Ctrl-C or a crash: drop the half-written run
             kernels.close()  # first: a kernel still starting needs its folder
             shutil.rmtree(partial, ignore_errors=True)
@@ -169,10 +188,18 @@ def run_report(
     return Outcome(record, reports_dir)
 
 
-def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, force, kernels, echo, on_cell):
+def _run(ctx: RunContext) -> RunRecord:
     from bqlab.report.render import prepare_exporter, write_index
     from bqlab.runner import provenance
 
+    params, table, run_id, partial, reports_dir, echo = (
+        ctx.params,
+        ctx.table,
+        ctx.run_id,
+        ctx.partial,
+        ctx.reports_dir,
+        ctx.echo,
+    )
     started = time.monotonic()
     prepare_exporter()
     common = params.common
@@ -185,11 +212,11 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         "task": table["task"],
         "task_reason": table["task_reason"],
     }
-    record = RunRecord(run_id=run_id, started=_now(), profile=params.profile, quick_key=key)
+    record = RunRecord(run_id=run_id, started=_now(), profile=params.profile, quick_key=ctx.quick_key)
     record.provenance = {
         "run_id": run_id,
         "profile": params.profile,
-        "git": provenance.git_state(notebooks_dir.parent),
+        "git": provenance.git_state(ctx.notebooks_dir.parent),
         "data": data,
         "software": provenance.software(),
         "image": provenance.container_image(),
@@ -197,7 +224,8 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         "params": provenance.redact({s: p.model_dump(mode="json") for s, p in params.stages.items()}),
     }
     record.stages = [StageResult(stage=stage.name, notebook=stage.notebook) for stage in STAGES.values()]
-    parameters, fingerprints = {}, {}
+    parameters: dict[str, dict[str, Any]] = {}
+    fingerprints: dict[str, str] = {}
     for result in record.stages:
         parameters[result.stage] = {
             **params.stages[result.stage].model_dump(mode="json"),
@@ -205,10 +233,12 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         }
         upstream = [fingerprints[u] for u in STAGES[result.stage].upstream]
         result.fingerprint = fingerprints[result.stage] = stage_fingerprint(
-            notebooks_dir / result.notebook, parameters[result.stage], data["content_sha256"], upstream
+            ctx.notebooks_dir / result.notebook, parameters[result.stage], data["content_sha256"], upstream
         )
     total = len(record.stages)
     label = {r.stage: f"[{i}/{total}] {Path(r.notebook).stem}" for i, r in enumerate(record.stages, start=1)}
+
+    progress = ctx.on_cell
 
     def execute(result: StageResult, kernel: WarmKernel) -> None:
         index, stem = record.stages.index(result) + 1, Path(result.notebook).stem
@@ -217,42 +247,31 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
         measures: dict[str, Any] = {}
         try:
             execute_notebook(
-                notebooks_dir / result.notebook,
+                ctx.notebooks_dir / result.notebook,
                 output,
                 parameters[result.stage],
                 kernel=kernel,
                 cell_timeout=params.runner.cell_timeout_seconds,
                 notebook_timeout=params.runner.notebook_timeout_seconds,
-                on_cell=(lambda j, m: on_cell(index, total, j, m, stem)) if on_cell else None,
+                on_cell=(lambda j, m: progress(index, total, j, m, stem)) if progress else None,
                 measures=measures,
             )
             result.status = "ok"
         except NotebookFailed as err:
             result.status, result.error = "failed", str(err)
         finally:
-            if on_cell:
-                on_cell(index, total, 0, 0, stem)  # this notebook's progress line is done
+            if progress:
+                progress(index, total, 0, 0, stem)  # this notebook's progress line is done
         result.seconds = round(time.monotonic() - clock, 2)
         result.peak_memory_mb = measures.get("peak_memory_mb")
         _publish_stage(result, output, partial, record.provenance, parameters[result.stage], stage_started)
         echo(f"{label[result.stage]}: {result.status} in {result.seconds:.1f}s")
 
-    failed = _schedule(
-        record.stages,
-        runs,
-        reports_dir,
-        partial,
-        force,
-        params.runner.parallel_notebooks,
-        kernels,
-        execute,
-        label,
-        echo,
-    )
+    failed = _schedule(ctx, record.stages, execute, label)
     record.status = "failed" if failed else "ok"
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
-    _compare_with_previous(as_dict(record), runs, reports_dir, partial, echo)
+    _compare_with_previous(as_dict(record), ctx)
     final = reports_dir / "runs" / run_id
     # In this order a kill at any point leaves the index, latest and every listed run consistent.
     publish(partial, final)
@@ -272,9 +291,11 @@ def _run(params, key, table, runs, run_id, partial, notebooks_dir, reports_dir, 
     return record
 
 
-def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, execute, label, echo):
+def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
     """Reuse or execute each stage once its upstream stages are done; return the failed stage."""
-    pending, running, failed = list(stages), {}, None
+    echo, kernels, parallel = ctx.echo, ctx.kernels, ctx.params.runner.parallel_notebooks
+    pending, failed = list(stages), None
+    running: dict[Any, tuple[StageResult, WarmKernel]] = {}
     done: set[str] = set()
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         try:
@@ -286,10 +307,13 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
                         continue
                     if any(u not in done for u in STAGES[result.stage].upstream):
                         continue
-                    reusable = None if force else find_reusable(runs, reports_dir, result.stage, result.fingerprint)
+                    fingerprint = result.fingerprint
+                    reusable = (
+                        None if ctx.force else find_reusable(ctx.runs, ctx.reports_dir, result.stage, fingerprint)
+                    )
                     if reusable:
                         source_dir, earlier = reusable
-                        copy_stage(source_dir, partial, earlier)
+                        copy_stage(source_dir, ctx.partial, earlier)
                         result.status, result.html = "reused", earlier.get("html")
                         result.findings_html = earlier.get("findings_html")
                         result.metrics = earlier.get("metrics", {})
@@ -324,17 +348,17 @@ def _schedule(stages, runs, reports_dir, partial, force, parallel, kernels, exec
     return failed
 
 
-def _compare_with_previous(record, runs, reports_dir, partial, echo) -> None:
+def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> None:
     """Write ``compare.html`` in the run's folder: this run against the previous comparable one."""
     from bqlab.report.compare import COMPARE_PAGE, compare, previous_comparable, text_diff, write_page
 
-    previous = previous_comparable(runs, record)
+    previous = previous_comparable(ctx.runs, record)
     if previous is None:
         return
     comparison = compare(previous, record)
-    write_page(comparison, (reports_dir / "runs" / previous["run_id"], partial), partial / COMPARE_PAGE)
+    write_page(comparison, (ctx.reports_dir / "runs" / previous["run_id"], ctx.partial), ctx.partial / COMPARE_PAGE)
     moved = text_diff(comparison, limit=3)[1:]
-    echo(f"compared with run {previous['run_id']}:\n" + "\n".join(moved))
+    ctx.echo(f"compared with run {previous['run_id']}:\n" + "\n".join(moved))
 
 
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:

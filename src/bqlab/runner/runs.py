@@ -58,7 +58,7 @@ class RunRecord:
     run_id: str
     started: str
     profile: str | None
-    quick_key: str
+    quick_key: str | None
     provenance: dict[str, Any] = field(default_factory=dict)
     status: str = "running"
     ended: str | None = None
