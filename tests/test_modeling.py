@@ -7,7 +7,7 @@ from sklearn.base import is_regressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from bqlab.analysis import modeling
+from bqlab.analysis import estimators, modeling
 from bqlab.errors import PipelineError
 
 
@@ -42,18 +42,18 @@ def test_every_regressor_builds_fits_and_is_seeded(model, xy):
 
 
 def test_a_model_of_the_other_task_is_refused_with_the_choices():
-    assert modeling.model_problem("logistic_regression", "regression") == (
+    assert estimators.model_problem("logistic_regression", "regression") == (
         "model 'logistic_regression' is for classification, and the task is regression: "
         "use one of ridge, random_forest, gradient_boosting"
     )
-    assert modeling.model_problem("ridge", "auto") is None
-    assert modeling.model_problem("random_forest", "regression") is None
+    assert estimators.model_problem("ridge", "auto") is None
+    assert estimators.model_problem("random_forest", "regression") is None
 
 
 def test_hyperparameters_are_checked_against_the_tasks_estimator():
-    assert "class_weight" in modeling.hyperparameter_names("random_forest", "classification")
-    assert "class_weight" not in modeling.hyperparameter_names("random_forest", "regression")
-    assert "class_weight" in modeling.hyperparameter_names("random_forest", "auto")
+    assert "class_weight" in estimators.hyperparameter_names("random_forest", "classification")
+    assert "class_weight" not in estimators.hyperparameter_names("random_forest", "regression")
+    assert "class_weight" in estimators.hyperparameter_names("random_forest", "auto")
 
 
 def test_hyperparameters_reach_the_estimator():
@@ -62,7 +62,7 @@ def test_hyperparameters_reach_the_estimator():
 
 
 def test_hyperparameter_names_exclude_the_seed():
-    names = modeling.hyperparameter_names("logistic_regression")
+    names = estimators.hyperparameter_names("logistic_regression")
     assert "C" in names and "max_iter" in names and "random_state" not in names
 
 
@@ -108,3 +108,31 @@ def test_load_refuses_types_outside_sklearn_and_numpy(tmp_path, xy):
 def test_load_of_a_missing_file_says_to_train_first(tmp_path):
     with pytest.raises(PipelineError, match="run the training notebook first"):
         modeling.load_model(tmp_path / "model.skops")
+
+
+def test_params_are_validated_without_importing_scikit_learn_or_pandas(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = (
+        "import sys\nfrom bqlab.config import load_params\nload_params(sys.argv[1])\n"
+        "print(sorted(m for m in ('sklearn', 'pandas') if m in sys.modules))"
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    runs = [
+        subprocess.run([sys.executable, "-c", code, str(ROOT / "params")], capture_output=True, text=True, env=env)
+        for _ in range(2)
+    ]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[1].stdout.strip() == "[]", "once the estimators' arguments are cached, no scikit-learn, no pandas"
+    assert list(tmp_path.glob("bqlab/estimator-arguments-*.json")), "kept per scikit-learn version"
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_cached_arguments_are_the_estimators_own(task):
+    import inspect
+
+    for model, cls in modeling.MODELS[task].items():
+        assert estimators.hyperparameter_names(model, task) == set(inspect.signature(cls).parameters) - {"random_state"}

@@ -154,7 +154,7 @@ class TrainParams(CommonParams):
     @field_validator("model")
     @classmethod
     def _model_fits_the_task(cls, value: str, info) -> str:
-        from bqlab.analysis.modeling import model_problem
+        from bqlab.analysis.estimators import model_problem
 
         problem = model_problem(value, info.data.get("task", "auto"))
         if problem:
@@ -164,7 +164,7 @@ class TrainParams(CommonParams):
     @field_validator("hyperparameters")
     @classmethod
     def _known_hyperparameters(cls, value: dict[str, Any], info) -> dict[str, Any]:
-        from bqlab.analysis.modeling import hyperparameter_names
+        from bqlab.analysis.estimators import hyperparameter_names
 
         model = info.data.get("model")
         if model is None:

@@ -56,3 +56,8 @@ def write_atomically(path: Path, text: str) -> Path:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def cache_dir() -> Path:
+    """Where bqlab keeps what it can compute again: ``$XDG_CACHE_HOME/bqlab`` (``~/.cache/bqlab``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bqlab"

@@ -37,7 +37,7 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
         DataError, ParamsError: naming the params file (``where``) and key to change.
     """
     from bqlab.analysis.aggregates import MISSING_CLASS, class_counts
-    from bqlab.analysis.modeling import hyperparameter_names, model_problem
+    from bqlab.analysis.estimators import hyperparameter_names, model_problem
     from bqlab.analysis.queries import column_profile
     from bqlab.analysis.targets import check_classes_before_split, resolve_task
     from bqlab.sources import open_source

@@ -1,6 +1,9 @@
-"""Models named in params: build, cross-validate, save and load (skops, never pickle)."""
+"""Models named in params: build, cross-validate, save and load (skops, never pickle).
 
-import inspect
+Which models exist and which settings they take is ``bqlab.analysis.estimators``, which params
+validation reads without importing scikit-learn.
+"""
+
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -8,56 +11,21 @@ from typing import Any
 
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import (
-    GradientBoostingClassifier,
-    GradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
+from bqlab.analysis.estimators import ESTIMATORS, estimator_class
 from bqlab.analysis.features import build_preprocessor
 from bqlab.errors import PipelineError
 from bqlab.stages import MODEL_PARAMS_FILE
 
+# The estimators of each task, by the names params use (named in bqlab.analysis.estimators).
 MODELS: dict[str, dict[str, type[BaseEstimator]]] = {
-    "classification": {
-        "logistic_regression": LogisticRegression,
-        "random_forest": RandomForestClassifier,
-        "gradient_boosting": GradientBoostingClassifier,
-    },
-    "regression": {
-        "ridge": Ridge,
-        "random_forest": RandomForestRegressor,
-        "gradient_boosting": GradientBoostingRegressor,
-    },
+    task: {model: estimator_class(task, model) for model in models} for task, models in ESTIMATORS.items()
 }
 
 # Types a saved model may contain; anything else in a file is refused on load.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.")
-
-
-def _tasks(task: str) -> list[str]:
-    return list(MODELS) if task == "auto" else [task]
-
-
-def model_problem(model: str, task: str) -> str | None:
-    """Say why ``model`` cannot serve ``task`` ("auto": either task), or return None."""
-    if any(model in MODELS[t] for t in _tasks(task)):
-        return None
-    other = next(t for t in MODELS if model in MODELS[t])
-    return f"model {model!r} is for {other}, and the task is {task}: use one of {', '.join(MODELS[task])}"
-
-
-def hyperparameter_names(model: str, task: str = "auto") -> set[str]:
-    """Return the constructor arguments ``model`` accepts for ``task`` ("auto": for either task)."""
-    names = set()
-    for t in _tasks(task):
-        if model in MODELS[t]:
-            names |= set(inspect.signature(MODELS[t][model]).parameters)
-    return names - {"random_state"}
 
 
 def build_pipeline(

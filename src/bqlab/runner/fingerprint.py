@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.digests import digest_bytes, digest_json
+from bqlab.project import cache_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/bqlab
 
@@ -33,8 +34,7 @@ _CHUNK = 1024**2
 
 def digest_cache_file() -> Path:
     """Where the digests of large files are kept: ``$XDG_CACHE_HOME/bqlab`` (``~/.cache/bqlab``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "bqlab" / "file-digests.json"
+    return cache_dir() / "file-digests.json"
 
 
 def _read_cache() -> dict[str, Any]:

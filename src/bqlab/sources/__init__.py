@@ -6,16 +6,19 @@ opens when it is called.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bqlab.errors import DataError
 from bqlab.project import find_root, rooted
-from bqlab.sources.base import Source
 from bqlab.sources.views import table_view
+
+if TYPE_CHECKING:  # base imports pandas and sqlglot: importing identifiers (params validation) must not
+    from bqlab.sources.base import Source
 
 __all__ = ["open_source", "table_view"]
 
 
-def open_source(params, stage: str | None = None, root: Path | None = None) -> Source:
+def open_source(params, stage: str | None = None, root: Path | None = None) -> "Source":
     """Return the Source named in params: ``local`` (the embedded engine) or ``bigquery``.
 
     Relative paths in params (local files, the query cache) start at ``root``, by default the
