@@ -5,8 +5,10 @@ machine path; they are resolved where files are opened. The runner tells its ker
 in ``$BQLAB_PROJECT_ROOT``; a notebook run by hand finds it from its working folder.
 """
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from bqlab.errors import ParamsError
 
@@ -61,3 +63,27 @@ def write_atomically(path: Path, text: str) -> Path:
 def cache_dir() -> Path:
     """Where bqlab keeps what it can compute again: ``$XDG_CACHE_HOME/bqlab`` (``~/.cache/bqlab``)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bqlab"
+
+
+def read_cached(name: str) -> Any:
+    """The JSON value kept under ``name`` in ``cache_dir()``, or None if absent or unreadable."""
+    try:
+        return json.loads((cache_dir() / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_cached(name: str, value: Any) -> None:
+    """Keep ``value`` as JSON under ``name`` in ``cache_dir()``; a cache that cannot be written is only slower.
+
+    The file is written under a name of this process and renamed into place, so processes that
+    write at once never leave a half-written file.
+    """
+    path = cache_dir() / name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(value), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass

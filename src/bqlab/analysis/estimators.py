@@ -8,12 +8,10 @@ from scikit-learn, are kept per installed scikit-learn version in ``$XDG_CACHE_H
 
 import importlib
 import inspect
-import json
-import os
 from importlib import metadata
 from typing import Any
 
-from bqlab.project import cache_dir
+from bqlab.project import read_cached, write_cached
 
 ESTIMATORS = {
     "classification": {
@@ -49,23 +47,15 @@ def model_problem(model: str, task: str) -> str | None:
 
 def _all_arguments() -> dict[str, dict[str, list[str]]]:
     """Every model's constructor arguments, per task, for the installed scikit-learn (cached)."""
-    version = metadata.version("scikit-learn")
-    path = cache_dir() / f"estimator-arguments-{version}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
+    name = f"estimator-arguments-{metadata.version('scikit-learn')}.json"
+    cached = read_cached(name)
+    if isinstance(cached, dict):
+        return cached
     found = {
         task: {model: sorted(inspect.signature(estimator_class(task, model)).parameters) for model in models}
         for task, models in ESTIMATORS.items()
     }
-    try:  # a cache that cannot be written is only slower
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(found), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    write_cached(name, found)
     return found
 
 

@@ -10,7 +10,6 @@ nothing changed and no heavy library needs importing at all.
 import ast
 import hashlib
 import json
-import os
 import platform
 import sys
 import sysconfig
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.digests import digest_bytes, digest_json
-from bqlab.project import cache_dir
+from bqlab.project import cache_dir, read_cached, write_cached
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/bqlab
 
@@ -32,28 +31,12 @@ CACHED_SIZE = 1024**2
 _CHUNK = 1024**2
 
 
+DIGEST_CACHE = "file-digests.json"  # under project.cache_dir()
+
+
 def digest_cache_file() -> Path:
     """Where the digests of large files are kept: ``$XDG_CACHE_HOME/bqlab`` (``~/.cache/bqlab``)."""
-    return cache_dir() / "file-digests.json"
-
-
-def _read_cache() -> dict[str, Any]:
-    try:
-        loaded = json.loads(digest_cache_file().read_text(encoding="utf-8"))
-        return loaded if isinstance(loaded, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_cache(entries: dict[str, Any]) -> None:
-    path = digest_cache_file()
-    try:  # a cache that cannot be written is only slower
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entries), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    return cache_dir() / DIGEST_CACHE
 
 
 def file_digest(path: Path) -> str:
@@ -65,7 +48,8 @@ def file_digest(path: Path) -> str:
     stat = path.stat()
     stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
     key = str(path.resolve())
-    entries = _read_cache() if stat.st_size >= CACHED_SIZE else {}
+    cached = read_cached(DIGEST_CACHE) if stat.st_size >= CACHED_SIZE else None
+    entries: dict[str, Any] = cached if isinstance(cached, dict) else {}
     if entries.get(key, [None])[0] == stamp:
         return entries[key][1]
     sha = hashlib.sha256()
@@ -75,7 +59,7 @@ def file_digest(path: Path) -> str:
     if stat.st_size >= CACHED_SIZE:
         entries = {k: v for k, v in entries.items() if Path(k).exists()}  # forget files that are gone
         entries[key] = [stamp, sha.hexdigest()]
-        _write_cache(entries)
+        write_cached(DIGEST_CACHE, entries)
     return sha.hexdigest()
 
 
