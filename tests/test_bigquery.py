@@ -9,23 +9,33 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
+import requests
 from google.api_core import exceptions
-from google.auth.exceptions import DefaultCredentialsError
+from google.api_core.retry import Retry
+from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
 from bqlab.errors import CostLimitError, DataError
 from bqlab.sources.bigquery import GIB, BigQuerySource, human_bytes, query_parameters
 
 
 class StandInClient:
-    """Answers like google.cloud.bigquery.Client: dry runs report bytes, real runs return rows."""
+    """Answers like google.cloud.bigquery.Client: dry runs report bytes, real runs return rows.
 
-    def __init__(self, dry_bytes=1000, failures=(), table=None, storage_error=None):
+    Like the client, it sends each request through the ``retry`` it is given; ``failures`` are
+    raised by the next requests, one each.
+    """
+
+    def __init__(self, dry_bytes=1000, failures=(), table=None, storage_error=None, job_failures=()):
         self.dry_bytes, self.failures, self.calls = dry_bytes, list(failures), []
+        self.job_failures = list(job_failures)
         self.table = table if table is not None else pa.table({"n": [3]})
         self.storage_error, self.reads = storage_error, []  # reads: "storage" or "rest", one per download
 
     def query(self, sql, job_config, retry, job_retry):
-        assert retry is None and job_retry is None, "the client's own silent retries are off"
+        assert isinstance(retry, Retry) and job_retry is None, "the client's silent 10-minute job retry is off"
+        return retry(self._insert)(sql, job_config)
+
+    def _insert(self, sql, job_config):
         self.calls.append((sql, job_config))
         if self.failures:
             raise self.failures.pop(0)
@@ -35,7 +45,9 @@ class StandInClient:
             total_bytes_processed = client.dry_bytes if job_config.dry_run else None
 
             def result(self, page_size=None, retry=None, job_retry=None):
-                assert retry is None and job_retry is None
+                assert isinstance(retry, Retry) and job_retry is None
+                if not job_config.dry_run and client.job_failures:
+                    raise client.job_failures.pop(0)  # the job ended with this error
 
                 class Rows:
                     def to_arrow(self, create_bqstorage_client=False, bqstorage_client=None):
@@ -50,7 +62,10 @@ class StandInClient:
         return Job()
 
     def get_table(self, table_id, retry):
-        assert retry is None
+        return retry(self._get_table)(table_id)
+
+    def _get_table(self, table_id):
+        self.calls.append((table_id, None))
         if self.failures:
             raise self.failures.pop(0)
         raise AssertionError("not used")
@@ -110,37 +125,122 @@ def test_a_query_over_the_cap_is_refused_before_it_runs():
     assert len(client.calls) == 1 and client.calls[0][1].dry_run, "only the free dry run was sent"
 
 
-def test_rate_limits_and_server_errors_are_retried_then_succeed(capsys):
-    failures = [exceptions.TooManyRequests("slow down"), exceptions.InternalServerError("oops")]
+def rate_limited(status=exceptions.Forbidden, reason="rateLimitExceeded"):
+    """An error as the client raises it from BigQuery's JSON: the status's class, the reason in ``errors``."""
+    return status(f"Exceeded rate limits: {reason}", errors=[{"reason": reason, "message": "injected"}])
+
+
+def test_rate_limits_server_errors_and_lost_connections_are_retried_then_succeed(capsys):
+    failures = [
+        rate_limited(),  # a 403 that is a rate limit, not a permission
+        exceptions.InternalServerError("oops"),
+        requests.exceptions.ConnectionError("connection reset by peer"),
+    ]
     client = StandInClient(failures=failures)
     frame = BigQuerySource(client, first_wait=0.01).query("SELECT 3 AS n")
     assert frame["n"].tolist() == [3]
-    assert len(client.calls) == 4  # two failed dry runs, the dry run, the query
+    assert len(client.calls) == 5  # three failed dry runs, the dry run, the query
     said = capsys.readouterr().err.splitlines()
-    assert said[0].startswith("BigQuery dry run: TooManyRequests (") and "attempt 2 of 6" in said[0]
-    assert "InternalServerError" in said[1] and "attempt 3 of 6" in said[1]
+    assert said == [
+        "BigQuery dry run: rateLimitExceeded: Exceeded rate limits: rateLimitExceeded; trying again (try 2; "
+        "giving up after 120 s)",
+        "BigQuery dry run: InternalServerError: oops; trying again (try 3; giving up after 120 s)",
+        "BigQuery dry run: ConnectionError: connection reset by peer; trying again (try 4; giving up after 120 s)",
+    ]
 
 
-def test_persistent_server_errors_end_with_the_reason():
-    client = StandInClient(failures=[exceptions.ServiceUnavailable("down")] * 10)
-    with pytest.raises(DataError, match="kept failing after retries .*ServiceUnavailable.*down"):
-        BigQuerySource(client, first_wait=0.01).query("SELECT 1")
+def test_a_job_that_failed_for_a_passing_reason_runs_again(capsys):
+    failure = exceptions.InternalServerError("job failed", errors=[{"reason": "jobBackendError"}])
+    client = StandInClient(job_failures=[failure])
+    assert BigQuerySource(client, first_wait=0.01).query("SELECT 3 AS n")["n"].tolist() == [3]
+    assert [config.dry_run for _, config in client.calls] == [True, False, False], "dry run, failed job, new job"
+    assert "BigQuery query: jobBackendError: job failed; trying again (try 2" in capsys.readouterr().err
+
+
+def test_persistent_server_errors_end_with_the_reason_after_the_time_limit():
+    client = StandInClient(failures=[exceptions.ServiceUnavailable("down")] * 1000)
+    with pytest.raises(DataError, match=r"dry run: BigQuery kept failing for 0.2 s \(ServiceUnavailable: down\)"):
+        BigQuerySource(client, first_wait=0.001, retry_timeout=0.2).query("SELECT 1")
+    assert 2 < len(client.calls) < 1000
 
 
 @pytest.mark.parametrize(
     "error, message",
     [
         (
-            exceptions.NotFound("Table p-roject:d.t was not found"),
-            r"table 'p-roject.d.t': not found .* check the project",
+            exceptions.NotFound("Table p-roject:d.t was not found", errors=[{"reason": "notFound"}]),
+            r"table 'p-roject.d.t': not found \(notFound: Table p-roject:d.t was not found\); check the project",
         ),
-        (exceptions.Forbidden("Access Denied"), r"permission denied .*roles/bigquery.dataViewer"),
-        (DefaultCredentialsError("none"), r"gcloud auth application-default login.*GOOGLE_APPLICATION_CREDENTIALS"),
+        (
+            exceptions.Forbidden("Access Denied: Table p-roject:d.t", errors=[{"reason": "accessDenied"}]),
+            r"permission denied \(accessDenied: Access Denied: Table p-roject:d.t\).*roles/bigquery.dataViewer",
+        ),
+        (
+            rate_limited(reason="quotaExceeded"),
+            r"a BigQuery quota is used up \(quotaExceeded: .*\); wait for it to reset",
+        ),
+        (
+            RefreshError("invalid_grant: Token has been expired or revoked."),
+            r"credentials were refused \(invalid_grant: Token has been expired or revoked\).*application-default",
+        ),
+        (
+            requests.exceptions.SSLError("certificate verify failed"),
+            r"table 'p-roject.d.t': SSLError: certificate verify failed",
+        ),
     ],
+    ids=["not-found", "access-denied", "quota", "expired-credentials", "certificate"],
 )
-def test_client_errors_say_what_to_fix(error, message):
+def test_errors_that_another_try_cannot_mend_fail_at_once_and_say_what_to_fix(error, message, capsys):
+    client = StandInClient(failures=[error, error])
     with pytest.raises(DataError, match=message):
-        BigQuerySource(StandInClient(failures=[error])).schema("p-roject.d.t")
+        BigQuerySource(client, first_wait=0.01).schema("p-roject.d.t")
+    assert len(client.calls) == 1, "not retried"
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "error, key, explained, fix",
+    [
+        (
+            DefaultCredentialsError(
+                "Your default credentials were not found. To set up Application Default Credentials, see "
+                "https://cloud.google.com/docs/authentication/external/set-up-adc for more information."
+            ),
+            None,
+            "Your default credentials were not found",
+            "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS",
+        ),
+        (
+            DefaultCredentialsError("File /keys/sa.json was not found."),
+            "/keys/sa.json",
+            "File /keys/sa.json was not found",
+            "GOOGLE_APPLICATION_CREDENTIALS is '/keys/sa.json': point it at a service-account JSON key file",
+        ),
+        (
+            DefaultCredentialsError(
+                "Failed to load service account credentials from /keys/sa.json",
+                ValueError("Service account info was not in the expected format, missing fields client_email."),
+            ),
+            "/keys/sa.json",
+            "Failed to load service account credentials from /keys/sa.json: Service account info was not in the "
+            "expected format, missing fields client_email",
+            "GOOGLE_APPLICATION_CREDENTIALS is '/keys/sa.json': point it at a service-account JSON key file that "
+            "exists (a new key can be downloaded in the console), or unset it and run "
+            "`gcloud auth application-default login`",
+        ),
+    ],
+    ids=["none", "missing-key-file", "malformed-key"],
+)
+def test_credential_errors_keep_google_auths_explanation_and_add_the_fix(error, key, explained, fix, monkeypatch):
+    from bqlab.sources.bigquery import explain
+
+    if key:
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", key)
+    else:
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    message = str(explain(error, "BigQuery client"))
+    assert message.startswith(f"Google Cloud credentials: {explained}")
+    assert f". To fix: {fix}" in message
 
 
 def test_malformed_table_id_is_refused_before_any_call():

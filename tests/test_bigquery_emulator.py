@@ -145,7 +145,17 @@ def test_missing_credentials_say_how_to_log_in(monkeypatch, tmp_path):
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud application-default file
     monkeypatch.setenv("NO_GCE_CHECK", "True")  # and no metadata-server probe: nothing leaves this machine
-    with pytest.raises(DataError, match="gcloud auth application-default login"):
+    with pytest.raises(DataError, match="default credentials were not found.*gcloud auth application-default login"):
+        open_warehouse(BigQueryParams(project="my-project-1"))
+
+
+def test_a_missing_key_file_is_named_with_google_auths_words(monkeypatch, tmp_path):
+    from bqlab.config import BigQueryParams
+    from bqlab.sources.bigquery import open_warehouse
+
+    key = tmp_path / "absent-key.json"
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    with pytest.raises(DataError, match=rf"File {key} was not found\. To fix: GOOGLE_APPLICATION_CREDENTIALS is"):
         open_warehouse(BigQueryParams(project="my-project-1"))
 
 
@@ -174,7 +184,8 @@ def test_a_repeated_query_comes_from_the_cache_until_the_table_changes(bigquery_
 
 class FlakyProxy:
     """An HTTP proxy on 127.0.0.1 in front of the emulator that answers the first ``failures``
-    requests with the given BigQuery error status (429 or 500), then forwards every request."""
+    requests with the given BigQuery error status (429, or 403 with reason rateLimitExceeded, or
+    500), then forwards every request."""
 
     def __init__(self, upstream: str, status: int, failures: int) -> None:
         import http.server
@@ -193,7 +204,7 @@ class FlakyProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if proxy.failed < failures:
                     proxy.failed += 1
-                    reason = "rateLimitExceeded" if status == 429 else "backendError"
+                    reason = "backendError" if status >= 500 else "rateLimitExceeded"
                     error = {"code": status, "message": "injected", "errors": [{"reason": reason}]}
                     return self._send(status, json.dumps({"error": error}).encode(), "application/json")
                 proxy.forwarded += 1
@@ -224,16 +235,19 @@ class FlakyProxy:
         self.server.server_close()
 
 
-@pytest.mark.parametrize("status", [429, 500])
-def test_the_warehouse_answering_errors_a_few_times_then_succeeding(bigquery_emulator, status):  # noqa: F811
+@pytest.mark.parametrize("status", [429, 403, 500])
+def test_the_warehouse_answering_errors_a_few_times_then_succeeding(bigquery_emulator, status, capsys):  # noqa: F811
     from .emulator import client_for_endpoint
 
     proxy = FlakyProxy(bigquery_emulator.endpoint, status, failures=3)
     try:
-        source = BigQuerySource(client_for_endpoint(proxy.endpoint), first_wait=0.05)
+        source = BigQuerySource(client_for_endpoint(proxy.endpoint), first_wait=0.05, storage=False)
         frame = source.query(f"SELECT COUNT(*) AS n FROM `{PENGUINS}` WHERE island = @island", {"island": "Dream"})
         assert frame["n"].iloc[0] == 124
         assert proxy.failed == 3 and proxy.forwarded >= 2
+        reason = "backendError" if status == 500 else "rateLimitExceeded"
+        said = capsys.readouterr().err.splitlines()
+        assert [line.split(": ", 2)[1] for line in said] == [reason] * 3, "one line per new try, with the reason"
     finally:
         proxy.close()
 
@@ -243,8 +257,8 @@ def test_the_warehouse_failing_for_good_ends_with_the_reason(bigquery_emulator):
 
     proxy = FlakyProxy(bigquery_emulator.endpoint, 500, failures=10_000)
     try:
-        source = BigQuerySource(client_for_endpoint(proxy.endpoint), first_wait=0.01)
-        with pytest.raises(DataError, match=r"dry run: BigQuery kept failing after retries \(InternalServerError"):
+        source = BigQuerySource(client_for_endpoint(proxy.endpoint), first_wait=0.01, retry_timeout=1)
+        with pytest.raises(DataError, match=r"dry run: BigQuery kept failing for 1 s \(backendError: .*injected"):
             source.query(f"SELECT COUNT(*) AS n FROM `{PENGUINS}`")
     finally:
         proxy.close()

@@ -5,19 +5,26 @@ Every query is first dry-run (free) to learn how many bytes it would process; a 
 BigQuery itself enforces it. Jobs carry labels naming the pipeline and stage. Results come
 back through ``to_arrow()`` (``to_dataframe()`` is deprecated in the client): large ones
 through the BigQuery Storage Read API, falling back to REST when that API is refused.
+Every call passes the client a ``Retry`` that tries again on the reason BigQuery gives (rate
+limits and backend errors, even behind a 403) and on a lost connection, saying each new try
+on stderr; permission, not-found and quota errors fail at once with the client's own words.
 
 Selected with ``source: bigquery`` in params; ``bigquery.api_endpoint`` points the client at a
 local emulator (no credentials) for tests.
 """
 
 import datetime as dt
+import itertools
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
+import requests
+from google.api_core import exceptions as api_errors
+from google.api_core.retry import Retry
+from google.auth import exceptions as auth_errors
 
 from bqlab.errors import CostLimitError, DataError
 from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
@@ -26,9 +33,7 @@ from bqlab.sources.identifiers import validate_table_id
 GIB = 1024**3
 USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
 _TYPES = {"FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
-# Errors of the Storage Read API after which the same rows are read over REST instead.
-_STORAGE_REFUSED = ("PermissionDenied", "Forbidden", "Unauthenticated", "ServiceUnavailable", "Unimplemented")
-_RETRYABLE = ("TooManyRequests", "InternalServerError", "ServiceUnavailable", "BadGateway", "GatewayTimeout")
+T = TypeVar("T")
 
 
 def human_bytes(count: int) -> str:
@@ -78,57 +83,113 @@ def query_parameters(params: Mapping[str, Any] | None) -> list:
     return out
 
 
-def explain(err: Exception, what: str) -> DataError:
-    """Map a client error to a message that says what is wrong and how to fix it."""
-    name = type(err).__name__
-    if name == "DefaultCredentialsError":
-        return DataError(
-            "no Google Cloud credentials found: run `gcloud auth application-default login`, "
-            "or set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file"
+# Errors worth another try, by the reason BigQuery gives (a 403 can be a rate limit, not a
+# permission) or, when there is no reason, by type: server errors and a lost connection.
+RETRIED_REASONS = frozenset(
+    {"rateLimitExceeded", "backendError", "internalError", "badGateway"}
+    | {"jobRateLimitExceeded", "jobBackendError", "jobInternalError"}  # a failed job, run again
+)
+RETRIED_TYPES = (
+    api_errors.TooManyRequests,
+    api_errors.InternalServerError,
+    api_errors.BadGateway,
+    api_errors.ServiceUnavailable,
+    api_errors.GatewayTimeout,
+    ConnectionError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.Timeout,
+    auth_errors.TransportError,
+)
+QUOTA_REASONS = frozenset({"quotaExceeded", "billingTierLimitExceeded"})
+# Errors of the Storage Read API after which the same rows are read over REST instead.
+STORAGE_REFUSED = (
+    api_errors.PermissionDenied,
+    api_errors.Forbidden,
+    api_errors.Unauthenticated,
+    api_errors.ServiceUnavailable,
+    api_errors.MethodNotImplemented,
+)
+
+
+def error_reason(err: BaseException) -> str | None:
+    """The reason BigQuery gave for an error (``rateLimitExceeded``, ``accessDenied`` ...), if any."""
+    try:
+        return getattr(err, "errors", None)[0]["reason"]  # type: ignore[index]
+    except (TypeError, IndexError, KeyError):
+        return getattr(err, "reason", None)
+
+
+def retryable(err: BaseException) -> bool:
+    """Whether another try may succeed: rate limits, backend errors and lost connections."""
+    if isinstance(err, requests.exceptions.SSLError):  # a certificate problem does not pass
+        return False
+    reason = error_reason(err)
+    if reason is not None:
+        return reason in RETRIED_REASONS
+    return isinstance(err, RETRIED_TYPES)
+
+
+def describe(err: BaseException) -> str:
+    """An error as its reason (or type) and the client's own message."""
+    message = getattr(err, "message", None) or str(err)
+    return f"{error_reason(err) or type(err).__name__}: {message}"
+
+
+def credentials_fix() -> str:
+    """How to provide credentials, for the way this machine looks for them."""
+    key = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if key:
+        return (
+            f"GOOGLE_APPLICATION_CREDENTIALS is {key!r}: point it at a service-account JSON key file "
+            "that exists (a new key can be downloaded in the console), or unset it and run "
+            "`gcloud auth application-default login`"
         )
-    if name == "NotFound":
+    return (
+        "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS "
+        "to a service-account JSON key file"
+    )
+
+
+def _auth_text(err: BaseException) -> str:
+    """google-auth's explanation: its message, and the cause it carries as a second argument."""
+    parts = [str(a) for a in err.args if not isinstance(a, BaseException)]
+    parts += [str(a) for a in err.args if isinstance(a, BaseException)]
+    return ": ".join(part.rstrip(".") for part in parts)
+
+
+def explain(err: BaseException, what: str, retry_timeout: float | None = None) -> DataError:
+    """Map a client error to a message that keeps the client's words and says how to fix it."""
+    if isinstance(err, api_errors.RetryError):
+        last = err.cause or err
+        waited = f" for {retry_timeout:g} s" if retry_timeout else ""
         return DataError(
-            f"{what}: not found ({getattr(err, 'message', err)}); check the project, dataset and table ids"
+            f"{what}: BigQuery kept failing{waited} ({describe(last)}); try again later, "
+            "or see https://status.cloud.google.com"
         )
-    if name == "Forbidden":
+    if isinstance(err, auth_errors.DefaultCredentialsError):
+        return DataError(f"Google Cloud credentials: {_auth_text(err)}. To fix: {credentials_fix()}")
+    if isinstance(err, auth_errors.RefreshError | api_errors.Unauthorized):
         return DataError(
-            f"{what}: permission denied ({getattr(err, 'message', err)}); the account needs "
+            f"{what}: the credentials were refused ({_auth_text(err)}); they may have expired or "
+            f"been revoked. To fix: {credentials_fix()}"
+        )
+    reason = error_reason(err)
+    if reason in QUOTA_REASONS:
+        return DataError(
+            f"{what}: a BigQuery quota is used up ({describe(err)}); wait for it to reset, or ask "
+            "for more quota on the billing project"
+        )
+    if isinstance(err, api_errors.NotFound):
+        return DataError(f"{what}: not found ({describe(err)}); check the project, dataset and table ids")
+    if isinstance(err, api_errors.Forbidden):
+        return DataError(
+            f"{what}: permission denied ({describe(err)}); the account needs "
             "roles/bigquery.jobUser on the billing project and roles/bigquery.dataViewer on the table"
         )
-    if name in _RETRYABLE:
-        return DataError(f"{what}: BigQuery kept failing after retries ({name}: {getattr(err, 'message', err)})")
-    return DataError(f"{what}: {name}: {getattr(err, 'message', err)}")
-
-
-# The client's own retries are off on every call (they wait up to 10 minutes, silently):
-# with_retries below is the one retry loop, bounded and visible.
-NO_CLIENT_RETRY = {"retry": None}
-NO_CLIENT_JOB_RETRY = {"retry": None, "job_retry": None}
-
-
-def with_retries(call: Callable[[], Any], what: str, attempts: int = 6, first_wait: float = 1.0) -> Any:
-    """Run ``call``, retrying rate limits and server errors with exponential backoff.
-
-    Each retry is said on stderr; with the defaults the waits add up to about 31 s before
-    the last error is reported with its reason.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except DataError:
-            raise
-        except Exception as err:  # noqa: BLE001 - every client error is mapped below
-            if type(err).__name__ in _RETRYABLE and attempt < attempts:
-                wait = first_wait * 2 ** (attempt - 1)
-                print(
-                    f"BigQuery {what}: {type(err).__name__} ({getattr(err, 'message', err)}); "
-                    f"retrying in {wait:.1f} s (attempt {attempt + 1} of {attempts})",
-                    file=sys.stderr,
-                )
-                time.sleep(wait)
-                continue
-            raise explain(err, what) from err
-    raise AssertionError("unreachable")
+    if retryable(err):  # retried by the caller's Retry until its time ran out
+        return DataError(f"{what}: BigQuery kept failing ({describe(err)}); try again later")
+    return DataError(f"{what}: {describe(err)}")
 
 
 class BigQuerySource:
@@ -144,6 +205,7 @@ class BigQuerySource:
         labels: Mapping[str, str] | None = None,
         cache=None,
         first_wait: float = 1.0,
+        retry_timeout: float = 120.0,
         storage: bool | object = True,
         page_size: int | None = None,
     ) -> None:
@@ -152,6 +214,7 @@ class BigQuerySource:
         ``storage`` is True to let the client open a Storage Read client when a result is large,
         a Storage Read client to use, or False for REST only. ``page_size`` is rows per REST page
         (the client's default when None): a result larger than its first page is large.
+        ``first_wait`` is the first pause before another try, and ``retry_timeout`` when to stop.
         """
         self.client = client
         self.storage = storage
@@ -160,7 +223,44 @@ class BigQuerySource:
         self.labels = dict(labels or {"pipeline": "bqlab"})
         self.cache = cache
         self.first_wait = first_wait
+        self.retry_timeout = retry_timeout
         self.log: list[dict[str, Any]] = []  # one per query: bytes, cost, cache hit, for the report
+
+    def _retry(self, what: str) -> Retry:
+        """The client's own retry, on the error reason, saying each new try on stderr.
+
+        It is passed as ``retry`` (each API request) and wraps a whole query (a job that failed
+        for a passing reason runs again). The client's ``job_retry`` stays off: with it, the
+        client wraps the job insert in a retry of its own that tries errors again silently for
+        10 minutes, past this retry's time limit.
+        """
+        tries = itertools.count(2)
+
+        def say(err: Exception) -> None:
+            print(
+                f"BigQuery {what}: {describe(err)}; trying again (try {next(tries)}; "
+                f"giving up after {self.retry_timeout:g} s)",
+                file=sys.stderr,
+            )
+
+        wait = self.first_wait
+        return Retry(
+            predicate=retryable,
+            initial=wait,
+            maximum=16 * wait,
+            multiplier=2,
+            timeout=self.retry_timeout,
+            on_error=say,
+        )
+
+    def _call(self, what: str, call: Callable[[Retry], T]) -> T:
+        """Run ``call`` with a retry for the client; map what still fails to a clear DataError."""
+        try:
+            return call(self._retry(what))
+        except DataError:
+            raise
+        except Exception as err:  # noqa: BLE001 - every client error is explained
+            raise explain(err, what, self.retry_timeout) from err
 
     def _config(self, params: Mapping[str, Any] | None, dry_run: bool):
         from google.cloud import bigquery
@@ -179,11 +279,8 @@ class BigQuerySource:
         Raises:
             CostLimitError: with the estimate and how to raise the cap.
         """
-        job = with_retries(
-            lambda: self.client.query(sql, job_config=self._config(params, True), **NO_CLIENT_JOB_RETRY),
-            "dry run",
-            first_wait=self.first_wait,
-        )
+        config = self._config(params, True)
+        job = self._call("dry run", lambda r: self.client.query(sql, job_config=config, retry=r, job_retry=None))
         count = int(job.total_bytes_processed or 0)
         if count > self.maximum_bytes_billed:
             raise CostLimitError(
@@ -205,11 +302,16 @@ class BigQuerySource:
                 return cached
         count = self.estimate(sql, params)
 
-        def run():
-            job = self.client.query(sql, job_config=self._config(params, False), **NO_CLIENT_JOB_RETRY)
-            return self._download(job).to_pandas()
+        config = self._config(params, False)
 
-        frame = with_retries(run, "query", first_wait=self.first_wait)
+        def run(retry: Retry) -> pd.DataFrame:
+            def attempt() -> pd.DataFrame:
+                job = self.client.query(sql, job_config=config, retry=retry, job_retry=None)
+                return self._download(job, retry).to_pandas()
+
+            return retry(attempt)()  # a job that failed for a passing reason runs again
+
+        frame = self._call("query", run)
         usd = estimated_cost_usd(count)
         cache = "miss" if key else "off"
         self.log.append({"rows": len(frame), "bytes": count, "estimated_bytes": count, "usd": usd, "cache": cache})
@@ -217,7 +319,7 @@ class BigQuerySource:
             self.cache.put(key, frame)
         return frame
 
-    def _download(self, job):
+    def _download(self, job, retry: Retry):
         """Return a finished job's rows as Arrow: Storage Read API for large results, else REST.
 
         The client reads a result that fits its first REST page over REST. A refused Storage Read
@@ -227,18 +329,17 @@ class BigQuerySource:
         if self.storage is not False:
             storage = {"create_bqstorage_client": True} if self.storage is True else {"bqstorage_client": self.storage}
             try:
-                return job.result(page_size=self.page_size, **NO_CLIENT_JOB_RETRY).to_arrow(**storage)
-            except Exception as err:  # noqa: BLE001 - only the refusals below fall back
-                if type(err).__name__ not in _STORAGE_REFUSED:
-                    raise
+                return job.result(page_size=self.page_size, retry=retry, job_retry=None).to_arrow(**storage)
+            except STORAGE_REFUSED as err:
                 print(
-                    f"BigQuery Storage Read API refused ({type(err).__name__}: {getattr(err, 'message', err)}); "
+                    f"BigQuery Storage Read API refused ({describe(err)}); "
                     "reading results over REST, which is slower for large results. To use it, enable the "
                     "BigQuery Storage API and grant roles/bigquery.readSessionUser, or set bigquery.storage_api: false",
                     file=sys.stderr,
                 )
                 self.storage = False
-        return job.result(page_size=self.page_size, **NO_CLIENT_JOB_RETRY).to_arrow(create_bqstorage_client=False)
+        rows = job.result(page_size=self.page_size, retry=retry, job_retry=None)
+        return rows.to_arrow(create_bqstorage_client=False)
 
     def query_log(self) -> pd.DataFrame:
         """Return one row per query of this source: rows, bytes billed (estimated), cost, cache."""
@@ -246,11 +347,7 @@ class BigQuerySource:
 
     def _table(self, table_id: str):
         validate_table_id(table_id)
-        return with_retries(
-            lambda: self.client.get_table(table_id, **NO_CLIENT_RETRY),
-            f"table {table_id!r}",
-            first_wait=self.first_wait,
-        )
+        return self._call(f"table {table_id!r}", lambda retry: self.client.get_table(table_id, retry=retry))
 
     def schema(self, table_id: str) -> dict[str, str]:
         """Return the table's columns and BigQuery types (a free metadata call)."""
@@ -273,7 +370,7 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
     """Build the client from params (``bigquery:`` in common.yaml) and wrap it as a source.
 
     Raises:
-        DataError: no billing project, or no credentials (with how to provide them).
+        DataError: no billing project, or no usable credentials (google-auth's reason and the fix).
     """
     from google.cloud import bigquery
 
@@ -295,7 +392,10 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
             client_options=ClientOptions(api_endpoint=settings.api_endpoint),
         )
     else:
-        client = with_retries(lambda: bigquery.Client(project=project, location=settings.location), "BigQuery client")
+        try:
+            client = bigquery.Client(project=project, location=settings.location)
+        except auth_errors.DefaultCredentialsError as err:
+            raise explain(err, "BigQuery client") from err
     storage = settings.storage_api
     if storage and settings.storage_api_endpoint:  # a local emulator's Storage Read API: plain gRPC
         storage = storage_read_client(settings.storage_api_endpoint)
