@@ -1,5 +1,8 @@
 """Execute one notebook with papermill's Python API: progress per cell, timeouts, clear failures.
 
+Progress comes from nbclient's own ``on_cell_start`` hook, passed through papermill; kernel
+readiness is jupyter_client's ``wait_for_ready``.
+
 Kernels are started ahead of their notebook (``WarmKernel``): the kernel process starts and
 imports the notebook's libraries while the runner validates params or another notebook
 runs, which hides most of the few seconds each kernel costs. Papermill and nbclient are
@@ -35,31 +38,24 @@ BANNER = """<div style="border: 2px solid #b00020; padding: .6em 1em; color: #b0
 def _engine():
     from papermill.engines import NBClientEngine
 
-    class ProgressEngine(NBClientEngine):
-        """papermill's nbclient engine, reporting each code cell as it starts."""
+    class KeepStoppedEngine(NBClientEngine):
+        """papermill's nbclient engine, also writing a notebook that a timeout or a dead kernel stopped.
+
+        Without a save after every cell (quadratic), papermill writes the output notebook only
+        when it ends or a cell raises; the report of a stopped notebook needs what ran.
+        """
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, stopped_path=None, **kwargs):
-            code = [i for i, cell in enumerate(nb_man.nb.cells) if cell.cell_type == "code"]
-            start = nb_man.cell_start
-
-            def cell_start(cell, cell_index=None, **more):
-                start(cell, cell_index, **more)
-                if on_cell and cell_index in code:
-                    on_cell(code.index(cell_index) + 1, len(code), cell_index)
-
-            nb_man.cell_start = cell_start
+        def execute_managed_notebook(cls, nb_man, kernel_name, stopped_path=None, **kwargs):
             try:
                 return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
             except Exception:
-                # A timeout or a dead kernel ends execution without papermill writing the
-                # notebook: keep what ran so the report can show where it stopped.
                 import nbformat
 
                 nbformat.write(nb_man.nb, stopped_path)
                 raise
 
-    return ProgressEngine
+    return KeepStoppedEngine
 
 
 def kernel_temp_dir() -> str:
@@ -105,43 +101,18 @@ class WarmKernel:
             run_sync(self.km.start_kernel)(cwd=str(cwd), env={**os.environ, **env})
             if not modules:
                 return
-            client = BlockingKernelClient()
+            client = BlockingKernelClient(parent=self.km)  # its liveness is the manager's
             client.load_connection_info(self.km.get_connection_info())
             client.start_channels()
             try:
-                self._wait_until_ready(client)
+                # jupyter_client's own wait: kernel_info until it answers, an error if the kernel dies.
+                client.wait_for_ready(timeout=120)
                 code = f"import importlib as _i\nfor _m in {modules!r}:\n    _i.import_module(_m)\ndel _i, _m"
-                self._await_reply(client, client.execute(code, silent=True, store_history=False))
+                _await_reply(client, client.execute(code, silent=True, store_history=False))
             finally:
                 client.stop_channels()
         except BaseException as err:  # noqa: BLE001 - reported when the kernel is used
             self.error = err
-
-    def _wait_until_ready(self, client, limit: float = 120) -> None:
-        """Ask for kernel_info until the kernel answers (a slow start on a busy machine is fine)."""
-        deadline = time.monotonic() + limit
-        while True:
-            try:
-                self._await_reply(client, client.kernel_info(), limit=5)
-                return
-            except TimeoutError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the kernel did not answer within {limit:.0f}s") from None
-
-    def _await_reply(self, client, msg_id: str, limit: float = 300) -> None:
-        """Wait for the reply to ``msg_id``, giving up at once if the kernel process ends."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            try:
-                reply = client.get_shell_msg(timeout=1)
-            except queue.Empty:
-                process = getattr(self.km.provisioner, "process", None)
-                if process is not None and process.poll() is not None:
-                    raise RuntimeError("the kernel process ended while starting") from None
-                continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                return
-        raise TimeoutError(f"no reply from the kernel within {limit:.0f}s")
 
     def ready(self):
         """Wait until the kernel is up and warm; return its manager."""
@@ -176,6 +147,25 @@ class WarmKernel:
         except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
             pass
         shutil.rmtree(self._sockets, ignore_errors=True)
+
+
+def _await_reply(client, msg_id: str, limit: float = 300) -> None:
+    """Wait for the reply to ``msg_id``, giving up at once if the kernel dies.
+
+    jupyter_client's ``execute(reply=True)`` would wait out its whole timeout after a death
+    (a kernel killed for memory while importing).
+    """
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            reply = client.get_shell_msg(timeout=1)
+        except queue.Empty:
+            if not client.is_alive():
+                raise RuntimeError("the kernel process ended while importing the notebooks' modules") from None
+            continue
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return
+    raise TimeoutError(f"no reply from the kernel within {limit:.0f}s")
 
 
 def warm_modules(notebooks_dir: Path) -> list[str]:
@@ -232,17 +222,23 @@ def execute_notebook(
         NotebookFailed: naming the notebook, the cell and the error or time limit.
     """
     fast_notebook_imports()
+    import nbformat
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError
 
     papermill_engines.register("bqlab", _engine())
+    code = [i for i, cell in enumerate(nbformat.read(notebook, as_version=4).cells) if cell.cell_type == "code"]
     current = {"cell": 0, "of": 0, "index": 0}
 
-    def track(j: int, m: int, index: int) -> None:
-        current.update(cell=j, of=m, index=index)
+    def cell_start(cell, cell_index: int) -> None:
+        """Count code cells as nbclient starts them (papermill's injected parameters cell is one)."""
+        if cell.cell_type != "code":
+            return
+        current.update(cell=current["cell"] + 1, of=len(code) + 1, index=cell_index)
         if on_cell:
-            on_cell(j, m)
+            on_cell(current["cell"], current["of"])
 
     timed_out = threading.Event()
 
@@ -270,7 +266,7 @@ def execute_notebook(
             autosave_cell_every=0,
             execution_timeout=cell_timeout,
             km=km,
-            on_cell=track,
+            on_cell_start=cell_start,  # passed on to nbclient, which calls it before each cell
             stopped_path=str(output),
         )
     except PapermillExecutionError as err:
@@ -287,9 +283,9 @@ def execute_notebook(
         name = type(err).__name__
         if timed_out.is_set():
             reason = f"past notebook_timeout_seconds={notebook_timeout} (params/runner.yaml); kernel stopped"
-        elif name == "CellTimeoutError":
+        elif isinstance(err, CellTimeoutError):
             reason = f"the cell exceeded cell_timeout_seconds={cell_timeout} (params/runner.yaml)"
-        elif name == "DeadKernelError":
+        elif isinstance(err, DeadKernelError):
             reason = "the kernel died (killed, or out of memory)"
         else:
             reason = f"{name}: {err}"
