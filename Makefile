@@ -1,5 +1,5 @@
 # bqlab: `make` lists the targets. The first target that needs Python creates .venv
-# with the exact versions in requirements.txt; later calls reuse it.
+# with the exact versions and hashes in requirements-dev.txt; later calls reuse it.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -44,9 +44,9 @@ help: ## List the targets
 ifneq ($(STAMP),)
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
-	@echo "Setting up $(VENV) with the pinned versions in requirements.txt (first run only, about 2 minutes) ..."
+	@echo "Setting up $(VENV) with the locked versions in requirements-dev.txt (first run only, about 2 minutes) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@$(MAKE) setup-git
@@ -144,13 +144,15 @@ clean-venv: ## Remove the virtual environments too
 	@rm -rf $(VENV) $(EMULATOR_VENV)
 	@echo "removed $(VENV)/ and $(EMULATOR_VENV)/"
 
-lock: $(STAMP) ## Rewrite requirements*.txt from the environment after a deliberate upgrade
-	@$(BIN)/python -m pip freeze --exclude-editable | grep -vE '^(pip|setuptools|wheel)==' > .freeze.tmp
-	@sed -n 's/==.*//p' requirements-dev.txt | grep -v '^#' | sed 's/^/^/; s/$$/==/' > .dev-names.tmp
-	@{ sed -n '1,/^# Regenerate/p' requirements.txt; grep -viEf .dev-names.tmp .freeze.tmp; } > requirements.txt.new
-	@{ sed -n '1,/^# Regenerate/p' requirements-dev.txt; grep -iEf .dev-names.tmp .freeze.tmp; } > requirements-dev.txt.new
-	@mv requirements.txt.new requirements.txt && mv requirements-dev.txt.new requirements-dev.txt && rm -f .freeze.tmp .dev-names.tmp
-	@echo "requirements.txt and requirements-dev.txt rewritten; review the diff"
+# uv resolves for every platform (markers for macOS- or Windows-only packages) from Python 3.11
+# on, and keeps the versions already locked unless UPGRADE=1.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
+
+lock: $(STAMP) ## Resolve requirements*.txt from pyproject.toml with uv, with hashes (UPGRADE=1: newer versions)
+	@$(UV_COMPILE) --extra test -o requirements.txt
+	@$(UV_COMPILE) --extra dev -c requirements.txt -o requirements-dev.txt
+	@echo "requirements.txt (the image) and requirements-dev.txt (your venv) resolved; review the diff"
 
 docker-build: ## Build the image (needs a Docker engine; IMAGE=bqlab:latest)
 	@docker/run.sh build

@@ -12,10 +12,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from bqlab.runner.execution import KERNEL_NAME
 
@@ -23,7 +26,6 @@ from .conftest import ROOT
 
 IN_IMAGE = os.environ.get("BQLAB_ENV") == "system"
 host_only = pytest.mark.skipif(IN_IMAGE, reason="checks the image from outside: runs on the host")
-PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;]+)$")
 
 
 def tool(name: str) -> str:
@@ -34,9 +36,31 @@ def tool(name: str) -> str:
     return found
 
 
-def pins(path) -> dict[str, str]:
-    lines = (line.strip() for line in path.read_text().splitlines())
-    return {m[1].lower().replace("_", "-"): m[2] for m in map(PIN.match, lines) if m}
+def locked(path) -> list[tuple[Requirement, list[str]]]:
+    """Each requirement of a uv lock file with its hashes."""
+    entries: list[tuple[Requirement, list[str]]] = []
+    for line in path.read_text().splitlines():
+        if line.startswith("    --hash="):
+            entries[-1][1].append(line.split("=", 1)[1].rstrip(" \\"))
+        elif line and not line.startswith((" ", "#")):
+            entries.append((Requirement(line.rstrip(" \\")), []))
+    return entries
+
+
+def pins(path, everywhere: bool = False) -> dict[str, str]:
+    """The locked versions by name: those that apply to this machine, or ``everywhere``."""
+    return {
+        canonicalize_name(req.name): str(req.specifier).removeprefix("==")
+        for req, _ in locked(path)
+        if everywhere or req.marker is None or req.marker.evaluate()
+    }
+
+
+def declared(*extras: str) -> set[str]:
+    """The names pyproject declares: the dependencies and those of ``extras``."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = project["dependencies"] + [d for extra in extras for d in project["optional-dependencies"][extra]]
+    return {canonicalize_name(Requirement(d).name) for d in names} - {"bqlab"}
 
 
 # environment.yml and the pins ---------------------------------------------------------------
@@ -66,10 +90,22 @@ def test_requirements_pin_exactly_the_installed_versions():
 
 
 @host_only
-def test_host_only_tools_are_pinned_apart_and_installed():
+def test_host_only_tools_are_locked_with_the_image_versions_and_installed():
     dev, image = pins(ROOT / "requirements-dev.txt"), pins(ROOT / "requirements.txt")
-    assert not set(dev) & set(image)
+    assert {name: dev.get(name) for name in image} == image, "the venv has the image's versions"
     assert {name: importlib.metadata.version(name) for name in dev} == dev
+
+
+@pytest.mark.parametrize("lock, extras", [("requirements.txt", ("test",)), ("requirements-dev.txt", ("test", "dev"))])
+def test_the_locks_come_from_pyproject_with_a_hash_for_every_package(lock, extras):
+    entries = locked(ROOT / lock)
+    assert entries and all(
+        hashes and all(h.startswith("sha256:") and len(h) == 71 for h in hashes) for _, hashes in entries
+    ), "every package has its hashes (pip installs in --require-hashes mode)"
+    assert all(str(req.specifier).startswith("==") for req, _ in entries)
+    missing = declared(*extras) - set(pins(ROOT / lock, everywhere=True))
+    assert not missing, f"declared in pyproject.toml but not locked: {sorted(missing)}; run make lock"
+    assert "make lock" in (ROOT / lock).read_text().splitlines()[1], "made by `make lock` (uv pip compile)"
 
 
 # The Dockerfile ------------------------------------------------------------------------------
