@@ -78,3 +78,32 @@ def test_no_import_cycle():
 
     cycles = sorted(m for m in GRAPH if m in reach(m))
     assert not cycles, f"modules on an import cycle: {cycles}"
+
+
+def _function_imports(tree: ast.AST):
+    """Every import statement inside a function, with the function."""
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(func):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    yield node
+
+
+def test_every_function_level_import_says_what_it_saves():
+    """A function-level import is there for start-up time, and a `# lazy` comment says which."""
+    unexplained = []
+    for path in MODULES.values():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in _function_imports(ast.parse("\n".join(lines))):
+            row = node.lineno - 1
+            if "# lazy" in lines[row]:
+                continue
+            while row > 0 and (lines[row - 1].lstrip().startswith(("from ", "import ")) or not lines[row - 1].strip()):
+                row -= 1  # up through the imports of the same block
+            comment = []
+            while row > 0 and lines[row - 1].lstrip().startswith("#"):
+                row -= 1
+                comment.append(lines[row])
+            if not any("# lazy" in line for line in comment):
+                unexplained.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not unexplained, f"move these imports to the top or say what they save with `# lazy: ...`: {unexplained}"

@@ -110,6 +110,8 @@ def _disk_full(err: OSError, reports_dir: Path) -> str:
 
 
 def _prune(args) -> int:
+    # lazy, as every import of a command here: pydantic (about 0.14 s), the renderer with jinja2
+    # (about 70 ms) and the runs (about 18 ms) would triple `bqlab --version`
     from bqlab.config import load_params
     from bqlab.report.render import write_index
     from bqlab.runner.runs import ReportsLock, load_runs, remove_runs, runs_to_prune
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             print(message, flush=True)
 
     if args.command == "doctor":
+        # lazy: the doctor's checks import pydantic, jupyter_client and the sources (about 0.6 s)
         from bqlab.runner.doctor import run_doctor
 
         failures = run_doctor(args.params_dir, args.notebooks_dir, args.profile)
@@ -165,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prune":
             return _prune(args)
         if args.command == "compare":
+            # lazy: jinja2 and the compare page, about 70 ms that only compare needs
             from bqlab.report.compare import compare_page
             from bqlab.runner.runs import load_runs
 
@@ -173,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"comparison: {page}")
             return 0
         if args.command == "check":
+            # lazy: pydantic and the runner, about 0.2 s that --version and compare never need
             from bqlab.config import load_params
             from bqlab.runner.pipeline import preflight
 
@@ -181,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"params and table OK ({table['rows']:,} rows): {', '.join(str(f) for f in params.files)}")
             print(f"task: {table['task']} ({table['task_reason']})")
             return 0
+        # lazy: the runner costs about 65 ms that --version and compare never need
         from bqlab.runner.pipeline import as_dict, run_report
 
         outcome = run_report(

@@ -18,7 +18,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bqlab.analysis.estimators import hyperparameter_names, model_problem
 from bqlab.errors import BqlabError, ParamsError, PipelineError
+from bqlab.project import find_root, shown
 from bqlab.sources.identifiers import validate_column, validate_table_id
 from bqlab.stages import STAGES
 
@@ -154,7 +156,6 @@ class TrainParams(CommonParams):
     @field_validator("model")
     @classmethod
     def _model_fits_the_task(cls, value: str, info) -> str:
-        from bqlab.analysis.estimators import model_problem
 
         problem = model_problem(value, info.data.get("task", "auto"))
         if problem:
@@ -164,7 +165,6 @@ class TrainParams(CommonParams):
     @field_validator("hyperparameters")
     @classmethod
     def _known_hyperparameters(cls, value: dict[str, Any], info) -> dict[str, Any]:
-        from bqlab.analysis.estimators import hyperparameter_names
 
         model = info.data.get("model")
         if model is None:
@@ -237,8 +237,6 @@ class PipelineParams:
 
 def _shown(path: Path) -> str:
     """A params path as the user knows it: relative to the working folder or, else, the project root."""
-    from bqlab.project import find_root, shown
-
     return shown(path, Path.cwd(), find_root())
 
 

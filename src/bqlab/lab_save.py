@@ -10,6 +10,9 @@ is the git filter and the pre-commit hook (``make setup``), with the same keys.
 from pathlib import Path
 from typing import Any
 
+import nbformat
+from nbstripout import strip_output
+
 # nbstripout's own extra keys, and the kernel's language details JupyterLab adds on every save.
 EXTRA_KEYS = [
     "metadata.signature",
@@ -29,8 +32,6 @@ def keep_source_clean(model: dict[str, Any], path: str, contents_manager, **_kwa
     """Jupyter server pre-save hook: copy an executed notebook to reports/scratch/, save its source."""
     if model.get("type") != "notebook" or not path.startswith(SOURCE_FOLDER):
         return
-    import nbformat
-    from nbstripout import strip_output
 
     nb = nbformat.from_dict(model["content"])
     if any(cell.get("outputs") for cell in nb.cells):

@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bqlab.analysis.aggregates import MISSING_CLASS, class_counts
+from bqlab.analysis.estimators import hyperparameter_names, model_problem
+from bqlab.analysis.queries import column_profile
+from bqlab.analysis.targets import check_classes_before_split, resolve_task
 from bqlab.errors import DataError, ParamsError
+from bqlab.sources import open_source
+from bqlab.sources.views import MODEL_TYPES, table_view
 
 # Names the params file (or the notebook cell) that sets a key: where(stage, key) -> "params/common.yaml".
 Where = Callable[..., str]
@@ -36,13 +42,6 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
     Raises:
         DataError, ParamsError: naming the params file (``where``) and key to change.
     """
-    from bqlab.analysis.aggregates import MISSING_CLASS, class_counts
-    from bqlab.analysis.estimators import hyperparameter_names, model_problem
-    from bqlab.analysis.queries import column_profile
-    from bqlab.analysis.targets import check_classes_before_split, resolve_task
-    from bqlab.sources import open_source
-    from bqlab.sources.views import MODEL_TYPES, table_view
-
     first_stage, common = next(iter(stages.items()))
     engine = engine or open_source(common, "preflight")
     try:

@@ -11,8 +11,10 @@ from typing import Any
 
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from bqlab.analysis.estimators import ESTIMATORS, estimator_class
 from bqlab.analysis.features import build_preprocessor
@@ -94,7 +96,8 @@ def save_model(pipeline: Pipeline, path: str | Path, params=None) -> Path:
     ``params``, the training params, are saved beside it (``model.params.json``) so that an
     evaluation run by hand finds the model that matches its params.
     """
-    import skops.io as sio  # imported here: it costs seconds, and params validation needs only MODELS
+    # lazy: skops.io costs about 0.5 s; the EDA notebook imports this module and never saves or loads a model
+    import skops.io as sio
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +110,7 @@ def save_model(pipeline: Pipeline, path: str | Path, params=None) -> Path:
 
 def load_model(path: str | Path) -> Pipeline:
     """Read a pipeline saved by ``save_model``, refusing types outside scikit-learn and numpy."""
-    import skops.io as sio
+    import skops.io as sio  # lazy: see save_model
 
     path = Path(path)
     if not path.is_file():
@@ -149,9 +152,6 @@ def describe(pipeline: Pipeline) -> pd.DataFrame:
 
     Shown instead of scikit-learn's diagram, which names only the classes of the unfitted steps.
     """
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
     try:
         check_is_fitted(pipeline)
         fitted = True

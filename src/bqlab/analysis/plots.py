@@ -12,9 +12,11 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
-from bqlab.analysis.aggregates import MISSING_CLASS
+from bqlab.analysis.aggregates import MISSING_CLASS, SQL_CORRELATION_MAX_COLUMNS, correlation_matrix
+from bqlab.analysis.evaluation import confusion_table, regression_points
 from bqlab.analysis.tables import unit
 
 PALETTE = "colorblind"
@@ -39,8 +41,6 @@ def note_figure(title: str, text: str) -> Figure:
 
 def describe(fig: Figure) -> str:
     """Alternative text for a figure, written from its titles and what each panel draws."""
-    from matplotlib.container import BarContainer
-
     panels = []
     for ax in fig.axes:
         if not ax.get_visible() or not (ax.has_data() or ax.texts):
@@ -243,8 +243,6 @@ def correlation_overview(pairs: pd.DataFrame, numeric: Sequence[str]) -> Figure 
     Up to ``SQL_CORRELATION_MAX_COLUMNS`` (30) numeric columns: the heatmap. More: a table of the
     ``STRONGEST_PAIRS`` pairs with the largest |r| (a heatmap of hundreds of columns is unreadable).
     """
-    from bqlab.analysis.aggregates import SQL_CORRELATION_MAX_COLUMNS, correlation_matrix
-
     if len(numeric) < 2:
         return note_figure(
             "Pearson correlation of numeric columns", "fewer than two numeric columns: nothing to correlate"
@@ -371,8 +369,6 @@ def label_distribution(balance: pd.DataFrame, sample: pd.DataFrame, label: str, 
 
 def error_figure(task: str, y_true, y_pred, classes: Sequence, label: str) -> Figure:
     """The confusion matrix (classes), or predicted against actual values (a number)."""
-    from bqlab.analysis.evaluation import confusion_table, regression_points
-
     if task == "regression":
         return predicted_vs_actual(regression_points(y_true, y_pred), label)
     return confusion_heatmap(confusion_table(y_true, y_pred, classes))

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bqlab.analysis.aggregates import label_correlations
+
 
 def eta_squared(numeric_stats: pd.DataFrame, label: str) -> pd.Series:
     """Correlation ratio η² of each numeric column with the classes, from per-class aggregates.
@@ -76,8 +78,6 @@ def plot_features(
     For classes the association comes from ``numeric_stats`` (per-class aggregates from SQL);
     for a number, from one CORR per feature with the label, in SQL.
     """
-    from bqlab.analysis.aggregates import label_correlations
-
     if task == "regression":
         association = label_correlations(source, view, label, numeric)
     else:

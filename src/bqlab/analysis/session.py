@@ -20,7 +20,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import ValidationError
+
+from bqlab.analysis.checks import check_table
 from bqlab.analysis.modeling import training_params
+from bqlab.analysis.plots import show_descriptions
+from bqlab.analysis.tables import show_tables
+from bqlab.config import load_params, params_model
 from bqlab.errors import BqlabError, DataError, ParamsError
 from bqlab.project import project_root, shown
 from bqlab.stages import ARTIFACTS, MODEL_PARAMS_FILE, STAGES
@@ -39,11 +45,7 @@ def start(stage: str, namespace: dict[str, Any]):
     Raises:
         ParamsError, DataError: bad params or a table that does not fit them, in one line.
     """
-    from bqlab.config import params_model
-
     short_errors()
-    from bqlab.analysis.plots import show_descriptions
-    from bqlab.analysis.tables import show_tables
 
     show_descriptions()
     show_tables()
@@ -57,10 +59,6 @@ def start(stage: str, namespace: dict[str, Any]):
 
 
 def _by_hand(stage: str, model, given: dict[str, Any]):
-    from pydantic import ValidationError
-
-    from bqlab.analysis.checks import check_table
-    from bqlab.config import load_params
 
     root = project_root()
     profile = os.environ.get(PROFILE_VARIABLE) or None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bqlab.analysis.aggregates import distinct_counts
 from bqlab.errors import DataError
 from bqlab.sources.views import MODEL_TYPES, NUMERIC_TYPES
 
@@ -73,8 +74,6 @@ def decide_task(requested: str, label: str, label_type: str, distinct: int) -> T
 
 def resolve_task(source, view, params) -> Task:
     """Decide the task of a run from params and the label's type and distinct values (one SQL count)."""
-    from bqlab.analysis.aggregates import distinct_counts
-
     distinct = distinct_counts(source, view, [params.label])[params.label]
     return decide_task(params.task, params.label, view.schema[params.label], distinct)
 

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from bqlab.analysis.numbers import metric_text
+from bqlab.jupyter import fast_notebook_imports
 from bqlab.project import write_atomically
 from bqlab.report.compare import COMPARE_PAGE, comparable, previous_comparable
 from bqlab.report.header import TOC_PLACEHOLDER
@@ -40,9 +41,10 @@ def _exporter():
 
 @cache
 def _build_exporter() -> dict[str, Any]:
-    from bqlab.jupyter import fast_notebook_imports
 
     fast_notebook_imports()
+    # lazy: nbconvert costs about 0.45 s; it loads in a background thread while notebooks run,
+    # never for prune or an index repair
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -63,9 +65,9 @@ def finish_notebook(path: Path, parameters: dict[str, Any], header: str, details
     redacted form; the report's header (``bqlab.report.header``) is inserted after the title cell and
     its run details become the last cell.
     """
-    from bqlab.jupyter import fast_notebook_imports
-
     fast_notebook_imports()
+    # lazy, after fast_notebook_imports: nbformat and papermill cost about 0.6 s that prune and
+    # an index repair never need
     import nbformat
     from papermill.translators import translate_parameters
 

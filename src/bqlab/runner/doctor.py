@@ -6,7 +6,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+from bqlab.config import load_params
 from bqlab.errors import BqlabError
+from bqlab.runner.execution import KERNEL_NAME
+from bqlab.runner.pipeline import preflight
+from bqlab.sources import open_source
+from bqlab.sources.base import named_query
+from bqlab.sources.identifiers import quote_column, quote_table
 
 Check = tuple[str, Callable[[], str]]
 
@@ -16,9 +24,6 @@ def _python() -> str:
 
 
 def _kernel() -> str:
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    from bqlab.runner.execution import KERNEL_NAME
 
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -46,13 +51,11 @@ def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[C
     state: dict = {}
 
     def params() -> str:
-        from bqlab.config import load_params
 
         state["params"] = load_params(params_dir, profile)
         return f"{len(state['params'].files)} files valid" + (f" (profile {profile})" if profile else "")
 
     def source() -> str:
-        from bqlab.sources import open_source
 
         common = state["params"].common
         state["engine"] = open_source(common, "doctor")
@@ -61,15 +64,13 @@ def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[C
         return "embedded engine (DuckDB), offline"
 
     def table() -> str:
-        from bqlab.runner.pipeline import preflight
 
         engine, common = state["engine"], state["params"].common
         found = preflight(state["params"], notebooks_dir)
         text = f"{common.table}: {found['rows']} rows, label and features present"
         if common.source == "bigquery":
-            from bqlab.sources.base import named_query
+            # lazy: google-cloud-bigquery costs about 0.5 s; the default local source never needs it
             from bqlab.sources.bigquery import estimated_cost_usd, human_bytes
-            from bqlab.sources.identifiers import quote_column, quote_table
 
             sql = named_query(
                 "select_columns",

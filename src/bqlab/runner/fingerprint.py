@@ -19,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bqlab.digests import digest_bytes, digest_json
 from bqlab.project import cache_dir, read_cached, write_cached
 
@@ -153,9 +155,11 @@ def data_digest(table: str, local_tables: Mapping[str, Any], root: Path | None =
     if table in local_tables:
         path = Path(_file_path(local_tables[table]))
         return digest_files([path if path.is_absolute() else (root or Path.cwd()) / path])
+    # lazy: numpy and pandas (about 0.37 s); a no-op `bqlab report` computes only quick_key
     from bqlab.sources.datasets import EMBEDDED_TABLES
 
     if table in EMBEDDED_TABLES:
+        # lazy: it imports pandas (about 0.35 s), off the no-op `bqlab report` path
         import palmerpenguins
 
         shipped = Path(palmerpenguins.__file__).parent / "data"
@@ -185,8 +189,6 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
     file stays the same, so only the full check (which asks for the table's metadata) can
     tell that nothing changed.
     """
-    import yaml
-
     params_files = [*params_dir.glob("*.yaml")]  # profiles/ files are named by the profile's own key
     local_tables: dict[str, Any] = {}
     overlays = [params_dir / "common.yaml"]

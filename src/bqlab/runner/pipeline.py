@@ -26,6 +26,9 @@ from typing import Any
 
 from bqlab.errors import NotebookFailed, PipelineError
 from bqlab.project import ROOT_VARIABLE
+from bqlab.report import findings
+from bqlab.report.header import details_html, header_html
+from bqlab.runner import provenance
 from bqlab.runner.execution import KERNEL_NAME, KernelPool, WarmKernel, execute_notebook, warm_modules
 from bqlab.runner.fingerprint import (
     data_digest,
@@ -49,6 +52,7 @@ from bqlab.runner.runs import (
     remove_runs,
     runs_to_prune,
 )
+from bqlab.sources import open_source
 from bqlab.stages import ARTIFACTS, METRICS_FILE, STAGES
 
 
@@ -91,10 +95,11 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
         PipelineError: the kernel or a notebook is missing.
         DataError, ParamsError: naming the params file and key to change.
     """
+    # lazy: jupyter_client (about 70 ms) and the table checks with pandas and sqlglot (about
+    # 0.36 s); a no-op `bqlab report` imports this module and checks neither kernel nor table
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     from bqlab.analysis.checks import check_table
-    from bqlab.sources import open_source
 
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -159,12 +164,15 @@ def run_report(
                 index = reports_dir / "index.html"
                 listed = index.is_file() and f'id="{latest["run_id"]}"' in index.read_text(encoding="utf-8")
                 if (reports_dir / "latest").resolve() != run_dir.resolve() or not listed:
-                    from bqlab.report.render import write_index  # mend what a run killed while publishing left
+                    # Mend what a run killed while publishing left.
+                    # lazy: jinja2 and the renderer (about 30 ms) are off the no-op path
+                    from bqlab.report.render import write_index
 
                     write_index(reports_dir, load_runs(reports_dir, warn=False))
                     point_latest(reports_dir, run_dir, echo)
                 return Outcome(latest, reports_dir, noop=True)
-        from bqlab.config import load_params  # imports pydantic and scikit-learn: not on the no-op path
+        # lazy: bqlab.config (pydantic) costs about 90 ms, off the no-op path
+        from bqlab.config import load_params
 
         # Bad input answers at once: params and the table are checked before any kernel starts.
         params = load_params(params_dir, profile)
@@ -189,8 +197,8 @@ def run_report(
 
 
 def _run(ctx: RunContext) -> RunRecord:
+    # lazy: jinja2 and the renderer (about 30 ms), off the no-op path
     from bqlab.report.render import prepare_exporter, write_index
-    from bqlab.runner import provenance
 
     params, table, run_id, partial, reports_dir, echo = (
         ctx.params,
@@ -350,6 +358,7 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
 
 def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> None:
     """Write ``compare.html`` in the run's folder: this run against the previous comparable one."""
+    # lazy: jinja2 and the compare page (about 25 ms), off the no-op path
     from bqlab.report.compare import COMPARE_PAGE, compare, previous_comparable, text_diff, write_page
 
     previous = previous_comparable(ctx.runs, record)
@@ -363,10 +372,8 @@ def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> None:
 
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:
     """Read the notebook's metrics; redact and annotate the executed notebook; render both reports."""
-    from bqlab.report import findings
-    from bqlab.report.header import details_html, header_html
+    # lazy: jinja2 and the renderer (about 30 ms), off the no-op path
     from bqlab.report.render import finish_notebook, render_reports
-    from bqlab.runner import provenance
 
     metrics_file = partial / ARTIFACTS / result.stage / METRICS_FILE
     if result.status == "ok" and metrics_file.is_file():

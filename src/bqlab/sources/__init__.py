@@ -26,11 +26,13 @@ def open_source(params, stage: str | None = None, root: Path | None = None) -> "
     """
     root = Path(root or find_root() or Path.cwd())
     if params.source == "local":
+        # lazy: DuckDB, pandas, pyarrow and sqlglot (about 0.46 s); load_params runs this package's __init__
         from bqlab.sources.embedded import LocalSource
 
         files = {t: f.model_copy(update={"path": str(rooted(f.path, root))}) for t, f in params.local_files.items()}
         return LocalSource(files, params.local_engine)
     if params.source == "bigquery":
+        # lazy: google-cloud-bigquery and pandas (about 0.41 s), for a BigQuery source only
         from bqlab.sources.bigquery import open_warehouse
 
         settings = params.bigquery

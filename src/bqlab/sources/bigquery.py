@@ -20,15 +20,21 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import grpc
 import pandas as pd
 import requests
 from google.api_core import exceptions as api_errors
+from google.api_core.client_options import ClientOptions
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_errors
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery, bigquery_storage_v1
+from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
 
 from bqlab.errors import CostLimitError, DataError
 from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
 from bqlab.sources.identifiers import validate_table_id
+from bqlab.sources.query_cache import QueryCache
 
 GIB = 1024**3
 USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
@@ -69,8 +75,6 @@ def _scalar_type(value: Any) -> str:
 
 def query_parameters(params: Mapping[str, Any] | None) -> list:
     """Turn ``{name: value}`` into BigQuery named query parameters (lists become arrays)."""
-    from google.cloud import bigquery
-
     out: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter] = []
     for name, value in (params or {}).items():
         if isinstance(value, list | tuple):
@@ -263,7 +267,6 @@ class BigQuerySource:
             raise explain(err, what, self.retry_timeout) from err
 
     def _config(self, params: Mapping[str, Any] | None, dry_run: bool):
-        from google.cloud import bigquery
 
         return bigquery.QueryJobConfig(
             query_parameters=query_parameters(params),
@@ -372,8 +375,6 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
     Raises:
         DataError: no billing project, or no usable credentials (google-auth's reason and the fix).
     """
-    from google.cloud import bigquery
-
     project = settings.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
     if not project:
         raise DataError(
@@ -382,9 +383,6 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
         )
     labels = {"pipeline": "bqlab", **({"stage": stage} if stage else {})}
     if settings.api_endpoint:  # a local emulator: no credentials
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-
         client = bigquery.Client(
             project=project,
             location=settings.location,
@@ -401,8 +399,6 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
         storage = storage_read_client(settings.storage_api_endpoint)
     cache = None
     if settings.cache_dir and os.environ.get("BQLAB_QUERY_CACHE", "on") != "off":
-        from bqlab.sources.query_cache import QueryCache
-
         cache = QueryCache(settings.cache_dir)
     return BigQuerySource(
         client, maximum_bytes_billed=settings.maximum_bytes_billed, labels=labels, cache=cache, storage=storage
@@ -411,10 +407,6 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
 
 def storage_read_client(endpoint: str):
     """A Storage Read API client of a local emulator at ``host:port`` (no TLS, no credentials)."""
-    import grpc
-    from google.cloud import bigquery_storage_v1
-    from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
-
     return bigquery_storage_v1.BigQueryReadClient(
         transport=BigQueryReadGrpcTransport(channel=grpc.insecure_channel(endpoint))
     )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from palmerpenguins import load_penguins_raw
 
 PENGUINS_TABLE = "bigquery-public-data.ml_datasets.penguins"
 
@@ -39,8 +40,6 @@ _DOT_SEX_RECORD = {"studyName": "PAL0910", "Sample Number": 117, "Individual ID"
 
 def penguins() -> pd.DataFrame:
     """Return the 344-row penguins table as BigQuery publishes it."""
-    from palmerpenguins import load_penguins_raw
-
     raw = load_penguins_raw()
     is_dot = np.logical_and.reduce([raw[key] == value for key, value in _DOT_SEX_RECORD.items()])
     frame = raw[list(_RAW_COLUMNS)].rename(columns=_RAW_COLUMNS)
