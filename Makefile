@@ -150,8 +150,12 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3
 	--custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
 
 lock: $(STAMP) ## Resolve requirements*.txt from pyproject.toml with uv, with hashes (UPGRADE=1: newer versions)
-	@$(UV_COMPILE) --extra test -o requirements.txt
-	@$(UV_COMPILE) --extra dev -c requirements.txt -o requirements-dev.txt
+	@# Each lock is resolved in a copy (uv keeps the versions it holds) and replaces the file only
+	@# when it changed: an unchanged lock keeps its time, so the venv is not reinstalled.
+	@cp requirements.txt .lock.tmp && $(UV_COMPILE) --extra test -o .lock.tmp
+	@cmp -s .lock.tmp requirements.txt && rm .lock.tmp || mv .lock.tmp requirements.txt
+	@cp requirements-dev.txt .lock.tmp && $(UV_COMPILE) --extra dev -c requirements.txt -o .lock.tmp
+	@cmp -s .lock.tmp requirements-dev.txt && rm .lock.tmp || mv .lock.tmp requirements-dev.txt
 	@echo "requirements.txt (the image) and requirements-dev.txt (your venv) resolved; review the diff"
 
 docker-build: ## Build the image (needs a Docker engine; IMAGE=bqlab:latest)

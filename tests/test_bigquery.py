@@ -214,7 +214,7 @@ def test_errors_that_another_try_cannot_mend_fail_at_once_and_say_what_to_fix(er
             DefaultCredentialsError("File /keys/sa.json was not found."),
             "/keys/sa.json",
             "File /keys/sa.json was not found",
-            "GOOGLE_APPLICATION_CREDENTIALS is '/keys/sa.json': point it at a service-account JSON key file",
+            "GOOGLE_APPLICATION_CREDENTIALS is '/keys/sa.json': point it at a valid service-account JSON key file",
         ),
         (
             DefaultCredentialsError(
@@ -224,8 +224,8 @@ def test_errors_that_another_try_cannot_mend_fail_at_once_and_say_what_to_fix(er
             "/keys/sa.json",
             "Failed to load service account credentials from /keys/sa.json: Service account info was not in the "
             "expected format, missing fields client_email",
-            "GOOGLE_APPLICATION_CREDENTIALS is '/keys/sa.json': point it at a service-account JSON key file that "
-            "exists (a new key can be downloaded in the console), or unset it and run "
+            "GOOGLE_APPLICATION_CREDENTIALS is '/keys/sa.json': point it at a valid service-account JSON key file "
+            "(a new key can be downloaded in the console), or unset it and run "
             "`gcloud auth application-default login`",
         ),
     ],

@@ -333,3 +333,12 @@ def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(wareh
     splits = [queries.fetch_split(s, v, columns, columns, 0.25, 42, ["n/a"]) for s, v in both]
     for remote, local in zip(*splits, strict=True):
         pd.testing.assert_frame_equal(remote, local, check_dtype=False)
+
+
+def test_a_key_path_that_is_a_folder_is_named_not_a_traceback(monkeypatch, tmp_path):
+    from bqlab.config import BigQueryParams
+    from bqlab.sources.bigquery import open_warehouse
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path))
+    with pytest.raises(DataError, match=rf"cannot read {tmp_path} \(Is a directory\)\. To fix: GOOGLE_APPLICATION"):
+        open_warehouse(BigQueryParams(project="my-project-1"))

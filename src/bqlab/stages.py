@@ -32,6 +32,7 @@ class Stage:
     outputs: tuple[str, ...] = (METRICS_FILE,)  # files it writes into its output_dir
     key_metrics: tuple[tuple[str, str], ...] = ()  # (metric, title) shown in the index and its trends
     summary: str = ""  # the name of its summary writer in bqlab.report.findings ("": the metrics as sentences)
+    metrics: str = ""  # the name of its metrics model in bqlab.analysis.metrics ("": any JSON object)
 
     @property
     def notebook(self) -> str:
@@ -56,6 +57,7 @@ STAGES: dict[str, Stage] = {
             "eda",
             "01-eda",
             "EdaParams",
+            metrics="EdaMetrics",
             key_metrics=(("rows", "rows"), ("missing_cells", "missing cells")),
             summary="eda",
         ),
@@ -63,6 +65,7 @@ STAGES: dict[str, Stage] = {
             "train",
             "02-train",
             "TrainParams",
+            metrics="TrainMetrics",
             outputs=(METRICS_FILE, MODEL_FILE, MODEL_PARAMS_FILE),
             key_metrics=(
                 ("cv_accuracy_mean", "CV accuracy"),
@@ -76,6 +79,7 @@ STAGES: dict[str, Stage] = {
             "evaluate",
             "03-evaluate",
             "EvaluateParams",
+            metrics="EvaluateMetrics",
             upstream=("train",),
             inputs={"model_path": f"train/{MODEL_FILE}"},
             key_metrics=(("accuracy", "test accuracy"), ("macro_f1", "macro F1"), ("rmse", "test RMSE"), ("r2", "R²")),

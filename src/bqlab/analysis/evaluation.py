@@ -21,6 +21,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from bqlab.analysis.metrics import check_metrics
 from bqlab.analysis.tables import EMPTY_NOTE
 
 # The score that ranks slices and drives permutation importance, per task, and whether higher is better.
@@ -163,11 +164,18 @@ def importance_table(
     return table.sort_values("importance_mean", ascending=False).round(4).reset_index(drop=True)
 
 
-def save_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:
-    """Write metrics as indented JSON (keys sorted, so runs diff cleanly)."""
+def save_metrics(metrics: Mapping[str, Any], path: str | Path, stage: str | None = None) -> Path:
+    """Write metrics as indented JSON (keys sorted, so runs diff cleanly).
+
+    With ``stage``, the JSON is first checked against that stage's metrics model
+    (``bqlab.analysis.metrics``): a misspelt or mistyped metric fails here, before it is written.
+    """
+    text = json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n"
+    if stage is not None:
+        check_metrics(stage, text)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 

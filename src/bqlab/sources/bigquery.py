@@ -145,8 +145,8 @@ def credentials_fix() -> str:
     key = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     if key:
         return (
-            f"GOOGLE_APPLICATION_CREDENTIALS is {key!r}: point it at a service-account JSON key file "
-            "that exists (a new key can be downloaded in the console), or unset it and run "
+            f"GOOGLE_APPLICATION_CREDENTIALS is {key!r}: point it at a valid service-account JSON key "
+            "file (a new key can be downloaded in the console), or unset it and run "
             "`gcloud auth application-default login`"
         )
     return (
@@ -378,7 +378,8 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
     project = settings.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
     if not project:
         raise DataError(
-            "no billing project for BigQuery: set bigquery.project in params/common.yaml "
+            "no billing project for BigQuery: set bigquery.project in params/common.yaml (or in the profile "
+            "you run with, which wins) "
             "or the GOOGLE_CLOUD_PROJECT environment variable"
         )
     labels = {"pipeline": "bqlab", **({"stage": stage} if stage else {})}
@@ -394,6 +395,11 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
             client = bigquery.Client(project=project, location=settings.location)
         except auth_errors.DefaultCredentialsError as err:
             raise explain(err, "BigQuery client") from err
+        except OSError as err:  # google-auth opens the key file itself: a folder, or no permission to read it
+            raise DataError(
+                f"Google Cloud credentials: cannot read {err.filename or 'the key file'} ({err.strerror or err}). "
+                f"To fix: {credentials_fix()}"
+            ) from err
     storage = settings.storage_api
     if storage and settings.storage_api_endpoint:  # a local emulator's Storage Read API: plain gRPC
         storage = storage_read_client(settings.storage_api_endpoint)
