@@ -29,6 +29,12 @@ def test_unknown_key_names_file_key_and_nearest_valid_key(project):
         load_params(project / "params")
 
 
+def test_among_equally_near_keys_the_one_not_set_yet_is_suggested(project):
+    write_yaml(project / "params/common.yaml", "table: a-project.ds.t\nlable: species\nfeatures: [x]\n")
+    with pytest.raises(ParamsError, match=r"unknown key 'lable'; did you mean 'label'\?"):  # not 'table': it is set
+        load_params(project / "params")
+
+
 def test_stage_file_rejects_a_shared_key_and_says_where_it_belongs(project):
     write_yaml(project / "params/02-train.yaml", "model: random_forest\nseed: 3\n")
     with pytest.raises(

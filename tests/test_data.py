@@ -65,8 +65,16 @@ def test_local_files_are_served_under_bigquery_style_ids(tmp_path, suffix):
 
 def test_a_missing_local_file_is_named(tmp_path):
     source = LocalSource({"proj-abc.ds.t": tmp_path / "nope.csv"})
-    with pytest.raises(DataError, match="nope.csv"):
+    with pytest.raises(DataError, match=r"nope\.csv; fix its path under local_tables"):
         source.schema("proj-abc.ds.t")
+
+
+def test_a_cut_short_parquet_file_gets_parquet_advice_not_csv_advice(tmp_path):
+    path = tmp_path / "t.parquet"
+    path.write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match=r"t\.parquet .*check that the file is a whole Parquet file") as err:
+        LocalSource({"proj-abc.ds.t": path}).schema("proj-abc.ds.t")
+    assert "delimiter" not in str(err.value)
 
 
 def test_fetch_columns_returns_only_the_named_columns(penguins_source):

@@ -266,9 +266,14 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any], origin: dict, prefix: 
     return out
 
 
-def _did_you_mean(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(valid))}"
+def _did_you_mean(key: str, valid, already_set=()) -> str:
+    """The nearest valid key; among equally near ones, a key not set yet (``lable``: label, not table)."""
+    close = difflib.get_close_matches(key, list(valid), n=3, cutoff=0.5)
+    if not close:
+        return f"; valid keys: {', '.join(sorted(valid))}"
+    best = difflib.SequenceMatcher(None, key, close[0]).ratio()
+    nearest = [c for c in close if difflib.SequenceMatcher(None, key, c).ratio() == best]
+    return f"; did you mean {next((c for c in nearest if c not in already_set), nearest[0])!r}?"
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -288,7 +293,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _check_keys(values: dict[str, Any], allowed, where: str) -> None:
     for key in values:
         if key not in allowed:
-            raise ParamsError(f"{where}: unknown key {key!r}{_did_you_mean(str(key), allowed)}")
+            raise ParamsError(f"{where}: unknown key {key!r}{_did_you_mean(str(key), allowed, values)}")
 
 
 def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineParams:

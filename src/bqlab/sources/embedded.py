@@ -135,7 +135,10 @@ class LocalSource:
         """
         path, encoding, delimiter = self._files[table_id]
         if not path.is_file():
-            raise DataError(f"local file for table {table_id!r} not found: {path}")
+            raise DataError(
+                f"local file for table {table_id!r} not found: {path}; fix its path under local_tables "
+                "in params (or put the file there)"
+            )
         literal = _string_literal(str(path))
         if path.suffix.lower() == ".parquet":
             return "VIEW", f"SELECT * FROM read_parquet({literal})"
@@ -211,7 +214,9 @@ def _unreadable(table_id: str, entry: tuple[Path, str, str | None] | None, err: 
         return DataError(f"table {table_id!r} could not be loaded: {first}")
     path, encoding, _ = entry
     text = str(err).lower()
-    if "unicode" in text or "encoding" in text or "utf" in text:
+    if path.suffix.lower() == ".parquet":
+        fix = "check that the file is a whole Parquet file (write it again if it was cut short)"
+    elif "unicode" in text or "encoding" in text or "utf" in text:
         fix = (
             f"the file is not {encoding} text: set its encoding in params/common.yaml, e.g. "
             f"local_tables: {{{table_id}: {{path: ..., encoding: latin-1}}}} (utf-8, utf-16 or latin-1)"
