@@ -116,6 +116,6 @@ if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.default_int_handler)
     point, name, *argv = sys.argv[1:]
     install(point, signal.Signals[f"SIG{name}"])
-    from bqlab.cli import main
+    from bqlab.cli import run
 
-    sys.exit(main(argv))
+    run(argv)

@@ -1,6 +1,7 @@
 import io
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +45,18 @@ def test_make_help_lists_the_targets_the_readme_names():
     listed = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for target in ("report", "test", "test-fast", "compare", "prune", "check", "doctor", "lab", "lint", "format"):
         assert re.search(rf"^  {target} ", listed, re.M), target
+
+
+@pytest.mark.parametrize("code", [0, 2, 130, 143])
+def test_the_entry_point_exits_with_mains_code(code):
+    """130 and 143 leave at once (no interpreter shutdown to print tracebacks); the others exit normally."""
+    script = (
+        "import atexit, sys\n"
+        "from bqlab import cli\n"
+        "atexit.register(lambda: print('shutdown ran', file=sys.stderr))\n"
+        f"cli.main = lambda argv=None: {code}\n"
+        "cli.run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == code
+    assert ("shutdown ran" in done.stderr) == (code not in (130, 143))

@@ -1,7 +1,5 @@
 """``python -m bqlab``."""
 
-import sys
+from bqlab.cli import run
 
-from bqlab.cli import main
-
-sys.exit(main())
+run()

@@ -13,6 +13,7 @@ Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder
 
 import argparse
 import errno
+import os
 import shutil
 import signal
 import sys
@@ -238,5 +239,21 @@ def _report_done(record: dict, noop: bool, reports_dir: Path, echo) -> None:
     print(f"report OK in {record['seconds']:.1f}s ({ran} ran, {reused} reused): {reports_dir / 'index.html'}")
 
 
+def run(argv: list[str] | None = None) -> None:
+    """The command's entry point (``bqlab``, ``python -m bqlab``): ``main``, then exit with its code.
+
+    An interrupted or terminated run exits at once, after its own clean-up (the unfinished run
+    discarded, kernels stopped, the lock released): interpreter shutdown would then finalise
+    the event loops jupyter_client left in the kernel threads, which can print an "Exception
+    ignored" traceback after the one-line message.
+    """
+    code = main(argv)
+    if code in (130, 143):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
