@@ -83,6 +83,17 @@ def test_a_lower_error_is_better_and_a_metric_in_one_run_only_is_named():
     assert verdicts["rmse"] == "better" and verdicts["mae"] == "only in B"
 
 
+def test_a_change_below_the_shown_precision_is_the_same_and_an_emptied_mapping_is_no_param_change():
+    a, b = _run("r1", "1", accuracy=0.5961), _run("r2", "2", accuracy=0.5958)
+    a["provenance"]["params"]["train"]["column_types"] = {}
+    b["provenance"]["params"]["train"]["column_types"] = {"spend": "FLOAT64"}
+    c = cmp.compare(a, b)
+    verdicts = {m.key: m.verdict for m in c.metrics}
+    assert verdicts["accuracy"] == "same", "0.596 and 0.596 read the same: neither better nor worse"
+    assert c.key_changes() == []
+    assert c.params == [("column_types.spend", "(not set)", "FLOAT64")], "not also column_types: (none) → (not set)"
+
+
 def test_runs_of_other_tables_are_compared_with_a_warning_and_never_linked_as_previous():
     a, b = _run("r1", "1", table="p.d.other"), _run("r2", "2")
     c = cmp.compare(a, b)

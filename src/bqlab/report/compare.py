@@ -74,10 +74,16 @@ class MetricChange:
 
     @property
     def verdict(self) -> str:
-        """``better``, ``worse``, ``same``, ``changed`` (no direction), or ``only in A``/``only in B``."""
+        """``better``, ``worse``, ``same``, ``changed`` (no direction), or ``only in A``/``only in B``.
+
+        Two values that read the same as shown (0.596 and 0.596) are the same: a change below
+        the shown precision is not called better or worse.
+        """
         if self.a is None or self.b is None:
             return "only in B" if self.a is None else "only in A"
         if abs(self.b - self.a) <= 1e-9 * max(1.0, abs(self.a)):
+            return "same"
+        if metric_text(self.key, self.a) == metric_text(self.key, self.b):
             return "same"
         sign = direction(self.key)
         if not sign:
@@ -153,7 +159,8 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
     """Compare run ``a`` (the baseline) with run ``b``: params, data, code and every numeric metric."""
     pa, pb = _params(a), _params(b)
     params = [(k, pa.get(k, "(not set)"), pb.get(k, "(not set)")) for k in sorted(pa.keys() | pb.keys())]
-    params = [row for row in params if row[1] != row[2]]
+    # An empty mapping reads "(none)"; once it has entries, its key is "(not set)" beside them.
+    params = [row for row in params if row[1] != row[2] and {row[1], row[2]} != {"(none)", "(not set)"}]
     stages_a = {s["stage"]: flat_numbers(s.get("metrics", {})) for s in a.get("stages", [])}
     stages_b = {s["stage"]: flat_numbers(s.get("metrics", {})) for s in b.get("stages", [])}
     metrics = []
