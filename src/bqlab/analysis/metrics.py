@@ -15,9 +15,6 @@ from bqlab.errors import DataError
 from bqlab.stages import STAGES
 
 Task = Literal["classification", "regression"]
-# Fields only one task has: each must be present for its task and absent for the other.
-CLASSIFICATION_ONLY = "classification"
-REGRESSION_ONLY = "regression"
 
 
 class _Metrics(BaseModel):
@@ -27,8 +24,9 @@ class _Metrics(BaseModel):
 
     @model_validator(mode="after")
     def _fields_of_the_task(self):
+        """A field of one task (``_only``) must be present for that task and absent for the other."""
         for name, info in type(self).model_fields.items():
-            only = (info.json_schema_extra or {}).get("only") if isinstance(info.json_schema_extra, dict) else None
+            only = info.json_schema_extra.get("only") if isinstance(info.json_schema_extra, dict) else None
             if only is None:
                 continue
             present = getattr(self, name) is not None
@@ -56,9 +54,9 @@ class EdaMetrics(_Metrics):
     strong_correlations: list[tuple[str, str, float]]
     many_valued_columns: dict[str, int]
     unlabelled_rows: int
-    classes: int | None = _only(CLASSIFICATION_ONLY)
-    class_counts: dict[str, int] | None = _only(CLASSIFICATION_ONLY)
-    label_summary: dict[str, float] | None = _only(REGRESSION_ONLY)  # mean, std, min, median, max
+    classes: int | None = _only("classification")
+    class_counts: dict[str, int] | None = _only("classification")
+    label_summary: dict[str, float] | None = _only("regression")  # mean, std, min, median, max
 
 
 CV_SCORE = re.compile(r"cv_[a-z0-9_]+_(mean|std)")
@@ -113,18 +111,18 @@ class EvaluateMetrics(_Metrics):
 
     test_rows: int
     weakest_slice: WeakestSlice | None = None  # None without a slice column
-    accuracy: float | None = _only(CLASSIFICATION_ONLY)
-    macro_f1: float | None = _only(CLASSIFICATION_ONLY)
-    baseline_accuracy: float | None = _only(CLASSIFICATION_ONLY)
-    baseline_class: str | None = _only(CLASSIFICATION_ONLY)
-    roc_auc: dict[str, float] | None = _only(CLASSIFICATION_ONLY)
-    weakest_class: str | None = _only(CLASSIFICATION_ONLY)
-    per_class: dict[str, PerClass] | None = _only(CLASSIFICATION_ONLY)
-    rmse: float | None = _only(REGRESSION_ONLY)
-    mae: float | None = _only(REGRESSION_ONLY)
-    r2: float | None = _only(REGRESSION_ONLY)
-    baseline_rmse: float | None = _only(REGRESSION_ONLY)
-    errors: dict[str, float] | None = _only(REGRESSION_ONLY)
+    accuracy: float | None = _only("classification")
+    macro_f1: float | None = _only("classification")
+    baseline_accuracy: float | None = _only("classification")
+    baseline_class: str | None = _only("classification")
+    roc_auc: dict[str, float] | None = _only("classification")
+    weakest_class: str | None = _only("classification")
+    per_class: dict[str, PerClass] | None = _only("classification")
+    rmse: float | None = _only("regression")
+    mae: float | None = _only("regression")
+    r2: float | None = _only("regression")
+    baseline_rmse: float | None = _only("regression")
+    errors: dict[str, float] | None = _only("regression")
 
 
 MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (EdaMetrics, TrainMetrics, EvaluateMetrics)}
