@@ -70,19 +70,20 @@ def test_split_changes_with_the_seed(rows, tmp_path):
     assert not test_a.equals(test_b)
 
 
-def test_split_ignores_columns_outside_the_key(rows, tmp_path):
+def test_columns_outside_the_key_leave_the_same_rows_on_each_side(rows, tmp_path):
     path = tmp_path / "rows.csv"
-    rows.to_csv(path, index=False)
+    pd.concat([rows, rows.assign(extra=-rows["extra"])]).to_csv(path, index=False)  # copies that differ outside
     source = LocalSource({TABLE: path})
-    _, with_extra = queries.fetch_split(source, TABLE, [*KEY, "extra"], KEY, 0.25, 7, ["."])
-    _, without = queries.fetch_split(source, TABLE, KEY, KEY, 0.25, 7, ["."])
-    pd.testing.assert_frame_equal(with_extra.drop(columns="extra"), without)
+    with_extra = queries.fetch_split(source, TABLE, [*KEY, "extra"], KEY, 0.25, 7, ["."])
+    without = queries.fetch_split(source, TABLE, KEY, KEY, 0.25, 7, ["."])
+    for side, other in zip(with_extra, without, strict=True):
+        pd.testing.assert_frame_equal(side.drop(columns="extra"), other)
 
 
 def test_split_that_leaves_a_side_empty_is_an_error(tmp_path):
     tiny = pd.DataFrame({"label": ["a"], "x": [1.0], "cat": ["u"]})
-    with pytest.raises(DataError, match="leaves .* training and .* test rows out of 1 labelled"):
-        split(tiny, tmp_path, fraction=0.5)
+    with pytest.raises(DataError, match="leaves .* training and .* test rows out of 1 labelled rows"):
+        split(tiny, tmp_path, fraction=0.25)
 
 
 def test_a_key_column_of_an_unhashable_type_is_named(tmp_path):
@@ -98,8 +99,102 @@ def test_an_unknown_column_is_named(penguins_source):
         queries.fetch_split(penguins_source, PENGUINS_TABLE, ["species", "beak"], ["species", "beak"], 0.25, 7)
 
 
-def test_a_table_of_few_distinct_rows_is_refused_with_the_reason(tmp_path):
+def few_distinct(rows: int = 1316, seed: int = 0) -> pd.DataFrame:
+    """Survey-like rows: three categorical answers and a yes/no label, only 20-odd distinct rows."""
+    rng = np.random.default_rng(seed)
+    a, b, c = (
+        rng.choice(["x", "y"], rows),
+        rng.choice(["p", "q", "r"], rows),
+        rng.choice(["m", "n"], rows, p=[0.8, 0.2]),
+    )
+    signal = (a == "x") & (b != "r")
+    label = np.where(rng.random(rows) < np.where(signal, 0.85, 0.15), "yes", "no")
+    return pd.DataFrame({"label": label, "a": a, "b": b, "c": c})
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.25, 0.37])
+def test_copies_of_a_row_spread_and_each_class_holds_out_test_fraction_to_the_row(tmp_path, fraction):
+    frame = few_distinct()
+    assert len(frame.drop_duplicates()) < 30
+    train, test = split(frame, tmp_path, key=["label", "a", "b", "c"], fraction=fraction)
+    counts = frame["label"].value_counts()
+    held_out = test["label"].value_counts()
+    for value, n in counts.items():
+        assert held_out[value] == int(np.floor(n * fraction + 0.5)), f"class {value}: {held_out[value]} of {n}"
+    assert len(train) + len(test) == len(frame)
+    # Each distinct row is split like the table: its copies are on both sides, not all on one.
+    both = pd.merge(
+        train.value_counts().rename("train"), test.value_counts().rename("test"), left_index=True, right_index=True
+    )
+    big = frame.value_counts()
+    assert set(both.index) >= set(big[big >= 20].index)
+
+
+def test_class_counts_match_scikit_learns_stratified_split(tmp_path):
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"label": rng.choice(["a", "b", "c"], 997, p=[0.7, 0.25, 0.05]), "x": rng.normal(size=997)})
+    _, test = split(frame, tmp_path, key=["label", "x"], fraction=0.25)
+    _, sk_test = train_test_split(frame, test_size=0.25, stratify=frame["label"], random_state=0)
+    ours, theirs = test["label"].value_counts(), sk_test["label"].value_counts()
+    assert (ours - theirs).abs().max() <= 1, f"{ours.to_dict()} against scikit-learn's {theirs.to_dict()}"
+
+
+def test_a_regression_split_holds_out_test_fraction_of_every_part_of_the_label(tmp_path):
+    rng = np.random.default_rng(5)
+    price = np.round(rng.lognormal(3, 1, 400), 0)
+    frame = pd.concat([pd.DataFrame({"price": price, "rooms": rng.integers(1, 4, 400)})] * 3)  # repeated rows
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    train, test = queries.fetch_split(
+        LocalSource({TABLE: path}), TABLE, ["price", "rooms"], ["price", "rooms"], 0.25, 7, task="regression"
+    )
+    assert len(test) == 300 and len(train) == 900
+    for q in (0.1, 0.5, 0.9):  # stratified by quantile bins: the sides' label distributions agree
+        a, b = train["price"].quantile(q), test["price"].quantile(q)
+        assert abs(a - b) <= 0.15 * frame["price"].quantile(q) + 1, (q, a, b)
+
+
+def test_a_bounded_read_samples_copies_like_other_rows(tmp_path):
+    frame = pd.concat([pd.DataFrame({"label": ["a", "b"] * 10, "x": np.arange(20)})] * 50)  # 20 rows x 50 copies
     path = tmp_path / "t.csv"
-    pd.DataFrame({"y": ["a", "b"] * 100, "x": ["u", "v"] * 100}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"the 200 labelled rows hold only 2 distinct combinations .* same side"):
-        queries.fetch_split(LocalSource({TABLE: path}), TABLE, ["y", "x"], ["y", "x"], 0.01, 1)
+    frame.to_csv(path, index=False)
+    train, test = queries.fetch_split(
+        LocalSource({TABLE: path}), TABLE, ["label", "x"], ["label", "x"], 0.25, 1, max_rows=200
+    )
+    read = pd.concat([train, test])
+    assert len(read) == 200 and read["x"].nunique() == 20, "not the copies of the first few rows only"
+    assert test["label"].value_counts().to_dict() == {
+        v: int(np.floor(n * 0.25 + 0.5)) for v, n in read["label"].value_counts().items()
+    }
+
+
+def test_a_group_never_spans_both_sides(tmp_path):
+    rng = np.random.default_rng(2)
+    customers = rng.integers(0, 150, 1200)
+    frame = pd.DataFrame(
+        {
+            "label": np.where(customers % 3 == 0, "churn", "stay"),
+            "x": rng.normal(size=1200).round(2),
+            "customer": customers,
+        }
+    )
+    frame.loc[:9, "customer"] = None  # rows without a group are each a group of their own
+    path = tmp_path / "g.csv"
+    frame.to_csv(path, index=False)
+    source = LocalSource({TABLE: path})
+    train, test = queries.fetch_split(
+        source, TABLE, ["label", "x"], ["label", "x", "customer"], 0.25, 3, group="customer"
+    )
+    assert len(train) + len(test) == len(frame) and "customer" not in train.columns
+    train, test = queries.fetch_split(
+        source, TABLE, ["label", "x", "customer"], ["label", "x", "customer"], 0.25, 3, group="customer"
+    )
+    assert not set(train["customer"].dropna()) & set(test["customer"].dropna())
+    for value, n in frame["label"].value_counts().items():
+        assert abs((test["label"] == value).sum() / n - 0.25) < 0.06, "stratified as closely as groups allow"
+    again = queries.fetch_split(
+        source, TABLE, ["label", "x", "customer"], ["label", "x", "customer"], 0.25, 3, group="customer"
+    )
+    pd.testing.assert_frame_equal(test, again[1])

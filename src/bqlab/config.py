@@ -105,6 +105,7 @@ class CommonParams(BaseModel):
     seed: int = 42
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     max_rows: int = Field(default=100_000, gt=0)
+    split_group: ColumnName | None = None  # rows of one value (a customer id ...) stay on one side of the split
 
     @field_validator("features")
     @classmethod
@@ -116,6 +117,13 @@ class CommonParams(BaseModel):
         if twice:
             raise ValueError(f"features lists {', '.join(map(repr, twice))} more than once")
         return features
+
+    @field_validator("split_group")
+    @classmethod
+    def _group_is_not_the_label(cls, group: str | None, info) -> str | None:
+        if group is not None and group == info.data.get("label"):
+            raise ValueError(f"split_group {group!r} is the label: name the column whose rows stay together")
+        return group
 
     @property
     def local_files(self) -> dict[str, LocalFile]:
@@ -129,13 +137,14 @@ class CommonParams(BaseModel):
 
     @property
     def split_columns(self) -> list[str]:
-        """Label and features: the columns whose values decide a row's side of the split."""
-        return [self.label, *self.features]
+        """Label, features and any split group: the columns whose values decide a row's side of the split."""
+        group = [self.split_group] if self.split_group and self.split_group not in self.features else []
+        return [self.label, *self.features, *group]
 
     @property
     def columns(self) -> list[str]:
-        """Every column this notebook reads from the table."""
-        return self.split_columns
+        """Every column this notebook reads from the table (a split group only decides the split)."""
+        return [self.label, *self.features]
 
 
 class EdaParams(CommonParams):
@@ -186,7 +195,8 @@ class EvaluateParams(CommonParams):
     def columns(self) -> list[str]:
         """Label, features and any slice column that is not a feature ("auto" picks among features)."""
         extra = [] if self.slice_columns == "auto" else self.slice_columns
-        return [*self.split_columns, *(c for c in extra if c not in self.split_columns)]
+        own = [self.label, *self.features]
+        return [*own, *(c for c in extra if c not in own)]
 
 
 class RunnerParams(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 
 from bqlab.analysis.aggregates import MISSING_CLASS, class_counts
 from bqlab.analysis.estimators import hyperparameter_names, model_problem
-from bqlab.analysis.queries import column_profile
+from bqlab.analysis.queries import GROUP_TYPES, column_profile
 from bqlab.analysis.targets import check_classes_before_split, resolve_task
 from bqlab.errors import DataError, ParamsError
 from bqlab.sources import open_source
@@ -51,8 +51,10 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
         raise DataError(f"{where(first_stage, key)}: {err}") from None
     schema = view.schema
     for stage, stage_params in stages.items():
-        for column in stage_params.columns:
+        group = [common.split_group] if common.split_group else []
+        for column in [*stage_params.columns, *group]:
             role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
+            role = "split_group" if column == common.split_group and role == "slice_columns" else role
             if column not in schema:
                 close = difflib.get_close_matches(column, list(schema), n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
@@ -60,7 +62,12 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
                     f"{where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
                     f"table {common.table!r}; {hint}its columns are: {', '.join(schema)}"
                 )
-            if role != "slice_columns" and schema[column] not in MODEL_TYPES:
+            if role == "split_group" and schema[column] not in GROUP_TYPES:
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key 'split_group') has type {schema[column]}, which "
+                    f"cannot name a group: use a column of type {', '.join(sorted(GROUP_TYPES))}"
+                )
+            if role not in ("slice_columns", "split_group") and schema[column] not in MODEL_TYPES:
                 raise DataError(
                     f"{where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
                     f"which the models cannot use (they read {', '.join(sorted(MODEL_TYPES))}): remove it from "

@@ -32,18 +32,31 @@ def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd
 
 
 def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str, task: str = "classification") -> pd.DataFrame:
-    """Return rows per class in each side of the split (for a number: rows, mean and spread of the label)."""
+    """Return the split as a table: rows per class in each side and the shares (for a number: per side).
+
+    For classes, ``held out share`` is the share of the class's rows in the test side (the
+    ``test_fraction`` params ask, to the row), and ``share of train``/``share of test`` each
+    class's share of that side; for a number, each side's rows, share and the label's mean and spread.
+    """
     if task == "regression":
         sides = [train[label].astype("float64"), test[label].astype("float64")]
+        total = sum(len(v) for v in sides)
         return pd.DataFrame(
-            {"rows": [len(v) for v in sides], f"mean {label}": [v.mean() for v in sides]}
-            | {f"std {label}": [v.std() for v in sides]},
+            {"rows": [len(v) for v in sides], "share of rows": [100 * len(v) / max(total, 1) for v in sides]}
+            | {f"mean {label}": [v.mean() for v in sides], f"std {label}": [v.std() for v in sides]},
             index=pd.Index(["train", "test"], name="side"),
         )
-    summary = pd.DataFrame({"train": train[label].value_counts(), "test": test[label].value_counts()})
-    summary = summary.fillna(0).astype(int)
-    summary.loc["total"] = summary.sum()
-    return summary
+    counts = pd.DataFrame({"train rows": train[label].value_counts(), "test rows": test[label].value_counts()})
+    counts = counts.fillna(0).astype(int)
+    counts.index.name = label
+    counts.loc["total"] = counts.sum()
+    rows = counts["train rows"] + counts["test rows"]
+    shares = {
+        "held out share": 100 * counts["test rows"] / rows.clip(lower=1),
+        "share of train": 100 * counts["train rows"] / max(len(train), 1),
+        "share of test": 100 * counts["test rows"] / max(len(test), 1),
+    }
+    return counts.assign(**shares)
 
 
 def feature_kinds(frame: pd.DataFrame, features: Sequence[str]) -> tuple[list[str], list[str]]:

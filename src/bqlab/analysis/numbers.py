@@ -33,7 +33,7 @@ def is_score(name: Any) -> bool:
 def is_percent(name: Any) -> bool:
     """Whether a value named ``name`` is a percentage (``missing_pct``, ``share``)."""
     words = str(name).lower().replace(" ", "_")
-    return words.endswith("_pct") or words in PERCENT
+    return words.endswith("_pct") or bool(PERCENT & set(words.split("_")))
 
 
 def metric_text(name: Any, value: Any, signed: bool = False) -> str:

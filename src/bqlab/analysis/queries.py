@@ -4,7 +4,7 @@ Each is a named query of ``bqlab/sources/sql`` (BigQuery Standard SQL) run again
 the same rows come back on BigQuery and on the embedded engine.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -53,28 +53,34 @@ def column_profile(
 _EXACT_TEXT = {"STRING", "INT64", "BOOL", "DATE"}
 # Numbers are hashed as integers of millionths: engines print floats differently ("40" or "40.0").
 _NUMBER = {"FLOAT64", "NUMERIC", "BIGNUMERIC"}
+# The types whose values can name a group of the split (``split_group``): any that hashes alike.
+GROUP_TYPES = _EXACT_TEXT | _NUMBER
 SPLIT_BUCKETS = 10_000
+# Quantile bins of a numeric label that stratify a regression's split (fewer with fewer rows or groups).
+LABEL_BINS = 10
+
+
+def _value_text(column: str, kind: str) -> str:
+    """SQL giving one column's value as text that is identical on BigQuery and on the embedded engine (NULL stays)."""
+    quoted = quote_column(column)
+    if kind in _EXACT_TEXT:
+        return quoted if kind == "STRING" else f"CAST({quoted} AS STRING)"
+    if kind in _NUMBER:
+        return f"CAST(SAFE_CAST(ROUND({quoted} * 1000000) AS INT64) AS STRING)"
+    raise DataError(
+        f"column {column!r} has type {kind}, which cannot key the train/test split: "
+        f"use label and feature columns of type {', '.join(sorted(_EXACT_TEXT | _NUMBER))}"
+    )
 
 
 def _key_text(column: str, kind: str) -> str:
-    """SQL giving one key column as text that is identical on BigQuery and on the embedded engine."""
-    quoted = quote_column(column)
-    if kind in _EXACT_TEXT:
-        text = quoted if kind == "STRING" else f"CAST({quoted} AS STRING)"
-    elif kind in _NUMBER:
-        text = f"CAST(SAFE_CAST(ROUND({quoted} * 1000000) AS INT64) AS STRING)"
-    else:
-        raise DataError(
-            f"column {column!r} has type {kind}, which cannot key the train/test split: "
-            f"use label and feature columns of type {', '.join(sorted(_EXACT_TEXT | _NUMBER))}"
-        )
+    """One key column as text for a row's hash: its value's text, NULL as ''."""
     # Values are joined with '|' by ARRAY_TO_STRING (a flat list: a CONCAT becomes a chain of || on
     # DuckDB, whose intermediate strings grow with every column: 1.8 s and 850 MB for 300 columns
-    # of 2,000 rows, against 0.4 s and 50 MB), and NULL becomes ''. Two different rows could in principle give the
-    # same key ("a|b" + "c" against "a" + "b|c"); they would then share a side of the split, which
-    # costs nothing in determinism or parity. A length prefix to rule that out doubled the time
-    # of building keys over 10M rows.
-    return f"IFNULL({text}, '')"
+    # of 2,000 rows, against 0.4 s and 50 MB), and NULL becomes ''. Two different rows could in
+    # principle give the same key ("a|b" + "c" against "a" + "b|c"); they are then numbered like
+    # copies of one row, in the order of their values, which costs nothing in determinism or parity.
+    return f"IFNULL({_value_text(column, kind)}, '')"
 
 
 def _known_columns(view: TableView, columns: Sequence[str]) -> dict[str, str]:
@@ -86,13 +92,26 @@ def _known_columns(view: TableView, columns: Sequence[str]) -> dict[str, str]:
     return schema
 
 
+def _units(view: TableView, schema: Mapping[str, str], columns: Sequence[str], key: Sequence[str], where: str) -> str:
+    """The subquery of rows that pass ``where``, each with the unit hash that tells copies apart."""
+    return named_query(
+        "labelled_units",
+        table=view.sql,
+        columns=", ".join(quote_column(c) for c in columns),
+        order=", ".join(quote_column(c) for c in columns),
+        key=", ".join(_key_text(c, schema[c]) for c in key),
+        where=where,
+    )
+
+
 def sample_rows(
     source: Source, table: TableView | str, columns: Sequence[str], sample_rows: int, seed: int
 ) -> pd.DataFrame:
     """Return a deterministic sample of at most ``sample_rows`` rows, taken in SQL.
 
-    The rows are the first by FARM_FINGERPRINT of the seed and their values, the same rows on
-    every run and engine.
+    The rows are the first by unit hash (FARM_FINGERPRINT of the seed, their values and their
+    copy number), the same rows on every run and engine, whatever the table's order; copies of a
+    row are sampled like any other rows.
     """
     if sample_rows < 1:
         raise DataError(f"sample_rows={sample_rows}: a sample needs at least one row; use a positive number")
@@ -100,11 +119,65 @@ def sample_rows(
     schema = _known_columns(view, columns)
     sql = named_query(
         "sample_rows",
-        table=view.sql,
+        units=_units(view, schema, columns, columns, "TRUE"),
         columns=", ".join(quote_column(c) for c in columns),
-        key=", ".join(_key_text(c, schema[c]) for c in columns),
     )
     return source.query(sql, {"seed": int(seed), "sample_rows": int(sample_rows)})
+
+
+def _round_share(rows: str) -> str:
+    """SQL: test_fraction of ``rows`` rounded half up, in integers (the same on every engine)."""
+    return f"CAST(FLOOR((2 * {rows} * @test_buckets + {SPLIT_BUCKETS}) / {2 * SPLIT_BUCKETS}) AS INT64)"
+
+
+def _quantile_bin(value: str, tie: str) -> str:
+    """SQL: the quantile bin (0 to LABEL_BINS - 1) of ``value`` among the rows, ties broken by ``tie``."""
+    return (
+        f"CAST(FLOOR((ROW_NUMBER() OVER (ORDER BY {value}, {tie}) - 1) * LEAST({LABEL_BINS}, COUNT(*) OVER ()) "
+        "/ COUNT(*) OVER ()) AS INT64)"
+    )
+
+
+def _split_sql(
+    view: TableView, columns: Sequence[str], key_columns: Sequence[str], task: str, group: str | None
+) -> str:
+    schema = _known_columns(view, [*columns, *key_columns, *([group] if group else [])])
+    label = quote_column(key_columns[0])
+    where = f"{label} IS NOT NULL AND CAST({label} AS STRING) NOT IN UNNEST(@missing_values)"
+    # A float label may hold NaN ("NaN" in a CSV reads as a number): as unlabelled as NULL.
+    where += f" AND NOT IS_NAN({label})" if schema[key_columns[0]] == "FLOAT64" else ""
+    fetched = list(dict.fromkeys([*columns, *([group] if group else [])]))
+    slots = {
+        "units": _units(view, schema, fetched, key_columns, where),
+        "columns": ", ".join(quote_column(c) for c in columns),
+        "buckets": str(SPLIT_BUCKETS),
+    }
+    regression = task == "regression"
+    if group:
+        value = (
+            "SUM(bqlab_label * bqlab_rows) / SUM(bqlab_rows)"
+            if regression
+            else "ARRAY_AGG(bqlab_label ORDER BY bqlab_rows DESC, bqlab_label)[OFFSET(0)]"
+        )
+        return named_query(
+            "split_groups",
+            **slots,
+            label=label,
+            group=quote_column(group),
+            group_text=_value_text(group, schema[group]),
+            group_value=value,
+            stratum=_quantile_bin("bqlab_group_value", "bqlab_group_hash") if regression else "bqlab_group_value",
+        )
+    if regression:  # test rows per bin: the bins' share of a total rounded once, so the whole is rounded once
+        through = "bqlab_rows_through"
+        return named_query(
+            "split_rows",
+            **slots,
+            stratum=_quantile_bin(label, "bqlab_unit_hash"),
+            rows_through="COUNT(*) OVER (ORDER BY bqlab_stratum RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
+            quota=f"({_round_share(through)} - {_round_share(f'({through} - bqlab_stratum_rows)')})",
+        )
+    return named_query("split_rows", **slots, stratum=label, rows_through="0", quota=_round_share("bqlab_stratum_rows"))
 
 
 def fetch_split(
@@ -116,43 +189,31 @@ def fetch_split(
     seed: int,
     missing_values: Sequence[str] = (),
     max_rows: int | None = None,
+    task: str = "classification",
+    group: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (train, test): the labelled rows, split in SQL by FARM_FINGERPRINT of the key columns.
+    """Return (train, test): the labelled rows, split in SQL, row by row and stratified.
 
-    The first key column is the label; rows whose label is NULL or a placeholder are left out. A
-    row is in the test side when its hash bucket is below ``test_fraction``; both sides come back
-    ordered by the hash. The hash depends on the seed and the row's key values only, so the split
-    selects the same rows in the same order on BigQuery and on the embedded engine. At most
-    ``max_rows`` labelled rows are read: the first by hash, a deterministic sample.
+    The first key column is the label; rows whose label is NULL, NaN or a placeholder are left
+    out. Every row is its own unit, copies too: the test side of each class (for regression, of
+    each quantile bin of the label) is ``test_fraction`` of its rows, rounded, the first by unit
+    hash (FARM_FINGERPRINT of the seed, the key columns and the copy number). With ``group``, the
+    rows of one group value stay on one side, stratified as closely as whole groups allow. Both
+    sides come back in unit-hash order, the same rows in the same order on BigQuery and on the
+    embedded engine. At most ``max_rows`` labelled rows are read: the first by unit hash (whole
+    groups by group hash), a deterministic sample.
     """
     view = as_view(source, table)
-    schema = _known_columns(view, [*columns, *key_columns])
-    label = key_columns[0]
-    sql = named_query(
-        "split_rows",
-        table=view.sql,
-        columns=", ".join(quote_column(c) for c in columns),
-        label=quote_column(label),
-        key=", ".join(_key_text(c, schema[c]) for c in key_columns),
-        buckets=str(SPLIT_BUCKETS),
-    )
+    sql = _split_sql(view, columns, key_columns, task, group)
     params: dict[str, Any] = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
     params |= {"missing_values": list(missing_values), "max_rows": int(max_rows or 2**62)}
     frame = source.query(sql, params)
-    # A float label may hold NaN ("NaN" in a CSV reads as a number): as unlabelled as NULL.
-    frame = frame[frame[label].notna()] if frame[label].dtype.kind == "f" else frame
     is_test = frame.pop("split_is_test").astype(bool)
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
     if train.empty or test.empty:
-        sides = f"test_fraction={test_fraction} leaves {len(train)} training and {len(test)} test rows"
-        distinct = len(frame[list(dict.fromkeys(key_columns))].drop_duplicates())
-        if distinct < len(frame):
-            raise DataError(
-                f"{sides}: the {len(frame):,} labelled rows hold only {distinct:,} distinct combinations of label "
-                "and features, and copies of a row always fall on the same side of the split (so that no row is "
-                "both trained on and tested): add features that tell the rows apart, or use a larger table"
-            )
+        unit = f"groups of {group!r}" if group else "labelled rows"
         raise DataError(
-            f"{sides} out of {len(frame)} labelled rows: use a table with more rows or a test_fraction nearer 0.25"
+            f"test_fraction={test_fraction} leaves {len(train)} training and {len(test)} test rows out of "
+            f"{len(frame)} labelled rows: use a table with more {unit}, or a test_fraction nearer 0.25"
         )
     return train, test

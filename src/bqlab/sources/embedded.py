@@ -51,6 +51,9 @@ _BIGQUERY_TYPES = {
 }
 
 
+# The column types guessed from a CSV file's text, as BigQuery's schema detection guesses them.
+_CSV_TYPES = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "VARCHAR")
+
 # Defaults of params' local_engine: DuckDB's memory cap (beyond it, sorts spill to a private
 # temporary folder) and its threads (None: one per core).
 MEMORY_LIMIT = "2GB"
@@ -145,8 +148,36 @@ class LocalSource:
         if path.suffix.lower() in {".csv", ".gz"}:
             options = f", encoding = {_string_literal(encoding)}"
             options += f", delim = {_string_literal(delimiter)}" if delimiter else ""
-            return "TABLE", f"SELECT * FROM read_csv({literal}, header = true{options})"
+            self._check_header(table_id, literal, options)
+            # The types BigQuery's own CSV load would give: no BOOL guessed from text (DuckDB reads
+            # yes/no, y/n and t/f as BOOL), so text stays text; column_types casts it on request.
+            types = ", ".join(f"'{t}'" for t in _CSV_TYPES)
+            return (
+                "TABLE",
+                f"SELECT * FROM read_csv({literal}, header = true{options}, auto_type_candidates = [{types}])",
+            )
         raise DataError(f"local file for table {table_id!r} must be .csv or .parquet: {path}")
+
+    def _check_header(self, table_id: str, literal: str, options: str) -> None:
+        """Refuse a CSV header that names a column twice (DuckDB would rename the second one ``name_1``)."""
+        try:
+            names = self._con.execute(
+                f"SELECT * FROM read_csv({literal}, header = false{options}, all_varchar = true) LIMIT 1"
+            ).fetchone()
+        except duckdb.Error as err:
+            raise _unreadable(table_id, self._files.get(table_id), err) from None
+        seen: dict[str, int] = {}
+        twice = []
+        for position, name in enumerate(names or (), start=1):
+            if name in seen:
+                twice.append(f"{name!r} (columns {seen[name]} and {position})")
+            seen.setdefault(name, position)
+        if twice:
+            path = self._files[table_id][0]
+            raise DataError(
+                f"cannot read {path} (table {table_id!r}): its header names {', '.join(twice)} more than once; "
+                "give each column its own name in the file's first line"
+            )
 
     def _attached(self) -> set[str]:
         return {row[0] for row in self._con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}

@@ -1,6 +1,7 @@
--- A deterministic sample: the first @sample_rows rows by FARM_FINGERPRINT of the seed and the
--- row's values, so the same rows come back on every run and engine, whatever the table's order.
+-- A deterministic sample: the first @sample_rows rows by unit hash (FARM_FINGERPRINT of the seed,
+-- the row's values and its copy number), the same rows on every run and engine, whatever the
+-- table's order; copies of a row are sampled like any other rows.
 SELECT {columns}
-FROM {table}
-ORDER BY FARM_FINGERPRINT(ARRAY_TO_STRING([CAST(@seed AS STRING), {key}], '|'))
+FROM ({units})
+ORDER BY bqlab_unit_hash
 LIMIT @sample_rows

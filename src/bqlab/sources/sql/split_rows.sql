@@ -1,13 +1,21 @@
--- Labelled rows and their side of the train/test split, ordered by each row's hash; at most
--- @max_rows of them (the first by hash, so a bounded read is itself a deterministic sample).
--- The hash is FARM_FINGERPRINT of the seed and the row's key columns (label and features), so
--- a row's side depends on its values alone; rows in the lowest @test_buckets of {buckets}
--- hash buckets form the test side.
-SELECT {columns}, MOD(MOD(row_hash, {buckets}) + {buckets}, {buckets}) < @test_buckets AS split_is_test
-FROM (
-  SELECT {columns}, FARM_FINGERPRINT(ARRAY_TO_STRING([CAST(@seed AS STRING), {key}], '|')) AS row_hash
-  FROM {table}
-  WHERE {label} IS NOT NULL AND CAST({label} AS STRING) NOT IN UNNEST(@missing_values)
+-- The row-level stratified split: labelled rows and their side, ordered by each row's unit hash.
+-- At most @max_rows rows are read (the first by unit hash: a deterministic sample). Within each
+-- stratum ({stratum}: the class, or a quantile bin of a numeric label) the rows are ranked by unit
+-- hash and the first {quota} of them are the test side: test_fraction (@test_buckets of {buckets})
+-- of the stratum's rows, rounded half up, so each class's held-out share is the one params ask.
+WITH bounded AS (
+  SELECT * FROM ({units}) ORDER BY bqlab_unit_hash LIMIT @max_rows
+),
+strata AS (
+  SELECT *, {stratum} AS bqlab_stratum FROM bounded
+),
+ranked AS (
+  SELECT *,
+    ROW_NUMBER() OVER (PARTITION BY bqlab_stratum ORDER BY bqlab_unit_hash) AS bqlab_rank,
+    COUNT(*) OVER (PARTITION BY bqlab_stratum) AS bqlab_stratum_rows,
+    {rows_through} AS bqlab_rows_through
+  FROM strata
 )
-ORDER BY row_hash
-LIMIT @max_rows
+SELECT {columns}, bqlab_rank <= {quota} AS split_is_test
+FROM ranked
+ORDER BY bqlab_unit_hash
