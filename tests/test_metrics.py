@@ -29,6 +29,8 @@ TRAIN = {"model": "logistic_regression", "task": "regression", "train_rows": 8, 
 EVALUATE = {
     "task": "regression",
     "test_rows": 2,
+    "result_check": "ok",
+    "result_check_reason": "",
     "weakest_slice": {"slice": "plan", "value": "basic", "rows": 1, "rmse": 2.5, "r2": float("nan")},
     "rmse": 1.5,
     "mae": 1.0,

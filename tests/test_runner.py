@@ -24,8 +24,9 @@ def _tiny_project(root, fail_training: bool = False):
     for folder in ("params", "notebooks"):
         shutil.copytree(ROOT / folder, root / folder, dirs_exist_ok=True)
     rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(-2, 1, 30), rng.normal(2, 1, 30), rng.normal(6, 0.5, 4)])  # the label's signal
     labels = ["a"] * 30 + ["b"] * 30 + ["rare"] * 4
-    frame = pd.DataFrame({"kind": labels, "x": rng.normal(size=64), "y": rng.normal(size=64)})
+    frame = pd.DataFrame({"kind": labels, "x": x.round(3), "y": rng.normal(size=64)})
     frame.to_csv(root / "tiny.csv", index=False)
     write_yaml(
         root / "params/common.yaml",

@@ -143,8 +143,8 @@ class CommonParams(BaseModel):
 
     @property
     def columns(self) -> list[str]:
-        """Every column this notebook reads from the table (a split group only decides the split)."""
-        return [self.label, *self.features]
+        """Every column this notebook reads from the table."""
+        return self.split_columns
 
 
 class EdaParams(CommonParams):
@@ -195,8 +195,7 @@ class EvaluateParams(CommonParams):
     def columns(self) -> list[str]:
         """Label, features and any slice column that is not a feature ("auto" picks among features)."""
         extra = [] if self.slice_columns == "auto" else self.slice_columns
-        own = [self.label, *self.features]
-        return [*own, *(c for c in extra if c not in own)]
+        return [*self.split_columns, *(c for c in extra if c not in self.split_columns)]
 
 
 class RunnerParams(BaseModel):

@@ -81,7 +81,7 @@ STAGES: dict[str, Stage] = {
             "EvaluateParams",
             metrics="EvaluateMetrics",
             upstream=("train",),
-            inputs={"model_path": f"train/{MODEL_FILE}"},
+            inputs={"model_path": f"train/{MODEL_FILE}", "train_metrics_path": f"train/{METRICS_FILE}"},
             key_metrics=(("accuracy", "test accuracy"), ("macro_f1", "macro F1"), ("rmse", "test RMSE"), ("r2", "R²")),
             summary="evaluate",
         ),

@@ -51,8 +51,7 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
         raise DataError(f"{where(first_stage, key)}: {err}") from None
     schema = view.schema
     for stage, stage_params in stages.items():
-        group = [common.split_group] if common.split_group else []
-        for column in [*stage_params.columns, *group]:
+        for column in stage_params.columns:
             role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
             role = "split_group" if column == common.split_group and role == "slice_columns" else role
             if column not in schema:

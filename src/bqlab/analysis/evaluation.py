@@ -164,6 +164,11 @@ def importance_table(
     return table.sort_values("importance_mean", ascending=False).round(4).reset_index(drop=True)
 
 
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """Read a stage's metrics.json (an upstream stage's, such as training's CV scores)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 def save_metrics(metrics: Mapping[str, Any], path: str | Path, stage: str | None = None) -> Path:
     """Write metrics as indented JSON (keys sorted, so runs diff cleanly).
 

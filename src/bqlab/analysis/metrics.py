@@ -110,6 +110,8 @@ class EvaluateMetrics(_Metrics):
     """Evaluation on the held-out rows: headline scores, the baseline, per class or error sizes, the weakest slice."""
 
     test_rows: int
+    result_check: Literal["ok", "check"]  # bqlab.analysis.result_check: whether the scores can be trusted
+    result_check_reason: str  # "" when ok
     weakest_slice: WeakestSlice | None = None  # None without a slice column
     accuracy: float | None = _only("classification")
     macro_f1: float | None = _only("classification")

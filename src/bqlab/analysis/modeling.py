@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -57,18 +57,34 @@ CV_SCORES = {
 
 
 def cross_validate_pipeline(
-    pipeline: Pipeline, x: pd.DataFrame, y: pd.Series, folds: int, seed: int, task: str = "classification"
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    y: pd.Series,
+    folds: int,
+    seed: int,
+    task: str = "classification",
+    groups: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Return the task's scores of each fold: stratified folds for classes, shuffled folds for a number.
 
-    The class counts are checked before this (``bqlab.analysis.targets.check_classes``).
+    With ``groups`` (the split group of each row), a group's rows stay in one fold, as they stay on
+    one side of the train/test split, so the CV scores predict the test score. The class counts
+    are checked before this (``bqlab.analysis.targets.check_classes``).
     """
-    if task == "classification":
+    if groups is not None:
+        alone = pd.Series([f"\0row {i}" for i in range(len(groups))], index=groups.index)  # NULL: a group per row
+        groups = groups.astype(str).where(groups.notna(), alone)
+        splitter = (
+            StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+            if task == "classification"
+            else GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        )
+    elif task == "classification":
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     else:
         splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     scoring = {name: scorer for name, scorer, _ in CV_SCORES[task]}
-    scores = cross_validate(pipeline, x, y, cv=splitter, scoring=scoring)
+    scores = cross_validate(pipeline, x, y, groups=groups, cv=splitter, scoring=scoring)
     return pd.DataFrame(
         {"fold": range(1, folds + 1), **{name: sign * scores[f"test_{name}"] for name, _, sign in CV_SCORES[task]}}
     )

@@ -112,7 +112,18 @@ def _against_baseline(better: bool, score: str, guess: str = "the mean for every
     )
 
 
+def _checked(m: Mapping[str, Any]) -> list[str]:
+    """The result check's verdict leads the summary when it questions the scores."""
+    if m.get("result_check") != "check":
+        return []
+    return [f"<strong>Check this result</strong>: {escape(m.get('result_check_reason', ''))}."]
+
+
 def _evaluate(m: Mapping[str, Any]) -> list[str]:
+    return [*_checked(m), *_scores(m)]
+
+
+def _scores(m: Mapping[str, Any]) -> list[str]:
     if m.get("task") == "regression":
         lines = [
             *_task(m),

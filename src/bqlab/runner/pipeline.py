@@ -37,6 +37,7 @@ from bqlab.runner.fingerprint import (
     stage_fingerprint,
 )
 from bqlab.runner.runs import (
+    DONE,
     ReportsLock,
     RunRecord,
     StageResult,
@@ -158,7 +159,7 @@ def run_report(
         discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
         runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
-        if not force and key and latest and latest.get("status") == "ok" and latest.get("quick_key") == key:
+        if not force and key and latest and latest.get("status") in DONE and latest.get("quick_key") == key:
             run_dir = reports_dir / "runs" / latest["run_id"]
             if run_dir.is_dir():
                 index = reports_dir / "index.html"
@@ -276,7 +277,7 @@ def _run(ctx: RunContext) -> RunRecord:
         echo(f"{label[result.stage]}: {result.status} in {result.seconds:.1f}s")
 
     failed = _schedule(ctx, record.stages, execute, label)
-    record.status = "failed" if failed else "ok"
+    record.finish(bool(failed))
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
     _compare_with_previous(as_dict(record), ctx)
@@ -378,6 +379,8 @@ def _publish_stage(result, output, partial, run_provenance, parameters, stage_st
     metrics_file = partial / ARTIFACTS / result.stage / METRICS_FILE
     if result.status == "ok" and metrics_file.is_file():
         result.metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        if result.metrics.get("result_check") == "check":  # the run's scores are in doubt: it says so
+            result.status = "check"
     if output.is_file():
         stem = Path(result.notebook).stem
         stage_info = {"started": stage_started, "ended": _now()}

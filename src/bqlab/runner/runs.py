@@ -31,7 +31,10 @@ from typing import IO, Any
 
 from bqlab.errors import PipelineError
 
-REUSABLE = {"ok", "reused"}
+# A stage that ran to its end: "check" ran too, with scores the result check questions
+# (bqlab.analysis.result_check); its outputs are as reusable as an "ok" stage's.
+REUSABLE = {"ok", "check", "reused"}
+DONE = {"ok", "check"}  # a run that finished: its reports are complete
 
 
 @dataclass
@@ -40,7 +43,7 @@ class StageResult:
 
     stage: str
     notebook: str
-    status: str = "not run"  # ok | reused | failed | not run
+    status: str = "not run"  # ok | check | reused | failed | not run
     seconds: float = 0.0
     peak_memory_mb: float | None = None  # the kernel's peak resident memory while it ran
     html: str | None = None
@@ -60,10 +63,17 @@ class RunRecord:
     profile: str | None
     quick_key: str | None
     provenance: dict[str, Any] = field(default_factory=dict)
-    status: str = "running"
+    status: str = "running"  # running | ok | check | failed
+    check_reason: str = ""  # why the run is "check": the result check's reason
     ended: str | None = None
     seconds: float = 0.0
     stages: list[StageResult] = field(default_factory=list)
+
+    def finish(self, failed: bool) -> None:
+        """Set the status from the stages: failed, else check (with the reason) when a result check questions them."""
+        checked = [s.metrics for s in self.stages if s.metrics.get("result_check") == "check"]
+        self.status = "failed" if failed else "check" if checked else "ok"
+        self.check_reason = "; ".join(m.get("result_check_reason", "") for m in checked)
 
     def save(self, folder: Path) -> None:
         """Write ``run.json`` into ``folder`` (atomically)."""
