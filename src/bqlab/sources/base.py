@@ -13,7 +13,7 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from bqlab.sources.identifiers import quote_column
+from bqlab.sources.identifiers import column_literal, quote_column
 
 QUERY_LOG_COLUMNS = ["rows", "bytes", "estimated_bytes", "usd", "cache"]
 
@@ -88,7 +88,7 @@ def query_per_column(
                 query_name,
                 table=table_sql,
                 column=quote_column(c),
-                name=f"'{c}'",
+                name=column_literal(c),
                 **(slots or {}),
                 **(slots_of(c) if slots_of else {}),
             )

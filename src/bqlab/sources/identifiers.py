@@ -5,6 +5,7 @@ they are checked against BigQuery's naming rules here and backtick-quoted.
 """
 
 import re
+import unicodedata
 
 from bqlab.errors import DataError
 
@@ -12,7 +13,6 @@ _PROJECT = r"(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]"
 _DATASET = r"[A-Za-z0-9_]{1,1024}"
 _TABLE = r"[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}"
 _TABLE_ID = re.compile(rf"^(?:(?P<project>{_PROJECT})\.)?(?P<dataset>{_DATASET})\.(?P<table>{_TABLE})$")
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
 
 
 def validate_table_id(table_id: str) -> str:
@@ -37,17 +37,33 @@ def split_table_id(table_id: str) -> tuple[str | None, str, str]:
     return match["project"], match["dataset"], match["table"]
 
 
+# BigQuery's flexible column names: letters, marks and numbers of any script, connectors (_),
+# dashes, spaces and these signs; at most 300 characters; none of the reserved prefixes.
+_COLUMN_SIGNS = set("&%=+:'<>#| ")
+_COLUMN_CATEGORIES = ("L", "M", "N", "Pc", "Pd", "Zs")
+_RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLON_")
+COLUMN_RULE = (
+    "a column name holds letters (of any script, accents too), digits, underscores, dashes, spaces and "
+    "& % = + : ' < > # |, at most 300 of them, and does not start with _TABLE_, _FILE_, _PARTITION, "
+    "_ROW_TIMESTAMP, __ROOT__ or _COLON_ (BigQuery's flexible column names)"
+)
+
+
 def validate_column(name: str) -> str:
-    """Return ``name`` unchanged if it is a plain BigQuery column name, else raise.
+    """Return ``name`` unchanged if BigQuery accepts it as a column name (flexible names), else raise.
 
     Raises:
-        DataError: naming the column and the accepted form.
+        DataError: naming the column, the character at fault and the rule.
     """
-    if not isinstance(name, str) or not _COLUMN.match(name):
-        raise DataError(
-            f"column name {name!r} is not valid: use letters, digits and underscores, "
-            "starting with a letter or underscore"
-        )
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"column name {name!r} is not valid: {COLUMN_RULE}")
+    wrong = [c for c in name if c not in _COLUMN_SIGNS and not unicodedata.category(c).startswith(_COLUMN_CATEGORIES)]
+    if wrong:
+        raise DataError(f"column name {name!r} is not valid: {wrong[0]!r} is not allowed; {COLUMN_RULE}")
+    if name != name.strip():
+        raise DataError(f"column name {name!r} is not valid: it starts or ends with a space; {COLUMN_RULE}")
+    if len(name) > 300 or name.upper().startswith(_RESERVED_PREFIXES):
+        raise DataError(f"column name {name!r} is not valid: {COLUMN_RULE}")
     return name
 
 
@@ -57,5 +73,10 @@ def quote_table(table_id: str) -> str:
 
 
 def quote_column(name: str) -> str:
-    """Backtick-quote a column name after validating it."""
+    """Backtick-quote a column name after validating it (a valid name holds no backtick or backslash)."""
     return f"`{validate_column(name)}`"
+
+
+def column_literal(name: str) -> str:
+    """A column name as a BigQuery string literal, after validating it (an apostrophe is escaped)."""
+    return "'" + validate_column(name).replace("'", "\\'") + "'"
