@@ -68,3 +68,45 @@ def test_bool_and_int64_casts_read_only_what_bigquery_reads(tmp_path):
     frame = frame.astype(object).where(frame.notna(), None)
     assert frame["flag"].tolist() == [True, False, None, None, None], "DuckDB alone would read yes and 1 as true"
     assert frame["n"].tolist() == [3, None, 7, 1000, None], "DuckDB alone would round 1.5 to 2"
+
+
+NUMBERS = pd.DataFrame(
+    {
+        "amount": ["3,750", "1,234,567.5", "37,50", "12", " 2,000 ", "n/a"],
+        "eu": ["12,5", "1.234,5", "12.5", "oops", "-3", "0,25"],
+        "label": list("ababab"),
+    }
+)
+
+
+def test_numbers_with_thousands_separators_and_decimal_commas_read_as_declared(tmp_path):
+    from bqlab.config import CommonParams
+
+    path = tmp_path / "n.csv"
+    NUMBERS.to_csv(path, index=False)
+    params = CommonParams(
+        features=["amount", "eu"],
+        label="label",
+        column_types={
+            "amount": {"type": "FLOAT64", "thousands": ","},
+            "eu": {"type": "FLOAT64", "thousands": ".", "decimal": ","},
+        },
+    )
+    source = LocalSource({TABLE: path})
+    view = sources.table_view(source, TABLE, params.column_types)
+    frame = queries.fetch_columns(source, view, ["amount", "eu"])
+    frame = frame.astype(object).where(frame.notna(), None)
+    assert frame["amount"].tolist() == [3750.0, 1234567.5, None, 12.0, 2000.0, None], "37,50 is not grouped by three"
+    assert frame["eu"].tolist() == [12.5, 1234.5, None, None, -3.0, 0.25]
+    profile = queries.column_profile(source, view, ["amount", "eu"], ["n/a"]).set_index("column_name")
+    assert profile["cast_failed_count"].to_dict() == {"amount": 1, "eu": 2}, "the failures are counted as today"
+    assert profile.loc["amount", "placeholder_count"] == 1
+
+
+def test_a_number_format_with_one_separator_for_both_is_refused():
+    from pydantic import ValidationError
+
+    from bqlab.config import NumberCast
+
+    with pytest.raises(ValidationError, match="thousands and decimal are both ','"):
+        NumberCast(type="FLOAT64", thousands=",", decimal=",")

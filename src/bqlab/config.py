@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bqlab.analysis.estimators import hyperparameter_names, model_problem
 from bqlab.errors import BqlabError, ParamsError, PipelineError
@@ -50,6 +50,22 @@ ModelName = Literal["logistic_regression", "ridge", "random_forest", "gradient_b
 Task = Literal["auto", "classification", "regression"]
 # Types a column can be cast to from YAML (``column_types``), in SQL (``bqlab.sources.views``).
 CastType = Literal["STRING", "INT64", "FLOAT64", "BOOL"]
+
+
+class NumberCast(BaseModel):
+    """A text column of numbers written with separators, e.g. ``{type: FLOAT64, thousands: ",", decimal: "."}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["INT64", "FLOAT64"]
+    thousands: Literal[",", ".", " ", "'", "_"] | None = None  # 3,750 / 3.750 / 3 750 / 3'750 / 3_750
+    decimal: Literal[".", ","] = "."  # 12.5 / 12,5
+
+    @model_validator(mode="after")
+    def _separators_differ(self):
+        if self.thousands == self.decimal:
+            raise ValueError(f"thousands and decimal are both {self.decimal!r}: they must differ")
+        return self
 
 
 class BigQueryParams(BaseModel):
@@ -100,7 +116,7 @@ class CommonParams(BaseModel):
     label: ColumnName = "species"
     features: list[ColumnName] = Field(min_length=1)
     task: Task = "auto"
-    column_types: dict[ColumnName, CastType] = Field(default_factory=dict)
+    column_types: dict[ColumnName, CastType | NumberCast] = Field(default_factory=dict)
     missing_values: list[str] = Field(default_factory=lambda: ["."])
     seed: int = 42
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
@@ -384,7 +400,9 @@ def _describe(err: ValidationError, stage: str, origin: dict, params_dir: Path) 
     for problem in err.errors():
         # pydantic names each alternative of a union in the location ("str", "literal['auto']", ...)
         loc = tuple(
-            str(p) for p in problem["loc"] if not re.search(r"[\[\]()]", str(p)) and p not in ("str", "LocalFile")
+            str(p)
+            for p in problem["loc"]
+            if not re.search(r"[\[\]()]", str(p)) and p not in ("str", "LocalFile", "NumberCast")
         )
         problems.setdefault(loc, []).append(problem)
     if any(len(loc) > 1 for loc in problems):  # a nested key at fault: its parent's other forms are noise

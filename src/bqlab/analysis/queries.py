@@ -12,7 +12,7 @@ import pandas as pd
 from bqlab.errors import DataError
 from bqlab.sources.base import Source, named_query, query_per_column
 from bqlab.sources.identifiers import quote_column, quote_table
-from bqlab.sources.views import TableView, as_view, cast_expression
+from bqlab.sources.views import TableView, as_view
 
 
 def fetch_columns(source: Source, table: TableView | str, columns: Sequence[str]) -> pd.DataFrame:
@@ -36,8 +36,7 @@ def column_profile(
     view = as_view(source, table)
 
     def cast(column: str) -> dict[str, str]:
-        target = view.column_types.get(column, "STRING")
-        return {"cast": cast_expression(column, view.raw_schema[column], target)}
+        return {"cast": view.cast(column, view.column_types.get(column, "STRING"))}
 
     frame = query_per_column(
         source, "column_profile", quote_table(view.table_id), columns, {"placeholders": list(placeholders)}, cast

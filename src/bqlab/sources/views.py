@@ -8,6 +8,7 @@ profile), so nothing is dropped without being reported.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bqlab.errors import DataError
 from bqlab.sources.identifiers import quote_column, quote_table, validate_table_id
@@ -17,15 +18,42 @@ NUMERIC_TYPES = {"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"}
 MODEL_TYPES = {"STRING", "BOOL", *NUMERIC_TYPES}
 
 
-def cast_expression(column: str, raw_type: str, target: str) -> str:
+# A number written with separators: (thousands separator or None, decimal separator).
+NumberFormat = tuple[str | None, str]
+
+
+def _sql_text(text: str) -> str:
+    """``text`` as a BigQuery string literal (an apostrophe escaped)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _number_text(value: str, number_format: NumberFormat) -> str:
+    """SQL: text written with ``number_format`` as the plain number text a cast reads; NULL if it is not one.
+
+    With a thousands separator, the digits before the decimal separator are either ungrouped or
+    grouped by three (``3,750`` and ``3750``, not ``37,50``), so a misread format shows as failed
+    casts instead of wrong numbers.
+    """
+    thousands, decimal = number_format
+    whole = f"([0-9]+|[0-9]{{1,3}}([{thousands}][0-9]{{3}})+)" if thousands else "[0-9]+"
+    pattern = f"^[+-]?{whole}([{decimal}][0-9]+)?$"
+    plain = f"REPLACE({value}, {_sql_text(thousands)}, '')" if thousands else value
+    plain = f"REPLACE({plain}, ',', '.')" if decimal == "," else plain
+    return f"IF(REGEXP_CONTAINS({value}, {_sql_text(pattern)}), {plain}, NULL)"
+
+
+def cast_expression(column: str, raw_type: str, target: str, number_format: NumberFormat | None = None) -> str:
     """SQL reading ``column`` as ``target``: text is trimmed first; NULL where it does not fit.
 
     Written so that BigQuery and the embedded engine give the same value for every input, where
     their own casts differ: BOOL reads only "true"/"false" (any case; DuckDB would also read
     "yes", "1", "t"), INT64 only whole numbers (DuckDB would round "1.5" to 2), by way of FLOAT64.
+    With ``number_format`` (text only), separators are read as declared (``3,750``; ``12,5``).
     """
     quoted = quote_column(column)
     value = f"TRIM({quoted})" if raw_type == "STRING" else quoted
+    if number_format and raw_type == "STRING":
+        value = _number_text(value, number_format)
     if target == "BOOL" and raw_type == "STRING":
         return f"CASE LOWER({value}) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END"
     if target == "INT64" and raw_type != "INT64":
@@ -44,6 +72,12 @@ class TableView:
     table_id: str
     raw_schema: Mapping[str, str]
     column_types: Mapping[str, str] = field(default_factory=dict)
+    number_formats: Mapping[str, NumberFormat] = field(default_factory=dict)  # text columns with separators
+
+    def cast(self, column: str, target: str | None = None) -> str:
+        """SQL reading ``column`` of the stored table as ``target`` (default: its type in params)."""
+        target = target or self.column_types.get(column, self.raw_schema[column])
+        return cast_expression(column, self.raw_schema[column], target, self.number_formats.get(column))
 
     @property
     def schema(self) -> dict[str, str]:
@@ -55,29 +89,32 @@ class TableView:
         """The table, or a subquery that replaces each cast column by its cast value."""
         if not self.column_types:
             return quote_table(self.table_id)
-        casts = ", ".join(
-            f"{cast_expression(c, self.raw_schema[c], t)} AS {quote_column(c)}" for c, t in self.column_types.items()
-        )
+        casts = ", ".join(f"{self.cast(c)} AS {quote_column(c)}" for c in self.column_types)
         return f"(SELECT * REPLACE ({casts}) FROM {quote_table(self.table_id)})"
 
     def __str__(self) -> str:
         return self.table_id
 
 
-def table_view(source, table_id: str, column_types: Mapping[str, str] | None = None) -> TableView:
+def table_view(source, table_id: str, column_types: Mapping[str, Any] | None = None) -> TableView:
     """Read the table's schema once and return its view with the casts from params.
+
+    ``column_types`` maps a column to a type name (``FLOAT64``) or to an object with ``type``,
+    ``thousands`` and ``decimal`` (``bqlab.config.NumberCast``): text numbers with separators.
 
     Raises:
         DataError: a column in ``column_types`` is not in the table.
     """
     raw = source.schema(validate_table_id(table_id))
-    types = dict(column_types or {})
-    unknown = [c for c in types if c not in raw]
+    given = dict(column_types or {})
+    unknown = [c for c in given if c not in raw]
     if unknown:
         raise DataError(
             f"column_types names {unknown}, which table {table_id!r} does not have; its columns are: {', '.join(raw)}"
         )
-    return TableView(table_id, raw, {c: t for c, t in types.items() if raw[c] != t})
+    types = {c: t if isinstance(t, str) else t.type for c, t in given.items()}
+    formats = {c: (t.thousands, t.decimal) for c, t in given.items() if not isinstance(t, str) and raw[c] == "STRING"}
+    return TableView(table_id, raw, {c: t for c, t in types.items() if raw[c] != t or c in formats}, formats)
 
 
 def as_view(source, table: "TableView | str") -> TableView:
