@@ -77,3 +77,38 @@ def categorical_only(rows: int = 240, seed: int = 4) -> pd.DataFrame:
     store = rng.choice([f"s{i:02d}" for i in range(40)], rows)
     segment = np.where((plan == "pro") | (region == "north"), "keep", "watch")
     return pd.DataFrame({"plan": plan, "region": region, "store": store, "segment": segment})
+
+
+def few_distinct(rows: int = 1316, seed: int = 0) -> pd.DataFrame:
+    """Survey-like rows: three categorical answers and a yes/no label, fewer than 30 distinct rows.
+
+    The label follows ``a`` and ``b`` with noise, so copies of one row carry both labels.
+    """
+    rng = np.random.default_rng(seed)
+    a, b = rng.choice(["x", "y"], rows), rng.choice(["p", "q", "r"], rows)
+    c = rng.choice(["m", "n"], rows, p=[0.8, 0.2])
+    signal = (a == "x") & (b != "r")
+    label = np.where(rng.random(rows) < np.where(signal, 0.85, 0.15), "yes", "no")
+    return pd.DataFrame({"label": label, "a": a, "b": b, "c": c})
+
+
+def imbalanced(rows: int = 1203, seed: int = 6) -> pd.DataFrame:
+    """Two classes, 9 to 1, told apart by ``x``; ``x`` repeats (rounded), so rows repeat too."""
+    rng = np.random.default_rng(seed)
+    rare = rng.random(rows) < 0.1
+    x = np.where(rare, rng.normal(3, 1, rows), rng.normal(0, 1, rows)).round(1)
+    return pd.DataFrame({"fraud": np.where(rare, "fraud", "ok"), "x": x, "shop": rng.choice(["a", "b"], rows)})
+
+
+def repeated_regression(rows: int = 900, seed: int = 7) -> pd.DataFrame:
+    """A numeric label from ``rating`` (1-5) and ``plan``: 15 distinct feature rows, each repeated many times."""
+    rng = np.random.default_rng(seed)
+    rating, plan = rng.integers(1, 6, rows), rng.choice(["basic", "plus", "pro"], rows)
+    spend = 20 * rating + pd.Series(plan).map({"basic": 0, "plus": 30, "pro": 60}).to_numpy() + rng.normal(0, 5, rows)
+    return pd.DataFrame({"spend": spend.round(0), "rating": rating, "plan": plan})
+
+
+def noise(rows: int = 300, seed: int = 8) -> pd.DataFrame:
+    """A label that no feature predicts: the model can do no better than the most frequent class."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"y": rng.choice(["a", "b"], rows, p=[0.7, 0.3]), "x": rng.normal(size=rows).round(3)})

@@ -9,6 +9,8 @@ from bqlab.errors import DataError
 from bqlab.sources.datasets import PENGUINS_TABLE
 from bqlab.sources.embedded import LocalSource
 
+from . import tables
+
 TABLE = "my-project.lab.rows"
 KEY = ["label", "x", "cat"]
 
@@ -99,22 +101,9 @@ def test_an_unknown_column_is_named(penguins_source):
         queries.fetch_split(penguins_source, PENGUINS_TABLE, ["species", "beak"], ["species", "beak"], 0.25, 7)
 
 
-def few_distinct(rows: int = 1316, seed: int = 0) -> pd.DataFrame:
-    """Survey-like rows: three categorical answers and a yes/no label, only 20-odd distinct rows."""
-    rng = np.random.default_rng(seed)
-    a, b, c = (
-        rng.choice(["x", "y"], rows),
-        rng.choice(["p", "q", "r"], rows),
-        rng.choice(["m", "n"], rows, p=[0.8, 0.2]),
-    )
-    signal = (a == "x") & (b != "r")
-    label = np.where(rng.random(rows) < np.where(signal, 0.85, 0.15), "yes", "no")
-    return pd.DataFrame({"label": label, "a": a, "b": b, "c": c})
-
-
 @pytest.mark.parametrize("fraction", [0.2, 0.25, 0.37])
 def test_copies_of_a_row_spread_and_each_class_holds_out_test_fraction_to_the_row(tmp_path, fraction):
-    frame = few_distinct()
+    frame = tables.few_distinct()
     assert len(frame.drop_duplicates()) < 30
     train, test = split(frame, tmp_path, key=["label", "a", "b", "c"], fraction=fraction)
     counts = frame["label"].value_counts()
