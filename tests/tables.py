@@ -112,3 +112,18 @@ def noise(rows: int = 300, seed: int = 8) -> pd.DataFrame:
     """A label that no feature predicts: the model can do no better than the most frequent class."""
     rng = np.random.default_rng(seed)
     return pd.DataFrame({"y": rng.choice(["a", "b"], rows, p=[0.7, 0.3]), "x": rng.normal(size=rows).round(3)})
+
+
+def dated(rows: int = 600, seed: int = 10) -> pd.DataFrame:
+    """The label ``late`` ("yes"/"no") from a DATE's month and a TIMESTAMP's day of week; ``amount`` is noise.
+
+    Written as Parquet, ``signup`` is a DATE and ``last_seen`` a TIMESTAMP (UTC).
+    """
+    rng = np.random.default_rng(seed)
+    signup = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 730, rows), unit="D")
+    seen = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 365 * 24 * 60, rows), unit="min")
+    late = (signup.month >= 10) | (seen.day_of_week >= 5)
+    return pd.DataFrame(
+        {"signup": signup.date, "last_seen": seen, "amount": rng.normal(50, 10, rows).round(2)}
+        | {"late": np.where(late, "yes", "no")}
+    )

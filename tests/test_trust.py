@@ -124,3 +124,30 @@ def test_a_split_by_groups_that_cannot_be_stratified_is_a_check(tmp_path, capsys
         and "split_group" in evaluate["result_check_reason"]
     )
     assert "status CHECK" in out
+
+
+def test_date_and_timestamp_features_reach_the_model_as_parts_computed_in_sql(tmp_path, capsys):
+    common = (
+        "local_tables: {my-project.lab.t: t.parquet}\nlabel: late\nfeatures: [signup, last_seen, amount]\n"
+        "test_fraction: 0.25\n"
+    )
+    project, _ = _report(tmp_path, tables.dated(), common, capsys, file="t.parquet")
+    evaluate = _metrics(project, "evaluate")
+    assert evaluate["accuracy"] > 0.9, "the month of signup and the day of week of last_seen carry the label"
+    eda = _findings(project, "01-eda")
+    assert "signup_month" in eda and "last_seen_day_of_week" in eda and "2023-10" in eda, "parts and months listed"
+    fitted = (project / "reports/latest/02-train.html").read_text(encoding="utf-8")
+    assert "signup_month" in fitted and "last_seen_day_of_week" in fitted, "the pipeline reads the parts"
+
+
+def test_a_date_label_is_refused_with_the_reason(tmp_path, capsys):
+    project = _project(
+        tmp_path,
+        tables.dated(),
+        "local_tables: {my-project.lab.t: t.parquet}\nlabel: signup\nfeatures: [amount]\n",
+        file="t.parquet",
+    )
+    assert run_cli(project, "report", "--profile", "ci", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert "column 'signup' (key 'label') has type DATE: a date or a time cannot be the label" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -14,7 +14,7 @@ from bqlab.analysis.queries import sample_rows as take_sample
 from bqlab.analysis.tables import EMPTY_NOTE
 from bqlab.sources.base import Source, named_query, query_per_column
 from bqlab.sources.identifiers import quote_column
-from bqlab.sources.views import NUMERIC_TYPES, TableView, as_view
+from bqlab.sources.views import DATE_TYPES, NUMERIC_TYPES, TableView, as_view
 
 MISSING_CLASS = "<missing>"
 # Columns per COUNT(DISTINCT ...) statement, and CORR pairs per statement.
@@ -26,9 +26,9 @@ SQL_CORRELATION_MAX_COLUMNS = 30
 
 
 def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Return (numeric, categorical) among ``columns`` from the table's BigQuery types."""
+    """Return (numeric, categorical) among ``columns`` from the table's BigQuery types (dates are neither)."""
     numeric = [c for c in columns if schema.get(c) in NUMERIC_TYPES]
-    return numeric, [c for c in columns if c not in numeric]
+    return numeric, [c for c in columns if c not in numeric and schema.get(c) not in DATE_TYPES]
 
 
 def distinct_counts(source: Source, table: TableView | str, columns: Sequence[str]) -> dict[str, int]:

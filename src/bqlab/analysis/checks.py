@@ -19,7 +19,7 @@ from bqlab.analysis.queries import GROUP_TYPES, column_profile
 from bqlab.analysis.targets import check_classes_before_split, resolve_task
 from bqlab.errors import DataError, ParamsError
 from bqlab.sources import open_source
-from bqlab.sources.views import MODEL_TYPES, table_view
+from bqlab.sources.views import DATE_TYPES, MODEL_TYPES, table_view
 
 # Names the params file (or the notebook cell) that sets a key: where(stage, key) -> "params/common.yaml".
 Where = Callable[..., str]
@@ -45,7 +45,7 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
     first_stage, common = next(iter(stages.items()))
     engine = engine or open_source(common, "preflight")
     try:
-        view = table_view(engine, common.table, common.column_types)
+        view = table_view(engine, common.table, common.column_types, common.features)
     except DataError as err:
         key = "column_types" if common.column_types else "table"
         raise DataError(f"{where(first_stage, key)}: {err}") from None
@@ -66,10 +66,17 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
                     f"{where(stage, role)}: column {column!r} (key 'split_group') has type {schema[column]}, which "
                     f"cannot name a group: use a column of type {', '.join(sorted(GROUP_TYPES))}"
                 )
-            if role not in ("slice_columns", "split_group") and schema[column] not in MODEL_TYPES:
+            if role == "label" and schema[column] in DATE_TYPES:
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key 'label') has type {schema[column]}: a date or a "
+                    "time cannot be the label, since the models predict classes or numbers; choose another label, "
+                    "or add the number to predict (e.g. days until an event, as INT64) as a column of the table"
+                )
+            usable = MODEL_TYPES | DATE_TYPES if role == "features" else MODEL_TYPES
+            if role not in ("slice_columns", "split_group") and schema[column] not in usable:
                 raise DataError(
                     f"{where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
-                    f"which the models cannot use (they read {', '.join(sorted(MODEL_TYPES))}): remove it from "
+                    f"which the models cannot use (they read {', '.join(sorted(usable))}): remove it from "
                     "the params, or add a column derived from it to the table (e.g. days since an event as "
                     "INT64, or the month as STRING)"
                 )

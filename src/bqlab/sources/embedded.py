@@ -95,6 +95,7 @@ class LocalSource:
         if getattr(engine, "threads", None):
             self._con.execute(f"SET threads = {int(engine.threads)}")
         self._con.execute(f"SET temp_directory = '{self._spill}'")
+        self._con.execute("SET TimeZone = 'UTC'")  # as BigQuery: a TIMESTAMP's DATE is its day in UTC
         self._con.create_function(
             "farm_fingerprint", farm_fingerprint, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type=ARROW
         )

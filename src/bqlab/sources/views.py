@@ -6,7 +6,7 @@ data analysis counts those values per column (``cast_failed_count`` in the missi
 profile), so nothing is dropped without being reported.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,29 @@ from bqlab.sources.identifiers import quote_column, quote_table, validate_table_
 NUMERIC_TYPES = {"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"}
 # The types a label or feature may have: the models read them, and the split can hash them.
 MODEL_TYPES = {"STRING", "BOOL", *NUMERIC_TYPES}
+# A feature of these types reaches the model as numeric parts computed in SQL (``DATE_PARTS``).
+DATE_TYPES = {"DATE", "DATETIME", "TIMESTAMP"}
+# Each date feature's parts: name suffix -> SQL of the part from a DATE {d} (and {first}, the
+# earliest day in the table as days since 1970). Day of week counts from Sunday = 1, as
+# BigQuery's EXTRACT(DAYOFWEEK) does, from the day number (1970-01-01 was a Thursday), since
+# engines number weekdays differently.
+DATE_PARTS = {
+    "year": "EXTRACT(YEAR FROM {d})",
+    "month": "EXTRACT(MONTH FROM {d})",
+    "day_of_week": "MOD(MOD(UNIX_DATE({d}) + 4, 7) + 7, 7) + 1",
+    "day_of_year": "EXTRACT(DAYOFYEAR FROM {d})",
+    "days_since_first": "UNIX_DATE({d}) - {first}",
+}
+
+
+def as_date(column: str, kind: str) -> str:
+    """SQL: a DATE, DATETIME or TIMESTAMP column as its DATE (a TIMESTAMP's day in UTC)."""
+    return quote_column(column) if kind == "DATE" else f"DATE({quote_column(column)})"
+
+
+def date_part_names(column: str) -> list[str]:
+    """The names of a date feature's parts, as the model and the reports see them (``signup_month``)."""
+    return [f"{column}_{part}" for part in DATE_PARTS]
 
 
 # A number written with separators: (thousands separator or None, decimal separator).
@@ -73,6 +96,11 @@ class TableView:
     raw_schema: Mapping[str, str]
     column_types: Mapping[str, str] = field(default_factory=dict)
     number_formats: Mapping[str, NumberFormat] = field(default_factory=dict)  # text columns with separators
+    date_features: tuple[str, ...] = ()  # features of a date type: the view adds their parts
+
+    def model_columns(self, columns: Sequence[str]) -> list[str]:
+        """``columns`` as the model reads them: each date feature replaced by its parts."""
+        return [part for c in columns for part in (date_part_names(c) if c in self.date_features else [c])]
 
     def cast(self, column: str, target: str | None = None) -> str:
         """SQL reading ``column`` of the stored table as ``target`` (default: its type in params)."""
@@ -81,29 +109,45 @@ class TableView:
 
     @property
     def schema(self) -> dict[str, str]:
-        """Columns and BigQuery types after the casts."""
-        return {c: self.column_types.get(c, t) for c, t in self.raw_schema.items()}
+        """Columns and BigQuery types after the casts, then the date features' parts (INT64)."""
+        schema = {c: self.column_types.get(c, t) for c, t in self.raw_schema.items()}
+        return schema | {part: "INT64" for c in self.date_features for part in date_part_names(c)}
 
     @property
     def sql(self) -> str:
-        """The table, or a subquery that replaces each cast column by its cast value."""
-        if not self.column_types:
-            return quote_table(self.table_id)
-        casts = ", ".join(f"{self.cast(c)} AS {quote_column(c)}" for c in self.column_types)
-        return f"(SELECT * REPLACE ({casts}) FROM {quote_table(self.table_id)})"
+        """The table, or a subquery that replaces each cast column by its cast value and adds date parts."""
+        table = quote_table(self.table_id)
+        if self.column_types:
+            casts = ", ".join(f"{self.cast(c)} AS {quote_column(c)}" for c in self.column_types)
+            table = f"(SELECT * REPLACE ({casts}) FROM {table})"
+        if not self.date_features:
+            return table
+        schema = {c: self.column_types.get(c, t) for c, t in self.raw_schema.items()}
+        parts = []
+        for column in self.date_features:
+            day = as_date(column, schema[column])
+            first = f"(SELECT MIN(UNIX_DATE({day})) FROM {table})"
+            parts += [
+                f"{sql.format(d=day, first=first)} AS {quote_column(name)}"
+                for sql, name in zip(DATE_PARTS.values(), date_part_names(column), strict=True)
+            ]
+        return f"(SELECT *, {', '.join(parts)} FROM {table})"
 
     def __str__(self) -> str:
         return self.table_id
 
 
-def table_view(source, table_id: str, column_types: Mapping[str, Any] | None = None) -> TableView:
+def table_view(
+    source, table_id: str, column_types: Mapping[str, Any] | None = None, features: Sequence[str] = ()
+) -> TableView:
     """Read the table's schema once and return its view with the casts from params.
 
     ``column_types`` maps a column to a type name (``FLOAT64``) or to an object with ``type``,
     ``thousands`` and ``decimal`` (``bqlab.config.NumberCast``): text numbers with separators.
+    Each of ``features`` of a date type gets its parts (``DATE_PARTS``) as columns of the view.
 
     Raises:
-        DataError: a column in ``column_types`` is not in the table.
+        DataError: a column in ``column_types`` is not in the table, or a date part's name is taken.
     """
     raw = source.schema(validate_table_id(table_id))
     given = dict(column_types or {})
@@ -114,7 +158,15 @@ def table_view(source, table_id: str, column_types: Mapping[str, Any] | None = N
         )
     types = {c: t if isinstance(t, str) else t.type for c, t in given.items()}
     formats = {c: (t.thousands, t.decimal) for c, t in given.items() if not isinstance(t, str) and raw[c] == "STRING"}
-    return TableView(table_id, raw, {c: t for c, t in types.items() if raw[c] != t or c in formats}, formats)
+    dates = tuple(c for c in features if types.get(c, raw.get(c)) in DATE_TYPES)
+    taken = [(part, c) for c in dates for part in date_part_names(c) if part in raw]
+    if taken:
+        raise DataError(
+            f"table {table_id!r} already has a column {taken[0][0]!r}, the name of a part of date feature "
+            f"{taken[0][1]!r}: rename that column, or leave the date out of features"
+        )
+    kept = {c: t for c, t in types.items() if raw[c] != t or c in formats}
+    return TableView(table_id, raw, kept, formats, dates)
 
 
 def as_view(source, table: "TableView | str") -> TableView:
