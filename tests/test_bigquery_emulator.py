@@ -342,3 +342,83 @@ def test_a_key_path_that_is_a_folder_is_named_not_a_traceback(monkeypatch, tmp_p
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path))
     with pytest.raises(DataError, match=rf"cannot read {tmp_path} \(Is a directory\)\. To fix: GOOGLE_APPLICATION"):
         open_warehouse(BigQueryParams(project="my-project-1"))
+
+
+REAL_TABLE = "test-project.lab.real_world"
+
+
+@pytest.fixture(scope="module")
+def real_world(bigquery_emulator, tmp_path_factory):  # noqa: F811
+    """Columns real tables have, in the emulator and on the embedded engine: flexible names, repeated rows,
+    numbers written with separators, a DATE and a TIMESTAMP."""
+    import numpy as np
+    from google.cloud import bigquery
+
+    from bqlab.sources.embedded import LocalSource
+
+    rng = np.random.default_rng(11)
+    rows = 600
+    day = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), unit="D")
+    seen = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 500_000, rows), unit="min")
+    amount = np.array([f"{v:,}" for v in rng.integers(0, 20, rows) * 250], dtype=object)  # 3,750
+    frame = pd.DataFrame(
+        {
+            "espèce": rng.choice(["yes", "no"], rows, p=[0.3, 0.7]),
+            "bill length mm": rng.integers(30, 34, rows).astype(float),
+            "île-name": rng.choice(["Biscoe", "Dream"], rows),
+            "amount": amount,
+            "prix": np.array([f"{v},5" for v in rng.integers(0, 9, rows)], dtype=object),  # 12,5
+            "signup": day.date,
+            "last seen": seen,
+            "weight": rng.normal(50, 5, rows).round(0),
+            "customer": rng.integers(0, 60, rows),
+        }
+    )
+    path = tmp_path_factory.mktemp("real") / "t.parquet"
+    frame.to_parquet(path)
+    types = {"bill length mm": "FLOAT64", "weight": "FLOAT64", "customer": "INT64", "signup": "DATE"}
+    types["last seen"] = "TIMESTAMP"
+    schema = [bigquery.SchemaField(c, types.get(c, "STRING")) for c in frame.columns]
+    client = bigquery_emulator.client
+    client.create_dataset("lab", exists_ok=True)
+    config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema)
+    with open(path, "rb") as handle:
+        client.load_table_from_file(handle, REAL_TABLE, job_config=config).result()
+    return LocalSource({REAL_TABLE: path})
+
+
+def test_splits_quoting_casts_and_date_parts_agree_on_both_engines(warehouse, real_world):
+    from bqlab.analysis import dates
+    from bqlab.config import NumberCast
+
+    casts = {
+        "amount": NumberCast(type="INT64", thousands=","),
+        "prix": NumberCast(type="FLOAT64", thousands=".", decimal=","),
+    }
+    features = ["bill length mm", "île-name", "amount", "prix", "signup", "last seen"]
+    views = [sources.table_view(s, REAL_TABLE, casts, features) for s in (warehouse, real_world)]
+    both = list(zip((warehouse, real_world), views, strict=True))
+    assert views[0].schema == views[1].schema
+    columns = ["espèce", *views[0].model_columns(features)]
+    frames = [queries.fetch_columns(s, v, columns) for s, v in both]
+    pd.testing.assert_frame_equal(_normalised(frames[0]), _normalised(frames[1]))
+    assert frames[0]["amount"].max() == 4750 and set(frames[0]["prix"]) <= {v + 0.5 for v in range(9)}
+    assert frames[0]["signup_day_of_week"].between(1, 7).all() and frames[0]["last seen_year"].isin([2024, 2025]).all()
+    profiles = [queries.column_profile(s, v, features, ["."]) for s, v in both]
+    pd.testing.assert_frame_equal(*profiles, check_dtype=False)
+    months = [dates.monthly_table(s, v, "espèce", ["signup", "last seen"], "classification") for s, v in both]
+    pd.testing.assert_frame_equal(*months, check_dtype=False)
+    for task, label, group in (
+        ("classification", "espèce", None),
+        ("regression", "weight", None),
+        ("classification", "espèce", "customer"),
+    ):
+        key = [label, *views[0].model_columns(features), *([group] if group else [])]
+        splits = [queries.fetch_split(s, v, key, key, 0.25, 42, ["."], 400, task, group) for s, v in both]
+        for remote, local in zip(*splits, strict=True):
+            pd.testing.assert_frame_equal(remote, local, check_dtype=False)
+        if group:
+            assert not set(splits[0][0]["customer"]) & set(splits[0][1]["customer"])
+        elif task == "classification":
+            read = pd.concat(splits[0])["espèce"].value_counts()
+            assert splits[0][1]["espèce"].value_counts().to_dict() == {c: int(n * 0.25 + 0.5) for c, n in read.items()}
