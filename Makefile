@@ -38,7 +38,9 @@ export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
-	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports]"
+	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports] [PARAMS=params]"
+	@echo "  PROFILE=<name> overlays params/profiles/<name>.yaml; PARAMS=<folder> reads another params folder"
+	@echo "  (relative paths in it, such as local_tables, still start at the project root)"
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 ifneq ($(STAMP),)

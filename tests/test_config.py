@@ -262,3 +262,21 @@ def test_a_profile_that_changes_the_model_starts_from_no_hyperparameters(project
     )
     params = load_params(project / "params", "linear")
     assert params.stages["train"].hyperparameters == {"C": 0.5}, "n_estimators of random_forest is not carried over"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "hint"),
+    [
+        ('table: a-project.ds.t\nlabel: "species\nfeatures: [x]\nseed: 1\n', "line 2, column 8", "never closed"),
+        ("table: a-project.ds.t\nfeatures: [x, y\nseed: 1\n", "line 2, column 11", "[ or { opened there"),
+        ("table: a-project.ds.t\nlabel: y\n  features: [x]\n", "line 3, column 11", "quote the value or fix"),
+        ("table: a-project.ds.t\nfeatures:\n\t- x\n", "line 3, column 1", "indent with spaces"),
+    ],
+)
+def test_a_yaml_syntax_error_is_one_line_at_the_place_it_starts(project, text, where, hint):
+    (project / "params/common.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ParamsError) as err:
+        load_params(project / "params")
+    message = str(err.value)
+    assert "\n" not in message and "common.yaml, " + where in message and hint in message, message
+    assert "<unicode string>" not in message

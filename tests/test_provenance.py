@@ -93,7 +93,7 @@ def test_header_leads_with_status_and_summary_and_the_details_close_the_report_c
         "<code>ffffffffffffffff</code>",
         "Python 3.11.7",
         "pandas 3.1.1",
-        "none (host)",
+        "<tr><th>Environment</th><td>local environment (no container)</td></tr>",
         "<tr><th>seed</th><td>42</td></tr>",
         "<tr><th>features</th><td>a, b</td></tr>",
         "<tr><th>bigquery.project</th><td>p</td></tr>",
@@ -118,3 +118,13 @@ def test_a_checkout_is_dirty_for_changed_tracked_files_not_for_untracked_ones(tm
     assert provenance.git_state(tmp_path)["dirty"] is False, "an untracked data file is not a code change"
     (tmp_path / "code.py").write_text("x = 2\n")
     assert provenance.git_state(tmp_path)["dirty"] is True
+
+
+def test_a_run_outside_a_container_says_local_environment(monkeypatch):
+    from bqlab.runner import provenance
+
+    monkeypatch.delenv("BQLAB_IMAGE", raising=False)
+    monkeypatch.setattr(provenance, "Path", lambda _: type("P", (), {"exists": lambda self: False})())
+    assert provenance.container_image() == "local environment (no container)"
+    monkeypatch.setenv("BQLAB_IMAGE", "bqlab:1.0")
+    assert provenance.container_image() == "bqlab:1.0"

@@ -99,3 +99,12 @@ def test_a_message_about_many_rare_classes_stays_one_short_line_and_suggests_a_n
     assert len(message) < 800 and "\n" not in message
     assert "5000 class(es) in the table have fewer than 4 rows" in message and "and 4,992 more" in message
     assert "lower cv_folds in params/profiles/ci.yaml" in message and "price: FLOAT64" in message
+
+
+def test_a_table_too_small_for_the_fewest_folds_says_so_instead_of_lower_cv_folds():
+    with pytest.raises(DataError) as err:
+        targets.check_classes_before_split({"a": 1, "b": 1}, "y", 2, 0.25)
+    assert "too small for cross-validation (cv_folds=2 is the fewest)" in str(err.value)
+    assert "lower cv_folds" not in str(err.value)
+    with pytest.raises(DataError, match="1 training rows are too few for cv_folds=2 folds: use a table with more rows"):
+        targets.check_training_labels(pd.Series([1.5]), "y", "regression", 2)

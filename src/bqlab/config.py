@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from bqlab.analysis.estimators import hyperparameter_names, model_problem
 from bqlab.errors import BqlabError, ParamsError, PipelineError
-from bqlab.project import find_root, shown
+from bqlab.project import find_root, root_of, shown
 from bqlab.sources.identifiers import validate_column, validate_table_id
 from bqlab.stages import STAGES
 
@@ -253,7 +253,7 @@ class PipelineParams:
     @property
     def root(self) -> Path:
         """The project root: relative paths in params (local_tables, cache_dir) start there."""
-        return self.params_dir.resolve().parent
+        return root_of(self.params_dir)
 
     def where(self, stage: str, *key: str) -> str:
         """Name the file a key was read from, or where to set it when it holds a built-in default."""
@@ -301,13 +301,37 @@ def _did_you_mean(key: str, valid, already_set=()) -> str:
     return f"; did you mean {next((c for c in nearest if c not in already_set), nearest[0])!r}?"
 
 
+def _yaml_problem(path: Path, err: yaml.YAMLError) -> str:
+    """One line: the file, the line and column where the problem starts, what PyYAML found, what to check."""
+    context, problem = getattr(err, "context", None) or "", getattr(err, "problem", None) or str(err)
+    # An unclosed quote or bracket is found at the end of the file: point at where it was opened.
+    mark = (
+        getattr(err, "context_mark", None)
+        if context.startswith(("while scanning a quoted", "while parsing a flow"))
+        else None
+    )
+    mark = mark or getattr(err, "problem_mark", None)
+    where = f"{_shown(path)}, line {mark.line + 1}, column {mark.column + 1}" if mark else _shown(path)
+    if "quoted scalar" in context:
+        hint = "a quote opened there is never closed: add the closing quote"
+    elif "flow" in context:
+        hint = "a [ or { opened there is not closed, or a value inside it needs quotes"
+    elif "'\\t'" in problem:
+        hint = "a tab: indent with spaces"
+    elif "mapping values" in problem:
+        hint = "a ':' inside a value, or a line indented more than the key above it: quote the value or fix the indent"
+    else:
+        hint = "check the indentation and the quotes around there"
+    return f"{where}: not valid YAML ({' '.join(filter(None, [context, problem]))}): {hint}"
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from err
+        raise ParamsError(_yaml_problem(path, err)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

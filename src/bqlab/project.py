@@ -23,6 +23,19 @@ def find_root(start: Path | None = None) -> Path | None:
     return next((f for f in (here, *here.parents) if (f / "params" / "common.yaml").is_file()), None)
 
 
+def root_of(params_dir: Path) -> Path:
+    """The project root for a params folder: the one place that says where relative paths in params start.
+
+    ``<root>/params`` gives ``<root>``. Any other folder (``make report PARAMS=elsewhere``) gives the
+    project the command runs in (``find_root``): paths in params start at the project root
+    whatever params folder is used; with no project around, at the params folder's parent.
+    """
+    params_dir = params_dir.resolve()
+    if params_dir.name == "params":
+        return params_dir.parent
+    return find_root() or params_dir.parent
+
+
 def project_root(start: Path | None = None) -> Path:
     """The project's root folder (see ``find_root``).
 

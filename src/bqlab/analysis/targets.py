@@ -80,6 +80,7 @@ def resolve_task(source, view, params) -> Task:
 
 # Classes named at most in a message; the rest are counted.
 LISTED_CLASSES = 8
+MIN_CV_FOLDS = 2  # the fewest folds params accept (cv_folds)
 CV_FOLDS_AT = "params/02-train.yaml"
 
 
@@ -96,6 +97,7 @@ def check_classes(
     where: str = "the labelled rows",
     why: str = "",
     folds_at: str = CV_FOLDS_AT,
+    cv_folds: int | None = None,
 ) -> None:
     """Refuse a class label a model cannot learn: one class, or a class with fewer than ``minimum`` rows.
 
@@ -106,6 +108,7 @@ def check_classes(
         where: which rows were counted, for the message.
         why: why a class needs ``minimum`` rows, for the message.
         folds_at: the params file that sets cv_folds, for the message.
+        cv_folds: the folds asked for; at the fewest (2), the fix is a larger table, not fewer folds.
 
     Raises:
         DataError: naming the class counts and the params key to change.
@@ -118,10 +121,16 @@ def check_classes(
         )
     rare = {value: n for value, n in counts.items() if minimum is not None and n < minimum}
     if rare:
+        if cv_folds is not None and cv_folds <= MIN_CV_FOLDS:
+            fix = (
+                f"the table is too small for cross-validation (cv_folds={cv_folds} is the fewest): use a table "
+                "with more rows of each class, or leave the rare classes out of the table"
+            )
+        else:
+            fix = f"lower cv_folds in {folds_at}, or leave the rare classes out of the table"
         raise DataError(
             f"label {label!r}: {len(rare)} class(es) in {where} have fewer than {minimum} rows, {why} "
-            f"({_listed(rare)}; all classes: {_listed(counts)}): lower cv_folds in {folds_at}, or leave "
-            f"the rare classes out of the table{_many_values_hint(counts, label)}"
+            f"({_listed(rare)}; all classes: {_listed(counts)}): {fix}{_many_values_hint(counts, label)}"
         )
 
 
@@ -144,7 +153,7 @@ def check_classes_before_split(
     """
     needed = math.ceil(cv_folds / (1 - test_fraction))
     why = f"the least that fills cv_folds={cv_folds} folds once test_fraction={test_fraction} is held out"
-    check_classes(counts, label, needed, "the table", why, folds_at)
+    check_classes(counts, label, needed, "the table", why, folds_at, cv_folds)
 
 
 def label_values(labels: pd.Series, task: str) -> pd.Series:
@@ -172,6 +181,11 @@ def check_training_labels(labels: pd.Series, label: str, task: "Task | str", cv_
         DataError: naming the class counts of the training rows and the params key to change.
     """
     if str(task) == "regression":
+        if len(labels) < cv_folds:
+            raise DataError(
+                f"the {len(labels):,} training rows are too few for cv_folds={cv_folds} folds: "
+                + ("use a table with more rows" if cv_folds <= MIN_CV_FOLDS else f"lower cv_folds in {CV_FOLDS_AT}")
+            )
         if labels.nunique() < 2:
             raise DataError(
                 f"label {label!r} has a single value in the {len(labels):,} training rows: nothing to predict; "
@@ -179,4 +193,4 @@ def check_training_labels(labels: pd.Series, label: str, task: "Task | str", cv_
             )
         return
     why = f"the cv_folds={cv_folds} stratified folds need"
-    check_classes(labels.value_counts().to_dict(), label, cv_folds, "the training rows", why)
+    check_classes(labels.value_counts().to_dict(), label, cv_folds, "the training rows", why, cv_folds=cv_folds)

@@ -38,7 +38,7 @@ def facts(provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str) 
             f"fingerprint sha256 {code_html(data['content_sha256'][:16])}",
         ),
         ("Software", f"Python {escape(soft['python'])} on {escape(soft['platform'])}; {packages}"),
-        ("Container", escape(provenance["image"] or "none (host)")),
+        ("Environment", escape(provenance.get("image") or "local environment (no container)")),
         ("Params", ", ".join(code_html(f) for f in provenance["params_files"])),
     ]
 

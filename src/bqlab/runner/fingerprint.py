@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from bqlab.digests import digest_bytes, digest_json
-from bqlab.project import cache_dir, read_cached, write_cached
+from bqlab.project import cache_dir, read_cached, root_of, write_cached
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/bqlab
 
@@ -207,7 +207,7 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
                 local_tables[table] = {**old, **entry} if isinstance(old, dict) and isinstance(entry, dict) else entry
         if isinstance(section, dict) and section.get("source", "local") != "local":
             return None
-    root = params_dir.resolve().parent
+    root = root_of(params_dir)
     data_files = [root / _file_path(p) for p in local_tables.values()]
     return digest_json(
         {

@@ -229,7 +229,7 @@ def _run(ctx: RunContext) -> RunRecord:
         "data": data,
         "software": provenance.software(),
         "image": provenance.container_image(),
-        "params_files": [str(Path(f).resolve().relative_to(params.root)) for f in params.files],
+        "params_files": [os.path.relpath(Path(f).resolve(), params.root) for f in params.files],
         "params": provenance.redact({s: p.model_dump(mode="json") for s, p in params.stages.items()}),
     }
     record.stages = [StageResult(stage=stage.name, notebook=stage.notebook) for stage in STAGES.values()]

@@ -55,11 +55,14 @@ def git_state(root: Path) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
 
 
-def container_image() -> str | None:
-    """Return the image the run is in (``BQLAB_IMAGE``, set by ``make docker-report``), if any."""
+LOCAL = "local environment (no container)"
+
+
+def container_image() -> str:
+    """Return where the run is: the image (``BQLAB_IMAGE``, set by ``make docker-report``), or ``LOCAL``."""
     if os.environ.get("BQLAB_IMAGE"):
         return os.environ["BQLAB_IMAGE"]
-    return "unknown container image" if Path("/.dockerenv").exists() else None
+    return "a container of an unnamed image" if Path("/.dockerenv").exists() else LOCAL
 
 
 def software() -> dict[str, Any]:
