@@ -92,6 +92,7 @@ class WarmKernel:
             ip=f"{self._sockets}/ipc",
             connection_file=f"{self._sockets}/kernel.json",
         )
+        self.log = Path(self._sockets) / "kernel.log"
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, args=(cwd, modules, env or {}), daemon=True)
         self._thread.start()
@@ -102,7 +103,12 @@ class WarmKernel:
         from jupyter_core.utils import run_sync
 
         try:
-            run_sync(self.km.start_kernel)(cwd=str(cwd), env={**os.environ, **env})
+            # The kernel process's own stderr (start-up warnings, a crash, the traceback of a kernel
+            # whose run folder an interrupt removed while it started) goes to a log beside its
+            # sockets, not to the terminal, whose last line stays the runner's own; a kernel that
+            # fails to start is reported with the log's last line.
+            with open(self.log, "wb") as log:
+                run_sync(self.km.start_kernel)(cwd=str(cwd), env={**os.environ, **env}, stderr=log)
             if not modules:
                 return
             client = BlockingKernelClient(parent=self.km)  # its liveness is the manager's
@@ -122,7 +128,9 @@ class WarmKernel:
         """Wait until the kernel is up and warm; return its manager."""
         self._thread.join()
         if self.error:
-            raise NotebookFailed(f"the Jupyter kernel {KERNEL_NAME!r} did not start: {self.error}")
+            said = self.log.read_text(errors="replace").strip().splitlines() if self.log.is_file() else []
+            also = f" (the kernel said: {said[-1]})" if said else ""
+            raise NotebookFailed(f"the Jupyter kernel {KERNEL_NAME!r} did not start: {self.error}{also}")
         return self.km
 
     @property
