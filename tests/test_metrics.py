@@ -21,6 +21,7 @@ EDA = {
     "numeric_text_columns": {"z": 0.0},
     "strong_correlations": [["x", "z", 0.9]],
     "many_valued_columns": {},
+    "constant_columns": {},
     "unlabelled_rows": 0,
     "classes": 2,
     "class_counts": {"a": 6, "b": 4},

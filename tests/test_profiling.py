@@ -55,6 +55,7 @@ def test_summary_metrics_of_a_classification():
         "numeric_text_columns": {"code": 10.0},
         "strong_correlations": [["x", "y", -0.91]],
         "many_valued_columns": {},
+        "constant_columns": {},
     }
 
 
@@ -78,3 +79,29 @@ def test_a_categorical_feature_with_very_many_values_is_flagged():
         {"code": 407},
     )
     assert metrics["many_valued_columns"] == {"code": 407}
+
+
+def test_constant_and_nearly_constant_features_are_found_in_sql(tmp_path):
+    import numpy as np
+
+    from bqlab.sources.embedded import LocalSource
+
+    frame = pd.DataFrame(
+        {
+            "same": ["x"] * 500,
+            "almost": ["a"] * 497 + ["b"] * 3,
+            "mixed": ["a", "b"] * 250,
+            "n": np.arange(500),
+            "flag": [True] * 500,
+        }
+    )
+    frame.loc[:9, "same"] = None  # missing values are not a second value
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    source = LocalSource({"p-abcdef.d.t": path})
+    columns = list(frame.columns)
+    distinct = {"same": 1, "almost": 2, "mixed": 2, "n": 500, "flag": 1}
+    found = profiling.constant_columns(
+        source, TableView("p-abcdef.d.t", source.schema("p-abcdef.d.t")), columns, distinct
+    )
+    assert found == {"same": 100.0, "almost": 99.4, "flag": 100.0}

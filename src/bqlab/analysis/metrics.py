@@ -53,6 +53,7 @@ class EdaMetrics(_Metrics):
     numeric_text_columns: dict[str, float]  # column -> share (%) of present values that are not numbers
     strong_correlations: list[tuple[str, str, float]]
     many_valued_columns: dict[str, int]
+    constant_columns: dict[str, float]  # column -> share (%) of its rows that its one most frequent value fills
     unlabelled_rows: int
     classes: int | None = _only("classification")
     class_counts: dict[str, int] | None = _only("classification")

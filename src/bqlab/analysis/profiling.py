@@ -1,13 +1,18 @@
 """Data-analysis tables and findings, from the aggregates computed in SQL (``bqlab.analysis.aggregates``)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
+
+from bqlab.sources.base import query_per_column
 
 # A text column is flagged as holding numbers when at least this share of its values read as one.
 NUMERIC_TEXT_SHARE = 0.8
 # A categorical feature with more distinct values than this is flagged: one-hot encoding makes a column of each.
 MANY_VALUES = 50
+# A feature whose most frequent value fills this share of its rows is flagged as (nearly) constant.
+NEAR_CONSTANT_SHARE = 0.99
+NEAR_CONSTANT_MAX_VALUES = 10
 
 
 def schema_table(view, distinct: Mapping[str, int]) -> pd.DataFrame:
@@ -53,6 +58,25 @@ def many_valued(distinct: Mapping[str, int], categorical, limit: int = MANY_VALU
     return {c: int(distinct[c]) for c in categorical if distinct.get(c, 0) > limit}
 
 
+def constant_columns(
+    source, view, columns: Sequence[str], distinct: Mapping[str, int], share: float = NEAR_CONSTANT_SHARE
+) -> dict[str, float]:
+    """Columns whose one value fills at least ``share`` of the rows with a value: column -> that share (%).
+
+    Only columns with at most ``NEAR_CONSTANT_MAX_VALUES`` distinct values are counted (one SQL
+    statement per 50 of them): a column with more values cannot be nearly constant in a way that matters.
+    """
+    few = [c for c in columns if distinct.get(c, 0) <= NEAR_CONSTANT_MAX_VALUES]
+    if not few:
+        return {}
+    counts = query_per_column(source, "top_value_share", view.sql, few)
+    found = {}
+    for row in counts.itertuples():
+        if row.present_rows and row.top_rows / row.present_rows >= share:
+            found[row.column_name] = round(100 * row.top_rows / row.present_rows, 1)
+    return found
+
+
 def strong_correlations(pairs: pd.DataFrame, threshold: float = 0.8, exclude: str | None = None):
     """Return the column pairs (a, b, r) whose correlation is at least ``threshold`` in size, strongest first."""
     strong = pairs[(pairs["r"].abs() >= threshold) & (pairs["a"] != exclude) & (pairs["b"] != exclude)]
@@ -67,10 +91,12 @@ def summary_metrics(
     label: str,
     task,
     many_values: Mapping[str, int] | None = None,
+    constant: Mapping[str, float] | None = None,
 ) -> dict:
     """Return the headline numbers of the analysis, for the metrics JSON, the report's summary and the index.
 
     ``many_values``: the categorical features with very many values (``many_valued``).
+    ``constant``: the features one value (nearly) fills (``constant_columns``).
     """
     metrics = {
         "task": str(task),
@@ -88,6 +114,7 @@ def summary_metrics(
         "numeric_text_columns": numeric_text_columns(missing, exclude=label),
         "strong_correlations": [[a, b, round(r, 3)] for a, b, r in strong_correlations(pairs, exclude=label)[:10]],
         "many_valued_columns": {c: n for c, n in (many_values or {}).items() if c != label},
+        "constant_columns": {c: v for c, v in (constant or {}).items() if c != label},
     }
     if str(task) == "regression":
         stats = balance.iloc[0] if len(balance) else {}

@@ -78,6 +78,12 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
             "encoding makes a column of each, which few rows can fill; cast it under column_types if it is a "
             "number, or leave it out of features."
         )
+    for column, share in m.get("constant_columns", {}).items():
+        what = "holds one value in every row" if share >= 100 else f"holds one value in {share:.1f}% of its rows"
+        lines.append(
+            f"Data quality: {code_html(column)} {what}: it can tell few rows apart, so it adds little to the "
+            "model; leave it out of features unless the rare values matter."
+        )
     for a, b, r in m.get("strong_correlations", []):
         lines.append(f"Data quality: {code_html(a)} and {code_html(b)} are strongly correlated (r = {r:.2f}).")
     return lines
