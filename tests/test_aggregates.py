@@ -136,3 +136,13 @@ def test_placeholders_are_never_listed_as_category_values(penguins_source):
     assert "." in listed.loc["sex"].index, "the penguins table has sex = '.' once"
     cleaned = aggregates.category_counts(penguins_source, PENGUINS_TABLE, "species", ["sex"], 5, missing_values=["."])
     assert list(cleaned.loc["sex"].index) == ["FEMALE", "MALE"]
+
+
+def test_a_class_of_a_float_label_is_written_as_every_page_writes_it(tmp_path):
+    from bqlab.analysis import aggregates, targets
+
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"rating": [5.0, 4.0, 5.0, 1.5], "x": [1, 2, 3, 4]}).to_csv(path, index=False)
+    counts = aggregates.class_counts(LocalSource({"p-abcdef.d.t": path}), "p-abcdef.d.t", "rating")
+    assert sorted(map(str, counts["rating"])) == ["1.5", "4", "5"], "5, not 5.0, as the evaluation writes it"
+    assert set(map(str, targets.label_values(pd.Series([5.0, 4.0, 1.5]), "classification"))) == {"5", "4", "1.5"}

@@ -114,3 +114,13 @@ def test_a_feature_with_very_many_values_is_a_data_quality_finding():
     eda = {"rows": 100, "columns": 3, "missing_cells": 0, "missing_by_column": {}, "many_valued_columns": {"code": 407}}
     line = findings.summary("eda", eda, "ok")[-1]
     assert line.startswith("Data quality: <code>code</code> is a categorical feature with 407 distinct values")
+
+
+def test_the_summary_names_a_handful_of_correlated_pairs_and_counts_the_rest():
+    from bqlab.report.findings import summary
+
+    pairs = [[f"f{i}", f"g{i}", 0.9] for i in range(10)]
+    eda = {"rows": 10, "columns": 20, "missing_cells": 0, "missing_by_column": {}, "strong_correlations": pairs}
+    lines = summary("eda", eda, "ok")
+    assert sum("strongly correlated (r =" in line for line in lines) == 3
+    assert "7 more strongly correlated pairs: see the Correlations section." in lines

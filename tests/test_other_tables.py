@@ -123,6 +123,11 @@ def test_a_table_without_any_numeric_feature(tmp_path, capsys):
     page = _findings(project, "01-eda")
     shown = re.sub(r' alt="[^"]*"', "", page)  # the figure's text is in its alt text, not shown as text
     assert "There is no numeric feature" in shown and "no numeric feature to draw" not in shown
+    assert "No rows." not in page and "There is no numeric feature to summarise." in page
+    assert "ROC curves" in page or "Label" in page
+    for stem in ("01-eda", "02-train", "03-evaluate"):  # a classification's pages speak of classes only
+        text = _findings(project, stem)
+        assert "A number:" not in text and "Residuals" not in text and "or residuals" not in text, stem
     assert 'alt="Distributions (note: no numeric feature to draw)"' in page
     assert len(list((project / "reports/latest/figures/01-eda").glob("*.png"))) == 4
 

@@ -111,3 +111,14 @@ def test_text_columns_are_left_aligned_and_a_variable_names_the_columns_of_its_v
     html = tables.to_html(counts)
     assert '<tr><th colspan="1"></th><th colspan="2">species</th></tr>' in html
     assert '<td style="text-align: left">Biscoe</td><td>44</td><td>124</td>' in html, "numbers keep the right"
+
+
+def test_headers_are_words_but_the_tables_own_column_names_stay_as_written():
+    from bqlab.analysis.tables import header_words, keep_column_names, to_html
+
+    keep_column_names(["body_mass_g"])
+    assert header_words("baseline_accuracy") == "baseline accuracy"
+    assert header_words("null_count") == "null count" and header_words("missing_pct") == "missing %"
+    assert header_words("body_mass_g") == "body_mass_g" and header_words("bill length mm") == "bill length mm"
+    page = to_html(pd.DataFrame({"baseline_accuracy": [0.5], "body_mass_g": [3.0]}))
+    assert "<th>baseline accuracy</th>" in page and ">body_mass_g</th>" in page

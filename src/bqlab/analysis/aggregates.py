@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from bqlab.analysis.numbers import class_text
 from bqlab.analysis.queries import sample_rows as take_sample
 from bqlab.analysis.tables import EMPTY_NOTE
 from bqlab.sources.base import Source, named_query, query_per_column
@@ -46,7 +47,7 @@ def class_counts(source: Source, table: TableView | str, label: str) -> pd.DataF
     """Return rows and share per label value, largest first; NULL labels are ``<missing>``."""
     view = as_view(source, table)
     frame = source.query(named_query("class_counts", table=view.sql, label=quote_column(label)))
-    values = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS)
+    values = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS).map(class_text)
     rows = frame["row_count"].astype("int64")
     share = (100 * rows / max(int(rows.sum()), 1)).round(2)
     return pd.DataFrame({label: values.to_numpy(), "rows": rows.to_numpy(), "share_pct": share.to_numpy()})
@@ -65,7 +66,9 @@ def numeric_summary(
     """
     columns = ["column", label, "count", "mean", "std", "min", "q1", "median", "q3", "max"]
     if not numeric:
-        return pd.DataFrame(columns=columns)
+        empty = pd.DataFrame(columns=columns)
+        empty.attrs[EMPTY_NOTE] = "There is no numeric feature to summarise."
+        return empty
     view = as_view(source, table)
     if task == "classification":
         slots = {"label": quote_column(label), "group": "GROUP BY class_value"}
@@ -76,7 +79,10 @@ def numeric_summary(
     out = pd.DataFrame(
         {
             "column": frame["column_name"],
-            label: frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS),
+            label: frame["class_value"]
+            .astype(object)
+            .where(frame["class_value"].notna(), MISSING_CLASS)
+            .map(class_text),
             "count": frame["value_count"].astype("int64"),
             "mean": frame["mean"].astype("float64"),
             "std": frame["std"].astype("float64"),

@@ -55,6 +55,16 @@ def metric_text(name: Any, value: Any, signed: bool = False) -> str:
     return f"{sign}{readable(value)}"
 
 
+def class_text(value: Any) -> Any:
+    """A class value as every page writes it: a whole float as an integer (5.0 -> 5), another float shortest.
+
+    Text, booleans and integers stay as they are.
+    """
+    if isinstance(value, float) and not isinstance(value, bool) and value == value:
+        return int(value) if value.is_integer() else format(value, "g")
+    return value
+
+
 def plus_minus(value: float, spread: float) -> str:
     """``value ± spread``, the spread with the value's decimals (12.25 ± 0.96, not 12.25 ± 0.9631)."""
     text = readable(value)

@@ -25,10 +25,11 @@ from pydantic import ValidationError
 from bqlab.analysis.checks import check_table
 from bqlab.analysis.modeling import training_params
 from bqlab.analysis.plots import show_descriptions
-from bqlab.analysis.tables import show_tables
+from bqlab.analysis.tables import keep_column_names, show_tables
 from bqlab.config import load_params, params_model
 from bqlab.errors import BqlabError, DataError, ParamsError
 from bqlab.project import project_root, shown
+from bqlab.sources.views import date_part_names
 from bqlab.stages import ARTIFACTS, MODEL_PARAMS_FILE, STAGES
 
 PROFILE_VARIABLE = "BQLAB_PROFILE"
@@ -54,8 +55,12 @@ def start(stage: str, namespace: dict[str, Any]):
     given = {name: namespace[name] for name in names if name in namespace and namespace[name] is not ...}
     if len(given) == len(names):  # injected by `make report`: used as they are
         params = model.from_namespace(given)
-        return params, Paths(**{key: given[key] for key in STAGES[stage].runner_keys})
-    return _by_hand(stage, model, given)
+        paths = Paths(**{key: given[key] for key in STAGES[stage].runner_keys})
+    else:
+        params, paths = _by_hand(stage, model, given)
+    # The table's own column names are headers shown as written (not as words).
+    keep_column_names([*params.columns, *(part for c in params.features for part in date_part_names(c))])
+    return params, paths
 
 
 def _by_hand(stage: str, model, given: dict[str, Any]):

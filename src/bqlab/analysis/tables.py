@@ -16,6 +16,7 @@ one column's statistics per feature gets a ``unit`` column from the names (``bod
 """
 
 import math
+import re
 import sys
 from collections.abc import Mapping
 from html import escape
@@ -119,6 +120,25 @@ def _index_names(frame: pd.DataFrame) -> list[str]:
 
 
 LEFT = ' style="text-align: left"'  # inline, so JupyterLab aligns text columns too
+_SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+# The analysed table's own column names: a header that is one of them is shown as written.
+_TABLE_COLUMNS: set[str] = set()
+
+
+def keep_column_names(names) -> None:
+    """Name the analysed table's columns, whose headers ``header_words`` leaves as written."""
+    _TABLE_COLUMNS.update(str(n) for n in names)
+
+
+def header_words(name: str) -> str:
+    """A header as words (``null_count`` -> ``null count``, ``missing_pct`` -> ``missing %``).
+
+    A column name of the analysed table stays as written.
+    """
+    if not _SNAKE.match(name) or name in _TABLE_COLUMNS:
+        return name
+    words = name.replace("_", " ")
+    return words[: -len(" pct")] + " %" if words.endswith(" pct") else words
 
 
 def to_html(frame: pd.DataFrame) -> str:
@@ -142,7 +162,7 @@ def to_html(frame: pd.DataFrame) -> str:
         groups = [c[0] for c in text.columns]
         spans = [(g, groups.count(g)) for g in dict.fromkeys(groups)]
         head = "<tr>" + "".join(f'<th colspan="{n}">{escape(g)}</th>' for g, n in spans) + "</tr>"
-    head += f"<tr>{cells('th', names)}</tr>"
+    head += f"<tr>{cells('th', [header_words(n) for n in names])}</tr>"
     rows = "".join(f"<tr>{cells('td', row)}</tr>" for row in text.itertuples(index=False))
     return f'<table class="dataframe bqlab-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bqlab.analysis.aggregates import distinct_counts
+from bqlab.analysis.numbers import class_text
 from bqlab.errors import DataError
 from bqlab.sources.views import MODEL_TYPES, NUMERIC_TYPES
 
@@ -170,7 +171,7 @@ def label_values(labels: pd.Series, task: str) -> pd.Series:
         numbers = labels.astype("float64")
         if (numbers % 1 == 0).all():
             return numbers.astype("int64")
-        return numbers.map(lambda v: format(v, "g"))  # 1.5 -> "1.5": classes, not a continuous target
+        return numbers.map(lambda v: str(class_text(v)))  # 1.5 -> "1.5": classes, not a continuous target
     return labels.astype(str)
 
 

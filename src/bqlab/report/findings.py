@@ -19,6 +19,9 @@ MODEL_NAMES = {
 }
 
 
+SUMMARY_PAIRS = 3  # strongly correlated pairs named in the summary; the rest are in the section
+
+
 def code_html(value: Any) -> str:
     """``value`` escaped, in a ``<code>`` element."""
     return f"<code>{escape(str(value))}</code>"
@@ -84,8 +87,12 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
             f"Data quality: {code_html(column)} {what}: it can tell few rows apart, so it adds little to the "
             "model; leave it out of features unless the rare values matter."
         )
-    for a, b, r in m.get("strong_correlations", []):
+    pairs = m.get("strong_correlations", [])
+    for a, b, r in pairs[:SUMMARY_PAIRS]:
         lines.append(f"Data quality: {code_html(a)} and {code_html(b)} are strongly correlated (r = {r:.2f}).")
+    if len(pairs) > SUMMARY_PAIRS:
+        more = len(pairs) - SUMMARY_PAIRS
+        lines.append(f"{more} more strongly correlated pair{'s' if more > 1 else ''}: see the Correlations section.")
     return lines
 
 

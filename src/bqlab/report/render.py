@@ -25,6 +25,8 @@ from bqlab.report.trends import trends
 from bqlab.stages import key_metrics
 
 ANALYST_ONLY = "analyst-only"  # cell tag: shown in the report with code, left out of the findings
+# Cell tags of a text written for one task: the reports of a run of the other task leave it out.
+TASK_TAGS = frozenset({"classification", "regression"})
 _RENDER_LOCK = threading.Lock()  # one pair of exporters, shared by the threads that run notebooks
 _EXPORTER_LOCK = threading.Lock()
 
@@ -58,12 +60,13 @@ def _build_exporter() -> dict[str, Any]:
     return {"code": HTMLExporter(**settings), "findings": HTMLExporter(config=findings, **settings, **hide_code)}
 
 
-def finish_notebook(path: Path, parameters: dict[str, Any], header: str, details: str = ""):
+def finish_notebook(path: Path, parameters: dict[str, Any], header: str, details: str = "", task: str | None = None):
     """Make an executed notebook fit to publish; return it.
 
     The parameters papermill recorded (injected cell and metadata) are replaced by their
     redacted form; the report's header (``bqlab.report.header``) is inserted after the title cell and
-    its run details become the last cell.
+    its run details become the last cell. With the run's ``task``, cells tagged for the other
+    task (``TASK_TAGS``) are left out, so the page speaks of this run's task only.
     """
     fast_notebook_imports()
     # lazy, after fast_notebook_imports: nbformat and papermill cost about 0.6 s that prune and
@@ -72,6 +75,8 @@ def finish_notebook(path: Path, parameters: dict[str, Any], header: str, details
     from papermill.translators import translate_parameters
 
     nb = nbformat.read(path, as_version=4)
+    if task in TASK_TAGS:
+        nb.cells = [c for c in nb.cells if not (TASK_TAGS - {task}) & set(c.metadata.get("tags", []))]
     for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.source = translate_parameters("bqlab", "python", parameters, "Parameters")

@@ -389,7 +389,7 @@ def _publish_stage(result, output, partial, run_provenance, parameters, stage_st
         header = header_html(run_provenance, stage_info, result.status, summary, stem)
         details = details_html(run_provenance, stage_info, result.status, redacted)
         try:
-            nb = finish_notebook(output, redacted, header, details)
+            nb = finish_notebook(output, redacted, header, details, task=(result.metrics or {}).get("task"))
         except ValueError:  # nbformat's NotJSONError: papermill's write was cut short
             if shutil.disk_usage(output.parent).free < 1024**2:  # by a full disk: say so, not "not JSON"
                 raise OSError(errno.ENOSPC, "No space left on device", str(output)) from None
