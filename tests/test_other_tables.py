@@ -173,10 +173,13 @@ def test_an_all_null_feature_is_refused_naming_it(tmp_path, capsys):
     _refused(project, capsys, "common.yaml", "'empty' (key 'features') has no value in any of the 50 rows")
 
 
-def test_a_date_feature_is_refused_with_what_to_do(tmp_path, capsys):
-    common = f"local_tables: {{{TABLE}: t.parquet}}\nlabel: churned\nfeatures: [tenure, signup]\n"
-    project = _project(tmp_path, tables.binary_int(), common, file="t.parquet")
-    _refused(project, capsys, "column 'signup' (key 'features') has type DATE", "days since an event")
+@pytest.mark.slow
+def test_a_date_feature_read_from_csv_text_reaches_the_model_as_parts(tmp_path, capsys):
+    common = f"local_tables: {{{TABLE}: t.csv}}\nlabel: churned\nfeatures: [tenure, signup]\n"
+    project = _project(tmp_path, tables.binary_int(), common)
+    assert _run(project, "report", "--profile", "ci", "--quiet") == 0, capsys.readouterr().err
+    assert _metrics(project, "evaluate")["accuracy"] > 0.6
+    assert "signup_day_of_year" in (project / "reports/latest/02-train.html").read_text(encoding="utf-8")
 
 
 def test_a_latin1_file_without_its_encoding_gets_the_setting_to_use(tmp_path, capsys):
