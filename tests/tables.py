@@ -29,7 +29,7 @@ def binary_int(rows: int = 400, seed: int = 0) -> pd.DataFrame:
 
 
 def yes_no(rows: int = 300, seed: int = 1) -> pd.DataFrame:
-    """Label ``bought`` "yes"/"no" (DuckDB reads it as BOOL), from ``visits`` and a boolean ``member``."""
+    """Label ``bought`` "yes"/"no" (text, as BigQuery reads it), from ``visits`` and a boolean ``member``."""
     rng = np.random.default_rng(seed)
     visits = rng.normal(5, 2, rows)
     member = rng.random(rows) < 0.5

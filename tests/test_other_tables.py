@@ -68,13 +68,18 @@ def test_an_integer_label_with_text_numbers_cast_from_yaml(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_yes_no_label_read_as_boolean_with_a_boolean_feature(tmp_path, capsys):
-    common = f"local_tables: {{{TABLE}: t.csv}}\nlabel: bought\nfeatures: [visits, member]\n"
+def test_a_yes_no_label_keeps_its_text_and_a_true_false_column_is_bool_when_cast(tmp_path, capsys):
+    common = (
+        f"local_tables: {{{TABLE}: t.csv}}\nlabel: bought\nfeatures: [visits, member]\ncolumn_types: {{member: BOOL}}\n"
+    )
     project = _project(tmp_path, tables.yes_no(), common)
     assert _run(project, "report", "--profile", "ci", "--quiet") == 0, capsys.readouterr().err
     eda, evaluate = _metrics(project, "eda"), _metrics(project, "evaluate")
-    assert "is BOOL with 2 distinct values" in eda["task_reason"]
-    assert set(evaluate["per_class"]) == {"False", "True"} and evaluate["accuracy"] > 0.85
+    assert "label 'bought' is STRING with 2 distinct values (text)" in eda["task_reason"], "as BigQuery's load types it"
+    assert set(evaluate["per_class"]) == {"no", "yes"} and evaluate["accuracy"] > 0.85
+    assert "True" not in set(eda["class_counts"]) and set(eda["class_counts"]) == {"no", "yes"}
+    page = _findings(project, "03-evaluate")
+    assert "<code>yes</code>" in page or "yes" in page
 
 
 @pytest.mark.slow

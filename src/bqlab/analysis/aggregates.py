@@ -47,7 +47,8 @@ def class_counts(source: Source, table: TableView | str, label: str) -> pd.DataF
     """Return rows and share per label value, largest first; NULL labels are ``<missing>``."""
     view = as_view(source, table)
     frame = source.query(named_query("class_counts", table=view.sql, label=quote_column(label)))
-    values = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS).map(class_text)
+    values = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS)
+    values = values.map(class_text).astype(object)
     rows = frame["row_count"].astype("int64")
     share = (100 * rows / max(int(rows.sum()), 1)).round(2)
     return pd.DataFrame({label: values.to_numpy(), "rows": rows.to_numpy(), "share_pct": share.to_numpy()})
@@ -82,7 +83,8 @@ def numeric_summary(
             label: frame["class_value"]
             .astype(object)
             .where(frame["class_value"].notna(), MISSING_CLASS)
-            .map(class_text),
+            .map(class_text)
+            .astype(object),
             "count": frame["value_count"].astype("int64"),
             "mean": frame["mean"].astype("float64"),
             "std": frame["std"].astype("float64"),

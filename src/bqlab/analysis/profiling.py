@@ -123,6 +123,6 @@ def summary_metrics(
         return metrics
     labelled = balance[balance[label] != "<missing>"]
     metrics["classes"] = len(labelled)
-    metrics["class_counts"] = {str(r[label]): int(r["rows"]) for _, r in labelled.iterrows()}
+    metrics["class_counts"] = {str(v): int(n) for v, n in zip(labelled[label], labelled["rows"], strict=True)}
     metrics["unlabelled_rows"] = int(balance.loc[balance[label] == "<missing>", "rows"].sum())
     return metrics
