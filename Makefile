@@ -34,7 +34,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 IMAGE   ?= bqlab:latest
 export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
 
-.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-wide bench-noop emulator clean clean-venv lock \
+.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-split bench-wide bench-noop emulator clean clean-venv lock \
 	docker-build docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -122,6 +122,9 @@ bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare com
 
 bench-scale: $(STAMP) ## Time and peak memory of the report at 344 rows, 1M and 10M synthetic rows (several minutes)
 	@$(BIN)/python benchmarks/scale.py $(if $(ROWS),--rows $(ROWS),)
+
+bench-split: $(STAMP) ## Time and peak memory of the train/test split at 10M rows against the former hash split
+	@$(BIN)/python benchmarks/split.py $(if $(ROWS),--rows $(ROWS),)
 
 bench-wide: $(STAMP) ## Time, memory and report size of the report on 30- and 300-feature tables against penguins
 	@$(BIN)/python benchmarks/wide.py

@@ -96,6 +96,9 @@ class LocalSource:
             self._con.execute(f"SET threads = {int(engine.threads)}")
         self._con.execute(f"SET temp_directory = '{self._spill}'")
         self._con.execute("SET TimeZone = 'UTC'")  # as BigQuery: a TIMESTAMP's DATE is its day in UTC
+        # DuckDB draws a progress bar on stdout for a query over 2 s: in a kernel that is text in
+        # the notebook's output, in the reports.
+        self._con.execute("SET enable_progress_bar = false")
         self._con.create_function(
             "farm_fingerprint", farm_fingerprint, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type=ARROW
         )
