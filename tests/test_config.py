@@ -280,3 +280,19 @@ def test_a_yaml_syntax_error_is_one_line_at_the_place_it_starts(project, text, w
     message = str(err.value)
     assert "\n" not in message and "common.yaml, " + where in message and hint in message, message
     assert "<unicode string>" not in message
+
+
+def test_relative_paths_start_at_the_project_root_whatever_params_folder_is_used(project, tmp_path, monkeypatch):
+    import shutil
+
+    from bqlab.project import root_of
+
+    other = tmp_path / "elsewhere" / "customers-params"
+    shutil.copytree(project / "params", other)
+    monkeypatch.chdir(project)
+    monkeypatch.delenv(ROOT_VARIABLE, raising=False)
+    assert root_of(project / "params") == project.resolve()
+    assert root_of(other) == project.resolve(), "PARAMS=<folder>: the project make runs in, not the folder's parent"
+    assert load_params(other).root == project.resolve()
+    monkeypatch.chdir("/")  # no project around: the params folder's parent
+    assert root_of(other) == other.parent.resolve()
