@@ -32,9 +32,13 @@ def _project(root, frame, common: str, *, file: str = "t.csv", encoding: str = "
     return root
 
 
-def _metrics(project, stage):
+def _metrics(project, stage, ok: bool = True):
+    """A stage's metrics; an evaluation's result check must say ok (a table that runs well is never 'check')."""
     assert not unreadable_results(project / "reports/latest"), "every result is a table, a sentence or a figure"
-    return json.loads((project / "reports/latest/artifacts" / stage / "metrics.json").read_text())
+    metrics = json.loads((project / "reports/latest/artifacts" / stage / "metrics.json").read_text())
+    if ok and stage == "evaluate":
+        assert metrics["result_check"] == "ok", metrics["result_check_reason"]
+    return metrics
 
 
 def _findings(project, stem):

@@ -74,6 +74,10 @@ def test_metrics_are_computed_and_shown(finished):
     assert train["model"] == "random_forest" and train["train_rows"] + train["test_rows"] == 344
     assert 0.9 <= train["cv_accuracy_mean"] <= 1.0
     assert 0.9 <= evaluate["accuracy"] <= 1.0 and evaluate["test_rows"] == train["test_rows"]
+    held_out = {c: s["support"] for c, s in evaluate["per_class"].items()}
+    expected = {c: int(n * 0.25 + 0.5) for c, n in eda["class_counts"].items()}  # test_fraction of each class
+    assert held_out == expected and train["test_rows"] == 86, "25% of 344, to the row (it was 69 before)"
+    assert evaluate["result_check"] == "ok" and json.loads((run_dir / "run.json").read_text())["status"] == "ok"
     assert set(evaluate["per_class"]) == {
         "Adelie Penguin (Pygoscelis adeliae)",
         "Chinstrap penguin (Pygoscelis antarctica)",

@@ -90,7 +90,7 @@ def test_a_regression_with_repeated_rows_scores_as_a_plain_split_does(tmp_path, 
 def test_a_model_no_better_than_the_baseline_is_a_check_with_its_reason_and_exit_0(tmp_path, capsys):
     common = "local_tables: {my-project.lab.t: t.csv}\nlabel: y\nfeatures: [x]\n"
     project, out = _report(tmp_path, tables.noise(), common, capsys)
-    evaluate = _metrics(project, "evaluate")
+    evaluate = _metrics(project, "evaluate", ok=False)
     assert (
         evaluate["result_check"] == "check"
         and "no better than predicting always 'a'" in evaluate["result_check_reason"]
@@ -117,7 +117,7 @@ def test_a_split_by_groups_that_cannot_be_stratified_is_a_check(tmp_path, capsys
         "local_tables: {my-project.lab.t: t.csv}\nlabel: y\nfeatures: [x]\nsplit_group: store\ntest_fraction: 0.25\n"
     )
     project, out = _report(tmp_path, frame, common, capsys, **{"02_train": "cv_folds: 2\n"})
-    evaluate = _metrics(project, "evaluate")
+    evaluate = _metrics(project, "evaluate", ok=False)
     assert evaluate["result_check"] == "check", evaluate
     assert (
         "of the training rows but" in evaluate["result_check_reason"]
