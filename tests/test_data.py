@@ -105,6 +105,7 @@ def test_column_profile_counts_nulls_and_placeholders_in_sql(penguins_source):
         "placeholder_count": [1, 0, 0],
         "cast_failed_count": [0, 0, 0],
         "numeric_text_count": [0, 342, 0],
+        "separated_number_count": [0, 0, 0],
     }
 
 

@@ -19,6 +19,7 @@ EDA = {
     "placeholders_by_column": {},
     "cast_failures_by_column": {},
     "numeric_text_columns": {"z": 0.0},
+    "separated_number_columns": {},
     "strong_correlations": [["x", "z", 0.9]],
     "many_valued_columns": {},
     "constant_columns": {},

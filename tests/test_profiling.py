@@ -53,6 +53,7 @@ def test_summary_metrics_of_a_classification():
         "placeholders_by_column": {"sex": 1},
         "cast_failures_by_column": {},
         "numeric_text_columns": {"code": 10.0},
+        "separated_number_columns": {},
         "strong_correlations": [["x", "y", -0.91]],
         "many_valued_columns": {},
         "constant_columns": {},

@@ -110,3 +110,24 @@ def test_a_number_format_with_one_separator_for_both_is_refused():
 
     with pytest.raises(ValidationError, match="thousands and decimal are both ','"):
         NumberCast(type="FLOAT64", thousands=",", decimal=",")
+
+
+def test_text_numbers_with_separators_are_flagged_with_the_cast_that_reads_them(tmp_path):
+    from bqlab.analysis import profiling
+
+    path = tmp_path / "n.csv"
+    NUMBERS.to_csv(path, index=False)
+    source = LocalSource({TABLE: path})
+    view = sources.table_view(source, TABLE)
+    missing = profiling.missing_table(queries.column_profile(source, view, ["amount", "eu", "label"], ["n/a"]), view)
+    assert profiling.separated_number_columns(missing) == {"amount": 80.0, "eu": 50.0}
+    assert profiling.numeric_text_columns(missing) == {}, "not numbers as they stand: no plain FLOAT64 hint"
+
+
+def test_a_yes_no_csv_column_stays_text_and_a_duplicated_header_is_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("answer,flag,n\nyes,true,1\nno,false,0\n", encoding="utf-8")
+    assert LocalSource({TABLE: path}).schema(TABLE) == {"answer": "STRING", "flag": "STRING", "n": "INT64"}
+    path.write_text("x,y,x\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"its header names 'x' \(columns 1 and 3\) more than once"):
+        LocalSource({TABLE: path}).schema(TABLE)

@@ -51,6 +51,7 @@ class EdaMetrics(_Metrics):
     placeholders_by_column: dict[str, int]
     cast_failures_by_column: dict[str, int]
     numeric_text_columns: dict[str, float]  # column -> share (%) of present values that are not numbers
+    separated_number_columns: dict[str, float]  # column -> share (%) of values that are numbers with separators
     strong_correlations: list[tuple[str, str, float]]
     many_valued_columns: dict[str, int]
     constant_columns: dict[str, float]  # column -> share (%) of its rows that its one most frequent value fills

@@ -44,6 +44,9 @@ def missing_table(profile: pd.DataFrame, view) -> pd.DataFrame:
     is_text = out["column_name"].map(lambda c: view.raw_schema.get(c) == "STRING" and c not in view.column_types)
     share = (100 * out["numeric_text_count"] / present.where(present > 0)).round(1)
     out["numeric_text_pct"] = share.where(is_text)
+    separated = out.pop("separated_number_count") if "separated_number_count" in out else None
+    if separated is not None and (separated.where(is_text, 0) > 0).any():  # only a table that has such text
+        out["separated_number_pct"] = (100 * separated / present.where(present > 0)).round(1).where(is_text)
     return out.drop(columns=["numeric_text_count"])
 
 
@@ -51,6 +54,18 @@ def numeric_text_columns(missing: pd.DataFrame, exclude: str | None = None) -> d
     """Text columns whose present values mostly read as numbers: column -> share (%) that does not."""
     flagged = missing[missing["numeric_text_pct"] >= 100 * NUMERIC_TEXT_SHARE]
     return {r.column_name: round(100 - r.numeric_text_pct, 1) for r in flagged.itertuples() if r.column_name != exclude}
+
+
+def separated_number_columns(missing: pd.DataFrame, exclude: str | None = None) -> dict[str, float]:
+    """Text columns that read as numbers once their separators are named (3,750; 12,5): column -> that share (%)."""
+    if "separated_number_pct" not in missing:
+        return {}
+    plain = missing["numeric_text_pct"].fillna(0)
+    flagged = missing[
+        (plain + missing["separated_number_pct"].fillna(0) >= 100 * NUMERIC_TEXT_SHARE)
+        & (plain < 100 * NUMERIC_TEXT_SHARE)
+    ]
+    return {r.column_name: float(r.separated_number_pct) for r in flagged.itertuples() if r.column_name != exclude}
 
 
 def many_valued(distinct: Mapping[str, int], categorical, limit: int = MANY_VALUES) -> dict[str, int]:
@@ -112,6 +127,7 @@ def summary_metrics(
             r.column_name: int(r.cast_failed_count) for r in missing.itertuples() if r.cast_failed_count
         },
         "numeric_text_columns": numeric_text_columns(missing, exclude=label),
+        "separated_number_columns": separated_number_columns(missing, exclude=label),
         "strong_correlations": [[a, b, round(r, 3)] for a, b, r in strong_correlations(pairs, exclude=label)[:10]],
         "many_valued_columns": {c: n for c, n in (many_values or {}).items() if c != label},
         "constant_columns": {c: v for c, v in (constant or {}).items() if c != label},

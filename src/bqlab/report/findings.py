@@ -75,6 +75,13 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
             f"Data quality: {code_html(column)} is text but mostly numbers ({failing:.1f}% of its values are not): "
             f"cast it with {code_html(column + ': FLOAT64')} under column_types."
         )
+    for column, share in m.get("separated_number_columns", {}).items():
+        cast = f'{column}: {{type: FLOAT64, thousands: ",", decimal: "."}}'
+        lines.append(
+            f"Data quality: {code_html(column)} is text holding numbers written with separators ({share:.1f}% of "
+            f"its values, such as 3,750 or 12,5): cast it under column_types naming them, e.g. {code_html(cast)} "
+            'for 3,750.5, or thousands: "." and decimal: "," for 3.750,5.'
+        )
     for column, count in m.get("many_valued_columns", {}).items():
         lines.append(
             f"Data quality: {code_html(column)} is a categorical feature with {count:,} distinct values: one-hot "
