@@ -6,6 +6,7 @@ exact results (FARM_FINGERPRINT, through FarmHash's own Fingerprint64), so a que
 same rows here as in the warehouse.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -96,9 +97,11 @@ class LocalSource:
             self._con.execute(f"SET threads = {int(engine.threads)}")
         self._con.execute(f"SET temp_directory = '{self._spill}'")
         self._con.execute("SET TimeZone = 'UTC'")  # as BigQuery: a TIMESTAMP's DATE is its day in UTC
-        # DuckDB draws a progress bar on stdout for a query over 2 s: in a kernel that is text in
-        # the notebook's output, in the reports.
-        self._con.execute("SET enable_progress_bar = false")
+        # Outside Jupyter, DuckDB draws a progress bar on stdout for a query over 2 s. In a kernel
+        # it would use ipywidgets, which the environment does not have: DuckDB then draws none,
+        # and refuses to change the setting (so the error is expected there).
+        with contextlib.suppress(duckdb.Error):
+            self._con.execute("SET enable_progress_bar = false")
         self._con.create_function(
             "farm_fingerprint", farm_fingerprint, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type=ARROW
         )
