@@ -267,12 +267,23 @@ def test_the_warehouse_failing_for_good_ends_with_the_reason(bigquery_emulator):
 TEXT_TABLE = "test-project.lab.text_numbers"
 
 
+def _load(client, path, table: str, schema):
+    """Load a Parquet file into the emulator with ``schema``; return the embedded engine on the same file."""
+    from google.cloud import bigquery
+
+    from bqlab.sources.embedded import LocalSource
+
+    client.create_dataset("lab", exists_ok=True)
+    config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema)
+    with open(path, "rb") as handle:
+        client.load_table_from_file(handle, table, job_config=config).result()
+    return LocalSource({table: path})
+
+
 @pytest.fixture(scope="module")
 def text_numbers(bigquery_emulator, tmp_path_factory):  # noqa: F811
     """A table with an integer label and numbers stored as text, in the emulator and on the embedded engine."""
     from google.cloud import bigquery
-
-    from bqlab.sources.embedded import LocalSource
 
     from . import tables
 
@@ -281,12 +292,7 @@ def text_numbers(bigquery_emulator, tmp_path_factory):  # noqa: F811
     frame.to_parquet(path)
     schema = [bigquery.SchemaField(n, t) for n, t in [("churned", "INT64"), ("tenure", "INT64"), ("plan", "STRING")]]
     schema += [bigquery.SchemaField(name, "STRING") for name in ("spend", "flag", "visits")]
-    client = bigquery_emulator.client
-    client.create_dataset("lab", exists_ok=True)
-    config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema)
-    with open(path, "rb") as handle:
-        client.load_table_from_file(handle, TEXT_TABLE, job_config=config).result()
-    return LocalSource({TEXT_TABLE: path})
+    return _load(bigquery_emulator.client, path, TEXT_TABLE, schema)
 
 
 def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(warehouse, text_numbers, monkeypatch):
@@ -354,8 +360,6 @@ def real_world(bigquery_emulator, tmp_path_factory):  # noqa: F811
     import numpy as np
     from google.cloud import bigquery
 
-    from bqlab.sources.embedded import LocalSource
-
     rng = np.random.default_rng(11)
     rows = 600
     day = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), unit="D")
@@ -379,12 +383,7 @@ def real_world(bigquery_emulator, tmp_path_factory):  # noqa: F811
     types = {"bill length mm": "FLOAT64", "weight": "FLOAT64", "customer": "INT64", "signup": "DATE"}
     types["last seen"] = "TIMESTAMP"
     schema = [bigquery.SchemaField(c, types.get(c, "STRING")) for c in frame.columns]
-    client = bigquery_emulator.client
-    client.create_dataset("lab", exists_ok=True)
-    config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema)
-    with open(path, "rb") as handle:
-        client.load_table_from_file(handle, REAL_TABLE, job_config=config).result()
-    return LocalSource({REAL_TABLE: path})
+    return _load(bigquery_emulator.client, path, REAL_TABLE, schema)
 
 
 def test_splits_quoting_casts_and_date_parts_agree_on_both_engines(warehouse, real_world):

@@ -131,3 +131,6 @@ def test_a_yes_no_csv_column_stays_text_and_a_duplicated_header_is_refused(tmp_p
     path.write_text("x,y,x\n1,2,3\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"its header names 'x' \(columns 1 and 3\) more than once"):
         LocalSource({TABLE: path}).schema(TABLE)
+    path.write_text("Level,colour,level\n1,2,3\n", encoding="utf-8")  # one column to BigQuery and DuckDB
+    with pytest.raises(DataError, match=r"names 'Level' and 'level' \(columns 1 and 3\) more than once"):
+        LocalSource({TABLE: path}).schema(TABLE)

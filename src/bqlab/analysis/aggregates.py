@@ -136,7 +136,9 @@ def category_counts(
         out[f"mean {label}"] = out[f"mean {label}"].astype("float64").round(3)
         out = out.sort_values(["column", "rows"], key=lambda s: s.map(order) if s.name == "column" else -s)
         return out.set_index(["column", "value"])
-    frame["class_value"] = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS)
+    frame["class_value"] = (
+        frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS).map(class_text)
+    ).astype(object)
     table_ = frame.pivot_table(
         index=["column_name", "value"], columns="class_value", values="row_count", aggfunc="sum", fill_value=0
     )

@@ -12,6 +12,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from bqlab.analysis.numbers import class_text
 from bqlab.analysis.targets import label_values
 from bqlab.errors import DataError
 
@@ -46,7 +47,8 @@ def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str, task: str
             | {f"mean {label}": [v.mean() for v in sides], f"std {label}": [v.std() for v in sides]},
             index=pd.Index(["train", "test"], name="side"),
         )
-    counts = pd.DataFrame({"train rows": train[label].value_counts(), "test rows": test[label].value_counts()})
+    by_side = {"train rows": train[label], "test rows": test[label]}
+    counts = pd.DataFrame({name: side.map(class_text).astype(object).value_counts() for name, side in by_side.items()})
     counts = counts.fillna(0).astype(int)
     counts.index.name = label
     counts.loc["total"] = counts.sum()

@@ -34,6 +34,7 @@ class ResultCheck:
     """The verdict on a run's numbers: ``ok``, or ``check`` and why (one line per reason)."""
 
     reasons: tuple[str, ...] = ()
+    task: str = "classification"
 
     @property
     def status(self) -> str:
@@ -51,10 +52,8 @@ class ResultCheck:
 
     def _repr_markdown_(self) -> str:
         if not self.reasons:
-            return (
-                "**Result check: ok.** The test score agrees with cross-validation and beats the baseline, "
-                "and the two sides of the split are alike."
-            )
+            alike = "" if self.task == "regression" else ", and both sides of the split hold the classes alike"
+            return f"**Result check: ok.** The test score agrees with cross-validation and beats the baseline{alike}."
         return "**Result check: check.** " + " ".join(f"{r[0].upper()}{r[1:]}." for r in self.reasons)
 
 
@@ -135,4 +134,4 @@ def check_result(
         _against_baseline(task, headline),
         None if task == "regression" else _class_shares(train_labels, test_labels),
     ]
-    return ResultCheck(tuple(r for r in reasons if r))
+    return ResultCheck(tuple(r for r in reasons if r), task)

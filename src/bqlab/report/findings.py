@@ -89,11 +89,14 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
             "number, or leave it out of features."
         )
     for column, share in m.get("constant_columns", {}).items():
-        what = "holds one value in every row" if share >= 100 else f"holds one value in {share:.1f}% of its rows"
-        lines.append(
-            f"Data quality: {code_html(column)} {what}: it can tell few rows apart, so it adds little to the "
-            "model; leave it out of features unless the rare values matter."
-        )
+        if share >= 100:
+            why = "holds one value in every row: it cannot tell rows apart; leave it out of features"
+        else:
+            why = (
+                f"holds one value in {share:.1f}% of its rows: it tells few rows apart, so it adds little to the "
+                "model; leave it out of features unless its rare values matter"
+            )
+        lines.append(f"Data quality: {code_html(column)} {why}.")
     pairs = m.get("strong_correlations", [])
     for a, b, r in pairs[:SUMMARY_PAIRS]:
         lines.append(f"Data quality: {code_html(a)} and {code_html(b)} are strongly correlated (r = {r:.2f}).")

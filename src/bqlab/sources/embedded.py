@@ -173,17 +173,23 @@ class LocalSource:
             ).fetchone()
         except duckdb.Error as err:
             raise _unreadable(table_id, self._files.get(table_id), err) from None
-        seen: dict[str, int] = {}
+        seen: dict[str, tuple[str, int]] = {}
         twice = []
-        for position, name in enumerate(names or (), start=1):
-            if name in seen:
-                twice.append(f"{name!r} (columns {seen[name]} and {position})")
-            seen.setdefault(name, position)
+        for position, name in enumerate(names or (), start=1):  # BigQuery's names ignore case
+            if str(name).lower() in seen:
+                first, at = seen[str(name).lower()]
+                twice.append(
+                    f"{first!r} and {name!r} (columns {at} and {position})"
+                    if first != name
+                    else f"{name!r} (columns {at} and {position})"
+                )
+            seen.setdefault(str(name).lower(), (name, position))
         if twice:
             path = self._files[table_id][0]
             raise DataError(
-                f"cannot read {path} (table {table_id!r}): its header names {', '.join(twice)} more than once; "
-                "give each column its own name in the file's first line"
+                f"cannot read {path} (table {table_id!r}): its header names {', '.join(twice)} more than once "
+                "(names that differ only in case are the same column); give each column its own name in the "
+                "file's first line"
             )
 
     def _attached(self) -> set[str]:
