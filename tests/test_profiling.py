@@ -102,7 +102,8 @@ def test_constant_and_nearly_constant_features_are_found_in_sql(tmp_path):
     source = LocalSource({"p-abcdef.d.t": path})
     columns = list(frame.columns)
     distinct = {"same": 1, "almost": 2, "mixed": 2, "n": 500, "flag": 1}
-    found = profiling.constant_columns(
-        source, TableView("p-abcdef.d.t", source.schema("p-abcdef.d.t")), columns, distinct
-    )
+    from bqlab.analysis.aggregates import top_value_shares
+
+    view = TableView("p-abcdef.d.t", source.schema("p-abcdef.d.t"))
+    found = profiling.constant_columns(top_value_shares(source, view, columns, distinct))
     assert found == {"same": 100.0, "almost": 99.4, "flag": 100.0}

@@ -234,8 +234,8 @@ def _report_done(record: dict, noop: bool, reports_dir: Path, echo) -> None:
         )
         return
     echo(_summary(record, reports_dir))
-    ran = sum(s["status"] in ("ok", "check") for s in record["stages"])
-    reused = len(record["stages"]) - ran
+    reused = sum(s["status"] == "reused" for s in record["stages"])
+    ran = len(record["stages"]) - reused
     done = f"in {record['seconds']:.1f}s ({ran} ran, {reused} reused): {reports_dir / 'index.html'}"
     if record.get("status") == "check":  # complete, but the scores are in doubt: not a failure (exit 0)
         print(f"report done, status CHECK {done}\n  check: {record.get('check_reason', '')}")

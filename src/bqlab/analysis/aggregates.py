@@ -24,6 +24,9 @@ PAIRS_PER_QUERY = 500
 # Up to this many numeric columns (465 pairs), every pairwise correlation is computed in SQL over
 # the whole table; beyond, from the deterministic sample (``pairwise_correlations``).
 SQL_CORRELATION_MAX_COLUMNS = 30
+# The most frequent value's share is counted for columns with at most this many distinct values:
+# a column with more cannot be nearly constant in a way that matters.
+TOP_SHARE_MAX_VALUES = 10
 
 
 def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -203,6 +206,22 @@ def correlation_matrix(pairs: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFr
         if a in matrix.index and b in matrix.index:
             matrix.loc[a, b] = matrix.loc[b, a] = r
     return matrix
+
+
+def top_value_shares(
+    source: Source, table: TableView | str, columns: Sequence[str], distinct: Mapping[str, int]
+) -> dict[str, float]:
+    """The most frequent value's share of the rows with a value, of each of ``columns`` with few distinct values.
+
+    ``distinct``: distinct values per column (``distinct_counts``); columns with more than
+    ``TOP_SHARE_MAX_VALUES`` are left out. One SQL statement per 50 columns.
+    """
+    few = [c for c in columns if distinct.get(c, 0) <= TOP_SHARE_MAX_VALUES]
+    if not few:
+        return {}
+    view = as_view(source, table)
+    counts = query_per_column(source, "top_value_share", view.sql, few)
+    return {r.column_name: r.top_rows / r.present_rows for r in counts.itertuples() if r.present_rows}
 
 
 def label_summary(source: Source, table: TableView | str, label: str, task: str) -> pd.DataFrame:

@@ -52,8 +52,15 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
     schema = view.schema
     for stage, stage_params in stages.items():
         for column in stage_params.columns:
-            role = "label" if column == common.label else "features" if column in common.features else "slice_columns"
-            role = "split_group" if column == common.split_group and role == "slice_columns" else role
+            role = (
+                "label"
+                if column == common.label
+                else "features"
+                if column in common.features
+                else "split_group"
+                if column == common.split_group
+                else "slice_columns"
+            )
             if column not in schema:
                 close = difflib.get_close_matches(column, list(schema), n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""

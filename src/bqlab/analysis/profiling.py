@@ -1,10 +1,8 @@
 """Data-analysis tables and findings, from the aggregates computed in SQL (``bqlab.analysis.aggregates``)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pandas as pd
-
-from bqlab.sources.base import query_per_column
 
 # A text column is flagged as holding numbers when at least this share of its values read as one.
 NUMERIC_TEXT_SHARE = 0.8
@@ -12,7 +10,6 @@ NUMERIC_TEXT_SHARE = 0.8
 MANY_VALUES = 50
 # A feature whose most frequent value fills this share of its rows is flagged as (nearly) constant.
 NEAR_CONSTANT_SHARE = 0.99
-NEAR_CONSTANT_MAX_VALUES = 10
 
 
 def schema_table(view, distinct: Mapping[str, int]) -> pd.DataFrame:
@@ -74,22 +71,13 @@ def many_valued(distinct: Mapping[str, int], categorical, limit: int = MANY_VALU
 
 
 def constant_columns(
-    source, view, columns: Sequence[str], distinct: Mapping[str, int], share: float = NEAR_CONSTANT_SHARE
+    shares: Mapping[str, float], share: float = NEAR_CONSTANT_SHARE, exclude: str | None = None
 ) -> dict[str, float]:
     """Columns whose one value fills at least ``share`` of the rows with a value: column -> that share (%).
 
-    Only columns with at most ``NEAR_CONSTANT_MAX_VALUES`` distinct values are counted (one SQL
-    statement per 50 of them): a column with more values cannot be nearly constant in a way that matters.
+    ``shares``: each column's most frequent value's share of its rows (``aggregates.top_value_shares``).
     """
-    few = [c for c in columns if distinct.get(c, 0) <= NEAR_CONSTANT_MAX_VALUES]
-    if not few:
-        return {}
-    counts = query_per_column(source, "top_value_share", view.sql, few)
-    found = {}
-    for row in counts.itertuples():
-        if row.present_rows and row.top_rows / row.present_rows >= share:
-            found[row.column_name] = round(100 * row.top_rows / row.present_rows, 1)
-    return found
+    return {c: round(100 * v, 1) for c, v in shares.items() if v >= share and c != exclude}
 
 
 def strong_correlations(pairs: pd.DataFrame, threshold: float = 0.8, exclude: str | None = None):

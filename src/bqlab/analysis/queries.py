@@ -93,14 +93,9 @@ def _known_columns(view: TableView, columns: Sequence[str]) -> dict[str, str]:
 
 def _units(view: TableView, schema: Mapping[str, str], columns: Sequence[str], key: Sequence[str], where: str) -> str:
     """The subquery of rows that pass ``where``, each with the unit hash that tells copies apart."""
-    return named_query(
-        "labelled_units",
-        table=view.sql,
-        columns=", ".join(quote_column(c) for c in columns),
-        order=", ".join(quote_column(c) for c in columns),
-        key=", ".join(_key_text(c, schema[c]) for c in key),
-        where=where,
-    )
+    quoted = ", ".join(quote_column(c) for c in columns)
+    key_text = ", ".join(_key_text(c, schema[c]) for c in key)
+    return named_query("labelled_units", table=view.sql, columns=quoted, order=quoted, key=key_text, where=where)
 
 
 def sample_rows(

@@ -78,16 +78,25 @@ def _against_cv(task: str, headline: Mapping[str, Any], training: Mapping[str, A
     )
 
 
+def beats_baseline(task: str, scores: Mapping[str, Any]) -> bool | None:
+    """Whether the model scores better than the baseline on the same rows (None: no baseline to compare).
+
+    Classes: a higher accuracy than always the most frequent class; a number: a lower RMSE than the mean.
+    """
+    score, bar = ("rmse", "baseline_rmse") if task == "regression" else ("accuracy", "baseline_accuracy")
+    if scores.get(score) is None or scores.get(bar) is None:
+        return None
+    return scores[score] < scores[bar] if task == "regression" else scores[score] > scores[bar]
+
+
 def _against_baseline(task: str, headline: Mapping[str, Any]) -> str | None:
+    if beats_baseline(task, headline) is not False:
+        return None
     if task == "regression":
-        rmse, bar = headline.get("rmse"), headline.get("baseline_rmse")
-        if rmse is None or bar is None or rmse < bar:
-            return None
+        rmse, bar = headline["rmse"], headline["baseline_rmse"]
         guess, scores = "the mean", f"RMSE {metric_text('rmse', rmse)} against {metric_text('rmse', bar)}"
     else:
-        accuracy, bar = headline.get("accuracy"), headline.get("baseline_accuracy")
-        if accuracy is None or bar is None or accuracy > bar:
-            return None
+        accuracy, bar = headline["accuracy"], headline["baseline_accuracy"]
         guess = f"always {headline.get('baseline_class')!r}"
         scores = f"accuracy {metric_text('accuracy', accuracy)} against {metric_text('accuracy', bar)}"
     return (

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from bqlab.analysis.numbers import metric_text, plus_minus, readable
+from bqlab.analysis.result_check import beats_baseline
 from bqlab.stages import STAGES
 
 MODEL_NAMES = {
@@ -154,7 +155,8 @@ def _scores(m: Mapping[str, Any]) -> list[str]:
             f"on {m['test_rows']:,} held-out rows.",
         ]
         if "baseline_rmse" in m:
-            lines.append(_against_baseline(m["rmse"] < m["baseline_rmse"], f"RMSE {readable(m['baseline_rmse'])}"))
+            better = bool(beats_baseline("regression", m))
+            lines.append(_against_baseline(better, f"RMSE {readable(m['baseline_rmse'])}"))
         errors = m.get("errors", {})
         if "90th percentile absolute error" in errors:
             lines.append(
@@ -174,7 +176,7 @@ def _scores(m: Mapping[str, Any]) -> list[str]:
     ]
     if "baseline_accuracy" in m:
         always = f"always {code_html(m['baseline_class'])}"
-        better = m["accuracy"] > m["baseline_accuracy"]
+        better = bool(beats_baseline("classification", m))
         lines.append(_against_baseline(better, f"accuracy {m['baseline_accuracy']:.3f}", always))
     per_class = m.get("per_class", {})
     weakest = m.get("weakest_class")

@@ -13,6 +13,8 @@ from typing import Any
 
 from bqlab.report.findings import code_html
 
+LOCAL_ENVIRONMENT = "local environment (no container)"  # where a run outside a container ran
+
 TOC_PLACEHOLDER = '<nav class="bqlab-toc" id="contents"></nav>'
 DETAILS_ID = "run-details"
 
@@ -38,7 +40,7 @@ def facts(provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str) 
             f"fingerprint sha256 {code_html(data['content_sha256'][:16])}",
         ),
         ("Software", f"Python {escape(soft['python'])} on {escape(soft['platform'])}; {packages}"),
-        ("Environment", escape(provenance.get("image") or "local environment (no container)")),
+        ("Environment", escape(provenance.get("image") or LOCAL_ENVIRONMENT)),
         ("Params", ", ".join(code_html(f) for f in provenance["params_files"])),
     ]
 

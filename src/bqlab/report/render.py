@@ -20,7 +20,7 @@ from bqlab.analysis.numbers import metric_text
 from bqlab.jupyter import fast_notebook_imports
 from bqlab.project import write_atomically
 from bqlab.report.compare import COMPARE_PAGE, comparable, previous_comparable
-from bqlab.report.header import TOC_PLACEHOLDER
+from bqlab.report.header import LOCAL_ENVIRONMENT, TOC_PLACEHOLDER
 from bqlab.report.trends import trends
 from bqlab.stages import key_metrics
 
@@ -182,5 +182,6 @@ def write_index(reports_dir: Path, runs: list[dict[str, Any]], leave_out: Iterab
         compared=compared,
         compare_page=COMPARE_PAGE,
         trends=trends(runs, key_metrics()),
+        local_environment=LOCAL_ENVIRONMENT,
     )
     return write_atomically(reports_dir / "index.html", page)

@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bqlab.report.header import LOCAL_ENVIRONMENT
+
 SECRET_KEY = re.compile(r"token|passw(or)?d|secret|credential|api_?key|private_?key|(^|_)key$", re.IGNORECASE)
 REDACTED = "***redacted***"
 PACKAGES = (
@@ -55,14 +57,11 @@ def git_state(root: Path) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
 
 
-LOCAL = "local environment (no container)"
-
-
 def container_image() -> str:
-    """Return where the run is: the image (``BQLAB_IMAGE``, set by ``make docker-report``), or ``LOCAL``."""
+    """Return where the run is: the image (``BQLAB_IMAGE``, set by ``make docker-report``), or ``LOCAL_ENVIRONMENT``."""
     if os.environ.get("BQLAB_IMAGE"):
         return os.environ["BQLAB_IMAGE"]
-    return "a container of an unnamed image" if Path("/.dockerenv").exists() else LOCAL
+    return "a container of an unnamed image" if Path("/.dockerenv").exists() else LOCAL_ENVIRONMENT
 
 
 def software() -> dict[str, Any]:

@@ -108,10 +108,14 @@ class TableView:
         return cast_expression(column, self.raw_schema[column], target, self.number_formats.get(column))
 
     @property
+    def cast_schema(self) -> dict[str, str]:
+        """Columns and BigQuery types after the casts."""
+        return {c: self.column_types.get(c, t) for c, t in self.raw_schema.items()}
+
+    @property
     def schema(self) -> dict[str, str]:
         """Columns and BigQuery types after the casts, then the date features' parts (INT64)."""
-        schema = {c: self.column_types.get(c, t) for c, t in self.raw_schema.items()}
-        return schema | {part: "INT64" for c in self.date_features for part in date_part_names(c)}
+        return self.cast_schema | {part: "INT64" for c in self.date_features for part in date_part_names(c)}
 
     @property
     def sql(self) -> str:
@@ -122,10 +126,9 @@ class TableView:
             table = f"(SELECT * REPLACE ({casts}) FROM {table})"
         if not self.date_features:
             return table
-        schema = {c: self.column_types.get(c, t) for c, t in self.raw_schema.items()}
         parts = []
         for column in self.date_features:
-            day = as_date(column, schema[column])
+            day = as_date(column, self.cast_schema[column])
             first = f"(SELECT MIN(UNIX_DATE({day})) FROM {table})"
             parts += [
                 f"{sql.format(d=day, first=first)} AS {quote_column(name)}"
