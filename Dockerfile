@@ -2,8 +2,15 @@
 # Build with `make docker-build`. Credentials never enter the image: `make docker-report`
 # mounts Application Default Credentials read-only at run time.
 
-# micromamba 2.3.3 on Debian 12 slim, pinned by digest (a tag can move; a digest cannot).
-FROM mambaorg/micromamba:2.3.3@sha256:800e7ade3ffe29c9a9ac2026163131495f8197c3852e572c5835beb4e8a33cd6
+# Two bases, one Dockerfile. The real image: micromamba 2.3.3 on Debian 12 slim, pinned by
+# digest (a tag can move; a digest cannot), with environment.yml solved from conda-forge.
+# The twin (make docker-build-twin), for machines with no registry or conda channel: a Debian 12
+# base made by docker/twin-base.sh with the Python environment.yml pins, laid out like the
+# micromamba base, and requirements.txt installed by pip into /opt/conda. Only the
+# environment's RUN differs; every line after it is the same for both.
+ARG BASE_IMAGE=mambaorg/micromamba:2.3.3@sha256:800e7ade3ffe29c9a9ac2026163131495f8197c3852e572c5835beb4e8a33cd6
+FROM ${BASE_IMAGE}
+ARG ENV_INSTALL=conda
 
 ARG VERSION=0.1.0
 ARG SOURCE=unknown
@@ -25,10 +32,16 @@ ENV MPLBACKEND=Agg \
 # a code change does not rebuild it. The files go to /tmp because micromamba hands the
 # `pip:` part to pip as a temporary file there, and `-r requirements.txt` resolves beside it.
 # `--name base` overrides the file's name (bqlab): the image's entrypoint activates base.
+# The twin's build may pass PIP_CERT (a CA bundle mounted for the build only) to reach PyPI
+# through a proxy; it names a file, holds no secret, and no layer keeps the file.
 COPY --chown=$MAMBA_USER:$MAMBA_USER environment.yml requirements.txt /tmp/
 WORKDIR /tmp
-RUN micromamba install --yes --name base --file /tmp/environment.yml \
-    && micromamba clean --all --yes \
+ARG PIP_CERT
+RUN if [ "$ENV_INSTALL" = conda ]; then \
+        micromamba install --yes --name base --file /tmp/environment.yml && micromamba clean --all --yes; \
+    elif [ "$ENV_INSTALL" = pip ]; then \
+        python3 -m venv /opt/conda && /opt/conda/bin/pip install --require-hashes -r /tmp/requirements.txt; \
+    else echo "ENV_INSTALL is conda (the real image) or pip (the twin), not '$ENV_INSTALL'" >&2; exit 2; fi \
     && rm -f /tmp/environment.yml /tmp/requirements.txt
 
 # The project last. Any user id may run the image (make docker-report runs it as the host

@@ -31,17 +31,19 @@ QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,)
 
-IMAGE   ?= bqlab:latest
-export IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE
+BASE    ?= real
+IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
+export BASE IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
 .PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-split bench-wide bench-noop emulator clean clean-venv lock \
-	docker-build docker-report docker-lab docker-test
+	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
 	@echo "Usage: make <target> [PROFILE=ci] [FORCE=1] [QUIET=1] [REPORTS=reports] [PARAMS=params]"
 	@echo "  PROFILE=<name> overlays params/profiles/<name>.yaml; PARAMS=<folder> reads another params folder"
 	@echo "  (relative paths in it, such as local_tables, still start at the project root)"
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@echo "  docker-*: BASE=twin uses the twin image; CONTAINER_ENGINE=docker|podman (found when unset)"
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 ifneq ($(STAMP),)
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -163,14 +165,17 @@ lock: $(STAMP) ## Resolve requirements*.txt from pyproject.toml with uv, with ha
 	@cmp -s .lock.tmp requirements-dev.txt && rm .lock.tmp || mv .lock.tmp requirements-dev.txt
 	@echo "requirements.txt (the image) and requirements-dev.txt (your venv) resolved; review the diff"
 
-docker-build: ## Build the image (needs a Docker engine; IMAGE=bqlab:latest)
+docker-build: ## Build the image (Docker or podman, a registry and conda-forge; IMAGE=bqlab:latest)
 	@docker/run.sh build
 
-docker-report: ## make report inside the image: your reports/, params/ and notebooks/, your user, ADC read-only
+docker-build-twin: ## Build the twin bqlab:twin: same Dockerfile on a Debian base made here, PyPI only
+	@BASE=twin IMAGE=$(if $(filter twin,$(BASE)),$(IMAGE),bqlab:twin) docker/run.sh build
+
+docker-report: ## make report inside the image (BASE=twin: the twin): your reports/, params/, notebooks/, user; ADC read-only
 	@docker/run.sh report
 
 docker-lab: ## JupyterLab from the image on 127.0.0.1:LAB_PORT with a token; notebooks/ and params/ mounted
 	@docker/run.sh lab
 
-docker-test: ## The test suite inside the image
+docker-test: ## The fast test suite inside the image
 	@docker/run.sh test

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The Makefile's docker-* targets: check the inputs, then build or run the image.
 #   docker/run.sh build|report|lab|test
-# Inputs are checked before Docker is called, so a mistake costs nothing: a credentials
-# path that does not exist, a reports folder the container user (you) cannot write, no engine.
-# Settings (environment): IMAGE, REPORTS, LAB_PORT, PROFILE, FORCE, QUIET, NO_CACHE,
-# GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG, GOOGLE_CLOUD_PROJECT.
+# Inputs are checked before the engine is called, so a mistake costs nothing: a credentials
+# path that does not exist, a reports folder the container user (you) cannot write, no engine,
+# no image.
+# Settings (environment): BASE (real or twin), IMAGE, CONTAINER_ENGINE (docker or podman;
+# found when unset), CONTAINER_NAME, RUN_AS (uid:gid, you by default), REPORTS, LAB_PORT,
+# PROFILE, FORCE, QUIET, NO_CACHE, PYTEST_ARGS, GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG,
+# GOOGLE_CLOUD_PROJECT; with podman, CONTAINERS_CONF (docker/containers.conf when unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-IMAGE="${IMAGE:-bqlab:latest}"
+BASE="${BASE:-real}"
+case "$BASE" in
+  real) IMAGE="${IMAGE:-bqlab:latest}" ;;
+  twin) IMAGE="${IMAGE:-bqlab:twin}" ;;
+  *) echo "error: BASE=$BASE: choose BASE=real (the micromamba image) or BASE=twin (the Debian twin)" >&2; exit 2 ;;
+esac
+# The twin's base holds the Python environment.yml pins, under a tag that names it.
+TWIN_BASE="bqlab-twin-base:$(sed -n 's/^ *- python=\([0-9.]*\)$/\1/p' environment.yml)"
 REPORTS="${REPORTS:-reports}"
 LAB_PORT="${LAB_PORT:-8888}"
 PROJECT_DIR=/home/mambauser/project
@@ -32,25 +42,63 @@ credentials_file() {
   if [[ -f "$adc" ]]; then realpath "$adc"; fi
 }
 
-# The reports folder, created if missing; the container runs as you, so you must be able to write it.
+# The container's user: you, or RUN_AS=uid:gid.
+run_as() {
+  local user="${RUN_AS:-$(id -u):$(id -g)}"
+  [[ "$user" =~ ^[0-9]+:[0-9]+$ ]] || fail "RUN_AS=$user: give the container's user as uid:gid in numbers, such as RUN_AS=1000:1000"
+  echo "$user"
+}
+
+# The reports folder, created if missing; the container's user must be able to write it.
 reports_dir() {
+  local user uid
+  user="$(run_as)" uid="${user%%:*}"
   if [[ -e "$REPORTS" && ! -d "$REPORTS" ]]; then
     fail "REPORTS=$REPORTS is not a folder: remove that file or choose another REPORTS folder"
   fi
   mkdir -p "$REPORTS" 2>/dev/null || fail "cannot create the reports folder $REPORTS as user $(id -un) (uid $(id -u)): create it, or choose REPORTS=<a folder you own>"
-  if [[ ! -w "$REPORTS" || ! -x "$REPORTS" ]]; then
-    fail "the container runs as you (uid $(id -u)) and cannot write to $REPORTS: run \`sudo chown -R $(id -u):$(id -g) $REPORTS\`, or choose REPORTS=<a folder you own>"
+  if [[ "$uid" == "$(id -u)" ]]; then
+    if [[ ! -w "$REPORTS" || ! -x "$REPORTS" ]]; then
+      fail "the container runs as you (uid $uid) and cannot write to $REPORTS: run \`sudo chown -R $(id -u):$(id -g) $REPORTS\`, or choose REPORTS=<a folder you own>"
+    fi
+  elif [[ "$(stat -c %u "$REPORTS")" != "$uid" && "$(stat -c %A "$REPORTS")" != *w? ]]; then
+    fail "the container runs as uid $uid (RUN_AS) and cannot write to $REPORTS: run \`sudo chown -R $user $REPORTS\`, or choose REPORTS=<a folder uid $uid owns>"
   fi
   realpath "$REPORTS"
 }
 
+# ENGINE: CONTAINER_ENGINE, else Docker when its engine answers, else podman.
 require_engine() {
-  command -v docker >/dev/null 2>&1 ||
-    fail "Docker is not installed, so make docker-* cannot run here. Run the same pipeline without a container: make report (and make test, make lab)"
-  local answer
-  if ! answer="$(docker info --format '{{.ServerVersion}}' 2>&1)"; then
-    fail "the Docker client is installed but no Docker engine answers (${answer##*$'\n'}). Start Docker, or run without a container: make report"
+  ENGINE="${CONTAINER_ENGINE:-}"
+  case "$ENGINE" in
+    docker | podman) ;;
+    "")
+      if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+        ENGINE=docker
+      elif command -v podman >/dev/null 2>&1; then
+        ENGINE=podman
+      elif command -v docker >/dev/null 2>&1; then
+        ENGINE=docker  # the client alone: its own check below says why it cannot run
+      fi
+      ;;
+    *) fail "CONTAINER_ENGINE=$ENGINE: choose docker or podman, or leave it unset to find one" ;;
+  esac
+  [[ -n "$ENGINE" ]] && command -v "$ENGINE" >/dev/null 2>&1 ||
+    fail "${ENGINE:-Neither Docker nor podman} is not installed, so make docker-* cannot run here. Install Docker, or podman (sudo apt-get install podman runc), or run the same pipeline without a container: make report (and make test, make lab)"
+  if [[ "$ENGINE" == podman ]]; then
+    # The settings podman needs on machines like these, unless you give your own.
+    export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/docker/containers.conf}"
   fi
+  local answer
+  if ! answer="$("$ENGINE" info 2>&1 >/dev/null)"; then
+    fail "the $ENGINE client is installed but no $ENGINE engine answers (${answer##*$'\n'}). Start it, or run without a container: make report"
+  fi
+}
+
+# The image must exist before it runs: say how to build it.
+require_image() {
+  "$ENGINE" image inspect "$IMAGE" >/dev/null 2>&1 ||
+    fail "no image $IMAGE in $ENGINE: build it with make docker-build$([[ $BASE == twin ]] && echo -twin) (or set IMAGE=<an image you built>)"
 }
 
 tty_flags() {
@@ -60,7 +108,7 @@ tty_flags() {
 run_args() {  # the flags every run shares: you as the user, your reports, params and notebooks
   local reports="$1" creds="$2" mode="$3"  # mode: ro for a report, rw for Lab (edits persist)
   mkdir -p .cache
-  ARGS=(--rm --user "$(id -u):$(id -g)" -e HOME=/tmp -e "BQLAB_IMAGE=$IMAGE"
+  ARGS=(--rm --user "$(run_as)" -e HOME=/tmp -e "BQLAB_IMAGE=$IMAGE"
     -v "$reports:$PROJECT_DIR/reports"
     -v "$PWD/.cache:$PROJECT_DIR/.cache"
     -v "$PWD/params:$PROJECT_DIR/params:$mode"
@@ -69,6 +117,7 @@ run_args() {  # the flags every run shares: you as the user, your reports, param
     ARGS+=(-v "$creds:$ADC_IN_CONTAINER:ro" -e "GOOGLE_APPLICATION_CREDENTIALS=$ADC_IN_CONTAINER")
   fi
   if [[ -n "${GOOGLE_CLOUD_PROJECT:-}" ]]; then ARGS+=(-e "GOOGLE_CLOUD_PROJECT=$GOOGLE_CLOUD_PROJECT"); fi
+  if [[ -n "${CONTAINER_NAME:-}" ]]; then ARGS+=(--name "$CONTAINER_NAME"); fi
   # shellcheck disable=SC2207
   ARGS+=($(tty_flags))
 }
@@ -78,32 +127,47 @@ case "${1:-}" in
     require_engine
     source_url="$(git remote get-url origin 2>/dev/null || echo unknown)"
     version="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)"
-    exec docker build --build-arg "VERSION=$version" --build-arg "SOURCE=$source_url" -t "$IMAGE" .
+    build=(build --build-arg "VERSION=$version" --build-arg "SOURCE=$source_url" -t "$IMAGE")
+    if [[ "$BASE" == twin ]]; then
+      docker/twin-base.sh "$ENGINE" "$TWIN_BASE"
+      build+=(--build-arg "BASE_IMAGE=$TWIN_BASE" --build-arg ENV_INSTALL=pip --network host)
+      # pip reaches PyPI through whatever proxy this machine trusts: its CA bundle is mounted
+      # for the build only (podman can; docker build cannot mount, and needs no proxy CA).
+      host_ca=/etc/ssl/certs/ca-certificates.crt
+      if [[ "$ENGINE" == podman && -r "$host_ca" ]]; then
+        build+=(-v "$host_ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
+      fi
+    fi
+    exec "$ENGINE" "${build[@]}" .
     ;;
   report)
     creds="$(credentials_file)"
     reports="$(reports_dir)"
     require_engine
+    require_image
     run_args "$reports" "$creds" ro
-    exec docker run "${ARGS[@]}" "$IMAGE" make report REPORTS=reports \
+    exec "$ENGINE" run "${ARGS[@]}" "$IMAGE" make report REPORTS=reports \
       PROFILE="${PROFILE:-}" FORCE="${FORCE:-}" QUIET="${QUIET:-}" NO_CACHE="${NO_CACHE:-}"
     ;;
   lab)
     creds="$(credentials_file)"
     reports="$(reports_dir)"
     require_engine
+    require_image
     run_args "$reports" "$creds" rw
     token="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
     echo "JupyterLab: http://127.0.0.1:$LAB_PORT/lab?token=$token  (notebooks/ and params/ are your folders; Ctrl-C stops it)"
-    exec docker run "${ARGS[@]}" -e "BQLAB_PROFILE=${PROFILE:-}" -p "127.0.0.1:$LAB_PORT:8888" "$IMAGE" \
+    exec "$ENGINE" run "${ARGS[@]}" -e "BQLAB_PROFILE=${PROFILE:-}" -p "127.0.0.1:$LAB_PORT:8888" "$IMAGE" \
       jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --ServerApp.root_dir="$PROJECT_DIR" \
       --LabApp.default_url=/lab/tree/notebooks --ContentsManager.pre_save_hook=bqlab.lab_save.keep_source_clean \
       --IdentityProvider.token="$token" --MultiKernelManager.default_kernel_name=bqlab
     ;;
   test)
     require_engine
+    require_image
+    # The fast suite: the image holds no browser, emulator or git checkout for the rest.
     # shellcheck disable=SC2046
-    exec docker run --rm $(tty_flags) "$IMAGE" make test PYTEST_ARGS="-p no:cacheprovider"
+    exec "$ENGINE" run --rm $(tty_flags) "$IMAGE" make test-fast PYTEST_ARGS="-p no:cacheprovider ${PYTEST_ARGS:-}"
     ;;
   *)
     fail "usage: docker/run.sh build|report|lab|test"
