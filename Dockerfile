@@ -21,8 +21,9 @@ LABEL org.opencontainers.image.title="bqlab" \
       org.opencontainers.image.licenses="MIT"
 
 # BQLAB_IMAGE names the image in each report's provenance (make docker-report sets the tag).
-ENV MPLBACKEND=Agg \
-    BQLAB_ENV=system \
+# No MPLBACKEND: the notebooks' kernels draw inline, as on your machine (MPLBACKEND=Agg made
+# every report in the image figure-less); matplotlib picks Agg by itself with no display.
+ENV BQLAB_ENV=system \
     BQLAB_IMAGE="bqlab ${VERSION}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -43,6 +44,11 @@ RUN if [ "$ENV_INSTALL" = conda ]; then \
         python3 -m venv /opt/conda && /opt/conda/bin/pip install --require-hashes -r /tmp/requirements.txt; \
     else echo "ENV_INSTALL is conda (the real image) or pip (the twin), not '$ENV_INSTALL'" >&2; exit 2; fi \
     && rm -f /tmp/environment.yml /tmp/requirements.txt
+
+# The commit the project files come from ("<commit>" or "<commit>-dirty", from make
+# docker-build): a run's provenance names it, as git does on your machine.
+ARG COMMIT=
+ENV BQLAB_COMMIT="${COMMIT}"
 
 # The project last. Any user id may run the image (make docker-report runs it as the host
 # user), so the project folder is writable by all and HOME points at a writable folder.

@@ -33,7 +33,7 @@ RUN_ARGS := $(PROFILE_ARG) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(f
 
 BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
-export BASE IMAGE REPORTS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
+export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
 .PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-split bench-wide bench-noop emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
@@ -169,7 +169,7 @@ docker-build: ## Build the image (Docker or podman, a registry and conda-forge; 
 	@docker/run.sh build
 
 docker-build-twin: ## Build the twin bqlab:twin: same Dockerfile on a Debian base made here, PyPI only
-	@BASE=twin IMAGE=$(if $(filter twin,$(BASE)),$(IMAGE),bqlab:twin) docker/run.sh build
+	@BASE=twin IMAGE=$(if $(filter file,$(origin IMAGE)),bqlab:twin,$(IMAGE)) docker/run.sh build
 
 docker-report: ## make report inside the image (BASE=twin: the twin): your reports/, params/, notebooks/, user; ADC read-only
 	@docker/run.sh report

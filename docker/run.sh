@@ -7,7 +7,7 @@
 # Settings (environment): BASE (real or twin), IMAGE, CONTAINER_ENGINE (docker or podman;
 # found when unset), CONTAINER_NAME, RUN_AS (uid:gid, you by default), REPORTS, LAB_PORT,
 # PROFILE, FORCE, QUIET, NO_CACHE, PYTEST_ARGS, GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG,
-# GOOGLE_CLOUD_PROJECT; with podman, CONTAINERS_CONF (docker/containers.conf when unset).
+# GOOGLE_CLOUD_PROJECT, JUPYTER_TOKEN; with podman, CONTAINERS_CONF (docker/containers.conf when unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,8 @@ esac
 # The twin's base holds the Python environment.yml pins, under a tag that names it.
 TWIN_BASE="bqlab-twin-base:$(sed -n 's/^ *- python=\([0-9.]*\)$/\1/p' environment.yml)"
 REPORTS="${REPORTS:-reports}"
+PARAMS="${PARAMS:-params}"
+NOTEBOOKS="${NOTEBOOKS:-notebooks}"
 LAB_PORT="${LAB_PORT:-8888}"
 PROJECT_DIR=/home/mambauser/project
 ADC_IN_CONTAINER=/run/secrets/google/application_default_credentials.json
@@ -83,8 +85,10 @@ require_engine() {
       ;;
     *) fail "CONTAINER_ENGINE=$ENGINE: choose docker or podman, or leave it unset to find one" ;;
   esac
-  [[ -n "$ENGINE" ]] && command -v "$ENGINE" >/dev/null 2>&1 ||
-    fail "${ENGINE:-Neither Docker nor podman} is not installed, so make docker-* cannot run here. Install Docker, or podman (sudo apt-get install podman runc), or run the same pipeline without a container: make report (and make test, make lab)"
+  [[ -n "$ENGINE" ]] ||
+    fail "Neither Docker nor podman is installed, so make docker-* cannot run here. Install Docker, or podman (sudo apt-get install podman runc), or run the same pipeline without a container: make report (and make test, make lab)"
+  command -v "$ENGINE" >/dev/null 2>&1 ||
+    fail "CONTAINER_ENGINE=$ENGINE, but $ENGINE is not installed: install it, leave CONTAINER_ENGINE unset to use the engine that is, or run without a container: make report"
   if [[ "$ENGINE" == podman ]]; then
     # The settings podman needs on machines like these, unless you give your own.
     export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/docker/containers.conf}"
@@ -101,18 +105,26 @@ require_image() {
     fail "no image $IMAGE in $ENGINE: build it with make docker-build$([[ $BASE == twin ]] && echo -twin) (or set IMAGE=<an image you built>)"
 }
 
+folder() {  # a folder to mount: it must exist
+  [[ -d "$2" ]] || fail "$1=$2 is not a folder: give the folder that holds your ${1,,} (default ${1,,}/)"
+  realpath "$2"
+}
+
 tty_flags() {
   if [[ -t 0 && -t 1 ]]; then echo "-it"; fi
 }
 
 run_args() {  # the flags every run shares: you as the user, your reports, params and notebooks
   local reports="$1" creds="$2" mode="$3"  # mode: ro for a report, rw for Lab (edits persist)
+  local params notebooks
+  params="$(folder PARAMS "$PARAMS")"  # an assignment, so that a refusal stops the script
+  notebooks="$(folder NOTEBOOKS "$NOTEBOOKS")"
   mkdir -p .cache
   ARGS=(--rm --user "$(run_as)" -e HOME=/tmp -e "BQLAB_IMAGE=$IMAGE"
     -v "$reports:$PROJECT_DIR/reports"
     -v "$PWD/.cache:$PROJECT_DIR/.cache"
-    -v "$PWD/params:$PROJECT_DIR/params:$mode"
-    -v "$PWD/notebooks:$PROJECT_DIR/notebooks:$mode")
+    -v "$params:$PROJECT_DIR/params:$mode"
+    -v "$notebooks:$PROJECT_DIR/notebooks:$mode")
   if [[ -n "$creds" ]]; then
     ARGS+=(-v "$creds:$ADC_IN_CONTAINER:ro" -e "GOOGLE_APPLICATION_CREDENTIALS=$ADC_IN_CONTAINER")
   fi
@@ -127,7 +139,9 @@ case "${1:-}" in
     require_engine
     source_url="$(git remote get-url origin 2>/dev/null || echo unknown)"
     version="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)"
-    build=(build --build-arg "VERSION=$version" --build-arg "SOURCE=$source_url" -t "$IMAGE")
+    commit="$(git rev-parse --short=12 HEAD 2>/dev/null || true)"
+    if [[ -n "$commit" && -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then commit+="-dirty"; fi
+    build=(build --build-arg "VERSION=$version" --build-arg "SOURCE=$source_url" --build-arg "COMMIT=$commit" -t "$IMAGE")
     if [[ "$BASE" == twin ]]; then
       docker/twin-base.sh "$ENGINE" "$TWIN_BASE"
       build+=(--build-arg "BASE_IMAGE=$TWIN_BASE" --build-arg ENV_INSTALL=pip --network host)
@@ -155,10 +169,13 @@ case "${1:-}" in
     require_engine
     require_image
     run_args "$reports" "$creds" rw
-    token="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+    token="${JUPYTER_TOKEN:-$(python3 -c 'import secrets; print(secrets.token_hex(24))')}"  # yours, or a new one
     echo "JupyterLab: http://127.0.0.1:$LAB_PORT/lab?token=$token  (notebooks/ and params/ are your folders; Ctrl-C stops it)"
+    # JupyterLab refuses root unless told: the container runs as root only when you are root.
+    allow_root=()
+    if [[ "$(run_as)" == 0:* ]]; then allow_root=(--allow-root); fi
     exec "$ENGINE" run "${ARGS[@]}" -e "BQLAB_PROFILE=${PROFILE:-}" -p "127.0.0.1:$LAB_PORT:8888" "$IMAGE" \
-      jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --ServerApp.root_dir="$PROJECT_DIR" \
+      jupyter lab "${allow_root[@]}" --ip=0.0.0.0 --port=8888 --no-browser --ServerApp.root_dir="$PROJECT_DIR" \
       --LabApp.default_url=/lab/tree/notebooks --ContentsManager.pre_save_hook=bqlab.lab_save.keep_source_clean \
       --IdentityProvider.token="$token" --MultiKernelManager.default_kernel_name=bqlab
     ;;

@@ -2,6 +2,7 @@ import contextlib
 import io
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,9 @@ from bqlab.sources.datasets import PENGUINS_TABLE
 from bqlab.sources.embedded import LocalSource
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The image holds a copy of the project, not a checkout, and no git (as environment.yml has none).
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git, which the image does not hold")
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +105,35 @@ def browser():
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
         yield launched
         launched.close()
+
+
+# The twin image (docs/container.md): built once per session by `make docker-build-twin` with
+# rootful podman, which .ci/run installs; its layers are cached, so a rebuild takes seconds.
+TWIN_IMAGE = "bqlab:twin-test"
+
+
+def _container_runtime_note() -> str | None:
+    """Why the twin cannot be built here, or None when it can."""
+    if os.environ.get("BQLAB_ENV") == "system":
+        return "runs on the host: the image does not build itself"
+    missing = [tool for tool in ("podman", "mmdebstrap") if not shutil.which(tool)]
+    if missing:
+        return f"no container runtime: {' and '.join(missing)} missing (.ci/run installs them with apt-get)"
+    if os.geteuid() != 0:
+        return "the twin is built and run with rootful podman: run the tests as root (CI does)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def twin_image() -> str:
+    """The twin's tag, built from this checkout (the build output is shown when it fails)."""
+    note = _container_runtime_note()
+    if note:
+        if os.environ.get("CI") and os.environ.get("BQLAB_ENV") != "system":
+            pytest.fail(note)
+        pytest.skip(note)
+    built = subprocess.run(
+        ["make", "docker-build-twin", f"IMAGE={TWIN_IMAGE}"], cwd=ROOT, capture_output=True, text=True, timeout=1500
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return TWIN_IMAGE

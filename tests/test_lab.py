@@ -1,4 +1,5 @@
-"""`make lab`: a real JupyterLab server on a loopback port, the project kernel, a cell that imports bqlab."""
+"""`make lab` and `make docker-lab` (the twin image): a real JupyterLab server on a loopback port,
+the project kernel, a cell that imports bqlab."""
 
 import asyncio
 import contextlib
@@ -39,6 +40,19 @@ def _api(port: int, path: str, method: str = "GET", body: dict | None = None) ->
         return json.loads(response.read() or b"{}")
 
 
+def _wait_for_lab(port: int, process: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            _api(port, "/api/status")
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"JupyterLab did not start on port {port}:\n{log.read()[-3000:]}")
+            time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def make_lab(folder, *args: str, env: dict[str, str] | None = None):
     """Run `make lab` with ``args`` and the token, log in ``folder``; yield the port once Lab answers."""
@@ -48,16 +62,7 @@ def make_lab(folder, *args: str, env: dict[str, str] | None = None):
     command = ["make", "lab", f"LAB_PORT={port}", *args]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                _api(port, "/api/status")
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"JupyterLab did not start on port {port}:\n{log.read()[-3000:]}")
-                time.sleep(0.5)
+        _wait_for_lab(port, process, log)
         yield port
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -69,9 +74,41 @@ def make_lab(folder, *args: str, env: dict[str, str] | None = None):
         log.close()
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with make_lab(tmp_path_factory.mktemp("lab")) as port:
+@contextlib.contextmanager
+def make_docker_lab(folder, project, image: str, *args: str):
+    """Run `make docker-lab` on the twin ``image`` serving ``project``'s params and notebooks; yield the port."""
+    port, name = _free_port(), f"bqlab-lab-{uuid.uuid4().hex[:8]}"
+    folders = [f"PARAMS={project / 'params'}", f"NOTEBOOKS={project / 'notebooks'}", f"REPORTS={project / 'reports'}"]
+    command = ["make", "docker-lab", "BASE=twin", f"IMAGE={image}", f"LAB_PORT={port}", *folders, *args]
+    env = {**os.environ, "JUPYTER_TOKEN": TOKEN, "CONTAINER_NAME": name}
+    log = open(folder / "docker-lab.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    try:
+        _wait_for_lab(port, process, log)
+        yield port
+    finally:
+        stop = ["podman", "stop", "--time", "20", name]
+        podman_env = {**os.environ, "CONTAINERS_CONF": str(ROOT / "docker/containers.conf")}
+        subprocess.run(stop, env=podman_env, capture_output=True, timeout=60)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module", params=["host", "container"])
+def lab(request, tmp_path_factory):
+    """`make lab` on the host, and `make docker-lab` from the twin image on a copy of the project."""
+    folder = tmp_path_factory.mktemp("lab")
+    if request.param == "host":
+        with make_lab(folder) as port:
+            yield port
+        return
+    image = request.getfixturevalue("twin_image")
+    for part in ("params", "notebooks"):
+        shutil.copytree(ROOT / part, folder / part)
+    with make_docker_lab(folder, folder, image) as port:
         yield port
 
 

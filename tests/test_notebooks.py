@@ -12,7 +12,7 @@ from bqlab.config import params_model
 from bqlab.runner.execution import KERNEL_NAME
 from bqlab.stages import STAGES
 
-from .conftest import ROOT
+from .conftest import ROOT, needs_git
 
 NOTEBOOKS = {stage.name: ROOT / "notebooks" / stage.notebook for stage in STAGES.values()}
 
@@ -67,6 +67,7 @@ def test_committed_as_nbstripout_leaves_them(stage):
     assert stripped.stdout == NOTEBOOKS[stage].read_text(encoding="utf-8"), "run .venv/bin/nbstripout on it"
 
 
+@needs_git
 def test_after_setup_git_outputs_are_never_staged_and_diffs_show_cells_not_json(tmp_path):
     """A notebook saved with outputs outside Lab (Lab saves the source: tests/test_lab_browser.py).
 

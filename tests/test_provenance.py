@@ -5,6 +5,8 @@ from bqlab.report.header import details_html, header_html
 from bqlab.report.render import finish_notebook, render_reports
 from bqlab.runner import provenance
 
+from .conftest import needs_git
+
 
 @pytest.mark.parametrize(
     "key", ["api_token", "password", "db_passwd", "client_secret", "credentials", "api_key", "private_key", "key"]
@@ -104,6 +106,7 @@ def test_header_leads_with_status_and_summary_and_the_details_close_the_report_c
     assert "{" not in details and "&quot;" not in details, "nested params are rows, not JSON"
 
 
+@needs_git
 def test_a_checkout_is_dirty_for_changed_tracked_files_not_for_untracked_ones(tmp_path):
     import subprocess
 
@@ -118,6 +121,15 @@ def test_a_checkout_is_dirty_for_changed_tracked_files_not_for_untracked_ones(tm
     assert provenance.git_state(tmp_path)["dirty"] is False, "an untracked data file is not a code change"
     (tmp_path / "code.py").write_text("x = 2\n")
     assert provenance.git_state(tmp_path)["dirty"] is True
+
+
+def test_outside_a_checkout_the_image_names_the_commit_it_was_built_from(tmp_path, monkeypatch):
+    monkeypatch.delenv("BQLAB_COMMIT", raising=False)
+    assert provenance.git_state(tmp_path) == {"commit": None, "dirty": None}
+    monkeypatch.setenv("BQLAB_COMMIT", "0123456789ab-dirty")  # what make docker-build writes
+    assert provenance.git_state(tmp_path) == {"commit": "0123456789ab", "dirty": True}
+    monkeypatch.setenv("BQLAB_COMMIT", "0123456789ab")
+    assert provenance.git_state(tmp_path) == {"commit": "0123456789ab", "dirty": False}
 
 
 def test_a_run_outside_a_container_says_local_environment(monkeypatch):

@@ -54,6 +54,11 @@ def git_state(root: Path) -> dict[str, Any]:
         return done.stdout.strip() if done.returncode == 0 else None
 
     commit = git("rev-parse", "--short=12", "HEAD")
+    if commit is None and (built := os.environ.get("BQLAB_COMMIT")):
+        # In the image: no checkout, but the commit its project files were copied from,
+        # written "<commit>" or "<commit>-dirty" by make docker-build.
+        commit, _, state = built.partition("-")
+        return {"commit": commit, "dirty": state == "dirty"}
     return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
 
 
