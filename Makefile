@@ -85,7 +85,7 @@ prune: $(STAMP) ## Remove runs beyond keep_runs in params/runner.yaml (never lat
 compare: $(STAMP) ## Compare two runs: params, data, code, metrics, figures (default the two newest; A=<run id> B=<run id>)
 	@$(BIN)/python -m bqlab compare --reports-dir $(REPORTS) $(if $(A),--a $(A)) $(if $(B),--b $(B))
 
-doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker, params, credentials, table (PROFILE=bigquery)
+doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker or podman, params, credentials, table (PROFILE=bigquery)
 	@$(BIN)/python -m bqlab doctor $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
 test: $(STAMP) emulator ## Run the test suite

@@ -37,6 +37,13 @@ tar -C "$prefix" -cf "$work/python.tar" \
   --exclude="lib/python$short/idlelib" --exclude="lib/python$short/tkinter" \
   --exclude="lib/python$short/turtledemo" --exclude='*.a' \
   "bin/python$short" "lib/libpython$short.so" "lib/libpython$short.so.1.0" lib/libpython3.so "lib/python$short" "include/python$short"
+cat >"$work/_entrypoint.sh" <<'SCRIPT'
+#!/bin/sh
+# The twin's stand-in for micromamba's entrypoint: the environment is /opt/conda.
+PATH="/opt/conda/bin:$PATH" exec "$@"
+SCRIPT
+# Each hook runs in a shell of mmdebstrap's, where $1 is the new system's root.
+# shellcheck disable=SC2016
 mmdebstrap --quiet --variant=minbase \
   --include=make,tini,ca-certificates,libssl3,libffi8,libsqlite3-0,libbz2-1.0,liblzma5,libreadline8,zlib1g,libncursesw6,libuuid1,libexpat1,libgdbm6,libnsl2,libtirpc3,libcrypt1 \
   --customize-hook="tar -C \"\$1/usr/local\" -xf $work/python.tar" \
@@ -45,7 +52,7 @@ mmdebstrap --quiet --variant=minbase \
   --customize-hook='chroot "$1" groupadd --gid 57439 mambauser' \
   --customize-hook='chroot "$1" useradd --uid 57439 --gid 57439 --create-home --shell /bin/bash mambauser' \
   --customize-hook='install -d -o 57439 -g 57439 "$1/opt/conda"' \
-  --customize-hook='printf "#!/bin/sh\n# The twin'"'"'s stand-in for micromamba'"'"'s entrypoint: the environment is /opt/conda.\nPATH=/opt/conda/bin:\$PATH exec \"\$@\"\n" >"$1/usr/local/bin/_entrypoint.sh" && chmod 755 "$1/usr/local/bin/_entrypoint.sh"' \
+  --customize-hook="install -m 755 $work/_entrypoint.sh \"\$1/usr/local/bin/_entrypoint.sh\"" \
   --customize-hook='rm -rf "$1/var/cache/apt/"* "$1/var/lib/apt/lists/"*' \
   bookworm "$work/base.tar" \
   "deb http://deb.debian.org/debian bookworm main" \

@@ -356,6 +356,8 @@ def test_workflow_matches_githubs_schema_and_does_what_the_issue_asks():
 @host_only
 def test_shell_scripts_pass_shellcheck():
     result = subprocess.run(
-        [tool("shellcheck"), str(ROOT / "docker/run.sh"), str(ROOT / ".ci/run")], capture_output=True, text=True
+        [tool("shellcheck"), *(str(ROOT / f) for f in ("docker/run.sh", "docker/twin-base.sh", ".ci/run"))],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout

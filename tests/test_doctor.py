@@ -15,7 +15,7 @@ def test_local_set_up_passes_every_check(project):
     assert [line.split(":")[0] for line in lines] == [
         "ok    Python",
         "ok    Jupyter kernel",
-        "ok    Docker",
+        "ok    container engine",
         "ok    params",
         "ok    data source and credentials",
         "ok    table and columns",

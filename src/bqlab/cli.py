@@ -3,7 +3,7 @@
 Commands:
     report   bring the HTML reports up to date: run the notebooks whose inputs changed
     check    validate params and check the table only (nothing runs, nothing is written)
-    doctor   check the set-up (Python, kernel, Docker, params, credentials, table access)
+    doctor   check the set-up (Python, kernel, container engine, params, credentials, table access)
     prune    remove runs beyond keep_runs (params/runner.yaml), never latest or a reused one
     compare  compare two runs (the two newest, or --a/--b): an HTML page and a short text diff
 

@@ -1,5 +1,6 @@
 """``make doctor``: check the set-up, one line per check, each failure with what to fix."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 from bqlab.config import load_params
 from bqlab.errors import BqlabError
+from bqlab.project import find_root
 from bqlab.runner.execution import KERNEL_NAME
 from bqlab.runner.pipeline import preflight
 from bqlab.sources import open_source
@@ -32,18 +34,36 @@ def _kernel() -> str:
     return f"{KERNEL_NAME} -> {spec.argv[0]}"
 
 
-def _docker() -> str:
-    if not shutil.which("docker"):
-        return "not installed (only needed for make docker-*)"
+def _engine_answer(engine: str) -> str | None:
+    """The engine's version, or why it gives none (None: not installed)."""
+    if not shutil.which(engine):
+        return None
+    version = "{{.ServerVersion}}" if engine == "docker" else "{{.Version.Version}}"
+    env = dict(os.environ)
+    conf = (find_root() or Path.cwd()) / "docker" / "containers.conf"
+    if engine == "podman" and conf.is_file():  # the settings docker/run.sh passes it
+        env.setdefault("CONTAINERS_CONF", str(conf))
     try:
         done = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=15
+            [engine, "info", "--format", version], capture_output=True, text=True, timeout=15, env=env
         )
     except subprocess.TimeoutExpired:
-        return "client found, but the Docker engine did not answer within 15 s (only needed for make docker-*)"
+        return f"{engine} found, but its engine did not answer within 15 s"
     if done.returncode != 0:
-        return "client found, but no Docker engine answers (only needed for make docker-*)"
-    return f"engine {done.stdout.strip()}"
+        return f"{engine} found, but no {engine} engine answers"
+    return f"{engine} {done.stdout.strip()}"
+
+
+def _container_engine() -> str:
+    """The engine make docker-* would use (docker/run.sh: Docker when it answers, else podman)."""
+    answers = {engine: _engine_answer(engine) for engine in ("docker", "podman")}
+    found = [answer for answer in answers.values() if answer]
+    working = [answer for answer in found if " found, but " not in answer]
+    if working:
+        return f"{working[0]} (make docker-*; BASE=twin builds without a registry)"
+    if found:
+        return "; ".join(found) + " (only needed for make docker-*)"
+    return "neither Docker nor podman is installed (only needed for make docker-*)"
 
 
 def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[Check]:
@@ -84,7 +104,7 @@ def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[C
     return [
         ("Python", _python),
         ("Jupyter kernel", _kernel),
-        ("Docker", _docker),
+        ("container engine", _container_engine),
         ("params", params),
         ("data source and credentials", source),
         ("table and columns", table),
