@@ -35,7 +35,7 @@ BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
 export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
-.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-split bench-wide bench-noop emulator clean clean-venv lock \
+.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-split bench-wide bench-container bench-noop emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -130,6 +130,9 @@ bench-split: $(STAMP) ## Time and peak memory of the train/test split at 10M row
 
 bench-wide: $(STAMP) ## Time, memory and report size of the report on 30- and 300-feature tables against penguins
 	@$(BIN)/python benchmarks/wide.py
+
+bench-container: $(STAMP) ## Twin image: build and rebuild time, size, each docker-* target against make report (podman, root)
+	@$(BIN)/python benchmarks/container.py $(if $(WARM),--warm,)
 
 bench-noop: $(STAMP) ## Time and memory of a no-op make report with a 1 GiB local table, against a small one
 	@$(BIN)/python benchmarks/noop.py
