@@ -3,12 +3,13 @@
 # mounts Application Default Credentials read-only at run time.
 
 # Two bases, one Dockerfile. The real image: micromamba 2.3.3 on Debian 12 slim, pinned by
-# digest (a tag can move; a digest cannot), with environment.yml solved from conda-forge.
+# digest (a tag can move; a digest cannot) and named in full (podman has no default registry),
+# with environment.yml solved from conda-forge.
 # The twin (make docker-build-twin), for machines with no registry or conda channel: a Debian 12
 # base made by docker/twin-base.sh with the Python environment.yml pins, laid out like the
 # micromamba base, and requirements.txt installed by pip into /opt/conda. Only the
 # environment's RUN differs; every line after it is the same for both.
-ARG BASE_IMAGE=mambaorg/micromamba:2.3.3@sha256:800e7ade3ffe29c9a9ac2026163131495f8197c3852e572c5835beb4e8a33cd6
+ARG BASE_IMAGE=docker.io/mambaorg/micromamba:2.3.3@sha256:800e7ade3ffe29c9a9ac2026163131495f8197c3852e572c5835beb4e8a33cd6
 FROM ${BASE_IMAGE}
 ARG ENV_INSTALL=conda
 

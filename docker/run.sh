@@ -152,7 +152,12 @@ case "${1:-}" in
         build+=(-v "$host_ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
       fi
     fi
-    exec "$ENGINE" "${build[@]}" .
+    if ! "$ENGINE" "${build[@]}" .; then
+      if [[ "$BASE" == real ]]; then
+        echo "error: the real image needs docker.io (its base) and conda-forge (its environment); where they cannot be reached, build the twin: make docker-build-twin" >&2
+      fi
+      exit 2
+    fi
     ;;
   report)
     creds="$(credentials_file)"

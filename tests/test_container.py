@@ -127,7 +127,7 @@ def test_base_image_is_pinned_by_digest(dockerfile):
     (base,) = instructions(dockerfile, "FROM")
     assert base["value"] == "${BASE_IMAGE}", "one stage; the base is a build argument (the twin passes its own)"
     default = next(i["value"] for i in instructions(dockerfile, "ARG") if i["value"].startswith("BASE_IMAGE="))
-    assert re.fullmatch(r"BASE_IMAGE=mambaorg/micromamba:[0-9.]+@sha256:[0-9a-f]{64}", default)
+    assert re.fullmatch(r"BASE_IMAGE=docker.io/mambaorg/micromamba:[0-9.]+@sha256:[0-9a-f]{64}", default)
     args = [i["value"] for i in instructions(dockerfile, "ARG")]
     assert "ENV_INSTALL=conda" in args, "the real image's environment comes from conda-forge unless told otherwise"
 
@@ -228,6 +228,8 @@ def test_build_context_leaves_out_credentials_and_generated_files(tmp_path):
         ".venv/bin/python",
         ".git/HEAD",
         "src/bqlab/__pycache__/data.cpython-311.pyc",
+        ".mypy_cache/3.11/bqlab/data.data.json",
+        ".ruff_cache/0.1/123",
     ]
     kept = ["Dockerfile", "src/bqlab/sources/base.py", "params/common.yaml", "notebooks/01-eda.ipynb", "docker/run.sh"]
     for name in planted + kept:

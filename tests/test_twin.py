@@ -10,6 +10,7 @@ image is driven in Chromium by tests/test_lab_browser.py and checked by tests/te
 import json
 import os
 import re
+import socket
 import subprocess
 import tarfile
 import time
@@ -271,3 +272,15 @@ def test_docker_test_passes_the_fast_suite_inside_the_image(twin_image):
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
+
+
+def test_the_real_build_without_a_registry_says_so_and_points_at_the_twin(twin_image):
+    try:
+        socket.getaddrinfo("registry-1.docker.io", 443)
+        pytest.skip("a registry answers here: make docker-build would build the real image")
+    except OSError:
+        pass
+    done = subprocess.run(["make", "docker-build", "IMAGE=bqlab:real-test"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "the real image needs docker.io (its base) and conda-forge" in done.stderr
+    assert "make docker-build-twin" in done.stderr
