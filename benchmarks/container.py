@@ -6,11 +6,13 @@ the time of each ``make docker-*`` target, against ``make report`` on the host i
 The reports' ``metrics.json`` files are compared, value by value, between the host and the image.
 
 Run as root, with podman and mmdebstrap installed (``.ci/run`` installs them). ``--warm`` keeps
-the twin's base and the cached layers, to time a rebuild only.
+the twin's base and the cached layers, to time a rebuild only; without it the base and the
+benchmark's image are removed first (layers another image shares stay cached).
 """
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -42,11 +44,12 @@ def podman(*args: str) -> str:
 
 
 def base_image() -> str:
-    """The twin base's tag: the Python environment.yml pins."""
+    """The twin base's tag, as docker/run.sh names it: the Python environment.yml pins, the script's hash."""
     python = next(
         line.split("=")[1] for line in (ROOT / "environment.yml").read_text().splitlines() if "python=" in line
     )
-    return f"bqlab-twin-base:{python.strip()}"
+    script = hashlib.sha256((ROOT / "docker/twin-base.sh").read_bytes()).hexdigest()[:8]
+    return f"bqlab-twin-base:{python.strip()}-{script}"
 
 
 def lab_start(work: Path) -> float:
@@ -107,7 +110,6 @@ def main() -> None:
         for image in (IMAGE, base_image()):
             with contextlib.suppress(subprocess.CalledProcessError):
                 podman("rmi", "--force", image)
-        podman("image", "prune", "--force")  # the cached layers of earlier builds
         started = time.perf_counter()
         subprocess.run(["docker/twin-base.sh", "podman", base_image()], cwd=ROOT, env=ENV, check=True)
         figures.append(("make the twin's base (mmdebstrap, import)", f"{time.perf_counter() - started:.1f} s"))

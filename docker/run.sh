@@ -7,7 +7,7 @@
 # Settings (environment): BASE (real or twin), IMAGE, CONTAINER_ENGINE (docker or podman;
 # found when unset), CONTAINER_NAME, RUN_AS (uid:gid, you by default), REPORTS, LAB_PORT,
 # PROFILE, FORCE, QUIET, NO_CACHE, PYTEST_ARGS, GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG,
-# GOOGLE_CLOUD_PROJECT, JUPYTER_TOKEN; with podman, CONTAINERS_CONF (docker/containers.conf when unset).
+# GOOGLE_CLOUD_PROJECT, JUPYTER_TOKEN; with podman, CONTAINERS_CONF (see require_engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +17,6 @@ case "$BASE" in
   twin) IMAGE="${IMAGE:-bqlab:twin}" ;;
   *) echo "error: BASE=$BASE: choose BASE=real (the micromamba image) or BASE=twin (the Debian twin)" >&2; exit 2 ;;
 esac
-# The twin's base holds the Python environment.yml pins, under a tag that names it.
-TWIN_BASE="bqlab-twin-base:$(sed -n 's/^ *- python=\([0-9.]*\)$/\1/p' environment.yml)"
 REPORTS="${REPORTS:-reports}"
 PARAMS="${PARAMS:-params}"
 NOTEBOOKS="${NOTEBOOKS:-notebooks}"
@@ -53,8 +51,7 @@ run_as() {
 
 # The reports folder, created if missing; the container's user must be able to write it.
 reports_dir() {
-  local user uid
-  user="$(run_as)" uid="${user%%:*}"
+  local user="$1" uid="${1%%:*}"
   if [[ -e "$REPORTS" && ! -d "$REPORTS" ]]; then
     fail "REPORTS=$REPORTS is not a folder: remove that file or choose another REPORTS folder"
   fi
@@ -91,10 +88,17 @@ require_engine() {
     fail "CONTAINER_ENGINE=$ENGINE, but $ENGINE is not installed: install it, leave CONTAINER_ENGINE unset to use the engine that is, or run without a container: make report"
   if [[ "$ENGINE" == podman ]]; then
     # The settings podman needs on machines like these, unless you give your own.
-    export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/docker/containers.conf}"
+    # Only where podman's defaults fail (hybrid or v1 cgroups: crun refuses them), and only
+    # unless you give your own file: CONTAINERS_CONF replaces the machine's files for this call.
+    if [[ -z "${CONTAINERS_CONF:-}" && "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]]; then
+      export CONTAINERS_CONF="$PWD/docker/containers.conf"
+    fi
   fi
   local answer
   if ! answer="$("$ENGINE" info 2>&1 >/dev/null)"; then
+    if [[ "$ENGINE" == podman ]]; then
+      fail "podman cannot run here (${answer##*$'\n'}). Check its runtime and settings (this project's are docker/containers.conf: set CONTAINERS_CONF to use them, or your own), or run without a container: make report"
+    fi
     fail "the $ENGINE client is installed but no $ENGINE engine answers (${answer##*$'\n'}). Start it, or run without a container: make report"
   fi
 }
@@ -120,7 +124,7 @@ run_args() {  # the flags every run shares: you as the user, your reports, param
   params="$(folder PARAMS "$PARAMS")"  # an assignment, so that a refusal stops the script
   notebooks="$(folder NOTEBOOKS "$NOTEBOOKS")"
   mkdir -p .cache
-  ARGS=(--rm --user "$(run_as)" -e HOME=/tmp -e "BQLAB_IMAGE=$IMAGE"
+  ARGS=(--rm --user "$RUN_USER" -e HOME=/tmp -e "BQLAB_IMAGE=$IMAGE"
     -v "$reports:$PROJECT_DIR/reports"
     -v "$PWD/.cache:$PROJECT_DIR/.cache"
     -v "$params:$PROJECT_DIR/params:$mode"
@@ -130,6 +134,11 @@ run_args() {  # the flags every run shares: you as the user, your reports, param
   fi
   if [[ -n "${GOOGLE_CLOUD_PROJECT:-}" ]]; then ARGS+=(-e "GOOGLE_CLOUD_PROJECT=$GOOGLE_CLOUD_PROJECT"); fi
   if [[ -n "${CONTAINER_NAME:-}" ]]; then ARGS+=(--name "$CONTAINER_NAME"); fi
+  # Rootless podman maps uids: keep yours, so the files written are yours (not run here: the
+  # tests use rootful podman).
+  if [[ "$ENGINE" == podman && "$(podman info --format '{{.Host.Security.Rootless}}' 2>/dev/null)" == true ]]; then
+    ARGS+=(--userns=keep-id)
+  fi
   # shellcheck disable=SC2207
   ARGS+=($(tty_flags))
 }
@@ -143,6 +152,10 @@ case "${1:-}" in
     if [[ -n "$commit" && -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then commit+="-dirty"; fi
     build=(build --build-arg "VERSION=$version" --build-arg "SOURCE=$source_url" --build-arg "COMMIT=$commit" -t "$IMAGE")
     if [[ "$BASE" == twin ]]; then
+      # The twin's base holds the Python environment.yml pins, under a tag that names it and
+      # the script that makes it: a change to either makes a new base.
+      python="$(sed -n 's/^ *- python=\([0-9.]*\)$/\1/p' environment.yml)"
+      TWIN_BASE="bqlab-twin-base:$python-$(sha256sum docker/twin-base.sh | cut -c1-8)"
       docker/twin-base.sh "$ENGINE" "$TWIN_BASE"
       build+=(--build-arg "BASE_IMAGE=$TWIN_BASE" --build-arg ENV_INSTALL=pip --network host)
       # pip reaches PyPI through whatever proxy this machine trusts: its CA bundle is mounted
@@ -152,16 +165,22 @@ case "${1:-}" in
         build+=(-v "$host_ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
       fi
     fi
+    # podman writes OCI images by default, which drop the base's SHELL (micromamba's activation).
+    if [[ "$ENGINE" == podman ]]; then build+=(--format docker); fi
     if ! "$ENGINE" "${build[@]}" .; then
       if [[ "$BASE" == real ]]; then
-        echo "error: the real image needs docker.io (its base) and conda-forge (its environment); where they cannot be reached, build the twin: make docker-build-twin" >&2
+        echo "error: the image did not build. The real image needs docker.io (its base) and conda-forge (its environment): if the error above is about reaching them, build the twin instead: make docker-build-twin" >&2
       fi
       exit 2
+    fi
+    if [[ "$BASE" == twin ]]; then
+      echo "built $IMAGE: run the targets on it with BASE=twin$([[ $IMAGE != bqlab:twin ]] && echo " IMAGE=$IMAGE") (make docker-report BASE=twin ...)"
     fi
     ;;
   report)
     creds="$(credentials_file)"
-    reports="$(reports_dir)"
+    RUN_USER="$(run_as)"
+    reports="$(reports_dir "$RUN_USER")"
     require_engine
     require_image
     run_args "$reports" "$creds" ro
@@ -170,7 +189,8 @@ case "${1:-}" in
     ;;
   lab)
     creds="$(credentials_file)"
-    reports="$(reports_dir)"
+    RUN_USER="$(run_as)"
+    reports="$(reports_dir "$RUN_USER")"
     require_engine
     require_image
     run_args "$reports" "$creds" rw
@@ -178,7 +198,7 @@ case "${1:-}" in
     echo "JupyterLab: http://127.0.0.1:$LAB_PORT/lab?token=$token  (notebooks/ and params/ are your folders; Ctrl-C stops it)"
     # JupyterLab refuses root unless told: the container runs as root only when you are root.
     allow_root=()
-    if [[ "$(run_as)" == 0:* ]]; then allow_root=(--allow-root); fi
+    if [[ "$RUN_USER" == 0:* ]]; then allow_root=(--allow-root); fi
     exec "$ENGINE" run "${ARGS[@]}" -e "BQLAB_PROFILE=${PROFILE:-}" -p "127.0.0.1:$LAB_PORT:8888" "$IMAGE" \
       jupyter lab "${allow_root[@]}" --ip=0.0.0.0 --port=8888 --no-browser --ServerApp.root_dir="$PROJECT_DIR" \
       --LabApp.default_url=/lab/tree/notebooks --ContentsManager.pre_save_hook=bqlab.lab_save.keep_source_clean \

@@ -5,7 +5,7 @@
 # user mambauser (uid 57439), the environment's prefix /opt/conda on PATH, and an
 # /usr/local/bin/_entrypoint.sh that activates it. The Dockerfile's lines after the
 # environment are then the same for both bases.
-#   docker/twin-base.sh ENGINE IMAGE      (docker/run.sh build-twin calls it on first use)
+#   docker/twin-base.sh ENGINE IMAGE      (make docker-build-twin calls it when IMAGE is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 engine="$1" image="$2"
@@ -26,10 +26,12 @@ have="$("$PYTHON" -c 'import platform; print(platform.python_version())')"
   fail "the twin holds the Python the lock is tested with, $wanted (environment.yml), but $PYTHON is $have: set PYTHON=<a python$wanted>"
 prefix="$("$PYTHON" -c 'import sys; print(sys.base_prefix)')"
 short="${wanted%.*}"
+[[ -f "$prefix/lib/libpython$short.so.1.0" ]] ||
+  fail "$PYTHON ($prefix) is not built as a shared library, which the twin copies: use a Python built with --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared), as Debian's and pyenv's usual builds are"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-echo "Making the twin's base $image: Debian 12 and Python $wanted from $prefix (about a minute, once) ..."
+echo "Making the twin's base $image: Debian 12 and Python $wanted from $prefix (about 30 s, once) ..."
 # The interpreter and its standard library, without this machine's site-packages, the tests
 # and the GUI modules; it links against Debian's libraries, which the list below installs.
 tar -C "$prefix" -cf "$work/python.tar" \
@@ -53,6 +55,7 @@ mmdebstrap --quiet --variant=minbase \
   --customize-hook='chroot "$1" useradd --uid 57439 --gid 57439 --create-home --shell /bin/bash mambauser' \
   --customize-hook='install -d -o 57439 -g 57439 "$1/opt/conda"' \
   --customize-hook="install -m 755 $work/_entrypoint.sh \"\$1/usr/local/bin/_entrypoint.sh\"" \
+  --customize-hook='chroot "$1" python3 -c "import ctypes, bz2, lzma, sqlite3, ssl, uuid, zlib"' \
   --customize-hook='rm -rf "$1/var/cache/apt/"* "$1/var/lib/apt/lists/"*' \
   bookworm "$work/base.tar" \
   "deb http://deb.debian.org/debian bookworm main" \

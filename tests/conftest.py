@@ -110,6 +110,13 @@ def browser():
 # The twin image (docs/container.md): built once per session by `make docker-build-twin` with
 # rootful podman, which .ci/run installs; its layers are cached, so a rebuild takes seconds.
 TWIN_IMAGE = "bqlab:twin-test"
+# make docker-* and podman as the twin tests call them: podman, even where Docker answers, and
+# none of this session's own settings (PYTEST_ARGS would reach the suite inside the image).
+CONTAINER_ENV = {
+    **{k: v for k, v in os.environ.items() if k not in {"PYTEST_ARGS", "IMAGE", "BASE", "REPORTS"}},
+    "CONTAINER_ENGINE": "podman",
+    "CONTAINERS_CONF": str(ROOT / "docker/containers.conf"),
+}
 
 
 def _container_runtime_note() -> str | None:
@@ -132,8 +139,7 @@ def twin_image() -> str:
         if os.environ.get("CI") and os.environ.get("BQLAB_ENV") != "system":
             pytest.fail(note)
         pytest.skip(note)
-    built = subprocess.run(
-        ["make", "docker-build-twin", f"IMAGE={TWIN_IMAGE}"], cwd=ROOT, capture_output=True, text=True, timeout=1500
-    )
+    command = ["make", "docker-build-twin", f"IMAGE={TWIN_IMAGE}"]
+    built = subprocess.run(command, cwd=ROOT, env=CONTAINER_ENV, capture_output=True, text=True, timeout=1500)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     return TWIN_IMAGE

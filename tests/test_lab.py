@@ -18,7 +18,7 @@ import pytest
 
 from bqlab.runner.execution import KERNEL_NAME
 
-from .conftest import ROOT
+from .conftest import CONTAINER_ENV, ROOT
 
 TOKEN = uuid.uuid4().hex
 
@@ -80,16 +80,15 @@ def make_docker_lab(folder, project, image: str, *args: str):
     port, name = _free_port(), f"bqlab-lab-{uuid.uuid4().hex[:8]}"
     folders = [f"PARAMS={project / 'params'}", f"NOTEBOOKS={project / 'notebooks'}", f"REPORTS={project / 'reports'}"]
     command = ["make", "docker-lab", "BASE=twin", f"IMAGE={image}", f"LAB_PORT={port}", *folders, *args]
-    env = {**os.environ, "JUPYTER_TOKEN": TOKEN, "CONTAINER_NAME": name}
+    env = {**CONTAINER_ENV, "JUPYTER_TOKEN": TOKEN, "CONTAINER_NAME": name}
     log = open(folder / "docker-lab.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         _wait_for_lab(port, process, log)
         yield port
     finally:
-        stop = ["podman", "stop", "--time", "20", name]
-        podman_env = {**os.environ, "CONTAINERS_CONF": str(ROOT / "docker/containers.conf")}
-        subprocess.run(stop, env=podman_env, capture_output=True, timeout=60)
+        for stop in (["stop", "--time", "20", name], ["rm", "--force", name]):
+            subprocess.run(["podman", *stop], env=CONTAINER_ENV, capture_output=True, timeout=60)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
