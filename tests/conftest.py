@@ -14,6 +14,8 @@ from bqlab.sources.embedded import LocalSource
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Inside the image (make docker-test) the tests run on its environment.
+IN_IMAGE = os.environ.get("BQLAB_ENV") == "system"
 # The image holds a copy of the project, not a checkout, and no git (as environment.yml has none).
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git, which the image does not hold")
 
@@ -121,7 +123,7 @@ CONTAINER_ENV = {
 
 def _container_runtime_note() -> str | None:
     """Why the twin cannot be built here, or None when it can."""
-    if os.environ.get("BQLAB_ENV") == "system":
+    if IN_IMAGE:
         return "runs on the host: the image does not build itself"
     missing = [tool for tool in ("podman", "mmdebstrap") if not shutil.which(tool)]
     if missing:
@@ -136,7 +138,7 @@ def twin_image() -> str:
     """The twin's tag, built from this checkout (the build output is shown when it fails)."""
     note = _container_runtime_note()
     if note:
-        if os.environ.get("CI") and os.environ.get("BQLAB_ENV") != "system":
+        if os.environ.get("CI") and not IN_IMAGE:
             pytest.fail(note)
         pytest.skip(note)
     command = ["make", "docker-build-twin", f"IMAGE={TWIN_IMAGE}"]

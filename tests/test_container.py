@@ -22,9 +22,8 @@ from packaging.utils import canonicalize_name
 
 from bqlab.runner.execution import KERNEL_NAME
 
-from .conftest import ROOT
+from .conftest import IN_IMAGE, ROOT
 
-IN_IMAGE = os.environ.get("BQLAB_ENV") == "system"
 host_only = pytest.mark.skipif(IN_IMAGE, reason="checks the image from outside: runs on the host")
 
 

@@ -32,11 +32,20 @@ CONTAINER_PATHS = ("/home/mambauser", "/opt/conda", "/run/secrets")
 ADC_IN_CONTAINER = "/run/secrets/google/application_default_credentials.json"
 
 
+def twin_target(target: str, image: str, *args: str) -> list[str]:
+    """The command line of a make docker-* target on the twin ``image``."""
+    return ["make", target, "BASE=twin", f"IMAGE={image}", *args]
+
+
 def make(target: str, image: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
     """Run a make target of the project against ``image``; return the finished process."""
-    command = ["make", target, "BASE=twin", f"IMAGE={image}", *args]
     return subprocess.run(
-        command, cwd=ROOT, env={**CONTAINER_ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout
+        twin_target(target, image, *args),
+        cwd=ROOT,
+        env={**CONTAINER_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -190,9 +199,8 @@ def test_a_reports_folder_another_run_as_user_cannot_write_is_refused_before_the
 
 
 def _start_report(image: str, name: str, reports: Path, *args: str, env: dict[str, str] | None = None):
-    command = ["make", "docker-report", "BASE=twin", f"IMAGE={image}", f"REPORTS={reports}", *args]
     return subprocess.Popen(
-        command,
+        twin_target("docker-report", image, f"REPORTS={reports}", *args),
         cwd=ROOT,
         env={**CONTAINER_ENV, "CONTAINER_NAME": name, **(env or {})},
         stdout=subprocess.PIPE,
