@@ -48,10 +48,19 @@ help: ## List the targets
 ifneq ($(STAMP),)
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
-	@echo "Setting up $(VENV) with the locked versions in requirements-dev.txt (first run only, about 2 minutes) ..."
+	@echo "Setting up $(VENV) with the locked versions in requirements-dev.txt (first run only, seconds with uv) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# uv installs the lock in seconds; uv itself comes from the same lock, hashes and all (its
+	@# block of requirements-dev.txt), installed by pip. Where uv cannot run, pip does it all.
+	@awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt > $(VENV)/uv-requirement.txt
+	@if [ -z "$(filter 1 yes true,$(NO_UV))" ] && \
+	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(VENV)/uv-requirement.txt && \
+	    $(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.txt && \
+	    $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . ; then :; else \
+	  echo "uv was not usable here: installing with pip instead (about 2 minutes) ..."; \
+	  $(BIN)/python -m ensurepip --upgrade >/dev/null 2>&1 || true; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt && \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . ; fi
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@$(MAKE) setup-git
 	@touch $@
@@ -101,7 +110,8 @@ emulator: ## Install the local BigQuery emulator the tests use (Python 3.13; ski
 		[ -z "$${CI:-}" ] || exit 1; exit 0; fi; \
 	echo "Setting up the BigQuery emulator in $(EMULATOR_VENV) (first run only) ..."; \
 	$(PYTHON_EMULATOR) -m venv $(EMULATOR_VENV) && \
-	$(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/emulator-requirements.txt && \
+	{ { [ -x $(BIN)/uv ] && $(BIN)/uv pip install --quiet --python $(EMULATOR_VENV)/bin/python -r tests/emulator-requirements.txt; } || \
+	  $(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/emulator-requirements.txt; } && \
 	mkdir -p $(EMULATOR_VENV)/home && HOME=$(CURDIR)/$(EMULATOR_VENV)/home $(EMULATOR_VENV)/bin/python -c \
 		"from duckdb_extensions import extension_importer as e; [e.import_extension(n) for n in ('ducklake', 'icu', 'spatial')]" && \
 	touch $(EMULATOR_VENV)/.installed

@@ -53,7 +53,9 @@ def test_wrong_type_names_file_and_key(project):
 def test_unknown_model_lists_the_choices(project):
     write_yaml(project / "params/02-train.yaml", "model: xgboost\n")
     with pytest.raises(
-        ParamsError, match=r"key 'model'.*'logistic_regression', 'ridge', 'random_forest' or 'gradient_boosting'"
+        ParamsError,
+        match=r"key 'model': unknown model 'xgboost': use one of auto, logistic_regression, ridge, random_forest, "
+        "gradient_boosting, hist_gradient_boosting",
     ):
         load_params(project / "params")
 
@@ -185,7 +187,7 @@ def test_a_profile_merges_nested_keys_one_by_one(project):
 
 def test_the_ci_profile_keeps_the_hyperparameters_it_does_not_name():
     ci = load_params(ROOT / "params", "ci")
-    assert ci.stages["train"].hyperparameters == {"n_estimators": 30, "min_samples_leaf": 2}
+    assert ci.stages["train"].settings_for("random_forest") == {"n_estimators": 30, "min_samples_leaf": 2}
 
 
 def test_a_nested_value_in_a_profile_is_blamed_on_the_profile(project):

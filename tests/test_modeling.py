@@ -7,7 +7,8 @@ from sklearn.base import is_regressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from bqlab.analysis import estimators, modeling
+from bqlab import models
+from bqlab.analysis import modeling
 from bqlab.errors import PipelineError
 
 
@@ -19,7 +20,7 @@ def xy():
     return x, y
 
 
-@pytest.mark.parametrize("model", sorted(modeling.MODELS["classification"]))
+@pytest.mark.parametrize("model", models.task_models("classification"))
 def test_every_classifier_builds_fits_and_is_seeded(model, xy):
     x, y = xy
     pipeline = modeling.build_pipeline(model, {}, 5, ["num"], ["cat"]).fit(x, y)
@@ -29,7 +30,7 @@ def test_every_classifier_builds_fits_and_is_seeded(model, xy):
         assert estimator.random_state == 5
 
 
-@pytest.mark.parametrize("model", sorted(modeling.MODELS["regression"]))
+@pytest.mark.parametrize("model", models.task_models("regression"))
 def test_every_regressor_builds_fits_and_is_seeded(model, xy):
     x, _ = xy
     y = 2.0 * x["num"] + (x["cat"] == "u") * 1.5
@@ -42,18 +43,18 @@ def test_every_regressor_builds_fits_and_is_seeded(model, xy):
 
 
 def test_a_model_of_the_other_task_is_refused_with_the_choices():
-    assert estimators.model_problem("logistic_regression", "regression") == (
+    assert models.model_problem("logistic_regression", "regression") == (
         "model 'logistic_regression' is for classification, and the task is regression: "
-        "use one of ridge, random_forest, gradient_boosting"
+        "use one of ridge, random_forest, gradient_boosting, hist_gradient_boosting or auto"
     )
-    assert estimators.model_problem("ridge", "auto") is None
-    assert estimators.model_problem("random_forest", "regression") is None
+    assert models.model_problem("ridge", "auto") is None
+    assert models.model_problem("random_forest", "regression") is None
 
 
 def test_hyperparameters_are_checked_against_the_tasks_estimator():
-    assert "class_weight" in estimators.hyperparameter_names("random_forest", "classification")
-    assert "class_weight" not in estimators.hyperparameter_names("random_forest", "regression")
-    assert "class_weight" in estimators.hyperparameter_names("random_forest", "auto")
+    assert "class_weight" in models.hyperparameter_names("random_forest", "classification")
+    assert "class_weight" not in models.hyperparameter_names("random_forest", "regression")
+    assert "class_weight" in models.hyperparameter_names("random_forest", "auto")
 
 
 def test_hyperparameters_reach_the_estimator():
@@ -62,7 +63,7 @@ def test_hyperparameters_reach_the_estimator():
 
 
 def test_hyperparameter_names_exclude_the_seed():
-    names = estimators.hyperparameter_names("logistic_regression")
+    names = models.hyperparameter_names("logistic_regression")
     assert "C" in names and "max_iter" in names and "random_state" not in names
 
 
@@ -97,7 +98,7 @@ def test_save_and_load_round_trip_predicts_the_same(tmp_path, xy):
 def test_load_refuses_types_outside_sklearn_and_numpy(tmp_path, xy):
     x, y = xy
     pipeline = make_pipeline(
-        FunctionTransformer(operator.neg), modeling.MODELS["classification"]["logistic_regression"]()
+        FunctionTransformer(operator.neg), models.estimator_class("classification", "logistic_regression")()
     )
     pipeline.fit(x[["num"]], y)
     path = modeling.save_model(pipeline, tmp_path / "model.skops")
@@ -134,5 +135,6 @@ def test_params_are_validated_without_importing_scikit_learn_or_pandas(tmp_path)
 def test_the_cached_arguments_are_the_estimators_own(task):
     import inspect
 
-    for model, cls in modeling.MODELS[task].items():
-        assert estimators.hyperparameter_names(model, task) == set(inspect.signature(cls).parameters) - {"random_state"}
+    for model in models.task_models(task):
+        cls = models.estimator_class(task, model)
+        assert models.hyperparameter_names(model, task) == set(inspect.signature(cls).parameters) - {"random_state"}

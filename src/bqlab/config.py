@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bqlab.analysis.estimators import hyperparameter_names, model_problem
+from bqlab import models
 from bqlab.errors import BqlabError, ParamsError, PipelineError
 from bqlab.project import find_root, root_of, shown
 from bqlab.sources.identifiers import validate_column, validate_table_id
@@ -46,7 +46,6 @@ def _billing_project(value: str) -> str:
 
 
 BillingProject = Annotated[str, AfterValidator(_billing_project)]
-ModelName = Literal["logistic_regression", "ridge", "random_forest", "gradient_boosting"]
 Task = Literal["auto", "classification", "regression"]
 # Types a column can be cast to from YAML (``column_types``), in SQL (``bqlab.sources.views``).
 CastType = Literal["STRING", "INT64", "FLOAT64", "BOOL"]
@@ -174,7 +173,7 @@ class EdaParams(CommonParams):
 class TrainParams(CommonParams):
     """Training notebook (``params/02-train.yaml``)."""
 
-    model: ModelName = "random_forest"
+    model: str = models.AUTO  # a name in the model registry (bqlab.models), or auto
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     cv_folds: int = Field(default=5, ge=2, le=20)
 
@@ -182,7 +181,7 @@ class TrainParams(CommonParams):
     @classmethod
     def _model_fits_the_task(cls, value: str, info) -> str:
 
-        problem = model_problem(value, info.data.get("task", "auto"))
+        problem = models.model_problem(value, info.data.get("task", "auto"))
         if problem:
             raise ValueError(problem)
         return value
@@ -194,11 +193,22 @@ class TrainParams(CommonParams):
         model = info.data.get("model")
         if model is None:
             return value
-        valid = hyperparameter_names(model, info.data.get("task", "auto"))
-        for key in value:
-            if key not in valid:
-                raise ValueError(f"unknown hyperparameter {key!r} for model {model!r}{_did_you_mean(key, valid)}")
+        if value and not models.per_model(value) and model == models.AUTO:
+            example = f"{{{models.AUTO_SMALL}: {{{next(iter(value))}: ...}}}}"
+            raise ValueError(
+                f"with model: auto, give hyperparameters per model ({example}): auto may train "
+                f"{' or '.join(models.candidates(model))}, which take different settings; or name the model"
+            )
+        for name in list(value) if models.per_model(value) else [model]:
+            valid = models.hyperparameter_names(name, info.data.get("task", "auto"))
+            for key in models.settings_of(name, value):
+                if key not in valid:
+                    raise ValueError(f"unknown hyperparameter {key!r} for model {name!r}{_did_you_mean(key, valid)}")
         return value
+
+    def settings_for(self, model: str) -> dict[str, Any]:
+        """The hyperparameters params give ``model`` (the model trained: auto resolved)."""
+        return models.settings_of(model, self.hyperparameters)
 
 
 class EvaluateParams(CommonParams):
@@ -206,6 +216,7 @@ class EvaluateParams(CommonParams):
 
     slice_columns: Literal["auto"] | list[ColumnName] = "auto"
     permutation_repeats: int = Field(default=10, gt=0)
+    permutation_rows: int = Field(default=5000, gt=0)
 
     @property
     def columns(self) -> list[str]:
@@ -399,8 +410,11 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
                 own = set(params_model(section).model_fields) - common_keys
                 _check_keys(values, own, f"{path} [{section}]")
                 base = layers[section]
-                if "model" in values and values["model"] != base.get("model"):
-                    # Another model: the base file's hyperparameters were written for the old one.
+                flat = not models.per_model(base.get("hyperparameters") or {})
+                reshaped = "hyperparameters" in values and flat == models.per_model(values["hyperparameters"] or {})
+                if ("model" in values and values["model"] != base.get("model") and flat) or reshaped:
+                    # Another model, or settings given per model over flat ones (or the other way
+                    # round): the base file's hyperparameters were written for something else.
                     base = {k: v for k, v in base.items() if k != "hyperparameters"}
                     base["hyperparameters"] = {}
                 layers[section] = _merge(base, values, origin, (section,), path)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bqlab import models
 from bqlab.analysis.aggregates import MISSING_CLASS, class_counts
-from bqlab.analysis.estimators import hyperparameter_names, model_problem
 from bqlab.analysis.queries import GROUP_TYPES, column_profile
 from bqlab.analysis.targets import check_classes_before_split, resolve_task
 from bqlab.errors import DataError, ParamsError
@@ -111,15 +111,16 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
         raise DataError(f"{where(first_stage, 'task')}: {err}") from None
     train = stages.get("train")
     if train is not None:
-        problem = model_problem(train.model, task.name)
+        problem = models.model_problem(train.model, task.name)
         if problem:
             raise ParamsError(f"{where('train', 'model')}: key 'model': {problem} ({task.reason})")
-        unknown = sorted(set(train.hyperparameters) - hyperparameter_names(train.model, task.name))
-        if unknown:
-            raise ParamsError(
-                f"{where('train', 'hyperparameters')}: key 'hyperparameters': {unknown} do not apply to "
-                f"{train.model} for {task.name}: remove them"
-            )
+        for model in models.candidates(train.model):
+            unknown = sorted(set(train.settings_for(model)) - models.hyperparameter_names(model, task.name))
+            if unknown:
+                raise ParamsError(
+                    f"{where('train', 'hyperparameters')}: key 'hyperparameters': {unknown} do not apply to "
+                    f"{model} for {task.name}: remove them"
+                )
         if not task.is_regression:
             balance = class_counts(engine, view, common.label)
             placeholders = {MISSING_CLASS, *common.missing_values}

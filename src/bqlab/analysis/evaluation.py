@@ -150,18 +150,32 @@ IMPORTANCE_SCORING = {"classification": ("f1_macro", "macro F1"), "regression": 
 
 
 def importance_table(
-    pipeline: Pipeline, x: pd.DataFrame, y: pd.Series, repeats: int, seed: int, task: str = "classification"
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    y: pd.Series,
+    repeats: int,
+    seed: int,
+    task: str = "classification",
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """Return how much worse the model scores when each feature is shuffled (mean and spread).
 
-    Macro F1 drops for classes; RMSE rises for a number (both shown as a positive loss).
+    Macro F1 drops for classes; RMSE rises for a number (both shown as a positive loss). With
+    ``max_rows`` (params: ``permutation_rows``) each repeat scores a random draw of that many
+    held-out rows, so the cost stays bounded on a large test side; ``attrs["rows"]`` and
+    ``attrs["of"]`` say how many rows of how many each repeat used.
     """
     scoring = IMPORTANCE_SCORING[task][0]
-    result = permutation_importance(pipeline, x, y, n_repeats=repeats, random_state=seed, scoring=scoring)
+    rows = len(x) if max_rows is None else min(len(x), max_rows)
+    result = permutation_importance(
+        pipeline, x, y, n_repeats=repeats, random_state=seed, scoring=scoring, max_samples=max(rows, 1)
+    )
     table = pd.DataFrame(
         {"feature": x.columns, "importance_mean": result.importances_mean, "importance_std": result.importances_std}
     )
-    return table.sort_values("importance_mean", ascending=False).round(4).reset_index(drop=True)
+    table = table.sort_values("importance_mean", ascending=False).round(4).reset_index(drop=True)
+    table.attrs.update(rows=rows, of=len(x))
+    return table
 
 
 def read_metrics(path: str | Path) -> dict[str, Any]:

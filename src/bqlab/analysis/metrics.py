@@ -70,6 +70,7 @@ class TrainMetrics(_Metrics):
     model_config = ConfigDict(extra="allow")
 
     model: str
+    model_reason: str | None = None
     train_rows: int
     test_rows: int
 

@@ -1,7 +1,7 @@
 """Models named in params: build, cross-validate, save and load (skops, never pickle).
 
-Which models exist and which settings they take is ``bqlab.analysis.estimators``, which params
-validation reads without importing scikit-learn.
+Which models exist and which settings they take is the model registry, ``bqlab.models``, which
+params validation reads without importing scikit-learn.
 """
 
 import json
@@ -16,15 +16,12 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from bqlab.analysis.estimators import ESTIMATORS, estimator_class
+from bqlab import models
 from bqlab.analysis.features import build_preprocessor
 from bqlab.errors import PipelineError
 from bqlab.stages import MODEL_PARAMS_FILE
 
-# The estimators of each task, by the names params use (named in bqlab.analysis.estimators).
-MODELS: dict[str, dict[str, type[BaseEstimator]]] = {
-    task: {model: estimator_class(task, model) for model in models} for task, models in ESTIMATORS.items()
-}
+choose_model = models.choose  # the model a run trains: the one params name, or auto's pick for the rows
 
 # Types a saved model may contain; anything else in a file is refused on load.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.")
@@ -39,7 +36,7 @@ def build_pipeline(
     task: str = "classification",
 ) -> Pipeline:
     """Return the unfitted pipeline: preprocessing, then the task's model seeded from params."""
-    estimator = MODELS[task][model](**hyperparameters)
+    estimator = models.estimator_class(task, str(model))(**hyperparameters)
     if "random_state" in estimator.get_params():
         estimator.set_params(random_state=seed)
     return Pipeline([("preprocess", build_preprocessor(numeric, categorical)), ("model", estimator)])
@@ -154,6 +151,8 @@ def _learned_by_model(model: BaseEstimator, names: Sequence[str]) -> str:
     if hasattr(model, "estimators_") and hasattr(model, "n_estimators") and not hasattr(model, "n_estimators_"):
         depths = [tree.get_depth() for tree in model.estimators_]
         return f"{len(depths)} trees, {min(depths)} to {max(depths)} levels deep"
+    if hasattr(model, "n_iter_"):  # histogram boosting: its iterations, fewer when it stopped early
+        return f"{model.n_iter_} boosting iterations"
     if hasattr(model, "n_estimators_"):
         return f"{model.n_estimators_} boosting stages"
     if hasattr(model, "coef_"):
@@ -192,8 +191,8 @@ def describe(pipeline: Pipeline) -> pd.DataFrame:
             learned = "; ".join(f"{c}: {_short_list(v, 5)}" for c, v in zip(categorical, categories, strict=True))
             what += f"; values learned: {learned}; a value not seen in training counts as none of them"
         rows.append(("categorical features", f"{len(categorical)}: {_short_list(categorical)}", what))
-    name = next((k for task in MODELS.values() for k, v in task.items() if isinstance(model, v)), type(model).__name__)
-    what = f"{name.replace('_', ' ')} ({_settings(model)})"
+    known = {models.estimator_class(t, m.name): m.name for m in models.MODELS.values() for t in m.classes}
+    what = f"{models.words(known.get(type(model), type(model).__name__))} ({_settings(model)})"
     if fitted:
         encoded = list(preprocess.get_feature_names_out())
         what += f"; learned: {_learned_by_model(model, encoded)}"

@@ -356,7 +356,11 @@ def importance_bars(importance: pd.DataFrame, score: str = "macro F1") -> Figure
     ax.invert_yaxis()
     change = "rise in" if score == "RMSE" else "drop in"
     shown = f", the {len(importance)} most important of {total} features" if total > len(importance) else ""
-    ax.set(title=f"Permutation importance ({change} {score}{shown})", xlabel=f"{change} {score}", ylabel="feature")
+    rows, of = importance.attrs.get("rows"), importance.attrs.get("of")
+    drawn = f"\neach shuffle scored on {rows:,} of the {of:,} held-out rows, drawn at random" if rows != of else ""
+    ax.set(
+        title=f"Permutation importance ({change} {score}{shown}){drawn}", xlabel=f"{change} {score}", ylabel="feature"
+    )
     return fig
 
 

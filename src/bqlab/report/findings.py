@@ -8,17 +8,10 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
+from bqlab import models
 from bqlab.analysis.numbers import metric_text, plus_minus, readable
 from bqlab.analysis.result_check import beats_baseline
 from bqlab.stages import STAGES
-
-MODEL_NAMES = {
-    "logistic_regression": "logistic regression",
-    "ridge": "ridge regression (linear)",
-    "random_forest": "random forest",
-    "gradient_boosting": "gradient boosting",
-}
-
 
 SUMMARY_PAIRS = 3  # strongly correlated pairs named in the summary; the rest are in the section
 
@@ -108,10 +101,11 @@ def _eda(m: Mapping[str, Any]) -> list[str]:
 
 
 def _train(m: Mapping[str, Any]) -> list[str]:
-    model = MODEL_NAMES.get(m["model"], m["model"])
+    reason = f" ({escape(m['model_reason'])})" if m.get("model_reason") else ""
     lines = [
         *_task(m),
-        f"Model: {escape(model)}, trained on {m['train_rows']:,} rows; {m['test_rows']:,} rows are held out.",
+        f"Model: {escape(models.words(m['model']))}{reason}, trained on {m['train_rows']:,} rows; "
+        f"{m['test_rows']:,} rows are held out.",
     ]
     if m.get("task") == "regression":
         return [

@@ -101,3 +101,57 @@ def wide_table(rows: int = 2000, columns: int = 300, seed: int = 3) -> pd.DataFr
     first, second = ("f007", "f123") if columns > 123 else (names[-2], names[-1])
     frame["target"] = np.where(frame[first] + frame[second] > 0, "high", "low")
     return frame
+
+
+GEM_CUTS = ["Fair", "Good", "Very Good", "Premium", "Ideal"]
+GEM_COLORS = ["J", "I", "H", "G", "F", "E", "D"]
+GEM_CLARITIES = ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"]
+
+
+def gem_table(rows: int = 54_000, seed: int = 5) -> pd.DataFrame:
+    """A mid-size table shaped like the public diamonds table: 9 features, 3 of them categorical.
+
+    ``carat``, ``cut``, ``color``, ``clarity``, ``depth``, ``table``, ``x``, ``y``, ``z`` and
+    ``price`` (dollars, the regression label: it grows with carat to the power 1.7 and with
+    better cut, color and clarity, times noise). ``cut`` also shapes ``depth`` and ``table``, so
+    it can serve as the label of a five-class classification on the other columns. About 1 in
+    200 values of ``depth`` and ``table`` is missing. For tests and benchmarks of mid-size tables.
+    """
+    if rows < 1:
+        raise DataError(f"rows={rows}: a table needs at least one row")
+    rng = np.random.default_rng(seed)
+    carat = np.round(np.clip(rng.lognormal(-0.45, 0.55, rows), 0.2, 3.5), 2)
+    cut = rng.choice(len(GEM_CUTS), size=rows, p=[0.03, 0.09, 0.22, 0.26, 0.40])
+    color = rng.choice(len(GEM_COLORS), size=rows, p=[0.05, 0.10, 0.15, 0.21, 0.18, 0.18, 0.13])
+    clarity = rng.choice(len(GEM_CLARITIES), size=rows, p=[0.01, 0.17, 0.24, 0.23, 0.15, 0.09, 0.07, 0.04])
+    depth = (
+        np.array([64.0, 62.5, 61.8, 61.3, 61.7])[cut]
+        + rng.normal(0, 1, rows) * np.array([1.6, 1.3, 1.0, 0.9, 0.6])[cut]
+    )
+    depth = np.round(depth, 1)
+    table = (
+        np.array([59.0, 58.7, 58.0, 58.7, 56.0])[cut]
+        + rng.normal(0, 1, rows) * np.array([3.0, 2.6, 2.1, 1.4, 1.2])[cut]
+    )
+    size = 6.45 * carat ** (1 / 3) * (61.7 / depth) ** (1 / 3)
+    x = np.round(size + rng.normal(0, 0.03, rows), 2)
+    y = np.round(size * rng.normal(1.0, 0.01, rows), 2)
+    z = np.round(size * depth / 100 + rng.normal(0, 0.03, rows), 2)
+    log_price = 8.4 + 1.7 * np.log(carat) + 0.05 * cut + 0.07 * color + 0.1 * clarity + rng.normal(0, 0.12, rows)
+    frame = pd.DataFrame(
+        {
+            "carat": carat,
+            "cut": np.asarray(GEM_CUTS, dtype=object)[cut],
+            "color": np.asarray(GEM_COLORS, dtype=object)[color],
+            "clarity": np.asarray(GEM_CLARITIES, dtype=object)[clarity],
+            "depth": depth,
+            "table": np.round(table, 0),
+            "x": x,
+            "y": y,
+            "z": z,
+            "price": np.round(np.exp(log_price)).astype("int64"),
+        }
+    )
+    for column in ("depth", "table"):
+        frame.loc[rng.random(rows) < 0.005, column] = np.nan
+    return frame
