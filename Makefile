@@ -35,7 +35,7 @@ BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
 export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
-.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-split bench-wide bench-container bench-noop emulator clean clean-venv lock \
+.PHONY: help setup setup-git report check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -134,6 +134,9 @@ bench: $(STAMP) ## Benchmark the runner against the naive chain and the bare com
 
 bench-scale: $(STAMP) ## Time and peak memory of the report at 344 rows, 1M and 10M synthetic rows (several minutes)
 	@$(BIN)/python benchmarks/scale.py $(if $(ROWS),--rows $(ROWS),)
+
+bench-rows: $(STAMP) ## Time, memory, run size and score of the report at 5k, 54k, 100k and 1M generated rows, and under the former defaults (LABEL=cut: classes)
+	@$(BIN)/python benchmarks/rows.py $(if $(ROWS),--rows $(ROWS),) $(if $(LABEL),--label $(LABEL),)
 
 bench-split: $(STAMP) ## Time and peak memory of the train/test split at 10M rows against the former hash split
 	@$(BIN)/python benchmarks/split.py $(if $(ROWS),--rows $(ROWS),)

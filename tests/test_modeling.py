@@ -138,3 +138,21 @@ def test_the_cached_arguments_are_the_estimators_own(task):
     for model in models.task_models(task):
         cls = models.estimator_class(task, model)
         assert models.hyperparameter_names(model, task) == set(inspect.signature(cls).parameters) - {"random_state"}
+
+
+def test_the_same_model_trained_twice_is_the_same_file_and_compressed(tmp_path, xy):
+    import skops.io as sio
+
+    x, y = xy
+    paths = [
+        modeling.save_model(
+            modeling.build_pipeline("random_forest", {"n_estimators": 20}, 3, ["num"], ["cat"]).fit(x, y),
+            tmp_path / f"{i}" / "model.skops",
+        )
+        for i in range(2)
+    ]
+    first, second = (p.read_bytes() for p in paths)
+    assert first == second, "skops names entries by memory address and dates them: both are made fixed"
+    fitted = modeling.load_model(paths[0])
+    assert (fitted.predict(x) == modeling.load_model(paths[1]).predict(x)).all()
+    assert len(first) < len(sio.dumps(fitted)) / 2, "deflated"

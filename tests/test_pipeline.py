@@ -203,7 +203,7 @@ def test_ctrl_c_discards_the_unfinished_run_and_keeps_the_rest(project, capsys, 
     monkeypatch.setattr("bqlab.runner.pipeline.execute_notebook", interrupted)
     assert _run(project, "report") == 130
     assert "interrupted" in capsys.readouterr().err
-    assert sorted(p.name for p in (project / "reports" / "runs").iterdir()) == [earlier.name]
+    assert sorted(p.name for p in (project / "reports" / "runs").glob("[!.]*")) == [earlier.name]
     assert (earlier / "run.json").read_text() == '{"run_id": "20200101T000000Z-abcdef", "stages": []}'
 
 
@@ -303,9 +303,12 @@ def test_findings_lead_with_results_and_show_only_tables_sentences_and_figures(f
 @pytest.mark.slow
 def test_a_second_run_is_compared_with_the_first_and_any_two_runs_on_demand(compared, capsys):
     project, first_run, second, out = compared
-    assert f"compared with run {first_run.name}:" in out and "param hyperparameters.min_samples_leaf: 2 → 9" in out
+    assert (
+        f"compared with run {first_run.name}:" in out
+        and "param hyperparameters.random_forest.min_samples_leaf: 2 → 9" in out
+    )
     page = (second / "compare.html").read_text(encoding="utf-8")
-    assert "<code>hyperparameters.min_samples_leaf</code></td><td>2</td><td>9</td>" in page
+    assert "<code>hyperparameters.random_forest.min_samples_leaf</code></td><td>2</td><td>9</td>" in page
     assert page.count("data:image/png;base64,") >= 5 and "4 figures the same in both runs" in page, "eda figures once"
     assert not re.search(r'(src|href)="(https?:)?//', page)
     index = (project / "reports/index.html").read_text(encoding="utf-8")

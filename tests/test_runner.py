@@ -64,12 +64,12 @@ def test_reuse_noop_corrupt_record_and_force(tmp_path, capsys):
     index = (project / "reports/index.html").read_text()
     assert 'class="reused">reused' in index and f"from {first.name}" in index
 
-    runs_before = sorted(p.name for p in (project / "reports/runs").iterdir())
+    runs_before = sorted(p.name for p in (project / "reports/runs").glob("[!.]*"))
     started = time.monotonic()
     assert _run(project, "report") == 0
     assert "up to date: nothing changed since run " + second.name in capsys.readouterr().out
     assert time.monotonic() - started < 5
-    assert sorted(p.name for p in (project / "reports/runs").iterdir()) == runs_before, "a no-op writes no run"
+    assert sorted(p.name for p in (project / "reports/runs").glob("[!.]*")) == runs_before, "a no-op writes no run"
 
     write_yaml(project / "params/03-evaluate.yaml", "slice_columns: []\npermutation_repeats: 3\n")
     assert _run(project, "report") == 0
@@ -84,9 +84,20 @@ def test_reuse_noop_corrupt_record_and_force(tmp_path, capsys):
     _, record = _latest(project)
     assert _statuses(record) == ["reused", "reused", "ok"]
 
+    before, _ = _latest(project)
     assert _run(project, "report", "--force", "--quiet") == 0
-    _, record = _latest(project)
+    forced, record = _latest(project)
     assert _statuses(record) == ["ok", "ok", "ok"], "FORCE re-runs every stage"
+    figure = sorted((before / "figures").rglob("*.png"), key=lambda p: -p.stat().st_size)[0]  # the largest
+    again = forced / figure.relative_to(before)
+    assert again.read_bytes() == figure.read_bytes() and again.stat().st_ino == figure.stat().st_ino, (
+        "an output identical to an earlier run's is one file on disk"
+    )
+    assert 0 < record["new_bytes"] < record["size_bytes"]
+    assert (
+        f"{record['size_bytes'] / 1e6:.1f} MB, {record['new_bytes'] / 1e6:.1f} MB new"
+        in (project / "reports/index.html").read_text()
+    )
 
 
 def _with_cell(project, stem, source, position=2):
@@ -161,8 +172,10 @@ def test_old_runs_beyond_keep_runs_are_removed_but_never_one_a_kept_run_reuses(t
     capsys.readouterr()
     assert _run(project, "report", "--force") == 0
     third, _ = _latest(project)
-    assert "removed 2 old run(s) beyond keep_runs=1" in capsys.readouterr().out
-    assert sorted(p.name for p in (project / "reports/runs").iterdir()) == [third.name]
+    assert "removed 2 old run(s) beyond keep_runs=1 or keep_bytes=1.0GB" in capsys.readouterr().out
+    assert sorted(p.name for p in (project / "reports/runs").glob("[!.]*")) == [third.name]
     assert first.name not in (project / "reports/index.html").read_text()
     assert _run(project, "prune") == 0
-    assert "removed 0 run(s) beyond keep_runs=1 (0.0 MB freed)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"  {third.name}  " in out and out.rstrip().splitlines()[-2].endswith("  latest")
+    assert "removed 0 run(s) beyond keep_runs=1 or keep_bytes=1.0GB (0.0 MB freed); 1 run(s) kept" in out

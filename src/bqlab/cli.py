@@ -115,22 +115,34 @@ def _prune(args) -> int:
     # (about 70 ms) and the runs (about 18 ms) would triple `bqlab --version`
     from bqlab.config import load_params
     from bqlab.report.render import write_index
-    from bqlab.runner.runs import ReportsLock, load_runs, remove_runs, runs_to_prune
+    from bqlab.runner import blobs
+    from bqlab.runner.runs import ReportsLock, latest_run, load_runs, remove_runs, runs_to_prune
 
-    keep = load_params(args.params_dir, args.profile).runner.keep_runs
+    runner = load_params(args.params_dir, args.profile).runner
+    keep, keep_bytes = runner.keep_runs, int(runner.keep_bytes)
     if not (args.reports_dir / "runs").is_dir():
         print(f"nothing to prune: no runs in {args.reports_dir}")
         return 0
     with ReportsLock(args.reports_dir):
-        removed = runs_to_prune(args.reports_dir, keep)
+        runs = [run["run_id"] for run in load_runs(args.reports_dir, warn=False)]
+        sizes = blobs.sizes(blobs.run_files(args.reports_dir, runs))
+        removed = runs_to_prune(args.reports_dir, keep, keep_bytes=keep_bytes)
+        latest = latest_run(args.reports_dir)
+        print("runs, newest first: size (own: what removing it frees)")
+        for run_id in runs:
+            mark = "  removed" if run_id in removed else "  latest" if run_id == latest else ""
+            size = sizes[run_id]
+            print(f"  {run_id}  {blobs.megabytes(size.bytes):>10} (own {blobs.megabytes(size.own)}){mark}")
         freed = 0
         if removed:
             write_index(args.reports_dir, load_runs(args.reports_dir, warn=False), removed)  # first: no dead link
             freed = remove_runs(args.reports_dir, removed)
-    names = ", ".join(removed)
+        left = [r for r in runs if r not in removed]
+        on_disk = blobs.total_bytes(blobs.run_files(args.reports_dir, left))
+    limit, freed_text = runner.keep_bytes.human_readable(decimal=True), blobs.megabytes(freed)
     print(
-        f"removed {len(removed)} run(s) beyond keep_runs={keep} ({freed / 1024**2:.1f} MB freed)"
-        f"{': ' + names if names else ''}"
+        f"removed {len(removed)} run(s) beyond keep_runs={keep} or keep_bytes={limit} ({freed_text} freed); "
+        f"{len(left)} run(s) kept, {blobs.megabytes(on_disk)} on disk"
     )
     return 0
 

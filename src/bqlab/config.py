@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bqlab import models
 from bqlab.errors import BqlabError, ParamsError, PipelineError
@@ -234,6 +243,7 @@ class RunnerParams(BaseModel):
     notebook_timeout_seconds: int = Field(default=1800, gt=0)
     parallel_notebooks: int = Field(default=2, ge=1, le=4)
     keep_runs: int = Field(default=20, ge=1)
+    keep_bytes: ByteSize = Field(default=ByteSize(10**9), gt=0)  # "1GB", "500MB", "2GiB" or a number of bytes
 
 
 def params_model(stage: str) -> type[CommonParams]:

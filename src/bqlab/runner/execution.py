@@ -193,6 +193,22 @@ def warm_modules(notebooks_dir: Path) -> list[str]:
     return sorted(modules)
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def thread_limits(parallel: int) -> dict[str, str]:
+    """Thread counts for kernels run ``parallel`` at a time: the cores shared out, unless you set them.
+
+    OpenMP and BLAS start a thread per core in every kernel; two kernels side by side then ask for
+    twice the cores, and OpenMP's threads wait for each other: measured here (2 cores), 5-fold
+    cross-validation of histogram boosting on 75,000 rows took 97 s beside the data analysis,
+    against 18 s with a thread per kernel. A variable already set in the environment is kept.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = str(max(1, cores // max(parallel, 1)))
+    return {name: threads for name in THREAD_VARIABLES if name not in os.environ}
+
+
 class KernelPool:
     """Kernels started ahead of need; ``take`` hands out a warm one or starts a new one."""
 

@@ -28,8 +28,15 @@ from bqlab.errors import NotebookFailed, PipelineError
 from bqlab.project import ROOT_VARIABLE
 from bqlab.report import findings
 from bqlab.report.header import details_html, header_html
-from bqlab.runner import provenance
-from bqlab.runner.execution import KERNEL_NAME, KernelPool, WarmKernel, execute_notebook, warm_modules
+from bqlab.runner import blobs, provenance
+from bqlab.runner.execution import (
+    KERNEL_NAME,
+    KernelPool,
+    WarmKernel,
+    execute_notebook,
+    thread_limits,
+    warm_modules,
+)
 from bqlab.runner.fingerprint import (
     data_digest,
     digest_json,
@@ -182,7 +189,8 @@ def run_report(
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
-        kernels = KernelPool(partial, warm_modules(notebooks_dir), env={ROOT_VARIABLE: str(params.root)})
+        env = {ROOT_VARIABLE: str(params.root), **thread_limits(params.runner.parallel_notebooks)}
+        kernels = KernelPool(partial, warm_modules(notebooks_dir), env=env)
         context = RunContext(
             params, table, runs, run_id, partial, notebooks_dir, reports_dir, kernels, echo, on_cell, key, force
         )
@@ -281,17 +289,20 @@ def _run(ctx: RunContext) -> RunRecord:
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
     _compare_with_previous(as_dict(record), ctx)
+    _store_outputs(record, partial, reports_dir)
     final = reports_dir / "runs" / run_id
     # In this order a kill at any point leaves the index, latest and every listed run consistent.
     publish(partial, final)
-    pruned, previous = runs_to_prune(reports_dir, params.runner.keep_runs, latest=run_id), latest_run(reports_dir)
+    keep, keep_bytes = params.runner.keep_runs, int(params.runner.keep_bytes)
+    pruned, previous = runs_to_prune(reports_dir, keep, latest=run_id, keep_bytes=keep_bytes), latest_run(reports_dir)
     write_index(reports_dir, load_runs(reports_dir, warn=False), [r for r in pruned if r != previous])  # latest stays
     point_latest(reports_dir, final, echo)
     if previous in pruned:
         write_index(reports_dir, load_runs(reports_dir, warn=False), leave_out=pruned)
     if pruned:
-        freed = remove_runs(reports_dir, pruned) / 1024**2
-        echo(f"removed {len(pruned)} old run(s) beyond keep_runs={params.runner.keep_runs} ({freed:.1f} MB freed)")
+        freed = blobs.megabytes(remove_runs(reports_dir, pruned))
+        limit = params.runner.keep_bytes.human_readable(decimal=True)
+        echo(f"removed {len(pruned)} old run(s) beyond keep_runs={keep} or keep_bytes={limit} ({freed} freed)")
     if failed:
         report = final / failed.html if failed.html else final
         raise NotebookFailed(
@@ -369,6 +380,15 @@ def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> None:
     write_page(comparison, (ctx.reports_dir / "runs" / previous["run_id"], ctx.partial), ctx.partial / COMPARE_PAGE)
     moved = text_diff(comparison, limit=3)[1:]
     ctx.echo(f"compared with run {previous['run_id']}:\n" + "\n".join(moved))
+
+
+def _store_outputs(record: RunRecord, partial: Path, reports_dir: Path) -> None:
+    """Keep the finished run's outputs once by content, and record its size and what it added."""
+    blobs.store_outputs(partial, blobs.store_dir(reports_dir))
+    others = [p.name for p in (reports_dir / "runs").glob("[!.]*") if p.is_dir()]
+    size = blobs.sizes(blobs.run_files(reports_dir, [partial.name, *others]))[partial.name]
+    record.size_bytes, record.new_bytes = size.bytes, size.own
+    record.save(partial)
 
 
 def _publish_stage(result, output, partial, run_provenance, parameters, stage_started) -> None:

@@ -6,6 +6,8 @@ Layout::
     reports/latest -> runs/<id>   the newest finished run
     reports/runs/<id>/            run.json, <stem>.ipynb, <stem>.html (with code),
                                   <stem>.findings.html (without), figures/<stem>/, artifacts/<stage>/
+    reports/runs/.store/<sha256>  one copy of each output of 16 KiB or more; run folders hold hard
+                                  links to it (bqlab.runner.blobs), so identical outputs are kept once
     reports/runs/.<id>.partial/   a run in progress (renamed to runs/<id> when it ends)
     reports/runs/.<id>.removing/  a run being pruned (renamed away first, so it is never half-listed)
     reports/.lock                 held (flock) while a run writes
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bqlab.errors import PipelineError
+from bqlab.runner import blobs
 
 # A stage that ran to its end: "check" ran too, with scores the result check questions
 # (bqlab.analysis.result_check); its outputs are as reusable as an "ok" stage's.
@@ -67,6 +70,8 @@ class RunRecord:
     check_reason: str = ""  # why the run is "check": the result check's reason
     ended: str | None = None
     seconds: float = 0.0
+    size_bytes: int = 0  # the run folder's files when it was published
+    new_bytes: int = 0  # of those, the bytes no earlier run shared (what it added to the disk)
     stages: list[StageResult] = field(default_factory=list)
 
     def finish(self, failed: bool) -> None:
@@ -254,17 +259,36 @@ def point_latest(reports_dir: Path, run_dir: Path, warn=None) -> None:
     os.replace(tmp, link)
 
 
-def runs_to_prune(reports_dir: Path, keep: int, latest: str | None = None) -> list[str]:
-    """Return the ids of finished runs beyond the ``keep`` newest that may be removed.
+def runs_to_prune(reports_dir: Path, keep: int, latest: str | None = None, keep_bytes: int | None = None) -> list[str]:
+    """Return the ids of finished runs that may be removed.
 
-    Never the latest run (``latest``, a run about to become latest, or else the one ``latest``
-    points at), nor a run whose outputs a kept run reuses (its record names it in ``reused_from``).
+    Those beyond the ``keep`` newest, then the oldest of the rest while the runs take more than
+    ``keep_bytes`` on disk (a file shared by runs counted once). Never the latest run (``latest``,
+    a run about to become latest, or else the one ``latest`` points at), nor a run whose outputs a
+    kept run reuses (its record names it in ``reused_from``).
     """
     runs = load_runs(reports_dir, warn=False)
     if latest is None:
         latest = latest_run(reports_dir)
     protected = {latest} | {s.get("reused_from") for run in runs[:keep] for s in run["stages"]}
-    return [run["run_id"] for run in runs[keep:] if run["run_id"] not in protected]
+    pruned = [run["run_id"] for run in runs[keep:] if run["run_id"] not in protected]
+    if keep_bytes is None:
+        return pruned
+    kept = [run for run in runs if run["run_id"] not in pruned]
+    files = blobs.run_files(reports_dir, [run["run_id"] for run in kept])
+    removed = True
+    while removed and blobs.total_bytes(files) > keep_bytes:  # again: a run reused only by one removed
+        removed = False
+        for run in reversed(kept):  # the oldest first
+            if run["run_id"] not in files or blobs.total_bytes(files) <= keep_bytes:
+                continue
+            reused = {s.get("reused_from") for other in kept if other["run_id"] in files for s in other["stages"]}
+            if run["run_id"] in {latest} | reused:
+                continue
+            pruned.append(run["run_id"])
+            del files[run["run_id"]]
+            removed = True
+    return pruned
 
 
 def latest_run(reports_dir: Path) -> str | None:
@@ -274,19 +298,22 @@ def latest_run(reports_dir: Path) -> str | None:
 
 
 def remove_runs(reports_dir: Path, run_ids: list[str]) -> int:
-    """Remove runs (each renamed out of the listing first); return the bytes freed.
+    """Remove runs (each renamed out of the listing first) and the stored copies only they held; return the bytes freed.
 
-    Bytes freed count files with no other hard link (a reused stage's files stay with the run
-    that reuses them).
+    Bytes freed count each file once, and only files no remaining run links (a reused stage's
+    files, or a model identical to a kept run's, stay with the runs that share them).
     """
-    freed = 0
+    everyone = [p.name for p in (reports_dir / "runs").glob("[!.]*") if p.is_dir()]
+    files = blobs.run_files(reports_dir, everyone)
+    before = blobs.total_bytes(files)
     for run_id in run_ids:
         folder = reports_dir / "runs" / run_id
-        freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.stat().st_nlink == 1)
+        files.pop(run_id, None)
         hidden = folder.with_name(f".{run_id}.removing")
         os.replace(folder, hidden)
         shutil.rmtree(hidden, ignore_errors=True)
-    return freed
+    blobs.collect(blobs.store_dir(reports_dir))
+    return before - blobs.total_bytes(files)
 
 
 def discard_partials(reports_dir: Path) -> list[Path]:
