@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from bqlab.runner import blobs
 from bqlab.runner.runs import _check_record, discard_partials, load_runs, remove_runs, runs_to_prune
 
 from .conftest import ROOT
@@ -61,6 +62,11 @@ def _kernels_of(temp: Path) -> list[int]:
         if "ipykernel" in cmdline and str(temp) in cmdline:
             pids.append(int(proc.name))
     return pids
+
+
+def unfinished(reports: Path) -> list[Path]:
+    """What a run left hidden in ``reports/runs`` (a partial run, a temporary file): all but the content store."""
+    return [p for p in (reports / "runs").glob(".*") if p.name != blobs.STORE]
 
 
 def check_consistent(reports: Path, temp: Path, stopped_pid: int | None = None) -> None:
@@ -163,7 +169,7 @@ def test_a_signal_at_each_point_leaves_a_consistent_folder_and_the_next_run_succ
     assert (earlier / "run.json").read_bytes() == earlier_record, "the earlier run is untouched"
     finished = point in ("publishing", "index-writing", "latest")  # the new run was complete and in place
     if sig != signal.SIGKILL and not finished:
-        assert not list((reports / "runs").glob(".*")), "the unfinished run is removed at once"
+        assert not unfinished(reports), "the unfinished run is removed at once"
 
     if sig == signal.SIGKILL and point in ("kernel-start", "mid-cell", "rendering"):
         assert [p for p in temp.iterdir() if p.name.startswith("bqlab-kernel-")], "a kernel was running"
@@ -172,7 +178,7 @@ def test_a_signal_at_each_point_leaves_a_consistent_folder_and_the_next_run_succ
     assert after.returncode == 0, after.stderr
     check_consistent(reports, temp)
     assert not list(temp.iterdir()), "the next run removed what the killed one left in the temp folder"
-    assert not list((reports / "runs").glob(".*")) and not list(reports.glob(".*.tmp"))
+    assert not unfinished(reports) and not list(reports.glob(".*.tmp"))
     if finished:  # the next run finishes publishing it: index and latest
         assert (reports / "latest").resolve() != earlier and "up to date" in after.stdout
     else:
@@ -249,7 +255,7 @@ def test_a_seeded_random_kill_soak_never_leaves_a_folder_the_next_run_cannot_tru
     after = _report(project, temp)
     assert after.returncode == 0, after.stderr
     check_consistent(reports, temp)
-    assert not list(temp.iterdir()) and [p.name for p in (reports / "runs").glob(".*")] in ([], [".store"])
+    assert not list(temp.iterdir()) and not unfinished(reports)
     seconds = time.monotonic() - soak_started
     print(f"\nsoak: window {window:.1f}s, {sent_signals} signals in {seconds:.0f}s: {counts}; slowest exit {slowest}")
     # On a shared machine runs speed up and slow down: a signal may land after its run ended,
@@ -274,7 +280,7 @@ def test_sigterm_stops_the_run_like_ctrl_c_and_exits_143(tmp_path):
     assert runner.returncode == 143, err
     assert time.monotonic() - sent < 10, "inside the usual 10-second grace period"
     assert "terminated (SIGTERM): the unfinished run was discarded" in err and "Traceback" not in err
-    assert not list((project / "reports/runs").glob(".*")), "the partial run is removed at once"
+    assert not unfinished(project / "reports"), "the partial run is removed at once"
 
 
 def test_a_file_under_a_partial_runs_name_is_removed(tmp_path, capsys):

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bqlab.runner import blobs
+
 from .conftest import ROOT, write_yaml
 from .conftest import run_cli as _run
 from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
@@ -23,7 +25,7 @@ def test_run_succeeds_and_writes_every_report(finished):
     for name in ("01-eda.html", "02-train.html", "03-evaluate.html", "run.json", "artifacts/train/model.skops"):
         assert (run_dir / name).is_file(), name
     assert (project / "reports" / "index.html").is_file()
-    assert not list((project / "reports" / "runs").glob(".*")), "no partial run folder is left behind"
+    assert [p.name for p in (project / "reports" / "runs").glob(".*")] == [blobs.STORE], "no partial run is left"
 
 
 @pytest.mark.slow
