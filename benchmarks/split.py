@@ -45,6 +45,7 @@ import json, resource, sys, time
 from bqlab.analysis import queries
 from bqlab.sources.embedded import LocalSource
 from bqlab.sources.identifiers import quote_column
+from bqlab.tasks import CLASSIFICATION, REGRESSION
 case, table, path, key, max_rows, baseline = sys.argv[1:7]
 key, max_rows = json.loads(key), int(max_rows)
 source = LocalSource({table: path})
@@ -60,8 +61,8 @@ if case == "baseline":
     frame = source.query(sql, {"seed": 42, "test_buckets": 2500, "missing_values": ["."], "max_rows": max_rows})
     rows = len(frame)
 else:
-    label, task, group = {"classes": ("species", "classification", None), "number": ("body_mass_g", "regression", None),
-                          "groups": ("species", "classification", "culmen_length_mm")}[case]
+    label, task, group = {"classes": ("species", CLASSIFICATION, None), "number": ("body_mass_g", REGRESSION, None),
+                          "groups": ("species", CLASSIFICATION, "culmen_length_mm")}[case]
     columns = [label, *[c for c in key if c != label]]
     train, test = queries.fetch_split(source, table, columns, columns, 0.25, 42, ["."], max_rows, task, group)
     rows = len(train) + len(test)

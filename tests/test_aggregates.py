@@ -8,6 +8,7 @@ from bqlab.analysis import aggregates, features, queries
 from bqlab.errors import DataError
 from bqlab.sources.datasets import PENGUINS_TABLE
 from bqlab.sources.embedded import LocalSource
+from bqlab.tasks import CLASSIFICATION
 
 from .conftest import ROOT
 
@@ -145,4 +146,4 @@ def test_a_class_of_a_float_label_is_written_as_every_page_writes_it(tmp_path):
     pd.DataFrame({"rating": [5.0, 4.0, 5.0, 1.5], "x": [1, 2, 3, 4]}).to_csv(path, index=False)
     counts = aggregates.class_counts(LocalSource({"p-abcdef.d.t": path}), "p-abcdef.d.t", "rating")
     assert sorted(map(str, counts["rating"])) == ["1.5", "4", "5"], "5, not 5.0, as the evaluation writes it"
-    assert set(map(str, targets.label_values(pd.Series([5.0, 4.0, 1.5]), "classification"))) == {"5", "4", "1.5"}
+    assert set(map(str, targets.label_values(pd.Series([5.0, 4.0, 1.5]), CLASSIFICATION))) == {"5", "4", "1.5"}

@@ -11,6 +11,7 @@ from bqlab.errors import DataError
 from bqlab.sources import base
 from bqlab.sources.bigquery import BigQuerySource
 from bqlab.sources.datasets import PENGUINS_TABLE
+from bqlab.tasks import CLASSIFICATION, REGRESSION
 
 from .emulator import PENGUINS, bigquery_emulator  # noqa: F401 - fixture
 
@@ -326,10 +327,10 @@ def test_casts_chunked_statistics_and_feature_choice_agree_on_both_engines(wareh
     assert len(pairs[0]) == 3
     distinct = [aggregates.distinct_counts(s, v, columns) for s, v in both]
     assert distinct[0] == distinct[1] and distinct[0]["churned"] == 2
-    means = [aggregates.category_counts(s, v, "tenure", ["plan"], 5, "regression") for s, v in both]
+    means = [aggregates.category_counts(s, v, "tenure", ["plan"], 5, REGRESSION) for s, v in both]
     pd.testing.assert_frame_equal(*means, check_dtype=False)
     chosen = [
-        selection.plot_features(s, v, "classification", st, "churned", numeric, 1)
+        selection.plot_features(s, v, CLASSIFICATION, st, "churned", numeric, 1)
         for (s, v), st in zip(both, stats, strict=True)
     ]
     assert chosen[0] == chosen[1] == ["tenure"], "the planted signal is the feature most associated with the label"
@@ -405,12 +406,12 @@ def test_splits_quoting_casts_and_date_parts_agree_on_both_engines(warehouse, re
     assert frames[0]["signup_day_of_week"].between(1, 7).all() and frames[0]["last seen_year"].isin([2024, 2025]).all()
     profiles = [queries.column_profile(s, v, features, ["."]) for s, v in both]
     pd.testing.assert_frame_equal(*profiles, check_dtype=False)
-    months = [dates.monthly_table(s, v, "espèce", ["signup", "last seen"], "classification") for s, v in both]
+    months = [dates.monthly_table(s, v, "espèce", ["signup", "last seen"], CLASSIFICATION) for s, v in both]
     pd.testing.assert_frame_equal(*months, check_dtype=False)
     for task, label, group in (
-        ("classification", "espèce", None),
-        ("regression", "weight", None),
-        ("classification", "espèce", "customer"),
+        (CLASSIFICATION, "espèce", None),
+        (REGRESSION, "weight", None),
+        (CLASSIFICATION, "espèce", "customer"),
     ):
         key = [label, *views[0].model_columns(features), *([group] if group else [])]
         splits = [queries.fetch_split(s, v, key, key, 0.25, 42, ["."], 400, task, group) for s, v in both]
@@ -418,6 +419,6 @@ def test_splits_quoting_casts_and_date_parts_agree_on_both_engines(warehouse, re
             pd.testing.assert_frame_equal(remote, local, check_dtype=False)
         if group:
             assert not set(splits[0][0]["customer"]) & set(splits[0][1]["customer"])
-        elif task == "classification":
+        elif task.classes:
             read = pd.concat(splits[0])["espèce"].value_counts()
             assert splits[0][1]["espèce"].value_counts().to_dict() == {c: int(n * 0.25 + 0.5) for c, n in read.items()}

@@ -222,7 +222,11 @@ def test_a_local_file_with_its_encoding_and_delimiter(project):
     "old, new, message",
     [
         ("column_types: {}", "column_types: {spend: DOUBLE}", r"key 'column_types.spend': Input should be 'STRING'"),
-        ("task: auto", "task: regresion", r"key 'task': Input should be 'auto', 'classification' or 'regression'"),
+        (
+            "task: auto",
+            "task: regresion",
+            r"key 'task': unknown task 'regresion' \(did you mean 'regression'\?\): use one of auto, classification",
+        ),
         ("memory_limit: 2GB", "memory_limit: lots", r"key 'local_engine.memory_limit': String should match"),
         (
             "local_tables: {}",

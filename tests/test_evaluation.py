@@ -6,6 +6,7 @@ import pytest
 
 from bqlab.analysis import evaluation
 from bqlab.analysis.tables import EMPTY_NOTE
+from bqlab.tasks import CLASSIFICATION, REGRESSION
 
 
 @pytest.fixture
@@ -81,19 +82,19 @@ def test_weakest_slice_is_the_lowest_accuracy_and_the_larger_on_a_tie():
 def test_regression_headline_metrics_slices_and_weakest_slice():
     y_true = pd.Series([10.0, 12.0, 20.0, 22.0])
     y_pred = np.array([11.0, 11.0, 20.0, 26.0])
-    metrics = evaluation.headline_metrics(y_true, y_pred, "regression")
+    metrics = evaluation.headline_metrics(y_true, y_pred, REGRESSION)
     assert metrics["mae"] == pytest.approx(1.5) and metrics["rmse"] == pytest.approx((18 / 4) ** 0.5, abs=1e-4)
     assert 0.7 < metrics["r2"] < 1
     frame = pd.DataFrame({"city": ["x", "x", "y", "y"]})
-    slices = evaluation.slice_table(frame, y_true, y_pred, ["city"], "regression")
+    slices = evaluation.slice_table(frame, y_true, y_pred, ["city"], REGRESSION)
     assert list(slices.columns) == ["slice", "value", "rows", "rmse", "mae", "r2"]
-    weakest = evaluation.weakest_slice(slices, "regression")
+    weakest = evaluation.weakest_slice(slices, REGRESSION)
     assert (weakest["value"], weakest["rmse"]) == ("y", pytest.approx(8**0.5, abs=1e-4)), "the largest RMSE"
 
 
 def test_error_details_of_a_regression_say_how_large_the_errors_are():
     y_true = pd.Series(np.arange(10, dtype=float))
-    details = evaluation.error_details("regression", y_true, y_true + 1.0, []).set_index("measure")["value"]
+    details = evaluation.error_details(REGRESSION, y_true, y_true + 1.0, []).set_index("measure")["value"]
     assert details["median absolute error"] == 1.0 and details["largest absolute error"] == 1.0
     assert details["bias"] == 1.0, "predicted - actual: the model over-predicts by one"
 
@@ -109,10 +110,10 @@ def test_auto_slices_are_the_categorical_features_with_few_values():
 def test_evaluation_metrics_of_integer_classes_keep_their_values_as_keys():
     y_true = pd.Series([0, 1, 1, 0])
     y_pred = np.array([0, 1, 0, 0])
-    details = evaluation.error_details("classification", y_true, y_pred, [0, 1])
+    details = evaluation.error_details(CLASSIFICATION, y_true, y_pred, [0, 1])
     slices = evaluation.slice_table(pd.DataFrame({"s": list("aabb")}), y_true, y_pred, ["s"])
     metrics = evaluation.evaluation_metrics(
-        "classification", evaluation.headline_metrics(y_true, y_pred), details, slices, ({}, {}), 4
+        CLASSIFICATION, evaluation.headline_metrics(y_true, y_pred), details, slices, ({}, {}), 4
     )
     assert set(metrics["per_class"]) == {"0", "1"} and metrics["weakest_class"] == "1"
     assert metrics["per_class"]["0"]["support"] == 2 and isinstance(metrics["per_class"]["0"]["support"], int)
@@ -121,13 +122,13 @@ def test_evaluation_metrics_of_integer_classes_keep_their_values_as_keys():
 
 def test_no_slice_column_gives_a_sentence_naming_the_setting_not_an_empty_table():
     frame = pd.DataFrame({"x": [1.0, 2.0]})
-    slices = evaluation.slice_table(frame, pd.Series(["a", "b"]), ["a", "b"], [], "classification")
+    slices = evaluation.slice_table(frame, pd.Series(["a", "b"]), ["a", "b"], [], CLASSIFICATION)
     assert slices.empty and "slice_columns in params/03-evaluate.yaml" in slices.attrs[EMPTY_NOTE]
 
 
 def test_the_baseline_is_the_most_frequent_class_or_the_mean():
-    assert evaluation.baseline(pd.Series([0, 1, 1, 1]), "classification") == {
+    assert evaluation.baseline(pd.Series([0, 1, 1, 1]), CLASSIFICATION) == {
         "baseline_accuracy": 0.75,
         "baseline_class": "1",
     }
-    assert evaluation.baseline(pd.Series([1.0, 3.0]), "regression") == {"baseline_rmse": 1.0}
+    assert evaluation.baseline(pd.Series([1.0, 3.0]), REGRESSION) == {"baseline_rmse": 1.0}

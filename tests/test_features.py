@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from bqlab.analysis import features
+from bqlab.tasks import REGRESSION
 
 
 @pytest.fixture
@@ -40,6 +41,6 @@ def test_preprocessor_imputes_scales_and_encodes(rows):
 def test_the_split_of_a_number_is_one_row_per_side_with_rows_and_the_label_spread():
     train = pd.DataFrame({"price": [1.0, 2.0, 3.0]})
     test = pd.DataFrame({"price": [10.0, 20.0]})
-    summary = features.split_summary(train, test, "price", "regression")
+    summary = features.split_summary(train, test, "price", REGRESSION)
     assert summary.index.tolist() == ["train", "test"] and summary["rows"].tolist() == [3, 2]
     assert summary["mean price"].tolist() == [2.0, 15.0]

@@ -10,6 +10,7 @@ from sklearn.preprocessing import FunctionTransformer
 from bqlab import models
 from bqlab.analysis import modeling
 from bqlab.errors import PipelineError
+from bqlab.tasks import REGRESSION
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_every_classifier_builds_fits_and_is_seeded(model, xy):
 def test_every_regressor_builds_fits_and_is_seeded(model, xy):
     x, _ = xy
     y = 2.0 * x["num"] + (x["cat"] == "u") * 1.5
-    pipeline = modeling.build_pipeline(model, {}, 5, ["num"], ["cat"], "regression").fit(x, y)
+    pipeline = modeling.build_pipeline(model, {}, 5, ["num"], ["cat"], REGRESSION).fit(x, y)
     assert np.corrcoef(pipeline.predict(x), y)[0, 1] > 0.95
     assert is_regressor(pipeline.named_steps["model"])
     estimator = pipeline.named_steps["model"]
@@ -79,8 +80,8 @@ def test_cross_validation_returns_one_row_per_fold(xy):
 def test_regression_cross_validation_reports_rmse_mae_and_r2_as_readable_numbers(xy):
     x, _ = xy
     y = 10.0 * x["num"]
-    pipeline = modeling.build_pipeline("ridge", {}, 0, ["num"], ["cat"], "regression")
-    scores = modeling.cross_validate_pipeline(pipeline, x, y, 3, 0, "regression")
+    pipeline = modeling.build_pipeline("ridge", {}, 0, ["num"], ["cat"], REGRESSION)
+    scores = modeling.cross_validate_pipeline(pipeline, x, y, 3, 0, REGRESSION)
     assert list(scores.columns) == ["fold", "rmse", "mae", "r2"]
     assert (scores["rmse"] > 0).all() and (scores["rmse"] >= scores["mae"]).all(), "errors are positive, RMSE >= MAE"
     assert (scores["r2"] > 0.99).all()

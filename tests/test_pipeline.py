@@ -156,7 +156,7 @@ def _set_common(project, old, new):
             "  - body_mass_kg\n",
             "common.yaml: column 'body_mass_kg' (key 'features', used by eda) is not in table",
         ),
-        ("source: local", "source: warehouse", "key 'source': Input should be 'local'"),
+        ("source: local", "source: warehouse", "key 'source': unknown source 'warehouse': use one of local, bigquery"),
         (
             "table: bigquery-public-data.ml_datasets.penguins",
             "table: bigquery-public-data.ml_datasets.pen`guins",

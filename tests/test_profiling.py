@@ -3,6 +3,7 @@ import pytest
 
 from bqlab.analysis import profiling
 from bqlab.sources.views import TableView
+from bqlab.tasks import CLASSIFICATION, REGRESSION
 
 VIEW = TableView("p-abcdef.d.t", {"label": "STRING", "sex": "STRING", "code": "STRING", "spend": "STRING"})
 CAST = TableView("p-abcdef.d.t", VIEW.raw_schema, {"spend": "FLOAT64"})
@@ -39,7 +40,7 @@ def test_failed_casts_count_as_missing_and_a_cast_column_is_not_flagged_as_text(
 def test_summary_metrics_of_a_classification():
     balance = pd.DataFrame({"label": ["a", "<missing>"], "rows": [9, 1], "share_pct": [90.0, 10.0]})
     pairs = pd.DataFrame({"a": ["x", "x", "y"], "b": ["y", "z", "z"], "r": [-0.91, 0.2, 0.1]})
-    summary = profiling.summary_metrics(_missing(), balance, pairs, "label", "classification")
+    summary = profiling.summary_metrics(_missing(), balance, pairs, "label", CLASSIFICATION)
     assert summary == {
         "task": "classification",
         "task_reason": "",
@@ -63,7 +64,7 @@ def test_summary_metrics_of_a_classification():
 def test_summary_metrics_of_a_regression_describe_the_label():
     label = pd.DataFrame({"column": ["label"], "count": [9], "mean": [5.0], "std": [1.0], "min": [1.0]})
     label = label.assign(q1=4.0, median=5.0, q3=6.0, max=9.0)
-    summary = profiling.summary_metrics(_missing(), label, pd.DataFrame(columns=["a", "b", "r"]), "label", "regression")
+    summary = profiling.summary_metrics(_missing(), label, pd.DataFrame(columns=["a", "b", "r"]), "label", REGRESSION)
     assert summary["label_summary"] == {"mean": 5.0, "std": 1.0, "min": 1.0, "median": 5.0, "max": 9.0}
     assert "classes" not in summary and summary["task"] == "regression"
 
@@ -76,7 +77,7 @@ def test_a_categorical_feature_with_very_many_values_is_flagged():
         pd.DataFrame({"label": ["a"], "rows": [10]}),
         pd.DataFrame(columns=["a", "b", "r"]),
         "label",
-        "classification",
+        CLASSIFICATION,
         {"code": 407},
     )
     assert metrics["many_valued_columns"] == {"code": 407}

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from bqlab.analysis import selection
+from bqlab.tasks import CLASSIFICATION, REGRESSION
 
 
 def _stats(column, means, std=1.0, count=50):
@@ -26,8 +27,8 @@ def test_the_strongest_come_first_nan_last_and_ties_keep_the_params_order():
 
 
 def test_the_note_names_the_chosen_features_and_the_rule():
-    note = selection.selection_note(["f7", "f123"], [f"f{i}" for i in range(300)], "classification")
+    note = selection.selection_note(["f7", "f123"], [f"f{i}" for i in range(300)], CLASSIFICATION)
     assert note.startswith("The figures show 2 of the 300 numeric features") and "`f7`, `f123`" in note
     assert "correlation ratio" in note and "max_plot_features" in note
-    assert selection.selection_note(["a"], ["a"], "regression") == "The figures show the one numeric feature."
-    assert selection.selection_note([], [], "classification").startswith("There is no numeric feature")
+    assert selection.selection_note(["a"], ["a"], REGRESSION) == "The figures show the one numeric feature."
+    assert selection.selection_note([], [], CLASSIFICATION).startswith("There is no numeric feature")

@@ -8,6 +8,7 @@ from bqlab.analysis import queries
 from bqlab.errors import DataError
 from bqlab.sources.datasets import PENGUINS_TABLE
 from bqlab.sources.embedded import LocalSource
+from bqlab.tasks import REGRESSION
 
 from . import tables
 
@@ -137,7 +138,7 @@ def test_a_regression_split_holds_out_test_fraction_of_every_part_of_the_label(t
     path = tmp_path / "r.csv"
     frame.to_csv(path, index=False)
     train, test = queries.fetch_split(
-        LocalSource({TABLE: path}), TABLE, ["price", "rooms"], ["price", "rooms"], 0.25, 7, task="regression"
+        LocalSource({TABLE: path}), TABLE, ["price", "rooms"], ["price", "rooms"], 0.25, 7, task=REGRESSION
     )
     assert len(test) == 300 and len(train) == 900
     for q in (0.1, 0.5, 0.9):  # stratified by quantile bins: the sides' label distributions agree

@@ -5,6 +5,7 @@ import pytest
 
 from bqlab.analysis import targets
 from bqlab.errors import DataError
+from bqlab.tasks import CLASSIFICATION, REGRESSION
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,7 @@ def test_a_class_too_rare_for_the_folds_is_refused_with_every_count_and_the_key(
         match=r"1 class\(es\) in the training rows have fewer than 5 rows, the cv_folds=5 stratified folds need "
         r"\('rare': 3; all classes: 'a': 50, 'b': 40, 'rare': 3\): lower cv_folds in params/02-train.yaml",
     ):
-        targets.check_training_labels(pd.Series(["a"] * 50 + ["b"] * 40 + ["rare"] * 3), "y", "classification", 5)
+        targets.check_training_labels(pd.Series(["a"] * 50 + ["b"] * 40 + ["rare"] * 3), "y", CLASSIFICATION, 5)
 
 
 def test_before_the_split_a_class_must_leave_enough_rows_for_the_folds():
@@ -75,19 +76,19 @@ def test_before_the_split_a_class_must_leave_enough_rows_for_the_folds():
 def test_class_labels_keep_a_type_scikit_learn_reads_as_binary(values, dtype, expected):
     from sklearn.utils.multiclass import type_of_target
 
-    labels = targets.label_values(pd.Series(values, dtype=dtype), "classification")
+    labels = targets.label_values(pd.Series(values, dtype=dtype), CLASSIFICATION)
     assert type_of_target(labels) == "binary"
     assert expected in str(labels.dtype) or (expected == "str" and isinstance(labels.iloc[0], str))
 
 
 def test_a_regression_label_is_float():
-    assert targets.label_values(pd.Series([1, 2, 3]), "regression").dtype == "float64"
+    assert targets.label_values(pd.Series([1, 2, 3]), REGRESSION).dtype == "float64"
 
 
 def test_fractional_class_values_become_text_classes_not_a_continuous_target():
     from sklearn.utils.multiclass import type_of_target
 
-    labels = targets.label_values(pd.Series([1.0, 1.5, 2.0, 1.5]), "classification")
+    labels = targets.label_values(pd.Series([1.0, 1.5, 2.0, 1.5]), CLASSIFICATION)
     assert labels.tolist() == ["1", "1.5", "2", "1.5"] and type_of_target(labels) == "multiclass"
 
 
@@ -107,4 +108,4 @@ def test_a_table_too_small_for_the_fewest_folds_says_so_instead_of_lower_cv_fold
     assert "too small for cross-validation (cv_folds=2 is the fewest)" in str(err.value)
     assert "lower cv_folds" not in str(err.value)
     with pytest.raises(DataError, match="1 training rows are too few for cv_folds=2 folds: use a table with more rows"):
-        targets.check_training_labels(pd.Series([1.5]), "y", "regression", 2)
+        targets.check_training_labels(pd.Series([1.5]), "y", REGRESSION, 2)

@@ -27,9 +27,10 @@ from pydantic import (
     model_validator,
 )
 
-from bqlab import models
+from bqlab import models, tasks
 from bqlab.errors import BqlabError, ParamsError, PipelineError
 from bqlab.project import find_root, root_of, shown
+from bqlab.sources import kinds
 from bqlab.sources.identifiers import validate_column, validate_table_id
 from bqlab.stages import STAGES
 
@@ -55,7 +56,6 @@ def _billing_project(value: str) -> str:
 
 
 BillingProject = Annotated[str, AfterValidator(_billing_project)]
-Task = Literal["auto", "classification", "regression"]
 # Types a column can be cast to from YAML (``column_types``), in SQL (``bqlab.sources.views``).
 CastType = Literal["STRING", "INT64", "FLOAT64", "BOOL"]
 
@@ -116,14 +116,14 @@ class CommonParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: Literal["local", "bigquery"] = "local"
+    source: str = kinds.DEFAULT  # a kind of source (bqlab.sources.kinds)
     bigquery: BigQueryParams = Field(default_factory=BigQueryParams)
     table: TableId = "bigquery-public-data.ml_datasets.penguins"
     local_tables: dict[TableId, str | LocalFile] = Field(default_factory=dict)
     local_engine: LocalEngineParams = Field(default_factory=LocalEngineParams)
     label: ColumnName = "species"
     features: list[ColumnName] = Field(min_length=1)
-    task: Task = "auto"
+    task: str = tasks.AUTO  # a task of bqlab.tasks, or auto (decided from the label)
     column_types: dict[ColumnName, CastType | NumberCast] = Field(default_factory=dict)
     missing_values: list[str] = Field(default_factory=lambda: ["."])
     seed: int = 42
@@ -185,6 +185,16 @@ class TrainParams(CommonParams):
     model: str = models.AUTO  # a name in the model registry (bqlab.models), or auto
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     cv_folds: int = Field(default=5, ge=2, le=20)
+
+    @field_validator("source")
+    @classmethod
+    def _a_source_kind(cls, value: str) -> str:
+        return kinds.kind(value).name
+
+    @field_validator("task")
+    @classmethod
+    def _a_task(cls, value: str) -> str:
+        return value if value == tasks.AUTO else tasks.named(value).name
 
     @field_validator("model")
     @classmethod

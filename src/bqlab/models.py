@@ -18,9 +18,10 @@ from importlib import metadata
 from typing import Any
 
 from bqlab.project import read_cached, write_cached
+from bqlab.tasks import AUTO, CLASSIFICATION, REGRESSION, Task
+from bqlab.tasks import NAMES as TASKS
 
-TASKS = ("classification", "regression")
-AUTO = "auto"
+C, R = CLASSIFICATION.name, REGRESSION.name
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Model:
 
     name: str
     words: str  # how the reports name it
-    classes: Mapping[str, str]  # task -> "module:Class"
+    classes: Mapping[str, str]  # task name -> "module:Class"
     when: str  # when to pick it, for the docs table
 
 
@@ -39,21 +40,21 @@ MODELS: dict[str, Model] = {
         Model(
             "logistic_regression",
             "logistic regression",
-            {"classification": "sklearn.linear_model:LogisticRegression"},
+            {C: "sklearn.linear_model:LogisticRegression"},
             "a linear baseline whose weights can be read",
         ),
         Model(
             "ridge",
             "ridge regression (linear)",
-            {"regression": "sklearn.linear_model:Ridge"},
+            {R: "sklearn.linear_model:Ridge"},
             "a linear baseline whose weights can be read",
         ),
         Model(
             "random_forest",
             "random forest",
             {
-                "classification": "sklearn.ensemble:RandomForestClassifier",
-                "regression": "sklearn.ensemble:RandomForestRegressor",
+                C: "sklearn.ensemble:RandomForestClassifier",
+                R: "sklearn.ensemble:RandomForestRegressor",
             },
             "small tables; its size and time grow with rows times trees",
         ),
@@ -61,8 +62,8 @@ MODELS: dict[str, Model] = {
             "gradient_boosting",
             "gradient boosting",
             {
-                "classification": "sklearn.ensemble:GradientBoostingClassifier",
-                "regression": "sklearn.ensemble:GradientBoostingRegressor",
+                C: "sklearn.ensemble:GradientBoostingClassifier",
+                R: "sklearn.ensemble:GradientBoostingRegressor",
             },
             "small tables, one core",
         ),
@@ -70,8 +71,8 @@ MODELS: dict[str, Model] = {
             "hist_gradient_boosting",
             "histogram gradient boosting",
             {
-                "classification": "sklearn.ensemble:HistGradientBoostingClassifier",
-                "regression": "sklearn.ensemble:HistGradientBoostingRegressor",
+                C: "sklearn.ensemble:HistGradientBoostingClassifier",
+                R: "sklearn.ensemble:HistGradientBoostingRegressor",
             },
             "tables of thousands of rows and more: bins each feature, uses every core, stops early",
         ),
@@ -97,7 +98,7 @@ class Choice:
         return self.name
 
 
-def choose(model: str, task: str, train_rows: int) -> Choice:
+def choose(model: str, task: "str | Task", train_rows: int) -> Choice:
     """The model to train: the one params name, or for ``auto`` the registry's pick for the row count."""
     if model != AUTO:
         return Choice(model, "named in params (model)")
@@ -122,22 +123,22 @@ def unknown_model(model: str) -> str | None:
     return f"unknown model {model!r}{hint}: use one of {', '.join(NAMES)}"
 
 
-def estimator_class(task: str, model: str) -> Any:
-    """The scikit-learn class of ``model`` for ``task`` (imports scikit-learn)."""
-    module, _, name = MODELS[model].classes[task].partition(":")
+def estimator_class(task: "str | Task", model: str) -> Any:
+    """The scikit-learn class of ``model`` for ``task`` (a task or its name; imports scikit-learn)."""
+    module, _, name = MODELS[model].classes[str(task)].partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-def _tasks(task: str) -> list[str]:
-    return list(TASKS) if task == AUTO else [task]
+def _tasks(task: "str | Task") -> list[str]:
+    return list(TASKS) if str(task) == AUTO else [str(task)]
 
 
-def task_models(task: str) -> list[str]:
+def task_models(task: "str | Task") -> list[str]:
     """The models that serve ``task``."""
-    return [name for name, m in MODELS.items() if task in m.classes]
+    return [name for name, m in MODELS.items() if str(task) in m.classes]
 
 
-def model_problem(model: str, task: str) -> str | None:
+def model_problem(model: str, task: "str | Task") -> str | None:
     """Say why ``model`` cannot serve ``task`` ("auto": either task), or return None."""
     unknown = unknown_model(model)
     if unknown or model == AUTO:
@@ -162,7 +163,7 @@ def _all_arguments() -> dict[str, dict[str, list[str]]]:
     return found
 
 
-def hyperparameter_names(model: str, task: str = AUTO) -> set[str]:
+def hyperparameter_names(model: str, task: "str | Task" = AUTO) -> set[str]:
     """Return the constructor arguments ``model`` accepts for ``task`` ("auto": for either task)."""
     arguments = _all_arguments()
     names: set[str] = set()

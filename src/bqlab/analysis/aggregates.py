@@ -16,6 +16,7 @@ from bqlab.analysis.tables import EMPTY_NOTE
 from bqlab.sources.base import Source, named_query, query_per_column
 from bqlab.sources.identifiers import quote_column
 from bqlab.sources.views import DATE_TYPES, NUMERIC_TYPES, TableView, as_view
+from bqlab.tasks import CLASSIFICATION, Task
 
 MISSING_CLASS = "<missing>"
 # Columns per COUNT(DISTINCT ...) statement, and CORR pairs per statement.
@@ -61,7 +62,7 @@ ALL_ROWS = "all rows"
 
 
 def numeric_summary(
-    source: Source, table: TableView | str, label: str, numeric: Sequence[str], task: str = "classification"
+    source: Source, table: TableView | str, label: str, numeric: Sequence[str], task: Task = CLASSIFICATION
 ) -> pd.DataFrame:
     """Return count, mean, std, min, quartiles and max of each numeric column.
 
@@ -74,7 +75,7 @@ def numeric_summary(
         empty.attrs[EMPTY_NOTE] = "There is no numeric feature to summarise."
         return empty
     view = as_view(source, table)
-    if task == "classification":
+    if task.classes:
         slots = {"label": quote_column(label), "group": "GROUP BY class_value"}
     else:
         slots = {"label": f"'{ALL_ROWS}'", "group": ""}
@@ -101,7 +102,7 @@ def numeric_summary(
     order = {c: i for i, c in enumerate(numeric)}
     out = out.sort_values(["column", label], key=lambda s: s.map(order) if s.name == "column" else s.astype(str))
     out = out.reset_index(drop=True).round(3)
-    return out if task == "classification" else out.drop(columns=[label])
+    return out if task.classes else out.drop(columns=[label])
 
 
 def category_counts(
@@ -110,7 +111,7 @@ def category_counts(
     label: str,
     categorical: Sequence[str],
     top_values: int,
-    task: str = "classification",
+    task: Task = CLASSIFICATION,
     missing_values: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Return, for the ``top_values`` most frequent values of each categorical column, the rows per class.
@@ -123,7 +124,7 @@ def category_counts(
         empty.attrs[EMPTY_NOTE] = "There is no categorical feature to count values of."
         return empty
     view = as_view(source, table)
-    if task == "classification":
+    if task.classes:
         slots = {
             "per_value": f"t.{quote_column(label)} AS class_value, COUNT(*) AS row_count",
             "group": ", class_value",
@@ -133,7 +134,7 @@ def category_counts(
     params = {"top_values": int(top_values), "missing_values": [str(v) for v in missing_values]}
     frame = query_per_column(source, "category_counts", view.sql, categorical, params, slots=slots)
     order = {c: i for i, c in enumerate(categorical)}
-    if task != "classification":
+    if not task.classes:
         out = frame.rename(columns={"column_name": "column", "row_count": "rows", "label_mean": f"mean {label}"})
         out["rows"] = out["rows"].astype("int64")
         out[f"mean {label}"] = out[f"mean {label}"].astype("float64").round(3)
@@ -224,8 +225,8 @@ def top_value_shares(
     return {r.column_name: r.top_rows / r.present_rows for r in counts.itertuples() if r.present_rows}
 
 
-def label_summary(source: Source, table: TableView | str, label: str, task: str) -> pd.DataFrame:
+def label_summary(source: Source, table: TableView | str, label: str, task: Task) -> pd.DataFrame:
     """Rows per class (classification), or the label's count, mean, spread and quartiles (regression)."""
-    if task == "regression":
+    if not task.classes:
         return numeric_summary(source, table, label, [label], task)
     return class_counts(source, table, label)

@@ -121,7 +121,7 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
                     f"{where('train', 'hyperparameters')}: key 'hyperparameters': {unknown} do not apply to "
                     f"{model} for {task.name}: remove them"
                 )
-        if not task.is_regression:
+        if task.classes:
             balance = class_counts(engine, view, common.label)
             placeholders = {MISSING_CLASS, *common.missing_values}
             counts = {

@@ -13,6 +13,7 @@ from bqlab.analysis.tables import EMPTY_NOTE
 from bqlab.sources.base import Source, named_query
 from bqlab.sources.identifiers import quote_column
 from bqlab.sources.views import DATE_TYPES, TableView, as_date, date_part_names
+from bqlab.tasks import Task
 
 # Classes shown as shares per month; the rest are added up as "other".
 MONTHLY_CLASSES = 5
@@ -23,7 +24,7 @@ def date_columns(view: TableView, columns: Sequence[str]) -> list[str]:
     return [c for c in columns if view.schema.get(c) in DATE_TYPES]
 
 
-def monthly_table(source: Source, view: TableView, label: str, columns: Sequence[str], task: str) -> pd.DataFrame:
+def monthly_table(source: Source, view: TableView, label: str, columns: Sequence[str], task: Task) -> pd.DataFrame:
     """Rows per month of each date column, with the label's mean (a number) or each class's share of the month."""
     frames = [_monthly(source, view, label, column, task).assign(column=column) for column in columns]
     if not frames:
@@ -34,9 +35,9 @@ def monthly_table(source: Source, view: TableView, label: str, columns: Sequence
     return table[["column", *[c for c in table.columns if c != "column"]]]
 
 
-def _monthly(source: Source, view: TableView, label: str, column: str, task: str) -> pd.DataFrame:
+def _monthly(source: Source, view: TableView, label: str, column: str, task: Task) -> pd.DataFrame:
     quoted = quote_column(label)
-    regression = task == "regression"
+    regression = not task.classes
     sql = named_query(
         "monthly_counts",
         table=view.sql,

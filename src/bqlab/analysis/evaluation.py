@@ -23,38 +23,35 @@ from sklearn.pipeline import Pipeline
 
 from bqlab.analysis.metrics import check_metrics
 from bqlab.analysis.tables import EMPTY_NOTE
+from bqlab.tasks import CLASSIFICATION, Task
 
-# The score that ranks slices and drives permutation importance, per task, and whether higher is better.
-MAIN_SCORE = {"classification": ("accuracy", True), "regression": ("rmse", False)}
-
-
-def headline_metrics(y_true: pd.Series, y_pred: Sequence, task: str = "classification") -> dict[str, float]:
-    """Return accuracy and macro F1 (classes), or RMSE, MAE and R² (a number), on the given rows."""
-    if task == "regression":
-        r2 = float(r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan")
-        return {
-            "rmse": round(float(root_mean_squared_error(y_true, y_pred)), 4),
-            "mae": round(float(mean_absolute_error(y_true, y_pred)), 4),
-            "r2": round(r2, 4),
-        }
-    return {
-        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-        "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
-    }
+# How each score of a task (``bqlab.tasks``) is computed on held-out rows.
+SCORE_FUNCTIONS = {
+    "accuracy": accuracy_score,
+    "macro_f1": lambda y, p: f1_score(y, p, average="macro", zero_division=0),
+    "rmse": root_mean_squared_error,
+    "mae": mean_absolute_error,
+    "r2": lambda y, p: r2_score(y, p) if len(y) > 1 else float("nan"),  # undefined on one row
+}
 
 
-def baseline(y_true: pd.Series, task: str = "classification") -> dict[str, Any]:
+def headline_metrics(y_true: pd.Series, y_pred: Sequence, task: Task = CLASSIFICATION) -> dict[str, float]:
+    """Return the task's scores on the given rows: accuracy and macro F1 (classes); RMSE, MAE and R² (a number)."""
+    return {s.name: round(float(SCORE_FUNCTIONS[s.name](y_true, y_pred)), 4) for s in task.scores}
+
+
+def baseline(y_true: pd.Series, task: Task = CLASSIFICATION) -> dict[str, Any]:
     """What a model that learned nothing scores on the same rows: the bar a model must clear.
 
     Classes: always predicting the most frequent class (its accuracy is that class's share).
     A number: always predicting the mean (its RMSE is the spread of the values).
     """
-    if task == "regression":
+    if not task.classes:
         values = y_true.astype("float64")
-        return {"baseline_rmse": round(float(((values - values.mean()) ** 2).mean() ** 0.5), 4)}
+        return {task.baseline: round(float(((values - values.mean()) ** 2).mean() ** 0.5), 4)}
     counts = y_true.astype(str).value_counts(sort=False)
     top = counts.index[int(np.argmax(counts.to_numpy()))]  # the first of equally frequent classes
-    return {"baseline_accuracy": round(float(counts[top] / max(len(y_true), 1)), 4), "baseline_class": top}
+    return {task.baseline: round(float(counts[top] / max(len(y_true), 1)), 4), "baseline_class": top}
 
 
 def per_class_table(y_true: pd.Series, y_pred: Sequence, classes: Sequence[str]) -> pd.DataFrame:
@@ -103,7 +100,7 @@ def auto_slice_columns(requested, frame: pd.DataFrame, categorical: Sequence[str
 
 
 def slice_table(
-    frame: pd.DataFrame, y_true: pd.Series, y_pred: Sequence, slice_columns: Sequence[str], task: str = "classification"
+    frame: pd.DataFrame, y_true: pd.Series, y_pred: Sequence, slice_columns: Sequence[str], task: Task = CLASSIFICATION
 ) -> pd.DataFrame:
     """Return rows and the task's headline metrics for every value of every slice column."""
     predictions = pd.Series(np.asarray(y_pred), index=frame.index)
@@ -119,8 +116,7 @@ def slice_table(
                     **headline_metrics(y_true[index], predictions[index], task),
                 }
             )
-    names = ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "macro_f1"]
-    out = pd.DataFrame(rows, columns=["slice", "value", "rows", *names])
+    out = pd.DataFrame(rows, columns=["slice", "value", "rows", *(s.name for s in task.scores)])
     if out.empty:  # shown instead of an empty table (bqlab.analysis.tables)
         out.attrs[EMPTY_NOTE] = (
             "No slice: no slice column was given and no categorical feature has between 1 and "
@@ -129,12 +125,12 @@ def slice_table(
     return out
 
 
-def weakest_slice(slices: pd.DataFrame, task: str = "classification") -> dict[str, Any] | None:
+def weakest_slice(slices: pd.DataFrame, task: Task = CLASSIFICATION) -> dict[str, Any] | None:
     """Return the slice value with the worst main score (accuracy; RMSE for a number), larger on a tie."""
     if slices.empty:
         return None
-    score, higher_is_better = MAIN_SCORE[task]
-    row = slices.sort_values([score, "rows"], ascending=[higher_is_better, False], kind="stable").iloc[0]
+    score = task.score(task.main)
+    row = slices.sort_values([score.name, "rows"], ascending=[score.higher_is_better, False], kind="stable").iloc[0]
     scores = {c: round(float(row[c]), 4) for c in slices.columns if c not in ("slice", "value", "rows")}
     return {"slice": str(row["slice"]), "value": str(row["value"]), "rows": int(row["rows"]), **scores}
 
@@ -146,16 +142,13 @@ def regression_points(y_true: pd.Series, y_pred: Sequence) -> pd.DataFrame:
     return pd.DataFrame({"actual": actual, "predicted": predicted, "residual": actual - predicted})
 
 
-IMPORTANCE_SCORING = {"classification": ("f1_macro", "macro F1"), "regression": ("neg_root_mean_squared_error", "RMSE")}
-
-
 def importance_table(
     pipeline: Pipeline,
     x: pd.DataFrame,
     y: pd.Series,
     repeats: int,
     seed: int,
-    task: str = "classification",
+    task: Task = CLASSIFICATION,
     max_rows: int | None = None,
 ) -> pd.DataFrame:
     """Return how much worse the model scores when each feature is shuffled (mean and spread).
@@ -165,7 +158,7 @@ def importance_table(
     held-out rows, so the cost stays bounded on a large test side; ``attrs["rows"]`` and
     ``attrs["of"]`` say how many rows of how many each repeat used.
     """
-    scoring = IMPORTANCE_SCORING[task][0]
+    scoring = task.importance.scorer
     rows = len(x) if max_rows is None else min(len(x), max_rows)
     result = permutation_importance(
         pipeline, x, y, n_repeats=repeats, random_state=seed, scoring=scoring, max_samples=max(rows, 1)
@@ -218,9 +211,9 @@ def classes_of(pipeline: Pipeline) -> list:
     return list(getattr(pipeline, "classes_", []))
 
 
-def error_details(task: str, y_true: pd.Series, y_pred: Sequence, classes: Sequence) -> pd.DataFrame:
+def error_details(task: Task, y_true: pd.Series, y_pred: Sequence, classes: Sequence) -> pd.DataFrame:
     """Per class: precision, recall, F1, support. For a number: the size of the errors, by quantile."""
-    if task != "regression":
+    if task.classes:
         return per_class_table(y_true, y_pred, classes)
     errors = regression_points(y_true, y_pred)
     size = errors["residual"].abs()
@@ -238,20 +231,20 @@ def error_details(task: str, y_true: pd.Series, y_pred: Sequence, classes: Seque
     ).round({"value": 4})
 
 
-def curves(task: str, pipeline: Pipeline, x: pd.DataFrame, y_true: pd.Series, y_pred: Sequence):
+def curves(task: Task, pipeline: Pipeline, x: pd.DataFrame, y_true: pd.Series, y_pred: Sequence):
     """ROC points and areas per class (classification), or actual/predicted/residual points (a number)."""
-    if task == "regression":
+    if not task.classes:
         return regression_points(y_true, y_pred)
     return roc_curves(y_true, pipeline.predict_proba(x), classes_of(pipeline))
 
 
 def evaluation_metrics(
-    task: str, headline: Mapping[str, float], details: pd.DataFrame, slices: pd.DataFrame, curve, test_rows: int
+    task: Task, headline: Mapping[str, float], details: pd.DataFrame, slices: pd.DataFrame, curve, test_rows: int
 ) -> dict[str, Any]:
     """The evaluation's metrics.json: headline scores, weakest class or error sizes, weakest slice."""
-    metrics: dict[str, Any] = {**headline, "task": task, "test_rows": test_rows}
+    metrics: dict[str, Any] = {**headline, "task": task.name, "test_rows": test_rows}
     metrics["weakest_slice"] = weakest_slice(slices, task)
-    if task == "regression":
+    if not task.classes:
         metrics["errors"] = {row.measure: float(row.value) for row in details.itertuples()}
         return metrics
     metrics["roc_auc"] = curve[1]

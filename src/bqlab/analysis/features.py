@@ -15,6 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from bqlab.analysis.numbers import class_text
 from bqlab.analysis.targets import label_values
 from bqlab.errors import DataError
+from bqlab.tasks import CLASSIFICATION, Task
 
 
 def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd.DataFrame:
@@ -32,14 +33,14 @@ def clean_placeholders(frame: pd.DataFrame, missing_values: Sequence[str]) -> pd
     return out
 
 
-def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str, task: str = "classification") -> pd.DataFrame:
+def split_summary(train: pd.DataFrame, test: pd.DataFrame, label: str, task: Task = CLASSIFICATION) -> pd.DataFrame:
     """Return the split as a table: rows per class in each side and the shares (for a number: per side).
 
     For classes, ``held out share`` is the share of the class's rows in the test side (the
     ``test_fraction`` params ask, to the row), and ``share of train``/``share of test`` each
     class's share of that side; for a number, each side's rows, share and the label's mean and spread.
     """
-    if task == "regression":
+    if not task.classes:
         sides = [train[label].astype("float64"), test[label].astype("float64")]
         total = sum(len(v) for v in sides)
         return pd.DataFrame(
@@ -88,7 +89,7 @@ def build_preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> Co
 
 
 def split_xy(
-    frame: pd.DataFrame, label: str, features: Sequence[str], task: str = "classification"
+    frame: pd.DataFrame, label: str, features: Sequence[str], task: Task = CLASSIFICATION
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Return the feature frame and the label series, as the task's model needs it.
 
@@ -101,4 +102,4 @@ def split_xy(
             f"feature(s) {empty} have no value in any of the {len(frame)} rows read: "
             "remove them from features in params/common.yaml"
         )
-    return frame[list(features)], label_values(frame[label], str(task))
+    return frame[list(features)], label_values(frame[label], task)

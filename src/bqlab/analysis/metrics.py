@@ -9,18 +9,24 @@ each have their own fields; a field of the other task must be absent.
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bqlab.errors import DataError
 from bqlab.stages import STAGES
+from bqlab.tasks import CLASSIFICATION, REGRESSION, Task, named
 
-Task = Literal["classification", "regression"]
+C, R = CLASSIFICATION, REGRESSION
 
 
 class _Metrics(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    task: Task
+    task: str  # a task's name (bqlab.tasks)
+
+    @field_validator("task")
+    @classmethod
+    def _a_task(cls, name: str) -> str:
+        return named(name).name
 
     @model_validator(mode="after")
     def _fields_of_the_task(self):
@@ -36,8 +42,8 @@ class _Metrics(BaseModel):
         return self
 
 
-def _only(task: str) -> Any:
-    return Field(default=None, json_schema_extra={"only": task})
+def _only(task: Task) -> Any:
+    return Field(default=None, json_schema_extra={"only": task.name})
 
 
 class EdaMetrics(_Metrics):
@@ -56,9 +62,9 @@ class EdaMetrics(_Metrics):
     many_valued_columns: dict[str, int]
     constant_columns: dict[str, float]  # column -> share (%) of its rows that its one most frequent value fills
     unlabelled_rows: int
-    classes: int | None = _only("classification")
-    class_counts: dict[str, int] | None = _only("classification")
-    label_summary: dict[str, float] | None = _only("regression")  # mean, std, min, median, max
+    classes: int | None = _only(C)
+    class_counts: dict[str, int] | None = _only(C)
+    label_summary: dict[str, float] | None = _only(R)  # mean, std, min, median, max
 
 
 CV_SCORE = re.compile(r"cv_[a-z0-9_]+_(mean|std)")
@@ -116,18 +122,18 @@ class EvaluateMetrics(_Metrics):
     result_check: Literal["ok", "check"]  # bqlab.analysis.result_check: whether the scores can be trusted
     result_check_reason: str  # "" when ok
     weakest_slice: WeakestSlice | None = None  # None without a slice column
-    accuracy: float | None = _only("classification")
-    macro_f1: float | None = _only("classification")
-    baseline_accuracy: float | None = _only("classification")
-    baseline_class: str | None = _only("classification")
-    roc_auc: dict[str, float] | None = _only("classification")
-    weakest_class: str | None = _only("classification")
-    per_class: dict[str, PerClass] | None = _only("classification")
-    rmse: float | None = _only("regression")
-    mae: float | None = _only("regression")
-    r2: float | None = _only("regression")
-    baseline_rmse: float | None = _only("regression")
-    errors: dict[str, float] | None = _only("regression")
+    accuracy: float | None = _only(C)
+    macro_f1: float | None = _only(C)
+    baseline_accuracy: float | None = _only(C)
+    baseline_class: str | None = _only(C)
+    roc_auc: dict[str, float] | None = _only(C)
+    weakest_class: str | None = _only(C)
+    per_class: dict[str, PerClass] | None = _only(C)
+    rmse: float | None = _only(R)
+    mae: float | None = _only(R)
+    r2: float | None = _only(R)
+    baseline_rmse: float | None = _only(R)
+    errors: dict[str, float] | None = _only(R)
 
 
 MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (EdaMetrics, TrainMetrics, EvaluateMetrics)}

@@ -21,7 +21,9 @@ from sklearn.utils.validation import check_is_fitted
 from bqlab import models
 from bqlab.analysis.features import build_preprocessor
 from bqlab.errors import PipelineError
+from bqlab.sources import kinds
 from bqlab.stages import MODEL_PARAMS_FILE
+from bqlab.tasks import CLASSIFICATION, Task
 
 choose_model = models.choose  # the model a run trains: the one params name, or auto's pick for the rows
 
@@ -35,7 +37,7 @@ def build_pipeline(
     seed: int,
     numeric: Sequence[str],
     categorical: Sequence[str],
-    task: str = "classification",
+    task: Task = CLASSIFICATION,
 ) -> Pipeline:
     """Return the unfitted pipeline: preprocessing, then the task's model seeded from params."""
     estimator = models.estimator_class(task, str(model))(**hyperparameters)
@@ -44,24 +46,13 @@ def build_pipeline(
     return Pipeline([("preprocess", build_preprocessor(numeric, categorical)), ("model", estimator)])
 
 
-# Scores of each task: (column in the results, scikit-learn scorer, sign that makes it readable).
-CV_SCORES = {
-    "classification": [("accuracy", "accuracy", 1), ("macro_f1", "f1_macro", 1)],
-    "regression": [
-        ("rmse", "neg_root_mean_squared_error", -1),
-        ("mae", "neg_mean_absolute_error", -1),
-        ("r2", "r2", 1),
-    ],
-}
-
-
 def cross_validate_pipeline(
     pipeline: Pipeline,
     x: pd.DataFrame,
     y: pd.Series,
     folds: int,
     seed: int,
-    task: str = "classification",
+    task: Task = CLASSIFICATION,
     groups: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Return the task's scores of each fold: stratified folds for classes, shuffled folds for a number.
@@ -75,22 +66,22 @@ def cross_validate_pipeline(
         groups = groups.astype(str).where(groups.notna(), alone)
         splitter = (
             StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-            if task == "classification"
+            if task.classes
             else GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
         )
-    elif task == "classification":
+    elif task.classes:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     else:
         splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    scoring = {name: scorer for name, scorer, _ in CV_SCORES[task]}
+    scoring = {s.name: s.scorer for s in task.scores}
     scores = cross_validate(pipeline, x, y, groups=groups, cv=splitter, scoring=scoring)
     return pd.DataFrame(
-        {"fold": range(1, folds + 1), **{name: sign * scores[f"test_{name}"] for name, _, sign in CV_SCORES[task]}}
+        {"fold": range(1, folds + 1), **{s.name: s.sign * scores[f"test_{s.name}"] for s in task.scores}}
     )
 
 
 # Where the data and the cache live and the engine's resources: not what a model was trained on.
-NOT_MATCHED = {"local_tables", "local_engine", "bigquery"}
+NOT_MATCHED = set(kinds.SETTINGS)
 
 
 def training_params(train) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from bqlab.analysis.aggregates import MISSING_CLASS, SQL_CORRELATION_MAX_COLUMNS, correlation_matrix
 from bqlab.analysis.evaluation import confusion_table, regression_points
 from bqlab.analysis.tables import unit
+from bqlab.tasks import CLASSIFICATION, Task
 
 PALETTE = "colorblind"
 
@@ -192,7 +193,7 @@ SCATTER = {"s": 12, "linewidth": 0, "rasterized": True}
 
 
 def pair_plot(
-    frame: pd.DataFrame, label: str, numeric: Sequence[str], task: str = "classification", table_rows: int | None = None
+    frame: pd.DataFrame, label: str, numeric: Sequence[str], task: Task = CLASSIFICATION, table_rows: int | None = None
 ) -> Figure:
     """Scatter matrix of the numeric columns: coloured by class, or with a numeric label as one more variable.
 
@@ -205,7 +206,7 @@ def pair_plot(
     )
     if not numeric:
         return note_figure("Pairwise relationships", "no numeric feature to draw")
-    if task == "regression":
+    if not task.classes:
         data = frame[[*numeric, label]].astype("float64").rename(columns=axis_label)
         grid = sns.pairplot(data, corner=True, height=2.0, plot_kws=SCATTER)
         grid.figure.suptitle(f"Pairwise relationships with {axis_label(label)}, {rows}", y=1.02)
@@ -364,22 +365,22 @@ def importance_bars(importance: pd.DataFrame, score: str = "macro F1") -> Figure
     return fig
 
 
-def label_distribution(balance: pd.DataFrame, sample: pd.DataFrame, label: str, task: str) -> Figure:
+def label_distribution(balance: pd.DataFrame, sample: pd.DataFrame, label: str, task: Task) -> Figure:
     """Rows per class (classes), or a histogram of the sampled label (a number)."""
-    if task == "regression":
+    if not task.classes:
         return label_histogram(sample[label], label)
     return class_balance(balance, label)
 
 
-def error_figure(task: str, y_true, y_pred, classes: Sequence, label: str) -> Figure:
+def error_figure(task: Task, y_true, y_pred, classes: Sequence, label: str) -> Figure:
     """The confusion matrix (classes), or predicted against actual values (a number)."""
-    if task == "regression":
+    if not task.classes:
         return predicted_vs_actual(regression_points(y_true, y_pred), label)
     return confusion_heatmap(confusion_table(y_true, y_pred, classes))
 
 
-def curves_figure(task: str, curve, label: str) -> Figure:
+def curves_figure(task: Task, curve, label: str) -> Figure:
     """ROC curves (classes: ``curve`` is points and areas), or residuals (a number: ``curve`` is points)."""
-    if task == "regression":
+    if not task.classes:
         return residual_plot(curve, label)
     return roc_plot(*curve)

@@ -120,7 +120,7 @@ def summary_metrics(
         "many_valued_columns": {c: n for c, n in (many_values or {}).items() if c != label},
         "constant_columns": {c: v for c, v in (constant or {}).items() if c != label},
     }
-    if str(task) == "regression":
+    if not task.classes:
         stats = balance.iloc[0] if len(balance) else {}
         metrics["label_summary"] = {k: float(stats[k]) for k in ("mean", "std", "min", "median", "max") if k in stats}
         metrics["unlabelled_rows"] = int(missing.set_index("column_name")["missing_count"].get(label, 0))

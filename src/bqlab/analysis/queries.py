@@ -13,6 +13,7 @@ from bqlab.errors import DataError
 from bqlab.sources.base import Source, named_query, query_per_column
 from bqlab.sources.identifiers import quote_column, quote_table
 from bqlab.sources.views import TableView, as_view
+from bqlab.tasks import CLASSIFICATION, Task
 
 
 def fetch_columns(source: Source, table: TableView | str, columns: Sequence[str]) -> pd.DataFrame:
@@ -133,7 +134,7 @@ def _quantile_bin(value: str, tie: str) -> str:
 
 
 def _split_sql(
-    view: TableView, columns: Sequence[str], key_columns: Sequence[str], task: str, group: str | None
+    view: TableView, columns: Sequence[str], key_columns: Sequence[str], task: Task, group: str | None
 ) -> str:
     schema = _known_columns(view, [*columns, *key_columns, *([group] if group else [])])
     label = quote_column(key_columns[0])
@@ -146,7 +147,7 @@ def _split_sql(
         "columns": ", ".join(quote_column(c) for c in columns),
         "buckets": str(SPLIT_BUCKETS),
     }
-    regression = task == "regression"
+    regression = not task.classes
     if group:
         value = (
             "SUM(bqlab_label * bqlab_rows) / SUM(bqlab_rows)"
@@ -183,7 +184,7 @@ def fetch_split(
     seed: int,
     missing_values: Sequence[str] = (),
     max_rows: int | None = None,
-    task: str = "classification",
+    task: Task = CLASSIFICATION,
     group: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (train, test): the labelled rows, split in SQL, row by row and stratified.

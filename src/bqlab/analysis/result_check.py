@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from bqlab.analysis.numbers import metric_text
+from bqlab.tasks import CLASSIFICATION, Task
 
 CV_SIGMAS = 3.0
 CV_MARGIN = 0.10
@@ -34,7 +35,7 @@ class ResultCheck:
     """The verdict on a run's numbers: ``ok``, or ``check`` and why (one line per reason)."""
 
     reasons: tuple[str, ...] = ()
-    task: str = "classification"
+    task: Task = CLASSIFICATION
 
     @property
     def status(self) -> str:
@@ -52,17 +53,13 @@ class ResultCheck:
 
     def _repr_markdown_(self) -> str:
         if not self.reasons:
-            alike = "" if self.task == "regression" else ", and both sides of the split hold the classes alike"
+            alike = ", and both sides of the split hold the classes alike" if self.task.classes else ""
             return f"**Result check: ok.** The test score agrees with cross-validation and beats the baseline{alike}."
         return "**Result check: check.** " + " ".join(f"{r[0].upper()}{r[1:]}." for r in self.reasons)
 
 
-def _score(task: str) -> tuple[str, str]:
-    return ("r2", "R²") if task == "regression" else ("accuracy", "accuracy")
-
-
-def _against_cv(task: str, headline: Mapping[str, Any], training: Mapping[str, Any]) -> str | None:
-    key, name = _score(task)
+def _against_cv(task: Task, headline: Mapping[str, Any], training: Mapping[str, Any]) -> str | None:
+    key, name = task.checked, task.score(task.checked).words
     mean, std = training.get(f"cv_{key}_mean"), training.get(f"cv_{key}_std")
     test = headline.get(key)
     if mean is None or std is None or test is None or test != test:  # NaN: a single test row
@@ -78,27 +75,13 @@ def _against_cv(task: str, headline: Mapping[str, Any], training: Mapping[str, A
     )
 
 
-def beats_baseline(task: str, scores: Mapping[str, Any]) -> bool | None:
-    """Whether the model scores better than the baseline on the same rows (None: no baseline to compare).
-
-    Classes: a higher accuracy than always the most frequent class; a number: a lower RMSE than the mean.
-    """
-    score, bar = ("rmse", "baseline_rmse") if task == "regression" else ("accuracy", "baseline_accuracy")
-    if scores.get(score) is None or scores.get(bar) is None:
+def _against_baseline(task: Task, headline: Mapping[str, Any]) -> str | None:
+    """The rule the summary of findings states too (``Task.beats_baseline``)."""
+    if task.beats_baseline(headline) is not False:
         return None
-    return scores[score] < scores[bar] if task == "regression" else scores[score] > scores[bar]
-
-
-def _against_baseline(task: str, headline: Mapping[str, Any]) -> str | None:
-    if beats_baseline(task, headline) is not False:
-        return None
-    if task == "regression":
-        rmse, bar = headline["rmse"], headline["baseline_rmse"]
-        guess, scores = "the mean", f"RMSE {metric_text('rmse', rmse)} against {metric_text('rmse', bar)}"
-    else:
-        accuracy, bar = headline["accuracy"], headline["baseline_accuracy"]
-        guess = f"always {headline.get('baseline_class')!r}"
-        scores = f"accuracy {metric_text('accuracy', accuracy)} against {metric_text('accuracy', bar)}"
+    main, model, bar = task.score(task.main), headline[task.main], headline[task.baseline]
+    guess = f"always {headline.get('baseline_class')!r}" if task.classes else task.baseline_words
+    scores = f"{main.words} {metric_text(main.name, model)} against {metric_text(main.name, bar)}"
     return (
         f"the model is no better than predicting {guess} ({scores}): the features may not carry the label; "
         "look for text columns that hold numbers or too many categories in the data analysis, or try another model"
@@ -123,7 +106,7 @@ def _class_shares(train_labels: pd.Series, test_labels: pd.Series) -> str | None
 
 
 def check_result(
-    task: str,
+    task: Task,
     headline: Mapping[str, Any],
     training: Mapping[str, Any],
     train_labels: pd.Series,
@@ -132,7 +115,7 @@ def check_result(
     """Return the run's verdict from its test scores and baseline, CV scores and the labels of both sides.
 
     Args:
-        task: "classification" or "regression".
+        task: the run's task (``bqlab.tasks``).
         headline: the test scores and the baseline's (``evaluation.headline_metrics``, ``evaluation.baseline``).
         training: the training stage's metrics (``cv_<score>_mean`` and ``_std``).
         train_labels: the label of the training rows.
@@ -141,6 +124,6 @@ def check_result(
     reasons = [
         _against_cv(task, headline, training),
         _against_baseline(task, headline),
-        None if task == "regression" else _class_shares(train_labels, test_labels),
+        _class_shares(train_labels, test_labels) if task.classes else None,
     ]
     return ResultCheck(tuple(r for r in reasons if r), task)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bqlab.analysis.aggregates import label_correlations
+from bqlab.tasks import Task
 
 
 def eta_squared(numeric_stats: pd.DataFrame, label: str) -> pd.Series:
@@ -46,9 +47,9 @@ def strongest(association: pd.Series, features: Sequence[str], limit: int) -> li
     return [features[i] for i in ranked[:limit]]
 
 
-def selection_note(chosen: Sequence[str], numeric: Sequence[str], task: str) -> str:
+def selection_note(chosen: Sequence[str], numeric: Sequence[str], task: Task) -> str:
     """One sentence saying which numeric features the figures show, and why (markdown)."""
-    measure = "|r| with the label" if task == "regression" else "the correlation ratio η² with the classes"
+    measure = "|r| with the label" if not task.classes else "the correlation ratio η² with the classes"
     if not numeric:
         return "There is no numeric feature: the tables describe the categorical ones."
     if len(chosen) >= len(numeric):
@@ -65,20 +66,20 @@ def selection_note(chosen: Sequence[str], numeric: Sequence[str], task: str) -> 
     )
 
 
-def correlated_columns(numeric: Sequence[str], label: str, task: str) -> list[str]:
+def correlated_columns(numeric: Sequence[str], label: str, task: Task) -> list[str]:
     """The columns whose pairwise correlations the analysis computes: numeric features, and a numeric label."""
-    return [*numeric, label] if task == "regression" else list(numeric)
+    return [*numeric, label] if not task.classes else list(numeric)
 
 
 def plot_features(
-    source, view, task: str, numeric_stats: pd.DataFrame, label: str, numeric: Sequence[str], limit: int
+    source, view, task: Task, numeric_stats: pd.DataFrame, label: str, numeric: Sequence[str], limit: int
 ) -> list[str]:
     """The numeric features the figures show: the ``limit`` most associated with the label (see module doc).
 
     For classes the association comes from ``numeric_stats`` (per-class aggregates from SQL);
     for a number, from one CORR per feature with the label, in SQL.
     """
-    if task == "regression":
+    if not task.classes:
         association = label_correlations(source, view, label, numeric)
     else:
         association = eta_squared(numeric_stats, label)

@@ -8,7 +8,6 @@ its reason are written into every report.
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pandas as pd
 
@@ -16,24 +15,9 @@ from bqlab.analysis.aggregates import distinct_counts
 from bqlab.analysis.numbers import class_text
 from bqlab.errors import DataError
 from bqlab.sources.views import MODEL_TYPES, NUMERIC_TYPES
+from bqlab.tasks import AUTO, CLASSIFICATION, REGRESSION, Task, named
 
 MAX_AUTO_CLASSES = 10
-
-
-@dataclass(frozen=True)
-class Task:
-    """The task a run performs, and why."""
-
-    name: str  # "classification" or "regression"
-    reason: str
-
-    @property
-    def is_regression(self) -> bool:
-        """True when the label is a quantity to predict."""
-        return self.name == "regression"
-
-    def __str__(self) -> str:
-        return self.name
 
 
 def decide_task(requested: str, label: str, label_type: str, distinct: int) -> Task:
@@ -49,24 +33,21 @@ def decide_task(requested: str, label: str, label_type: str, distinct: int) -> T
         )
     numeric = label_type in NUMERIC_TYPES
     described = f"label {label!r} is {label_type} with {distinct:,} distinct value{'s' if distinct != 1 else ''}"
-    if requested == "regression":
-        if not numeric:
+    if requested != AUTO:
+        task = named(requested)
+        if not task.classes and not numeric:
             raise DataError(
-                f"task: regression needs a numeric label, and {described}: set task: classification, "
+                f"task: {task} needs a numeric label, and {described}: set task: {CLASSIFICATION}, "
                 f"or cast the label with column_types (e.g. {label}: FLOAT64)"
             )
-        return Task("regression", f"set in params ({described})")
-    if requested == "classification":
-        return Task("classification", f"set in params ({described})")
+        return task.with_reason(f"set in params ({described})")
     if numeric and distinct > MAX_AUTO_CLASSES:
-        return Task(
-            "regression",
+        return REGRESSION.with_reason(
             f"task auto: {described} (more than {MAX_AUTO_CLASSES}), so it is predicted as a number; "
             "set task: classification in params/common.yaml to treat its values as classes",
         )
     kind = "numbers" if numeric else "text" if label_type == "STRING" else label_type.lower()
-    return Task(
-        "classification",
+    return CLASSIFICATION.with_reason(
         f"task auto: {described} ({kind}"
         f"{f', at most {MAX_AUTO_CLASSES} values' if numeric else ''}), so its values are classes"
         f"{'; set task: regression in params/common.yaml to predict it as a number' if numeric else ''}",
@@ -157,13 +138,13 @@ def check_classes_before_split(
     check_classes(counts, label, needed, "the table", why, folds_at, cv_folds)
 
 
-def label_values(labels: pd.Series, task: str) -> pd.Series:
+def label_values(labels: pd.Series, task: Task) -> pd.Series:
     """Return the label as a model needs it: numbers for regression; for classes, plain values.
 
     Classes keep their type (booleans stay booleans, whole numbers become integers, the rest
     text), so scikit-learn sees a binary or multiclass target and reports show the values.
     """
-    if task == "regression":
+    if not task.classes:
         return pd.to_numeric(labels, errors="coerce").astype("float64")
     if pd.api.types.is_bool_dtype(labels):
         return labels.astype(bool)
@@ -175,13 +156,13 @@ def label_values(labels: pd.Series, task: str) -> pd.Series:
     return labels.astype(str)
 
 
-def check_training_labels(labels: pd.Series, label: str, task: "Task | str", cv_folds: int) -> None:
+def check_training_labels(labels: pd.Series, label: str, task: Task, cv_folds: int) -> None:
     """Refuse training rows whose classes cannot fill the folds, before any model is fitted.
 
     Raises:
         DataError: naming the class counts of the training rows and the params key to change.
     """
-    if str(task) == "regression":
+    if not task.classes:
         if len(labels) < cv_folds:
             raise DataError(
                 f"the {len(labels):,} training rows are too few for cv_folds={cv_folds} folds: "

@@ -8,9 +8,8 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from bqlab import models
+from bqlab import models, tasks
 from bqlab.analysis.numbers import metric_text, plus_minus, readable
-from bqlab.analysis.result_check import beats_baseline
 from bqlab.stages import STAGES
 
 SUMMARY_PAIRS = 3  # strongly correlated pairs named in the summary; the rest are in the section
@@ -107,7 +106,7 @@ def _train(m: Mapping[str, Any]) -> list[str]:
         f"Model: {escape(models.words(m['model']))}{reason}, trained on {m['train_rows']:,} rows; "
         f"{m['test_rows']:,} rows are held out.",
     ]
-    if m.get("task") == "regression":
+    if not _classes(m):
         return [
             *lines,
             f"Cross-validated RMSE {plus_minus(m['cv_rmse_mean'], m['cv_rmse_std'])}, "
@@ -141,15 +140,21 @@ def _evaluate(m: Mapping[str, Any]) -> list[str]:
     return [*_checked(m), *_scores(m)]
 
 
+def _classes(m: Mapping[str, Any]) -> bool:
+    """Whether the stage's task predicts classes (a stage's metrics without a task: classes)."""
+    return tasks.named(m.get("task") or tasks.CLASSIFICATION).classes
+
+
 def _scores(m: Mapping[str, Any]) -> list[str]:
-    if m.get("task") == "regression":
+    task = tasks.named(m.get("task") or tasks.CLASSIFICATION)
+    if not task.classes:
         lines = [
             *_task(m),
             f"Test RMSE {readable(m['rmse'])}, MAE {readable(m['mae'])} and R² {m['r2']:.3f} "
             f"on {m['test_rows']:,} held-out rows.",
         ]
         if "baseline_rmse" in m:
-            better = bool(beats_baseline("regression", m))
+            better = bool(task.beats_baseline(m))
             lines.append(_against_baseline(better, f"RMSE {readable(m['baseline_rmse'])}"))
         errors = m.get("errors", {})
         if "90th percentile absolute error" in errors:
@@ -170,7 +175,7 @@ def _scores(m: Mapping[str, Any]) -> list[str]:
     ]
     if "baseline_accuracy" in m:
         always = f"always {code_html(m['baseline_class'])}"
-        better = bool(beats_baseline("classification", m))
+        better = bool(task.beats_baseline(m))
         lines.append(_against_baseline(better, f"accuracy {m['baseline_accuracy']:.3f}", always))
     per_class = m.get("per_class", {})
     weakest = m.get("weakest_class")

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from bqlab import tasks
 from bqlab.analysis.numbers import metric_text
 from bqlab.jupyter import fast_notebook_imports
 from bqlab.project import write_atomically
@@ -26,7 +27,7 @@ from bqlab.stages import key_metrics
 
 ANALYST_ONLY = "analyst-only"  # cell tag: shown in the report with code, left out of the findings
 # Cell tags of a text written for one task: the reports of a run of the other task leave it out.
-TASK_TAGS = frozenset({"classification", "regression"})
+TASK_TAGS = frozenset(tasks.NAMES)
 _RENDER_LOCK = threading.Lock()  # one pair of exporters, shared by the threads that run notebooks
 _EXPORTER_LOCK = threading.Lock()
 

@@ -14,9 +14,7 @@ from bqlab.errors import BqlabError
 from bqlab.project import find_root
 from bqlab.runner.execution import KERNEL_NAME
 from bqlab.runner.pipeline import preflight
-from bqlab.sources import open_source
-from bqlab.sources.base import named_query
-from bqlab.sources.identifiers import quote_column, quote_table
+from bqlab.sources import kinds, open_source
 
 Check = tuple[str, Callable[[], str]]
 
@@ -79,27 +77,15 @@ def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[C
 
         common = state["params"].common
         state["engine"] = open_source(common, "doctor")
-        if common.source == "bigquery":
-            return f"BigQuery, billed to {state['engine'].client.project}"
-        return "embedded engine (DuckDB), offline"
+        return kinds.kind(common.source).doctor(state["engine"])
 
     def table() -> str:
 
         engine, common = state["engine"], state["params"].common
         found = preflight(state["params"], notebooks_dir)
         text = f"{common.table}: {found['rows']} rows, label and features present"
-        if common.source == "bigquery":
-            # lazy: google-cloud-bigquery costs about 0.5 s; the default local source never needs it
-            from bqlab.sources.bigquery import estimated_cost_usd, human_bytes
-
-            sql = named_query(
-                "select_columns",
-                table=quote_table(common.table),
-                columns=", ".join(quote_column(c) for c in common.columns),
-            )
-            count = engine.estimate(sql)
-            text += f"; a full read costs {human_bytes(count)} (about ${estimated_cost_usd(count):.4f}, free dry run)"
-        return text
+        read_cost = kinds.kind(common.source).read_cost
+        return text + (f"; {read_cost(engine, common)}" if read_cost else "")
 
     return [
         ("Python", _python),

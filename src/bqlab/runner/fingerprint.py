@@ -23,6 +23,7 @@ import yaml
 
 from bqlab.digests import digest_bytes, digest_json
 from bqlab.project import cache_dir, read_cached, root_of, write_cached
+from bqlab.sources.kinds import DEFAULT, KINDS
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/bqlab
 
@@ -205,8 +206,8 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
             for table, entry in section["local_tables"].items():  # merged key by key, as load_params does
                 old = local_tables.get(table)
                 local_tables[table] = {**old, **entry} if isinstance(old, dict) and isinstance(entry, dict) else entry
-        if isinstance(section, dict) and section.get("source", "local") != "local":
-            return None
+        if isinstance(section, dict) and not getattr(KINDS.get(section.get("source", DEFAULT)), "local", False):
+            return None  # a warehouse table, or a kind the params check will refuse
     root = root_of(params_dir)
     data_files = [root / _file_path(p) for p in local_tables.values()]
     return digest_json(

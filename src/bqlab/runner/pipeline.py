@@ -60,7 +60,7 @@ from bqlab.runner.runs import (
     remove_runs,
     runs_to_prune,
 )
-from bqlab.sources import open_source
+from bqlab.sources import kinds, open_source
 from bqlab.stages import ARTIFACTS, METRICS_FILE, STAGES
 
 
@@ -122,7 +122,7 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     common = params.common
     engine = open_source(common, "preflight", root=params.root)
     facts = check_table(params.stages, params.where, engine)
-    if common.source == "local":
+    if kinds.kind(common.source).local:
         content = data_digest(common.table, common.local_tables, params.root)
     else:  # the warehouse table's last modification time stands for its content
         content = digest_json(engine.table_version(common.table))
