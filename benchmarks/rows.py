@@ -54,7 +54,7 @@ def run_case(work: Path, name: str, rows: int, label: str, overlay: str = "") ->
     shutil.copytree(ROOT / "params", params)
     common = f"common:\n  table: {TABLE}\n  local_tables: {{{TABLE}: {data}}}\n  label: {label}\n"
     (params / "profiles" / "scale.yaml").write_text(common + f"  features: [{features}]\n" + overlay)
-    wall, peak, record = report(params, work / f"reports-{name}")
+    wall, peak, record, pss = report(params, work / f"reports-{name}")
     run_dir = (work / f"reports-{name}" / "latest").resolve()
     train = json.loads((run_dir / "artifacts" / "train" / "metrics.json").read_text())
     evaluate = json.loads((run_dir / "artifacts" / "evaluate" / "metrics.json").read_text())
@@ -63,6 +63,7 @@ def run_case(work: Path, name: str, rows: int, label: str, overlay: str = "") ->
         "rows": rows,
         "wall": wall,
         "peak": peak,
+        "pss": pss,
         "stages": {s["stage"]: s for s in record["stages"]},
         "folder": folder_mib(run_dir),
         "model": train["model"],
@@ -71,7 +72,7 @@ def run_case(work: Path, name: str, rows: int, label: str, overlay: str = "") ->
         "run_dir": run_dir,
     }
     print(
-        f"{name}: report {wall:6.1f} s, peak {peak:6.0f} MiB, run folder {case['folder']:6.1f} MiB, "
+        f"{name}: report {wall:6.1f} s, peak {peak:6.0f} MiB (PSS {pss:.0f}), run folder {case['folder']:6.1f} MiB, "
         f"{case['model']} on {case['train_rows']:,} rows, {SCORE[label][1]} {case['score']:.4f}",
         flush=True,
     )
@@ -96,14 +97,14 @@ def main() -> None:
     base = cases[0]
     score = SCORE[args.label][1]
     print(
-        f"\n| case | model | training rows | time | × {base['name']} | peak (MiB) | × | run folder (MiB) | {score} |"
-        "\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        f"\n| case | model | training rows | time | × {base['name']} | peak RSS (MiB) | × | peak PSS (MiB) "
+        f"| run folder (MiB) | {score} |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
     for case in cases:
         print(
             f"| {case['name']} | {case['model']} | {case['train_rows']:,} | {case['wall']:.1f} s "
             f"| ×{case['wall'] / base['wall']:.2f} | {case['peak']:.0f} | ×{case['peak'] / base['peak']:.2f} "
-            f"| {case['folder']:.1f} | {case['score']:.4f} |"
+            f"| {case['pss']:.0f} | {case['folder']:.1f} | {case['score']:.4f} |"
         )
     print("\nPer notebook, as a ratio to the first size (time / peak memory):")
     for case in cases[1:]:
