@@ -43,7 +43,7 @@ class Task:
     scores: tuple[Score, ...]  # the test and cross-validated scores, in report order
     main: str  # the score that ranks slices and drives permutation importance
     checked: str  # the score the result check compares with cross-validation
-    importance: Score  # the score permutation importance shuffles against
+    importance: str  # the score permutation importance shuffles against
     baseline: str  # the metrics key of the baseline's value of the main score
     baseline_words: str  # what the baseline predicts
     reason: str = ""  # why a run performs this task (``analysis.targets.decide_task``)
@@ -77,7 +77,7 @@ CLASSIFICATION = Task(
     ),
     main="accuracy",
     checked="accuracy",
-    importance=Score("macro_f1", "f1_macro", 1, True, "macro F1"),
+    importance="macro_f1",
     baseline="baseline_accuracy",
     baseline_words="always the most frequent class",
 )
@@ -92,7 +92,7 @@ REGRESSION = Task(
     ),
     main="rmse",
     checked="r2",
-    importance=Score("rmse", "neg_root_mean_squared_error", -1, False, "RMSE"),
+    importance="rmse",
     baseline="baseline_rmse",
     baseline_words="the mean",
 )

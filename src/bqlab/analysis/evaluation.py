@@ -158,7 +158,7 @@ def importance_table(
     held-out rows, so the cost stays bounded on a large test side; ``attrs["rows"]`` and
     ``attrs["of"]`` say how many rows of how many each repeat used.
     """
-    scoring = task.importance.scorer
+    scoring = task.score(task.importance).scorer
     rows = len(x) if max_rows is None else min(len(x), max_rows)
     result = permutation_importance(
         pipeline, x, y, n_repeats=repeats, random_state=seed, scoring=scoring, max_samples=max(rows, 1)

@@ -106,7 +106,7 @@ def _train(m: Mapping[str, Any]) -> list[str]:
         f"Model: {escape(models.words(m['model']))}{reason}, trained on {m['train_rows']:,} rows; "
         f"{m['test_rows']:,} rows are held out.",
     ]
-    if not _classes(m):
+    if not _task_of(m).classes:
         return [
             *lines,
             f"Cross-validated RMSE {plus_minus(m['cv_rmse_mean'], m['cv_rmse_std'])}, "
@@ -140,13 +140,13 @@ def _evaluate(m: Mapping[str, Any]) -> list[str]:
     return [*_checked(m), *_scores(m)]
 
 
-def _classes(m: Mapping[str, Any]) -> bool:
-    """Whether the stage's task predicts classes (a stage's metrics without a task: classes)."""
-    return tasks.named(m.get("task") or tasks.CLASSIFICATION).classes
+def _task_of(m: Mapping[str, Any]) -> tasks.Task:
+    """The stage's task (a stage's metrics without a task: classes)."""
+    return tasks.named(m.get("task") or tasks.CLASSIFICATION)
 
 
 def _scores(m: Mapping[str, Any]) -> list[str]:
-    task = tasks.named(m.get("task") or tasks.CLASSIFICATION)
+    task = _task_of(m)
     if not task.classes:
         lines = [
             *_task(m),
