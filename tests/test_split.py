@@ -83,6 +83,26 @@ def test_columns_outside_the_key_leave_the_same_rows_on_each_side(rows, tmp_path
         pd.testing.assert_frame_equal(side.drop(columns="extra"), other)
 
 
+@pytest.mark.parametrize("first", [1, 37, 500, 2000])
+def test_the_first_units_are_the_first_rows_of_every_rows_numbering(rows, tmp_path, first):
+    # first_units numbers copies over the row hash alone and reads again only the rows it keeps; it
+    # must give exactly the rows and unit hashes of numbering every row with all its columns, then
+    # taking the first by unit hash. Copies here are many and differ outside the key (extra).
+    path = tmp_path / "copies.csv"
+    copies = pd.concat([rows, rows.assign(extra=-rows["extra"]), rows.iloc[:50], rows.iloc[:50].assign(extra=7)])
+    copies.to_csv(path, index=False)
+    source = LocalSource({TABLE: path})
+    view = queries.as_view(source, TABLE)
+    columns, where = [*KEY, "extra"], "TRUE"
+    full = queries._units(view, view.schema, columns, KEY, where)
+    every = source.query(f"SELECT * FROM ({full}) ORDER BY bqlab_unit_hash LIMIT @n", {"seed": 3, "n": first})
+    bounded = queries._units(view, view.schema, columns, KEY, where, first="@n")
+    kept = source.query(f"SELECT * FROM ({bounded}) ORDER BY bqlab_unit_hash", {"seed": 3, "n": first})
+    assert len(kept) == min(first, len(copies))
+    pd.testing.assert_frame_equal(kept, every)
+    assert kept["bqlab_unit_hash"].is_unique
+
+
 def test_split_that_leaves_a_side_empty_is_an_error(tmp_path):
     tiny = pd.DataFrame({"label": ["a"], "x": [1.0], "cat": ["u"]})
     with pytest.raises(DataError, match="leaves .* training and .* test rows out of 1 labelled rows"):

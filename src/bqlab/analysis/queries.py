@@ -92,11 +92,25 @@ def _known_columns(view: TableView, columns: Sequence[str]) -> dict[str, str]:
     return schema
 
 
-def _units(view: TableView, schema: Mapping[str, str], columns: Sequence[str], key: Sequence[str], where: str) -> str:
-    """The subquery of rows that pass ``where``, each with the unit hash that tells copies apart."""
+def _units(
+    view: TableView,
+    schema: Mapping[str, str],
+    columns: Sequence[str],
+    key: Sequence[str],
+    where: str,
+    first: str | None = None,
+) -> str:
+    """The subquery of rows that pass ``where``, each with the unit hash that tells copies apart.
+
+    With ``first`` (a query parameter such as ``@max_rows``), only that many rows: the first by
+    unit hash, the same rows with the same hashes, read without holding every row (first_units).
+    """
     quoted = ", ".join(quote_column(c) for c in columns)
     key_text = ", ".join(_key_text(c, schema[c]) for c in key)
-    return named_query("labelled_units", table=view.sql, columns=quoted, order=quoted, key=key_text, where=where)
+    rows = named_query("labelled_rows", table=view.sql, columns=quoted, key=key_text, where=where)
+    if first is None:
+        return named_query("labelled_units", rows=rows, columns=quoted, order=quoted)
+    return named_query("first_units", rows=rows, columns=quoted, order=quoted, limit=first)
 
 
 def sample_rows(
@@ -114,7 +128,7 @@ def sample_rows(
     schema = _known_columns(view, columns)
     sql = named_query(
         "sample_rows",
-        units=_units(view, schema, columns, columns, "TRUE"),
+        units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows"),
         columns=", ".join(quote_column(c) for c in columns),
     )
     return source.query(sql, {"seed": int(seed), "sample_rows": int(sample_rows)})
@@ -143,7 +157,7 @@ def _split_sql(
     where += f" AND NOT IS_NAN({label})" if schema[key_columns[0]] == "FLOAT64" else ""
     fetched = list(dict.fromkeys([*columns, *([group] if group else [])]))
     slots = {
-        "units": _units(view, schema, fetched, key_columns, where),
+        "units": _units(view, schema, fetched, key_columns, where, first=None if group else "@max_rows"),
         "columns": ", ".join(quote_column(c) for c in columns),
         "buckets": str(SPLIT_BUCKETS),
     }

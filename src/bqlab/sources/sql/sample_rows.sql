@@ -1,7 +1,6 @@
 -- A deterministic sample: the first @sample_rows rows by unit hash (FARM_FINGERPRINT of the seed,
--- the row's values and its copy number), the same rows on every run and engine, whatever the
--- table's order; copies of a row are sampled like any other rows.
+-- the row's values and its copy number; first_units), the same rows on every run and engine,
+-- whatever the table's order; copies of a row are sampled like any other rows.
 SELECT {columns}
 FROM ({units})
 ORDER BY bqlab_unit_hash
-LIMIT @sample_rows

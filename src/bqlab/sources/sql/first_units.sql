@@ -1,0 +1,24 @@
+-- The first rows of labelled_units by unit hash (as many as the LIMIT's parameter), the same rows
+-- and unit hashes, without numbering the copies of every row with all its columns (a window over
+-- every row, which holds the whole table: 1.6 GB at 10M rows). The copies are numbered over the row
+-- hash alone, the first units kept by hash, and only the rows of those hashes are read again with
+-- their columns and numbered the same way (copies that differ outside the key are numbered in the
+-- order of their columns, so a unit is always the same row). Used as a subquery by the row split
+-- and the samples.
+WITH first_units AS (
+  SELECT bqlab_row_hash, bqlab_copy,
+    FARM_FINGERPRINT(CONCAT(CAST(bqlab_row_hash AS STRING), '#', CAST(bqlab_copy AS STRING))) AS bqlab_unit_hash
+  FROM (
+    SELECT bqlab_row_hash, ROW_NUMBER() OVER (PARTITION BY bqlab_row_hash) AS bqlab_copy
+    FROM ({rows})
+  )
+  ORDER BY bqlab_unit_hash
+  LIMIT {limit}
+)
+SELECT {columns}, bqlab_unit_hash
+FROM (
+  SELECT {columns}, bqlab_row_hash,
+    ROW_NUMBER() OVER (PARTITION BY bqlab_row_hash ORDER BY {order}) AS bqlab_copy
+  FROM ({rows})
+  WHERE bqlab_row_hash IN (SELECT bqlab_row_hash FROM first_units)
+) JOIN first_units USING (bqlab_row_hash, bqlab_copy)
