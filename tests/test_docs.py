@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from bqlab import cli
-from bqlab.config import BigQueryParams, CommonParams, RunnerParams, params_model
+from bqlab.config import BigQueryParams, CommonParams, RunnerParams, params_model, point_sections
+from bqlab.runner import sweeps
 from bqlab.stages import STAGES
 
 from .conftest import ROOT
@@ -53,6 +54,11 @@ def test_every_params_example_uses_real_keys(page):
     blocks = re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S)
     for block in blocks:
         values = yaml.safe_load(block) or {}
+        if "grid" in values or "points" in values:  # a sweep file: its own keys, and params keys in its points
+            assert set(values) <= set(sweeps.KEYS), f"{page.name}: sweep keys {set(values) - set(sweeps.KEYS)}"
+            for point in values.get("points") or [dict.fromkeys(values["grid"])]:
+                point_sections(point, page.name)  # raises on a key params do not have
+            continue
         for key, value in values.items():
             assert key in KEYS, f"{page.name}: params key {key!r} does not exist"
             if key == "bigquery" and isinstance(value, dict):

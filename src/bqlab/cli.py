@@ -6,6 +6,7 @@ Commands:
     doctor   check the set-up (Python, kernel, container engine, params, credentials, table access)
     prune    remove runs beyond keep_runs (params/runner.yaml), never latest or a reused one
     compare  compare two runs (the two newest, or --a/--b): an HTML page and a short text diff
+    sweep    run every point of params/sweeps/<NAME>.yaml, each an ordinary run; print the points' scores
 
 Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder or a full disk,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -27,7 +28,9 @@ from bqlab.errors import BqlabError, NotebookFailed, Terminated
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
-    parser.add_argument("command", choices=["report", "check", "doctor", "prune", "compare"], help="what to do")
+    commands = ["report", "check", "doctor", "prune", "compare", "sweep"]
+    parser.add_argument("command", choices=commands, help="what to do")
+    parser.add_argument("name", nargs="?", default=None, help="sweep: the sweep file's name (params/sweeps/NAME.yaml)")
     parser.add_argument("--version", action="version", version=f"bqlab {__version__}")
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
@@ -37,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="print only errors and the final line (for CI)")
     parser.add_argument("--a", default=None, help="compare: the baseline run id (default: the second newest)")
     parser.add_argument("--b", default=None, help="compare: the run to compare with it (default: the newest)")
+    parser.add_argument("--yes", action="store_true", help="sweep: run a sweep of more points than its max_points")
     return parser
 
 
@@ -199,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"params and table OK ({table['rows']:,} rows): {', '.join(str(f) for f in params.files)}")
             print(f"task: {table['task']} ({table['task_reason']})")
             return 0
+        if args.command == "sweep":
+            return _sweep(args, echo, progress)
         # lazy: the runner costs about 65 ms that --version and compare never need
         from bqlab.runner.pipeline import as_dict, run_report
 
@@ -236,6 +242,39 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.close()
+
+
+def _sweep(args, echo, progress) -> int:
+    # lazy: the sweeps read params and run the runner (pydantic and the runner, about 0.2 s)
+    from bqlab.errors import ParamsError
+    from bqlab.runner import sweeps
+
+    if not args.name:
+        known = sorted(p.stem for p in sweeps.sweeps_dir(args.params_dir).glob("*.yaml"))
+        raise ParamsError(f"name the sweep: make sweep NAME=<name> (known sweeps: {known or 'none'})")
+    started = time.monotonic()
+    sweep = sweeps.read_sweep(args.params_dir, args.name)
+    results = sweeps.run_sweep(
+        sweep,
+        args.params_dir,
+        args.notebooks_dir,
+        args.reports_dir,
+        yes=args.yes,
+        force=args.force,
+        echo=echo,
+        on_cell=progress.update if progress else None,
+    )
+    if progress:
+        progress.clear()
+    print("\n".join(sweeps.summary_lines(sweep, results)))
+    ran = sum(not r.reused for r in results)
+    failed = sum(r.status == "failed" for r in results)
+    took = time.monotonic() - started
+    print(
+        f"sweep {sweep.name}: {len(results)} points ({ran} ran, {len(results) - ran} unchanged, {failed} failed) "
+        f"in {took:.1f}s: {sweeps.results_file(args.reports_dir, sweep.name)}"
+    )
+    return 1 if failed else 0
 
 
 def _report_done(record: dict, noop: bool, reports_dir: Path, echo) -> None:

@@ -11,6 +11,7 @@ the file, the key and the nearest valid key.
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -273,7 +274,7 @@ class PipelineParams:
     files: tuple[Path, ...]
     profile: str | None
     # (section, key, nested key ...) -> the file that set it; section is "common", "runner" or a stage.
-    origin: dict[tuple[str, ...], Path] = field(default_factory=dict)
+    origin: dict[tuple[str, ...], Path | str] = field(default_factory=dict)
     params_dir: Path = Path("params")
 
     @property
@@ -291,12 +292,17 @@ class PipelineParams:
         return _where(self.origin, self.params_dir, stage, key)
 
 
-def _shown(path: Path) -> str:
-    """A params path as the user knows it: relative to the working folder or, else, the project root."""
+def _shown(path: Path | str) -> str:
+    """A params path as the user knows it: relative to the working folder or, else, the project root.
+
+    A sweep point's keys come from no file of their own: their origin is the point's label, shown as is.
+    """
+    if isinstance(path, str):
+        return path
     return shown(path, Path.cwd(), find_root())
 
 
-def _where(origin: dict[tuple[str, ...], Path], params_dir: Path, stage: str, key: tuple[str, ...]) -> str:
+def _where(origin: dict[tuple[str, ...], Path | str], params_dir: Path, stage: str, key: tuple[str, ...]) -> str:
     for n in range(len(key), 0, -1):
         for section in (stage, "common"):
             if (section, *key[:n]) in origin:
@@ -310,7 +316,7 @@ def _where(origin: dict[tuple[str, ...], Path], params_dir: Path, stage: str, ke
     return f"{_shown(params_dir / home)} (built-in default, not set in the file)"
 
 
-def _merge(base: dict[str, Any], overlay: dict[str, Any], origin: dict, prefix: tuple[str, ...], path: Path):
+def _merge(base: dict[str, Any], overlay: dict[str, Any], origin: dict, prefix: tuple[str, ...], path: Path | str):
     """Merge ``overlay`` into ``base`` key by key (nested mappings too); record which file set what."""
     out = dict(base)
     for key, value in overlay.items():
@@ -376,18 +382,24 @@ def _check_keys(values: dict[str, Any], allowed, where: str) -> None:
             raise ParamsError(f"{where}: unknown key {key!r}{_did_you_mean(str(key), allowed, values)}")
 
 
-def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineParams:
+def load_params(
+    params_dir: str | Path,
+    profile: str | None = None,
+    point: Mapping[str, Any] | None = None,
+    point_label: str | None = None,
+) -> PipelineParams:
     """Load, merge and validate every params file.
 
     A profile's sections are merged key by key into the base files: a nested key in a profile
-    (``bigquery: {location: EU}``) replaces that key only.
+    (``bigquery: {location: EU}``) replaces that key only. A sweep point (dotted keys, see
+    ``point_sections``) is merged last, the same way; messages name it by ``point_label``.
 
     Raises:
         ParamsError: naming the file and key at fault and how to fix it.
     """
     params_dir = Path(params_dir)
     common_keys = set(CommonParams.model_fields)
-    origin: dict[tuple[str, ...], Path] = {}
+    origin: dict[tuple[str, ...], Path | str] = {}
     common_file = params_dir / "common.yaml"
     common = _read_yaml(common_file)
     _check_keys(common, common_keys, str(common_file))
@@ -415,30 +427,11 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
         if not path.is_file():
             known = sorted(p.stem for p in (params_dir / "profiles").glob("*.yaml"))
             raise ParamsError(f"profile {profile!r} not found at {path}; known profiles: {known}")
-        overlay = _read_yaml(path)
-        _check_keys(overlay, {"common", "runner", *STAGES}, f"{path} (sections)")
-        for section, values in overlay.items():
-            if not isinstance(values, dict):
-                raise ParamsError(f"{path}: section {section!r} must be a mapping of keys to values")
-            if section == "common":
-                _check_keys(values, common_keys, f"{path} [common]")
-                common = _merge(common, values, origin, ("common",), path)
-            elif section == "runner":
-                _check_keys(values, set(RunnerParams.model_fields), f"{path} [runner]")
-                runner = _merge(runner, values, origin, ("runner",), path)
-            else:
-                own = set(params_model(section).model_fields) - common_keys
-                _check_keys(values, own, f"{path} [{section}]")
-                base = layers[section]
-                flat = not models.per_model(base.get("hyperparameters") or {})
-                reshaped = "hyperparameters" in values and flat == models.per_model(values["hyperparameters"] or {})
-                if ("model" in values and values["model"] != base.get("model") and flat) or reshaped:
-                    # Another model, or settings given per model over flat ones (or the other way
-                    # round): the base file's hyperparameters were written for something else.
-                    base = {k: v for k, v in base.items() if k != "hyperparameters"}
-                    base["hyperparameters"] = {}
-                layers[section] = _merge(base, values, origin, (section,), path)
+        common, runner = _overlay(_read_yaml(path), path, str(path), common, runner, layers, origin)
         files.append(path)
+    if point:
+        label = point_label or "sweep point"
+        common, runner = _overlay(point_sections(point, label), label, label, common, runner, layers, origin)
     stages = {}
     for stage in STAGES:
         try:
@@ -450,6 +443,75 @@ def load_params(params_dir: str | Path, profile: str | None = None) -> PipelineP
     except ValidationError as err:
         raise ParamsError(_describe(err, "runner", origin, params_dir)) from None
     return PipelineParams(stages, runner_params, tuple(files), profile, origin, params_dir)
+
+
+def _overlay(overlay, source, where, common, runner, layers, origin):
+    """Merge a profile's (or a sweep point's) sections key by key over the layers read so far.
+
+    A nested key (``bigquery: {location: EU}``) replaces that key only; another model, or settings
+    given per model over flat ones (or the other way round), drops the base file's hyperparameters,
+    which were written for something else. ``layers`` is updated in place; returns (common, runner).
+    """
+    common_keys = set(CommonParams.model_fields)
+    _check_keys(overlay, {"common", "runner", *STAGES}, f"{where} (sections)")
+    for section, values in overlay.items():
+        if not isinstance(values, dict):
+            raise ParamsError(f"{where}: section {section!r} must be a mapping of keys to values")
+        if section == "common":
+            _check_keys(values, common_keys, f"{where} [common]")
+            common = _merge(common, values, origin, ("common",), source)
+        elif section == "runner":
+            _check_keys(values, set(RunnerParams.model_fields), f"{where} [runner]")
+            runner = _merge(runner, values, origin, ("runner",), source)
+        else:
+            own = set(params_model(section).model_fields) - common_keys
+            _check_keys(values, own, f"{where} [{section}]")
+            base = layers[section]
+            flat = not models.per_model(base.get("hyperparameters") or {})
+            reshaped = "hyperparameters" in values and flat == models.per_model(values["hyperparameters"] or {})
+            if ("model" in values and values["model"] != base.get("model") and flat) or reshaped:
+                base = {k: v for k, v in base.items() if k != "hyperparameters"}
+                base["hyperparameters"] = {}
+            layers[section] = _merge(base, values, origin, (section,), source)
+    return common, runner
+
+
+def point_sections(point: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """A sweep point's dotted keys (``model``, ``hyperparameters.max_depth``, ``train.cv_folds``) as sections.
+
+    A key's first part names its section (``common``, ``runner`` or a stage) or is a key of one:
+    a shared key goes to common, a stage's own key to that stage (a key two stages have needs its
+    stage named). Unknown keys are refused with the nearest valid one.
+    """
+    common_keys = set(CommonParams.model_fields)
+    owners: dict[str, list[str]] = {}
+    for stage in STAGES:
+        for key in set(params_model(stage).model_fields) - common_keys:
+            owners.setdefault(key, []).append(stage)
+    sections: dict[str, dict[str, Any]] = {}
+    for dotted, value in point.items():
+        parts = str(dotted).split(".")
+        if parts[0] in {"common", "runner", *STAGES} and len(parts) > 1:
+            section, parts = parts[0], parts[1:]
+        elif parts[0] in common_keys:
+            section = "common"
+        elif len(owners.get(parts[0], [])) == 1:
+            section = owners[parts[0]][0]
+        elif parts[0] in owners:
+            named = ", ".join(f"{s}.{dotted}" for s in owners[parts[0]])
+            raise ParamsError(f"{where}: key {dotted!r} is a key of several stages: name one ({named})")
+        elif parts[0] in RunnerParams.model_fields:
+            section = "runner"
+        else:
+            valid = common_keys | set(owners) | set(RunnerParams.model_fields)
+            raise ParamsError(f"{where}: unknown key {dotted!r}{_did_you_mean(parts[0], valid)}")
+        target = sections.setdefault(section, {})
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ParamsError(f"{where}: key {dotted!r} sets a value inside a key given a value of its own")
+        target[parts[-1]] = value
+    return sections
 
 
 def _describe(err: ValidationError, stage: str, origin: dict, params_dir: Path) -> str:

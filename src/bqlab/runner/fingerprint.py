@@ -183,13 +183,20 @@ def stage_fingerprint(notebook: Path, parameters: Mapping[str, Any], data: str, 
     )
 
 
-def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str | None:
+def quick_key(
+    params_dir: Path, profile: str | None, notebooks_dir: Path, point: Mapping[str, Any] | None = None
+) -> str | None:
     """Digest of the raw bytes of every input: params, notebooks, package source, data files, versions.
 
     None when the data lives in BigQuery: a warehouse table can change while every local
     file stays the same, so only the full check (which asks for the table's metadata) can
-    tell that nothing changed.
+    tell that nothing changed. A sweep point's values are part of the digest; a point that
+    sets the source or the local files gets None too (the full check reads them).
     """
+    for dotted in point or {}:
+        parts = str(dotted).split(".")
+        if parts[min(1, len(parts) - 1) if parts[0] == "common" else 0] in {"source", "local_tables"}:
+            return None
     params_files = [*params_dir.glob("*.yaml")]  # profiles/ files are named by the profile's own key
     local_tables: dict[str, Any] = {}
     overlays = [params_dir / "common.yaml"]
@@ -213,6 +220,7 @@ def quick_key(params_dir: Path, profile: str | None, notebooks_dir: Path) -> str
     return digest_json(
         {
             "profile": profile,
+            **({"point": dict(point)} if point else {}),
             "params": digest_files(params_files),
             "notebooks": digest_files(notebooks_dir.glob("*.ipynb")),
             "package": digest_files(

@@ -80,6 +80,7 @@ class RunContext:
     on_cell: Callable[[int, int, int, int, str], None] | None = None
     quick_key: str | None = None
     force: bool = False
+    sweep: dict[str, Any] | None = None  # the sweep and point this run is (bqlab.runner.sweeps)
 
 
 @dataclass
@@ -149,8 +150,13 @@ def run_report(
     force: bool = False,
     echo: Callable[[str], None] = print,
     on_cell: Callable[[int, int, int, int, str], None] | None = None,
+    sweep: dict[str, Any] | None = None,
 ) -> Outcome:
     """Bring the reports up to date with the inputs; see the module docstring.
+
+    A sweep's point (``sweep``: its name, index, label and ``values``, dotted keys over params)
+    is an ordinary run with the point's values merged last; it is a no-op when any finished run
+    has the same inputs (not only the latest), and that run is then left where it is.
 
     Raises:
         ParamsError, DataError: bad input, found before any notebook starts.
@@ -158,7 +164,8 @@ def run_report(
             HTML report, the run folder and the index are written first).
     """
     params_dir, notebooks_dir, reports_dir = (Path(p).resolve() for p in (params_dir, notebooks_dir, reports_dir))
-    key = quick_key(params_dir, profile, notebooks_dir)
+    point = (sweep or {}).get("values")
+    key = quick_key(params_dir, profile, notebooks_dir, point)
     prepare_reports_dir(reports_dir)
     with ReportsLock(reports_dir):
         for partial in discard_partials(reports_dir):
@@ -166,6 +173,9 @@ def run_report(
         discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
         runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
+        same = next((r for r in runs if r.get("status") in DONE and r.get("quick_key") == key), None)
+        if sweep and not force and key and same and (reports_dir / "runs" / same["run_id"]).is_dir():
+            return Outcome(same, reports_dir, noop=True)
         if not force and key and latest and latest.get("status") in DONE and latest.get("quick_key") == key:
             run_dir = reports_dir / "runs" / latest["run_id"]
             if run_dir.is_dir():
@@ -183,7 +193,7 @@ def run_report(
         from bqlab.config import load_params
 
         # Bad input answers at once: params and the table are checked before any kernel starts.
-        params = load_params(params_dir, profile)
+        params = load_params(params_dir, profile, point, (sweep or {}).get("label"))
         table = preflight(params, notebooks_dir)
         echo(f"{params.common.table}: {table['rows']:,} rows; task {table['task']} ({table['task_reason']})")
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
@@ -192,7 +202,7 @@ def run_report(
         env = {ROOT_VARIABLE: str(params.root), **thread_limits(params.runner.parallel_notebooks)}
         kernels = KernelPool(partial, warm_modules(notebooks_dir), env=env)
         context = RunContext(
-            params, table, runs, run_id, partial, notebooks_dir, reports_dir, kernels, echo, on_cell, key, force
+            params, table, runs, run_id, partial, notebooks_dir, reports_dir, kernels, echo, on_cell, key, force, sweep
         )
         try:
             record = _run(context)
@@ -230,6 +240,8 @@ def _run(ctx: RunContext) -> RunRecord:
         "task_reason": table["task_reason"],
     }
     record = RunRecord(run_id=run_id, started=_now(), profile=params.profile, quick_key=ctx.quick_key)
+    if ctx.sweep:
+        record.sweep = {k: ctx.sweep[k] for k in ("name", "point", "values")}
     record.provenance = {
         "run_id": run_id,
         "profile": params.profile,

@@ -73,6 +73,7 @@ class RunRecord:
     size_bytes: int = 0  # the run folder's files when it was published
     new_bytes: int = 0  # of those, the bytes no earlier run shared (what it added to the disk)
     stages: list[StageResult] = field(default_factory=list)
+    sweep: dict[str, Any] | None = None  # a sweep's point: the sweep's name, the point's number and values
 
     def finish(self, failed: bool) -> None:
         """Set the status from the stages: failed, else check (with the reason) when a result check questions them."""

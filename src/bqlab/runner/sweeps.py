@@ -1,0 +1,282 @@
+"""Sweeps: many params points, each an ordinary run, sharing the stages they have in common.
+
+A sweep file ``params/sweeps/<name>.yaml`` names what varies, as a ``grid:`` (every
+combination, in the order written) or a list of ``points:``, over the usual params (dotted keys:
+``model``, ``hyperparameters.max_depth``, ``train.cv_folds``), with an optional ``profile:`` and
+``max_points:``. Every point is validated through the params reader before anything runs
+(``bqlab.config.load_params`` with the point merged last, so messages name the point and the
+key). Each point is then a run of ``run_report``: its own folder, provenance and index entry;
+a stage whose inputs a point leaves unchanged is reused from the run that made it, and a point
+with the same inputs as a finished run is not run again, so a sweep run twice does nothing and
+an interrupted one resumes. What each point gave is kept in ``reports/sweeps/<name>.json``.
+"""
+
+import itertools
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bqlab import tasks
+from bqlab.config import _did_you_mean, load_params
+from bqlab.errors import BqlabError, NotebookFailed, ParamsError
+from bqlab.runner.pipeline import as_dict, run_report
+
+# A sweep of more points than this asks for --yes, or a max_points key in its file.
+MAX_POINTS = 12
+KEYS = ("grid", "points", "profile", "max_points")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep file, read: its points (dotted keys to values), in the order they run."""
+
+    name: str
+    path: Path
+    points: tuple[dict[str, Any], ...]
+    profile: str | None = None
+    max_points: int = MAX_POINTS
+
+    @property
+    def varying(self) -> list[str]:
+        """The keys whose value differs between points, in the order they first appear."""
+        keys = dict.fromkeys(k for p in self.points for k in p)
+        return [k for k in keys if len({json.dumps(p.get(k), sort_keys=True) for p in self.points}) > 1]
+
+    def label(self, index: int) -> str:
+        """How messages name point ``index`` (from 0): the file, its number and its values."""
+        values = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.points[index].items())
+        return f"{self.path} point {index + 1}/{len(self.points)} ({values})"
+
+
+def sweeps_dir(params_dir: Path) -> Path:
+    """Where the sweep files are: ``<params>/sweeps``."""
+    return Path(params_dir) / "sweeps"
+
+
+def read_sweep(params_dir: Path, name: str) -> Sweep:
+    """Read ``<params>/sweeps/<name>.yaml`` and expand it into points.
+
+    Raises:
+        ParamsError: the file is missing or malformed, naming the key and how to fix it.
+    """
+    path = sweeps_dir(params_dir) / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in sweeps_dir(params_dir).glob("*.yaml"))
+        raise ParamsError(f"sweep {name!r} not found at {path}; known sweeps: {known or 'none'}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping with grid: or points:, got {type(data).__name__}")
+    for key in data:
+        if key not in KEYS:
+            raise ParamsError(f"{path}: unknown key {key!r}{_did_you_mean(str(key), KEYS)}")
+    if ("grid" in data) == ("points" in data):
+        raise ParamsError(
+            f"{path}: give either grid: (a list of values per key: every combination runs) or points: "
+            "(a list of mappings of keys to values), not both or neither"
+        )
+    if "grid" in data:
+        points = _grid_points(data["grid"], path)
+    else:
+        points = _listed_points(data["points"], path)
+    profile = data.get("profile")
+    if profile is not None and not isinstance(profile, str):
+        raise ParamsError(f"{path}: key 'profile': the name of a file in params/profiles/, got {profile!r}")
+    limit = data.get("max_points", MAX_POINTS)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ParamsError(f"{path}: key 'max_points': a positive whole number, got {limit!r}")
+    return Sweep(name, path, tuple(points), profile, limit)
+
+
+def _grid_points(grid: Any, path: Path) -> list[dict[str, Any]]:
+    if not isinstance(grid, dict) or not grid:
+        raise ParamsError(f"{path}: key 'grid': a mapping of keys to lists of values, e.g. model: [a, b]")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ParamsError(
+                f"{path}: grid key {key!r}: a non-empty list of the values to try, got {values!r} "
+                f"(a single value: [{json.dumps(values)}])"
+            )
+    keys = list(grid)
+    return [dict(zip(keys, combination, strict=True)) for combination in itertools.product(*grid.values())]
+
+
+def _listed_points(points: Any, path: Path) -> list[dict[str, Any]]:
+    if not isinstance(points, list) or not points:
+        raise ParamsError(f"{path}: key 'points': a non-empty list of mappings of keys to values")
+    for number, point in enumerate(points, start=1):
+        if not isinstance(point, dict) or not point:
+            raise ParamsError(f"{path}: point {number}: a mapping of keys to values, got {point!r}")
+    return [dict(p) for p in points]
+
+
+def check_sweep(sweep: Sweep, params_dir: Path, yes: bool = False) -> list[Any]:
+    """Validate every point before anything runs; return each point's params (``PipelineParams``).
+
+    Raises:
+        ParamsError: too many points without --yes, or a point's params are wrong (naming the
+            point and the key, with the same messages as ``make report``).
+    """
+    if len(sweep.points) > sweep.max_points and not yes:
+        raise ParamsError(
+            f"{sweep.path}: {len(sweep.points)} points, more than {sweep.max_points}: run it with --yes "
+            f"(make sweep NAME={sweep.name} YES=1), or set max_points: {len(sweep.points)} in the file"
+        )
+    seen: dict[str, int] = {}
+    checked = []
+    for index, point in enumerate(sweep.points):
+        twin = seen.setdefault(json.dumps(point, sort_keys=True), index)
+        if twin != index:
+            raise ParamsError(f"{sweep.label(index)}: the same values as point {twin + 1}: remove one")
+        checked.append(load_params(params_dir, sweep.profile, point, sweep.label(index)))
+    return checked
+
+
+@dataclass
+class PointResult:
+    """What one point gave: its run (or why it has none) and its scores."""
+
+    point: int
+    values: dict[str, Any]
+    run_id: str | None = None
+    status: str = "not run"
+    reused: bool = False  # the point had run before with the same inputs: nothing ran
+    scores: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def point_scores(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's headline: the task's main score cross-validated (mean, spread), on the test rows, and the baseline's."""
+    metrics = {s["stage"]: s.get("metrics") or {} for s in record.get("stages", [])}
+    task_name = metrics.get("train", {}).get("task") or metrics.get("evaluate", {}).get("task")
+    if task_name not in tasks.TASKS:
+        return {}
+    task = tasks.named(task_name)
+    train, evaluate = metrics.get("train", {}), metrics.get("evaluate", {})
+    return {
+        "score": task.main,
+        "higher_is_better": task.score(task.main).higher_is_better,
+        "cv_mean": train.get(f"cv_{task.main}_mean"),
+        "cv_std": train.get(f"cv_{task.main}_std"),
+        "test": evaluate.get(task.main),
+        "baseline": evaluate.get(task.baseline),
+    }
+
+
+def run_sweep(
+    sweep: Sweep,
+    params_dir: Path,
+    notebooks_dir: Path,
+    reports_dir: Path,
+    *,
+    yes: bool = False,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+    on_cell: Callable[[int, int, int, int, str], None] | None = None,
+) -> list[PointResult]:
+    """Run every point of ``sweep`` (after checking them all); return what each gave.
+
+    A point whose notebook fails is recorded as failed and the sweep goes on; Ctrl-C or SIGTERM
+    stops it after discarding the unfinished run (the finished points are kept, and a second
+    call resumes with the others).
+    """
+    check_sweep(sweep, params_dir, yes)
+    total = len(sweep.points)
+    results = [PointResult(i + 1, dict(p)) for i, p in enumerate(sweep.points)]
+    for index, result in enumerate(results):
+        prefix = f"point {index + 1}/{total}"
+
+        def tagged(message: str, prefix: str = prefix) -> None:
+            echo(message if message.startswith("warning") else f"{prefix} · {message}")
+
+        progress = None
+        if on_cell:
+
+            def progress(i, n, j, m, stem, prefix=prefix):
+                on_cell(i, n, j, m, f"{prefix} · {stem}")
+
+        label = sweep.label(index)
+        info = {"name": sweep.name, "point": index + 1, "label": label, "values": result.values}
+        try:
+            outcome = run_report(
+                params_dir,
+                notebooks_dir,
+                reports_dir,
+                profile=sweep.profile,
+                force=force,
+                echo=tagged,
+                on_cell=progress,
+                sweep=info,
+            )
+        except NotebookFailed as err:
+            result.status, result.error = "failed", str(err).splitlines()[0]
+            result.run_id = Path(err.report).parent.name if err.report else None
+            echo(f"{prefix} · failed: {result.error}")
+            continue
+        except BqlabError as err:  # the table or the reports folder: every other point would fail too
+            raise type(err)(f"{label}: {err}") from err
+        record = as_dict(outcome.record)
+        result.run_id, result.status, result.reused = record["run_id"], record.get("status", "?"), outcome.noop
+        result.scores = point_scores(record)
+        echo(f"{prefix} · {'unchanged, run ' if outcome.noop else 'run '}{result.run_id}: {result.status}")
+    save_results(sweep, results, reports_dir)
+    return results
+
+
+def results_file(reports_dir: Path, name: str) -> Path:
+    """Where a sweep's results are kept: ``reports/sweeps/<name>.json``."""
+    return Path(reports_dir) / "sweeps" / f"{name}.json"
+
+
+def save_results(sweep: Sweep, results: Sequence[PointResult], reports_dir: Path) -> Path:
+    """Write the sweep's results (atomically): each point's values, run, status and scores."""
+    path = results_file(reports_dir, sweep.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {
+        "name": sweep.name,
+        "file": str(sweep.path),
+        "profile": sweep.profile,
+        "varying": sweep.varying,
+        "points": [vars(r) for r in results],
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def best_point(results: Sequence[PointResult]) -> PointResult | None:
+    """The finished point with the best cross-validated main score (the test rows stay for judging it)."""
+    scored = [r for r in results if r.status in ("ok", "check") and r.scores.get("cv_mean") is not None]
+    if not scored:
+        return None
+    sign = 1 if scored[0].scores["higher_is_better"] else -1
+    return max(scored, key=lambda r: sign * r.scores["cv_mean"])
+
+
+def summary_lines(sweep: Sweep, results: Sequence[PointResult]) -> list[str]:
+    """A table of the points (only the keys that vary), their scores and status, and the best point."""
+    varying = sweep.varying or list(sweep.points[0])
+    best = best_point(results)
+    score = next((r.scores["score"] for r in results if r.scores), "score")
+    header = ["#", *varying, f"cv {score}", f"test {score}", "baseline", "status"]
+    rows = []
+    for r in results:
+        s = r.scores
+        cv = f"{s['cv_mean']:.4f} ± {s['cv_std']:.4f}" if s.get("cv_mean") is not None else "-"
+        test = f"{s['test']:.4f}" if s.get("test") is not None else "-"
+        base = f"{s['baseline']:.4f}" if s.get("baseline") is not None else "-"
+        mark = "*" if r is best else ""
+        rows.append([f"{r.point}{mark}", *(json.dumps(r.values.get(k)) for k in varying), cv, test, base, r.status])
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in [header, *rows]]
+    if best:
+        lines.append(f"best: point {best.point} (* above), run {best.run_id}, by cross-validated {score}")
+    return lines

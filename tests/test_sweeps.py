@@ -1,0 +1,143 @@
+"""Sweeps: a file of params points, each validated before anything runs and run as an ordinary run."""
+
+import json
+
+import pytest
+
+from bqlab.config import load_params, point_sections
+from bqlab.errors import ParamsError
+from bqlab.runner import sweeps
+
+from .conftest import run_cli, write_yaml
+
+
+def sweep_file(project, text: str, name: str = "s"):
+    write_yaml(project / "params" / "sweeps" / f"{name}.yaml", text)
+    return sweeps.read_sweep(project / "params", name)
+
+
+def test_a_grid_is_every_combination_in_the_order_written(project):
+    sweep = sweep_file(project, "grid: {model: [random_forest, gradient_boosting], cv_folds: [3, 4, 5]}")
+    assert len(sweep.points) == 6
+    assert sweep.points[0] == {"model": "random_forest", "cv_folds": 3}
+    assert sweep.points[1] == {"model": "random_forest", "cv_folds": 4}
+    assert sweep.points[5] == {"model": "gradient_boosting", "cv_folds": 5}
+    assert sweep.varying == ["model", "cv_folds"]
+
+
+def test_listed_points_vary_only_in_the_keys_that_differ(project):
+    text = "profile: ci\npoints:\n  - {model: random_forest, seed: 1}\n  - {model: random_forest, seed: 2}"
+    sweep = sweep_file(project, text)
+    assert sweep.profile == "ci"
+    assert sweep.varying == ["seed"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gird: {model: [a]}", r"unknown key 'gird'; did you mean 'grid'\?"),
+        ("grid: {model: [a]}\npoints: [{model: a}]", "either grid: .* or points: .*not both or neither"),
+        ("profile: ci", "either grid:"),
+        ("grid: {model: random_forest}", r"grid key .model.: a non-empty list .*\(a single value: \[\"random_forest"),
+        ("grid: {model: []}", "grid key 'model': a non-empty list"),
+        ("points: [model]", "point 1: a mapping of keys to values"),
+        ("grid: {model: [a]}\nmax_points: 0", "max_points': a positive whole number"),
+    ],
+)
+def test_a_malformed_sweep_file_is_refused_naming_the_key(project, text, message):
+    with pytest.raises(ParamsError, match=message):
+        sweep_file(project, text)
+
+
+def test_a_missing_sweep_lists_the_known_ones(project):
+    sweep_file(project, "grid: {seed: [1, 2]}", name="seeds")
+    with pytest.raises(ParamsError, match=r"sweep 'sedes' not found at .*; known sweeps: \['models', 'seeds'\]"):
+        sweeps.read_sweep(project / "params", "sedes")
+
+
+def test_a_points_keys_go_to_the_section_that_owns_them():
+    sections = point_sections(
+        {"model": "random_forest", "hyperparameters.max_depth": 3, "features": ["a"], "permutation_repeats": 2},
+        "here",
+    )
+    assert sections == {
+        "train": {"model": "random_forest", "hyperparameters": {"max_depth": 3}},
+        "common": {"features": ["a"]},
+        "evaluate": {"permutation_repeats": 2},
+    }
+
+
+def test_a_point_overrides_the_params_and_the_base_files_hyperparameters_of_another_model(project):
+    point = {"model": "hist_gradient_boosting", "hyperparameters.max_depth": 3, "cv_folds": 4}
+    params = load_params(project / "params", "ci", point, "the point")
+    train = params.stages["train"]
+    assert (train.model, train.cv_folds) == ("hist_gradient_boosting", 4)
+    assert train.settings_for("hist_gradient_boosting")["max_depth"] == 3
+    assert load_params(project / "params", "ci").stages["train"].cv_folds == 3  # the files are untouched
+
+
+def test_every_point_is_checked_before_anything_runs_naming_the_point_and_the_key(project):
+    sweep = sweep_file(project, "profile: ci\npoints:\n  - {cv_folds: 3}\n  - {cv_folds: 4, lable: x}")
+    with pytest.raises(ParamsError, match=r"s\.yaml point 2/2 \(cv_folds=4, lable=\"x\"\): unknown key 'lable'"):
+        sweeps.check_sweep(sweep, project / "params")
+    sweep = sweep_file(project, "points:\n  - {cv_folds: 3}\n  - {model: random_forrest}")
+    with pytest.raises(ParamsError, match=r"s\.yaml point 2/2 \(model=\"random_forrest\"\): key 'model'"):
+        sweeps.check_sweep(sweep, project / "params")
+    assert not (project / "reports").exists()
+
+
+def test_a_sweep_of_more_points_than_its_bound_asks_for_yes(project):
+    sweep = sweep_file(project, "grid: {seed: [1, 2, 3], cv_folds: [3, 4, 5, 6, 7]}")
+    with pytest.raises(ParamsError, match=r"15 points, more than 12: run it with --yes .* or set max_points: 15"):
+        sweeps.check_sweep(sweep, project / "params")
+    assert len(sweeps.check_sweep(sweep, project / "params", yes=True)) == 15
+    bounded = sweep_file(project, "grid: {seed: [1, 2]}\nmax_points: 1")
+    assert len(sweeps.check_sweep(bounded, project / "params", yes=True)) == 2
+
+
+def test_the_same_point_twice_is_refused(project):
+    sweep = sweep_file(project, "points: [{seed: 1}, {seed: 2}, {seed: 1}]")
+    with pytest.raises(ParamsError, match="point 3/3 .*the same values as point 1"):
+        sweeps.check_sweep(sweep, project / "params")
+
+
+def test_the_best_point_is_the_best_cross_validated_score_in_the_tasks_direction():
+    def result(point, cv, higher=True):
+        scores = {"score": "s", "higher_is_better": higher, "cv_mean": cv, "cv_std": 0.0, "test": 0, "baseline": 0}
+        return sweeps.PointResult(point, {}, f"run{point}", "ok", scores=scores)
+
+    assert sweeps.best_point([result(1, 0.8), result(2, 0.9), result(3, 0.85)]).point == 2
+    assert sweeps.best_point([result(1, 0.8, False), result(2, 0.9, False)]).point == 1
+    failed = sweeps.PointResult(4, {}, None, "failed")
+    assert sweeps.best_point([failed]) is None
+
+
+@pytest.mark.slow
+def test_a_two_by_two_sweep_runs_the_data_analysis_once_and_a_second_sweep_does_nothing(project, capsys):
+    write_yaml(
+        project / "params" / "sweeps" / "grid.yaml",
+        "profile: ci\ngrid:\n  model: [random_forest, hist_gradient_boosting]\n  cv_folds: [3, 4]\n",
+    )
+    assert run_cli(project, "sweep", "grid", "--quiet") == 0
+    out = capsys.readouterr().out
+    runs = [json.loads(p.read_text()) for p in sorted((project / "reports" / "runs").glob("*/run.json"))]
+    assert len(runs) == 4
+    statuses = [{s["stage"]: s["status"] for s in r["stages"]} for r in runs]
+    assert [s["eda"] for s in statuses] == ["ok", "reused", "reused", "reused"]
+    assert all(s["train"] == "ok" and s["evaluate"] == "ok" for s in statuses)
+    assert [r["sweep"]["point"] for r in runs] == [1, 2, 3, 4]
+    assert runs[3]["sweep"]["values"] == {"model": "hist_gradient_boosting", "cv_folds": 4}
+    assert [r["provenance"]["params"]["train"]["cv_folds"] for r in runs] == [3, 4, 3, 4]
+    # The summary shows only what varies, the scores as the runs recorded them, and the best point.
+    header = out.splitlines()[0].split()
+    assert header[:3] == ["#", "model", "cv_folds"] and "seed" not in header
+    saved = json.loads((project / "reports" / "sweeps" / "grid.json").read_text())
+    cv = [p["scores"]["cv_mean"] for p in saved["points"]]
+    assert cv == [r["stages"][1]["metrics"]["cv_accuracy_mean"] for r in runs]
+    best = max(range(4), key=lambda i: cv[i])
+    assert f"best: point {best + 1} (* above), run {runs[best]['run_id']}" in out
+    assert "4 points (4 ran, 0 unchanged, 0 failed)" in out
+    # Again: every point had run with the same inputs, so nothing runs and no run is added.
+    assert run_cli(project, "sweep", "grid", "--quiet") == 0
+    assert "4 points (0 ran, 4 unchanged, 0 failed)" in capsys.readouterr().out
+    assert len(list((project / "reports" / "runs").glob("*/run.json"))) == 4
