@@ -1,6 +1,10 @@
 """Sweeps: a file of params points, each validated before anything runs and run as an ordinary run."""
 
+import contextlib
+import io
 import json
+import re
+import shutil
 
 import pytest
 
@@ -8,7 +12,7 @@ from bqlab.config import load_params, point_sections
 from bqlab.errors import ParamsError
 from bqlab.runner import sweeps
 
-from .conftest import run_cli, write_yaml
+from .conftest import ROOT, run_cli, write_yaml
 
 
 def sweep_file(project, text: str, name: str = "s"):
@@ -112,18 +116,36 @@ def test_the_best_point_is_the_best_cross_validated_score_in_the_tasks_direction
     assert sweeps.best_point([failed]) is None
 
 
-@pytest.mark.slow
-def test_a_two_by_two_sweep_runs_the_data_analysis_once_and_a_second_sweep_does_nothing(project, capsys):
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A 2x2 sweep on penguins with the ci profile, after one `make report` of the current params."""
+    project = tmp_path_factory.mktemp("sweep")
+    for folder in ("params", "notebooks"):
+        shutil.copytree(ROOT / folder, project / folder)
     write_yaml(
         project / "params" / "sweeps" / "grid.yaml",
         "profile: ci\ngrid:\n  model: [random_forest, hist_gradient_boosting]\n  cv_folds: [3, 4]\n",
     )
-    assert run_cli(project, "sweep", "grid", "--quiet") == 0
-    out = capsys.readouterr().out
-    runs = [json.loads(p.read_text()) for p in sorted((project / "reports" / "runs").glob("*/run.json"))]
+    assert run_cli(project, "report", "--profile", "ci", "--quiet") == 0
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = run_cli(project, "sweep", "grid", "--quiet")
+    return project, code, out.getvalue()
+
+
+def sweep_runs(project):
+    runs = [json.loads(p.read_text()) for p in sorted((project / "reports" / "runs").glob("2*/run.json"))]
+    return [r for r in runs if r.get("sweep")]
+
+
+@pytest.mark.slow
+def test_a_two_by_two_sweep_runs_the_data_analysis_once_and_a_second_sweep_does_nothing(swept, capsys):
+    project, code, out = swept
+    assert code == 0
+    runs = sweep_runs(project)
     assert len(runs) == 4
     statuses = [{s["stage"]: s["status"] for s in r["stages"]} for r in runs]
-    assert [s["eda"] for s in statuses] == ["ok", "reused", "reused", "reused"]
+    assert [s["eda"] for s in statuses] == ["reused"] * 4  # the current params' run made it
     assert all(s["train"] == "ok" and s["evaluate"] == "ok" for s in statuses)
     assert [r["sweep"]["point"] for r in runs] == [1, 2, 3, 4]
     assert runs[3]["sweep"]["values"] == {"model": "hist_gradient_boosting", "cv_folds": 4}
@@ -136,8 +158,90 @@ def test_a_two_by_two_sweep_runs_the_data_analysis_once_and_a_second_sweep_does_
     assert cv == [r["stages"][1]["metrics"]["cv_accuracy_mean"] for r in runs]
     best = max(range(4), key=lambda i: cv[i])
     assert f"best: point {best + 1} (* above), run {runs[best]['run_id']}" in out
+    assert saved["best"] == best + 1
     assert "4 points (4 ran, 0 unchanged, 0 failed)" in out
+    # The verdict compares the best point with the run of the current params (model: auto), against the spread.
+    every = [json.loads(p.read_text()) for p in (project / "reports" / "runs").glob("2*/run.json")]
+    (current,) = [r for r in every if not r.get("sweep")]
+    mine = sweeps.point_scores(current)
+    ours = saved["points"][best]["scores"]
+    gain, spread = cv[best] - mine["cv_mean"], max(ours["cv_std"], mine["cv_std"])
+    words = "more than the CV spread" if gain > spread else "within noise of the current params"
+    assert words in out and current["run_id"] in saved["verdict"] and saved["verdict"] in out
     # Again: every point had run with the same inputs, so nothing runs and no run is added.
     assert run_cli(project, "sweep", "grid", "--quiet") == 0
     assert "4 points (0 ran, 4 unchanged, 0 failed)" in capsys.readouterr().out
-    assert len(list((project / "reports" / "runs").glob("*/run.json"))) == 4
+    assert len(sweep_runs(project)) == 4
+    # The sweep's runs are the newest, but the current params have not changed: make report does nothing
+    # and latest/ is their run again.
+    assert run_cli(project, "report", "--profile", "ci", "--quiet") == 0
+    assert f"up to date: nothing changed since run {current['run_id']}" in capsys.readouterr().out
+    assert (project / "reports" / "latest").resolve().name == current["run_id"]
+
+
+@pytest.mark.slow
+def test_the_leaderboard_shows_the_varying_params_marks_the_best_and_links_what_exists(swept):
+    project, _, _ = swept
+    page = (project / "reports" / "sweeps" / "grid.html").read_text()
+    saved = json.loads((project / "reports" / "sweeps" / "grid.json").read_text())
+    head = page[page.index("<thead>") : page.index("</thead>")]
+    assert "<th>model</th>" in head and "<th>cv_folds</th>" in head and "seed" not in head
+    assert page.count("★ best") == 1 and page.count('class="best"') == 1
+    links = re.findall(r'href="([^"]+)"', page)
+    assert len(links) == 4 + 3  # each point's findings, and three comparisons with the best
+    for link in links:
+        assert (project / "reports" / "sweeps" / link).resolve().is_file(), link
+    assert page.count("<svg") == 2  # the score against model and against cv_folds
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    index = (project / "reports" / "index.html").read_text()
+    assert 'href="sweeps/grid.html"' in index and saved["verdict"][:40] in index
+
+
+@pytest.mark.slow
+def test_the_leaderboard_sorts_by_a_column_offline_in_a_browser(swept, browser):
+    project, _, _ = swept
+    saved = json.loads((project / "reports" / "sweeps" / "grid.json").read_text())
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: r.url.startswith("file://") or problems.append(r.url))
+    page.goto((project / "reports" / "sweeps" / "grid.html").as_uri())
+
+    def first_column():
+        return [int(t.split()[0]) for t in page.locator("#points tbody tr td:first-child").all_inner_texts()]
+
+    assert first_column() == [1, 2, 3, 4]
+    page.locator("#points th", has_text="cv accuracy").click()
+    by_cv = sorted(saved["points"], key=lambda p: p["scores"]["cv_mean"])
+    assert first_column() == [p["point"] for p in by_cv]
+    page.locator("#points th", has_text="cv accuracy").click()
+    assert first_column() == [p["point"] for p in reversed(by_cv)]
+    page.locator("#points th", has_text="model").click()
+    models = page.locator("#points tbody tr td:nth-child(2)").all_inner_texts()
+    assert models == sorted(models)
+    context.close()
+    assert not problems, problems
+
+
+@pytest.mark.slow
+def test_a_sweep_stopped_during_a_point_resumes_with_the_points_it_had_not_finished(project):
+    write_yaml(project / "params" / "sweeps" / "seeds.yaml", "profile: ci\ngrid:\n  seed: [1, 2, 3]\n")
+    sweep = sweeps.read_sweep(project / "params", "seeds")
+    folders = [project / f for f in ("params", "notebooks", "reports")]
+
+    def stop_in_the_third(message: str) -> None:
+        if message.startswith("point 3/3") and "02-train: running" in message:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run_sweep(sweep, *folders, echo=stop_in_the_third)
+    runs = sorted((project / "reports" / "runs").glob("2*/run.json"))
+    assert [json.loads(p.read_text())["sweep"]["point"] for p in runs] == [1, 2]
+    assert not list((project / "reports" / "runs").glob(".*.partial"))  # the stopped run is discarded
+    messages: list[str] = []
+    results = sweeps.run_sweep(sweep, *folders, echo=messages.append)
+    assert [r.reused for r in results] == [True, True, False]
+    assert [r.status for r in results] == ["ok", "ok", "ok"]
+    assert len(list((project / "reports" / "runs").glob("2*/run.json"))) == 3
+    assert not any(m.startswith(("point 1/3 · [", "point 2/3 · [")) for m in messages)  # no notebook of 1 or 2 ran

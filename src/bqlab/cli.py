@@ -14,6 +14,7 @@ Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder
 
 import argparse
 import errno
+import json
 import os
 import shutil
 import signal
@@ -267,12 +268,14 @@ def _sweep(args, echo, progress) -> int:
     if progress:
         progress.clear()
     print("\n".join(sweeps.summary_lines(sweep, results)))
+    saved = sweeps.results_file(args.reports_dir, sweep.name)
+    print(json.loads(saved.read_text(encoding="utf-8"))["verdict"])
     ran = sum(not r.reused for r in results)
     failed = sum(r.status == "failed" for r in results)
     took = time.monotonic() - started
     print(
         f"sweep {sweep.name}: {len(results)} points ({ran} ran, {len(results) - ran} unchanged, {failed} failed) "
-        f"in {took:.1f}s: {sweeps.results_file(args.reports_dir, sweep.name)}"
+        f"in {took:.1f}s: {saved.with_suffix('.html')}"
     )
     return 1 if failed else 0
 

@@ -6,6 +6,7 @@ code cells. Its figures are also saved as PNG files in ``figures/<stem>/`` for s
 """
 
 import base64
+import json
 import os
 import re
 import threading
@@ -176,7 +177,17 @@ def write_index(reports_dir: Path, runs: list[dict[str, Any]], leave_out: Iterab
         previous = previous_comparable(runs, run)
         if previous and (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file():
             compared[run["run_id"]] = previous["run_id"]
+    sweeps = []  # reports/sweeps/<name>.json and its page, beside the runs
+    for path in sorted((reports_dir / "sweeps").glob("*.json")):
+        try:
+            sweep = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (reports_dir / "sweeps" / f"{path.stem}.html").is_file():
+            points, verdict = len(sweep.get("points", [])), sweep.get("verdict", "")
+            sweeps.append({"name": path.stem, "points": points, "verdict": verdict})
     page = env.get_template("index.html.j2").render(
+        sweeps=sweeps,
         runs=runs,
         key_metrics=key_metrics(),
         changes=metric_changes(runs),

@@ -173,6 +173,8 @@ def run_report(
         discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
         runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
+        if not sweep and latest and latest.get("sweep"):  # after a sweep, the current params' own run
+            latest = next((r for r in runs if not r.get("sweep")), None)
         same = next((r for r in runs if r.get("status") in DONE and r.get("quick_key") == key), None)
         if sweep and not force and key and same and (reports_dir / "runs" / same["run_id"]).is_dir():
             return Outcome(same, reports_dir, noop=True)

@@ -13,7 +13,6 @@ an interrupted one resumes. What each point gave is kept in ``reports/sweeps/<na
 
 import itertools
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,12 @@ import yaml
 from bqlab import tasks
 from bqlab.config import _did_you_mean, load_params
 from bqlab.errors import BqlabError, NotebookFailed, ParamsError
+from bqlab.project import write_atomically
+from bqlab.report.compare import COMPARE_DIR, compare_page
+from bqlab.report.leaderboard import write_leaderboard
+from bqlab.report.render import write_index
 from bqlab.runner.pipeline import as_dict, run_report
+from bqlab.runner.runs import DONE, load_runs
 
 # A sweep of more points than this asks for --yes, or a max_points key in its file.
 MAX_POINTS = 12
@@ -226,8 +230,62 @@ def run_sweep(
         result.run_id, result.status, result.reused = record["run_id"], record.get("status", "?"), outcome.noop
         result.scores = point_scores(record)
         echo(f"{prefix} · {'unchanged, run ' if outcome.noop else 'run '}{result.run_id}: {result.status}")
-    save_results(sweep, results, reports_dir)
+    publish_results(sweep, results, reports_dir)
     return results
+
+
+def versus_current(best: PointResult | None, runs: Sequence[Mapping[str, Any]], profile: str | None) -> str:
+    """Whether the best point beats the current params' newest run by more than the CV spread.
+
+    The current params' run is the newest finished run that is no sweep's point, with the sweep's
+    profile; the spread is the larger of the two runs' standard deviations over folds.
+    """
+    if best is None:
+        return "No point finished with a cross-validated score."
+    s = best.scores
+    mine = (r for r in runs if not r.get("sweep") and r.get("status") in DONE and r.get("profile") == profile)
+    current = next(mine, None)
+    head = f"Best: point {best.point} (run {best.run_id}), cross-validated {s['score']} "
+    head += f"{s['cv_mean']:.4f} ± {s['cv_std']:.4f}"
+    c = point_scores(current) if current else {}
+    if current is None or c.get("cv_mean") is None or c.get("score") != s["score"]:
+        run = "make report" + (f" PROFILE={profile}" if profile else "")
+        return f"{head}; no run of the current params to compare it with ({run} makes one)."
+    sign = 1 if s["higher_is_better"] else -1
+    gain, noise = sign * (s["cv_mean"] - c["cv_mean"]), max(s["cv_std"] or 0, c["cv_std"] or 0)
+    versus = f"the current params (run {current['run_id']}: {c['cv_mean']:.4f} ± {c['cv_std']:.4f})"
+    if gain > noise:
+        return f"{head}: beats {versus} by {gain:.4f}, more than the CV spread ({noise:.4f})."
+    return f"{head}: within noise of {versus} (a difference of {gain:+.4f} against a CV spread of {noise:.4f})."
+
+
+def publish_results(sweep: Sweep, results: Sequence[PointResult], reports_dir: Path) -> Path:
+    """Write the results file, each point's comparison with the best, the leaderboard page and the index."""
+    runs = load_runs(reports_dir, warn=False)
+    kept = {r["run_id"] for r in runs}
+    best = best_point(results)
+    body = results_body(sweep, results)
+    body["best"] = best.point if best else None
+    body["verdict"] = versus_current(best, runs, sweep.profile)
+    for point, result in zip(body["points"], results, strict=True):
+        point["best"] = result is best
+        point["links"] = {}
+        if result.run_id in kept:
+            findings = "03-evaluate.findings.html" if result.status != "failed" else "01-eda.findings.html"
+            point["links"]["findings"] = f"../runs/{result.run_id}/{findings}"
+            if best and result is not best:
+                pair = (best.run_id, result.run_id)
+                made = [reports_dir / COMPARE_DIR / f"{a}-vs-{b}.html" for a, b in (pair, pair[::-1])]
+                page = next((p for p in made if p.is_file()), None)  # runs never change: made once stays right
+                if page is None:
+                    page, _ = compare_page(reports_dir, runs, *pair)
+                point["links"]["compare"] = f"../{page.relative_to(reports_dir).as_posix()}"
+    path = results_file(reports_dir, sweep.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, json.dumps(body, indent=2, default=str) + "\n")
+    write_leaderboard(path.with_suffix(".html"), body)
+    write_index(reports_dir, runs)
+    return path
 
 
 def results_file(reports_dir: Path, name: str) -> Path:
@@ -235,21 +293,15 @@ def results_file(reports_dir: Path, name: str) -> Path:
     return Path(reports_dir) / "sweeps" / f"{name}.json"
 
 
-def save_results(sweep: Sweep, results: Sequence[PointResult], reports_dir: Path) -> Path:
-    """Write the sweep's results (atomically): each point's values, run, status and scores."""
-    path = results_file(reports_dir, sweep.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = {
+def results_body(sweep: Sweep, results: Sequence[PointResult]) -> dict[str, Any]:
+    """What ``reports/sweeps/<name>.json`` keeps: the sweep, and each point's values, run, status and scores."""
+    return {
         "name": sweep.name,
         "file": str(sweep.path),
         "profile": sweep.profile,
-        "varying": sweep.varying,
-        "points": [vars(r) for r in results],
+        "varying": sweep.varying or list(sweep.points[0]),
+        "points": [dict(vars(r)) for r in results],
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def best_point(results: Sequence[PointResult]) -> PointResult | None:
