@@ -35,7 +35,7 @@ BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
 export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
-.PHONY: help setup setup-git report sweep check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop emulator clean clean-venv lock \
+.PHONY: help setup setup-git report sweep gate check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -90,6 +90,9 @@ report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fa
 
 sweep: $(STAMP) ## Run every point of params/sweeps/$(NAME).yaml as a run, sharing unchanged stages (NAME=..., YES=1 past max_points)
 	@$(BIN)/python -m bqlab sweep $(NAME) $(if $(filter 1 yes true,$(YES)),--yes,) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
+
+gate: $(STAMP) ## Exit 1 when the newest run's scores got worse than a baseline's (BASELINE=<run id>; default the previous comparable run)
+	@$(BIN)/python -m bqlab compare --fail-on-regression $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(BASELINE),--a $(BASELINE),)
 
 check: $(STAMP) ## Validate params and check the table without running anything
 	@$(BIN)/python -m bqlab check $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)

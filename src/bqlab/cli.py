@@ -6,6 +6,7 @@ Commands:
     doctor   check the set-up (Python, kernel, container engine, params, credentials, table access)
     prune    remove runs beyond keep_runs (params/runner.yaml), never latest or a reused one
     compare  compare two runs (the two newest, or --a/--b): an HTML page and a short text diff
+    compare --fail-on-regression (make gate): exit 1 when the newest run's scores got worse than a baseline's
     sweep    run every point of params/sweeps/<NAME>.yaml, each an ordinary run; print the points' scores
 
 Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder or a full disk,
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--a", default=None, help="compare: the baseline run id (default: the second newest)")
     parser.add_argument("--b", default=None, help="compare: the run to compare with it (default: the newest)")
     parser.add_argument("--yes", action="store_true", help="sweep: run a sweep of more points than its max_points")
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="compare: the newest run against --a (default: the previous comparable run); exit 1 if a score got worse",
+    )
     return parser
 
 
@@ -185,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "prune":
             return _prune(args)
+        if args.command == "compare" and args.fail_on_regression:
+            return _gate(args)
         if args.command == "compare":
             # lazy: jinja2 and the compare page, about 70 ms that only compare needs
             from bqlab.report.compare import compare_page
@@ -243,6 +251,25 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.close()
+
+
+def _gate(args) -> int:
+    # lazy: the params and the gate (pydantic, about 0.1 s) only this command needs
+    from bqlab.config import load_params
+    from bqlab.report import gate
+    from bqlab.runner.runs import load_runs
+
+    tolerances = load_params(args.params_dir, args.profile).runner.gate_tolerances
+    baseline, newest = gate.pick_baseline(load_runs(args.reports_dir), args.a)
+    scores = gate.gated_scores(baseline, newest, tolerances)
+    print(f"gate: run {newest['run_id']} against {baseline['run_id']}")
+    print("\n".join(s.line() for s in scores))
+    worse = [s for s in scores if s.regressed]
+    if worse:
+        print(f"gate FAILED: {len(worse)} of {len(scores)} scores got worse by more than their tolerance")
+        return 1
+    print(f"gate passed: {len(scores)} scores within their tolerance")
+    return 0
 
 
 def _sweep(args, echo, progress) -> int:

@@ -255,6 +255,18 @@ class RunnerParams(BaseModel):
     parallel_notebooks: int = Field(default=2, ge=1, le=4)
     keep_runs: int = Field(default=20, ge=1)
     keep_bytes: ByteSize = Field(default=ByteSize(10**9), gt=0)  # "1GB", "500MB", "2GiB" or a number of bytes
+    # make gate: how much worse a score may get before it fails (default: twice the CV spread)
+    gate_tolerances: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+
+    @field_validator("gate_tolerances")
+    @classmethod
+    def _scores_of_a_task(cls, value: dict[str, float]) -> dict[str, float]:
+        names = {s.name for t in tasks.TASKS.values() for s in t.scores}
+        valid = names | {f"cv_{n}_mean" for n in names}
+        unknown = [k for k in value if k not in valid]
+        if unknown:
+            raise ValueError(f"{unknown} are not scores: use {', '.join(sorted(valid))}")
+        return value
 
 
 def params_model(stage: str) -> type[CommonParams]:
