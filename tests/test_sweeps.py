@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from bqlab.config import load_params, point_sections
-from bqlab.errors import ParamsError
+from bqlab.errors import DataError, ParamsError
 from bqlab.runner import sweeps
 
 from .conftest import ROOT, run_cli, write_yaml
@@ -78,6 +78,44 @@ def test_a_point_overrides_the_params_and_the_base_files_hyperparameters_of_anot
     assert (train.model, train.cv_folds) == ("hist_gradient_boosting", 4)
     assert train.settings_for("hist_gradient_boosting")["max_depth"] == 3
     assert load_params(project / "params", "ci").stages["train"].cv_folds == 3  # the files are untouched
+    # A setting of the point's model joins that model's settings in the files (ci: 30 trees), not replaces them.
+    forest = load_params(project / "params", "ci", {"model": "random_forest", "hyperparameters.max_depth": 3}, "p")
+    assert forest.stages["train"].settings_for("random_forest").items() >= {"n_estimators": 30, "max_depth": 3}.items()
+
+
+def test_a_wrong_setting_in_a_point_is_named_as_the_points():
+    with pytest.raises(ParamsError, match=r"^the point: key 'hyperparameters'"):
+        load_params(
+            ROOT / "params", "ci", {"model": "logistic_regression", "hyperparameters.max_depth": 3}, "the point"
+        )
+    with pytest.raises(ParamsError, match=r"the point: unknown key 'lable'; did you mean 'label'\?"):
+        load_params(ROOT / "params", None, {"lable": "x"}, "the point")
+
+
+def test_the_verdict_compares_with_the_current_params_run_of_the_same_table():
+    def record(run_id, table, cv, std, sweep=None):
+        train = {"task": "classification", "cv_accuracy_mean": cv, "cv_accuracy_std": std}
+        data = {"table": table, "label": "y", "task": "classification"}
+        return {
+            "run_id": run_id,
+            "status": "ok",
+            "profile": None,
+            "sweep": sweep,
+            "provenance": {"data": data},
+            "stages": [{"stage": "train", "metrics": train}],
+        }
+
+    runs = [
+        record("p1", "mine", 0.70, 0.01, sweep={"name": "s"}),
+        record("other", "penguins", 0.97, 0.01),
+        record("cur", "mine", 0.80, 0.02),
+    ]
+    best = sweeps.PointResult(1, {}, "p1", "ok", scores=sweeps.point_scores(runs[0]))
+    verdict = sweeps.versus_current(best, runs, None)
+    assert "run cur" in verdict and "worse than the current params" in verdict and "keep the current params" in verdict
+    assert "within noise" in sweeps.versus_current(best, [runs[0], record("cur", "mine", 0.71, 0.02)], None)
+    assert "beats" in sweeps.versus_current(best, [runs[0], record("cur", "mine", 0.60, 0.02)], None)
+    assert "no run of the current params" in sweeps.versus_current(best, runs[:2], None)
 
 
 def test_every_point_is_checked_before_anything_runs_naming_the_point_and_the_key(project):
@@ -88,6 +126,14 @@ def test_every_point_is_checked_before_anything_runs_naming_the_point_and_the_ke
     with pytest.raises(ParamsError, match=r"s\.yaml point 2/2 \(model=\"random_forrest\"\): key 'model'"):
         sweeps.check_sweep(sweep, project / "params")
     assert not (project / "reports").exists()
+
+
+def test_a_point_that_names_a_column_the_table_lacks_stops_the_sweep_before_anything_runs(project):
+    sweep = sweep_file(project, "profile: ci\ngrid:\n  features: [[island, body_mass_g], [island, wingspan]]\n")
+    folders = [project / f for f in ("params", "notebooks", "reports")]
+    with pytest.raises(DataError, match=r"s\.yaml point 2/2 \(features=\[.*wingspan.*\]\): .*wingspan"):
+        sweeps.run_sweep(sweep, *folders)
+    assert not (project / "reports" / "runs").exists() or not list((project / "reports" / "runs").glob("2*"))
 
 
 def test_a_sweep_of_more_points_than_its_bound_asks_for_yes(project):
@@ -157,7 +203,7 @@ def test_a_two_by_two_sweep_runs_the_data_analysis_once_and_a_second_sweep_does_
     cv = [p["scores"]["cv_mean"] for p in saved["points"]]
     assert cv == [r["stages"][1]["metrics"]["cv_accuracy_mean"] for r in runs]
     best = max(range(4), key=lambda i: cv[i])
-    assert f"best: point {best + 1} (* above), run {runs[best]['run_id']}" in out
+    assert f"Best: point {best + 1} (run {runs[best]['run_id']})" in out
     assert saved["best"] == best + 1
     assert "4 points (4 ran, 0 unchanged, 0 failed)" in out
     # The verdict compares the best point with the run of the current params (model: auto), against the spread.

@@ -300,8 +300,9 @@ def _sweep(args, echo, progress) -> int:
     ran = sum(not r.reused for r in results)
     failed = sum(r.status == "failed" for r in results)
     took = time.monotonic() - started
+    points = f"{len(results)} point{'' if len(results) == 1 else 's'}"
     print(
-        f"sweep {sweep.name}: {len(results)} points ({ran} ran, {len(results) - ran} unchanged, {failed} failed) "
+        f"sweep {sweep.name}: {points} ({ran} ran, {len(results) - ran} unchanged, {failed} failed) "
         f"in {took:.1f}s: {saved.with_suffix('.html')}"
     )
     return 1 if failed else 0

@@ -347,6 +347,7 @@ def _did_you_mean(key: str, valid, already_set=()) -> str:
         return f"; valid keys: {', '.join(sorted(valid))}"
     best = difflib.SequenceMatcher(None, key, close[0]).ratio()
     nearest = [c for c in close if difflib.SequenceMatcher(None, key, c).ratio() == best]
+    nearest.sort(key=lambda c: sorted(c) != sorted(key))  # two letters swapped is the likeliest typo
     return f"; did you mean {next((c for c in nearest if c not in already_set), nearest[0])!r}?"
 
 
@@ -479,6 +480,8 @@ def _overlay(overlay, source, where, common, runner, layers, origin):
             own = set(params_model(section).model_fields) - common_keys
             _check_keys(values, own, f"{where} [{section}]")
             base = layers[section]
+            if isinstance(source, str):  # a sweep point
+                values = _point_settings(values, base, origin, section, source)
             flat = not models.per_model(base.get("hyperparameters") or {})
             reshaped = "hyperparameters" in values and flat == models.per_model(values["hyperparameters"] or {})
             if ("model" in values and values["model"] != base.get("model") and flat) or reshaped:
@@ -486,6 +489,23 @@ def _overlay(overlay, source, where, common, runner, layers, origin):
                 base["hyperparameters"] = {}
             layers[section] = _merge(base, values, origin, (section,), source)
     return common, runner
+
+
+def _point_settings(values: dict[str, Any], base: dict[str, Any], origin: dict, section: str, source: str) -> dict:
+    """A sweep point's stage values, fitted to the files' form: its keys are named as its own.
+
+    Flat hyperparameters (``hyperparameters.max_depth``) over settings given per model go to the
+    point's model (or the files' one), so the model's other settings stay; a key the point sets
+    in a mapping is the point's in messages, not the file's that holds the mapping.
+    """
+    settings = values.get("hyperparameters")
+    model = values.get("model", base.get("model"))
+    if isinstance(settings, dict) and settings and not models.per_model(settings) and model in models.MODELS:
+        if models.per_model(base.get("hyperparameters") or {}):
+            values = {**values, "hyperparameters": {model: settings}}
+    for key in values:
+        origin[(section, key)] = source
+    return values
 
 
 def point_sections(point: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:

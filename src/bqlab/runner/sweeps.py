@@ -21,13 +21,13 @@ from typing import Any
 import yaml
 
 from bqlab import tasks
-from bqlab.config import _did_you_mean, load_params
+from bqlab.config import _did_you_mean, load_params, point_sections
 from bqlab.errors import BqlabError, NotebookFailed, ParamsError
 from bqlab.project import write_atomically
-from bqlab.report.compare import COMPARE_DIR, compare_page
-from bqlab.report.leaderboard import write_leaderboard
+from bqlab.report.compare import COMPARE_DIR, comparable, compare_page
+from bqlab.report.leaderboard import shown_value, write_leaderboard
 from bqlab.report.render import write_index
-from bqlab.runner.pipeline import as_dict, run_report
+from bqlab.runner.pipeline import as_dict, preflight, run_report
 from bqlab.runner.runs import DONE, load_runs
 
 # A sweep of more points than this asks for --yes, or a max_points key in its file.
@@ -104,10 +104,8 @@ def _grid_points(grid: Any, path: Path) -> list[dict[str, Any]]:
         raise ParamsError(f"{path}: key 'grid': a mapping of keys to lists of values, e.g. model: [a, b]")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise ParamsError(
-                f"{path}: grid key {key!r}: a non-empty list of the values to try, got {values!r} "
-                f"(a single value: [{json.dumps(values)}])"
-            )
+            hint = "" if values == [] else f" (a single value: [{json.dumps(values)}])"
+            raise ParamsError(f"{path}: grid key {key!r}: a non-empty list of the values to try, got {values!r}{hint}")
     keys = list(grid)
     return [dict(zip(keys, combination, strict=True)) for combination in itertools.product(*grid.values())]
 
@@ -141,6 +139,19 @@ def check_sweep(sweep: Sweep, params_dir: Path, yes: bool = False) -> list[Any]:
             raise ParamsError(f"{sweep.label(index)}: the same values as point {twin + 1}: remove one")
         checked.append(load_params(params_dir, sweep.profile, point, sweep.label(index)))
     return checked
+
+
+def resolved(params: Any, dotted: str) -> Any:
+    """The value params (``PipelineParams``) give the dotted key ``dotted``, as a sweep point names it."""
+    ((section, values),) = point_sections({dotted: None}, dotted).items()
+    value: Any = params.runner.model_dump(mode="json") if section == "runner" else None
+    if value is None:
+        stage = next(iter(params.stages)) if section == "common" else section
+        value = params.stages[stage].model_dump(mode="json")
+    while isinstance(values, dict) and isinstance(value, dict):
+        ((key, values),) = values.items()
+        value = value.get(key)
+    return value
 
 
 @dataclass
@@ -191,9 +202,27 @@ def run_sweep(
     stops it after discarding the unfinished run (the finished points are kept, and a second
     call resumes with the others).
     """
-    check_sweep(sweep, params_dir, yes)
+    checked = check_sweep(sweep, params_dir, yes)
     total = len(sweep.points)
-    results = [PointResult(i + 1, dict(p)) for i, p in enumerate(sweep.points)]
+    # A point that changes the table's side (label, features, casts, table) is checked against the
+    # table now: the first point's run checks the files' own, and a later point must not find out late.
+    tables_checked: set[str] = set()
+    for index, (params, point) in enumerate(zip(checked, sweep.points, strict=True)):
+        if "common" not in point_sections(point, sweep.label(index)):
+            continue
+        common = json.dumps(params.common.model_dump(mode="json"), sort_keys=True, default=str)
+        if common in tables_checked:
+            continue
+        tables_checked.add(common)
+        try:
+            preflight(params, Path(notebooks_dir))
+        except BqlabError as err:
+            raise type(err)(f"{sweep.label(index)}: {err}") from err
+    # Each point with the value every varying key has in it: set by the point, or else by the params files.
+    shown = [
+        {k: resolved(params, k) for k in sweep.varying} | p for params, p in zip(checked, sweep.points, strict=True)
+    ]
+    results = [PointResult(i + 1, values) for i, values in enumerate(shown)]
     for index, result in enumerate(results):
         prefix = f"point {index + 1}/{total}"
 
@@ -207,7 +236,7 @@ def run_sweep(
                 on_cell(i, n, j, m, f"{prefix} · {stem}")
 
         label = sweep.label(index)
-        info = {"name": sweep.name, "point": index + 1, "label": label, "values": result.values}
+        info = {"name": sweep.name, "point": index + 1, "label": label, "values": sweep.points[index]}
         try:
             outcome = run_report(
                 params_dir,
@@ -225,6 +254,8 @@ def run_sweep(
             echo(f"{prefix} · failed: {result.error}")
             continue
         except BqlabError as err:  # the table or the reports folder: every other point would fail too
+            if label in str(err):
+                raise
             raise type(err)(f"{label}: {err}") from err
         record = as_dict(outcome.record)
         result.run_id, result.status, result.reused = record["run_id"], record.get("status", "?"), outcome.noop
@@ -238,12 +269,19 @@ def versus_current(best: PointResult | None, runs: Sequence[Mapping[str, Any]], 
     """Whether the best point beats the current params' newest run by more than the CV spread.
 
     The current params' run is the newest finished run that is no sweep's point, with the sweep's
-    profile; the spread is the larger of the two runs' standard deviations over folds.
+    profile and the best point's table, label and task; the spread is the larger of the two runs'
+    standard deviations over folds.
     """
     if best is None:
         return "No point finished with a cross-validated score."
     s = best.scores
-    mine = (r for r in runs if not r.get("sweep") and r.get("status") in DONE and r.get("profile") == profile)
+    made = next((r for r in runs if r["run_id"] == best.run_id), None)
+    same = comparable(made) if made else None  # the same table, label and task
+    mine = (
+        r
+        for r in runs
+        if not r.get("sweep") and r.get("status") in DONE and r.get("profile") == profile and comparable(r) == same
+    )
     current = next(mine, None)
     head = f"Best: point {best.point} (run {best.run_id}), cross-validated {s['score']} "
     head += f"{s['cv_mean']:.4f} ± {s['cv_std']:.4f}"
@@ -256,6 +294,9 @@ def versus_current(best: PointResult | None, runs: Sequence[Mapping[str, Any]], 
     versus = f"the current params (run {current['run_id']}: {c['cv_mean']:.4f} ± {c['cv_std']:.4f})"
     if gain > noise:
         return f"{head}: beats {versus} by {gain:.4f}, more than the CV spread ({noise:.4f})."
+    if -gain > noise:
+        spread = f"more than the CV spread ({noise:.4f})"
+        return f"{head}: worse than {versus} by {-gain:.4f}, {spread}: keep the current params."
     return f"{head}: within noise of {versus} (a difference of {gain:+.4f} against a CV spread of {noise:.4f})."
 
 
@@ -271,8 +312,11 @@ def publish_results(sweep: Sweep, results: Sequence[PointResult], reports_dir: P
         point["best"] = result is best
         point["links"] = {}
         if result.run_id in kept:
-            findings = "03-evaluate.findings.html" if result.status != "failed" else "01-eda.findings.html"
-            point["links"]["findings"] = f"../runs/{result.run_id}/{findings}"
+            folder = reports_dir / "runs" / str(result.run_id)
+            pages = ("03-evaluate.findings.html", "02-train.findings.html", "01-eda.findings.html")
+            findings = next((p for p in pages if (folder / p).is_file()), None)  # a failed run has fewer
+            if findings:
+                point["links"]["findings"] = f"../runs/{result.run_id}/{findings}"
             if best and result is not best:
                 pair = (best.run_id, result.run_id)
                 made = [reports_dir / COMPARE_DIR / f"{a}-vs-{b}.html" for a, b in (pair, pair[::-1])]
@@ -307,6 +351,8 @@ def results_body(sweep: Sweep, results: Sequence[PointResult]) -> dict[str, Any]
 def best_point(results: Sequence[PointResult]) -> PointResult | None:
     """The finished point with the best cross-validated main score (the test rows stay for judging it)."""
     scored = [r for r in results if r.status in ("ok", "check") and r.scores.get("cv_mean") is not None]
+    if any(r.status == "ok" for r in scored):  # "check": the result check doubts the scores
+        scored = [r for r in scored if r.status == "ok"]
     if not scored:
         return None
     sign = 1 if scored[0].scores["higher_is_better"] else -1
@@ -326,9 +372,8 @@ def summary_lines(sweep: Sweep, results: Sequence[PointResult]) -> list[str]:
         test = f"{s['test']:.4f}" if s.get("test") is not None else "-"
         base = f"{s['baseline']:.4f}" if s.get("baseline") is not None else "-"
         mark = "*" if r is best else ""
-        rows.append([f"{r.point}{mark}", *(json.dumps(r.values.get(k)) for k in varying), cv, test, base, r.status])
+        values = (shown_value(r.values.get(k)) for k in varying)
+        rows.append([f"{r.point}{mark}", *values, cv, test, base, r.status])
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in [header, *rows]]
-    if best:
-        lines.append(f"best: point {best.point} (* above), run {best.run_id}, by cross-validated {score}")
     return lines
