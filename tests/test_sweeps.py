@@ -231,7 +231,7 @@ def test_the_leaderboard_shows_the_varying_params_marks_the_best_and_links_what_
     page = (project / "reports" / "sweeps" / "grid.html").read_text()
     saved = json.loads((project / "reports" / "sweeps" / "grid.json").read_text())
     head = page[page.index("<thead>") : page.index("</thead>")]
-    assert "<th>model</th>" in head and "<th>cv_folds</th>" in head and "seed" not in head
+    assert "<th>model</th>" in head and '<th data-type="number">cv_folds</th>' in head and "seed" not in head
     assert page.count("★ best") == 1 and page.count('class="best"') == 1
     links = re.findall(r'href="([^"]+)"', page)
     assert len(links) == 4 + 3  # each point's findings, and three comparisons with the best
@@ -263,6 +263,9 @@ def test_the_leaderboard_sorts_by_a_column_offline_in_a_browser(swept, browser):
     assert first_column() == [p["point"] for p in by_cv]
     page.locator("#points th", has_text="cv accuracy").click()
     assert first_column() == [p["point"] for p in reversed(by_cv)]
+    page.locator("#points th", has_text="cv_folds").click()  # numbers as numbers
+    folds = [int(t) for t in page.locator("#points tbody tr td:nth-child(3)").all_inner_texts()]
+    assert folds == sorted(folds)
     page.locator("#points th", has_text="model").click()
     models = page.locator("#points tbody tr td:nth-child(2)").all_inner_texts()
     assert models == sorted(models)

@@ -86,8 +86,19 @@ def write_leaderboard(path: Path, sweep: Mapping[str, Any]) -> Path:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bqlab.report", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    numeric = {  # keys whose values are all numbers (or unset) sort as numbers
+        k
+        for k in sweep["varying"]
+        if all(isinstance(p["values"].get(k), int | float | None) for p in points)
+        and not all(isinstance(p["values"].get(k), bool) for p in points)
+    }
     page = env.get_template("leaderboard.html.j2").render(
-        sweep=sweep, points=points, score=score, figures=[f for f in figures if f["svg"]], value=shown_value
+        sweep=sweep,
+        points=points,
+        score=score,
+        figures=[f for f in figures if f["svg"]],
+        value=shown_value,
+        numeric=numeric,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomically(path, page)
