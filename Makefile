@@ -35,7 +35,7 @@ BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
 export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
-.PHONY: help setup setup-git report sweep gate check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop emulator clean clean-venv lock \
+.PHONY: help setup setup-git report sweep gate check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop bench-sweep emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -155,6 +155,9 @@ bench-wide: $(STAMP) ## Time, memory and report size of the report on 30- and 30
 
 bench-container: $(STAMP) ## Twin image: build and rebuild time, size, each docker-* target against make report (podman, root)
 	@$(BIN)/python benchmarks/container.py $(if $(WARM),--warm,)
+
+bench-sweep: $(STAMP) ## A 6-point sweep against 6 separate make report calls and a plain papermill loop (a few minutes)
+	@$(BIN)/python benchmarks/sweep.py
 
 bench-noop: $(STAMP) ## Time and memory of a no-op make report with a 1 GiB local table, against a small one
 	@$(BIN)/python benchmarks/noop.py
