@@ -153,9 +153,9 @@ def _scores(m: Mapping[str, Any]) -> list[str]:
             f"Test RMSE {readable(m['rmse'])}, MAE {readable(m['mae'])} and R² {m['r2']:.3f} "
             f"on {m['test_rows']:,} held-out rows.",
         ]
-        if "baseline_rmse" in m:
+        if task.baseline in m:
             better = bool(task.beats_baseline(m))
-            lines.append(_against_baseline(better, f"RMSE {readable(m['baseline_rmse'])}"))
+            lines.append(_against_baseline(better, f"RMSE {readable(m[task.baseline])}"))
         errors = m.get("errors", {})
         if "90th percentile absolute error" in errors:
             lines.append(
@@ -173,10 +173,10 @@ def _scores(m: Mapping[str, Any]) -> list[str]:
         *_task(m),
         f"Test accuracy {m['accuracy']:.3f} and macro F1 {m['macro_f1']:.3f} on {m['test_rows']:,} held-out rows.",
     ]
-    if "baseline_accuracy" in m:
+    if task.baseline in m:
         always = f"always {code_html(m['baseline_class'])}"
         better = bool(task.beats_baseline(m))
-        lines.append(_against_baseline(better, f"accuracy {m['baseline_accuracy']:.3f}", always))
+        lines.append(_against_baseline(better, f"accuracy {m[task.baseline]:.3f}", always))
     per_class = m.get("per_class", {})
     weakest = m.get("weakest_class")
     if weakest in per_class:
