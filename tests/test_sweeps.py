@@ -235,6 +235,10 @@ def test_the_leaderboard_shows_the_varying_params_marks_the_best_and_links_what_
     assert page.count("★ best") == 1 and page.count('class="best"') == 1
     links = re.findall(r'href="([^"]+)"', page)
     assert len(links) == 4 + 3  # each point's findings, and three comparisons with the best
+    best = saved["points"][saved["best"] - 1]["run_id"]
+    others = [p["run_id"] for p in saved["points"] if p["run_id"] != best]
+    compared = sorted(link for link in links if "compare/" in link)
+    assert compared == sorted(f"../compare/{best}-vs-{o}.html" for o in others)  # the best is A, each time
     for link in links:
         assert (project / "reports" / "sweeps" / link).resolve().is_file(), link
     assert page.count("<svg") == 2  # the score against model and against cv_folds

@@ -170,10 +170,13 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
     return Comparison(dict(a), dict(b), params, metrics)
 
 
-def pick_runs(runs: list[dict[str, Any]], a: str | None = None, b: str | None = None) -> tuple[dict, dict]:
+def pick_runs(
+    runs: list[dict[str, Any]], a: str | None = None, b: str | None = None, as_named: bool = False
+) -> tuple[dict, dict]:
     """The runs to compare: named by id (or a unique start of one), else the two newest.
 
-    The older run is always A, the baseline, whichever order they are named in.
+    The older run is A, the baseline, whichever order they are named in; with ``as_named``, A is
+    the run named ``a`` (a sweep compares each point with its best point, older or newer).
 
     Raises:
         ParamsError: fewer than two runs, or an id that names no run (the newest ids are listed).
@@ -196,7 +199,7 @@ def pick_runs(runs: list[dict[str, Any]], a: str | None = None, b: str | None = 
     run_a = find(a) if a else next((r for r in runs if r["run_id"] != run_b["run_id"]), None)
     if run_a is None or run_a["run_id"] == run_b["run_id"]:
         raise ParamsError(f"A and B are the same run ({run_b['run_id']}): name two different runs")
-    return (run_a, run_b) if run_a["started"] <= run_b["started"] else (run_b, run_a)
+    return (run_a, run_b) if as_named or run_a["started"] <= run_b["started"] else (run_b, run_a)
 
 
 def previous_comparable(runs: Iterable[Mapping[str, Any]], run: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -272,10 +275,10 @@ def write_page(c: Comparison, run_dirs: tuple[Path, Path], path: Path) -> Path:
 
 
 def compare_page(
-    reports_dir: Path, runs: list[dict[str, Any]], a: str | None = None, b: str | None = None
+    reports_dir: Path, runs: list[dict[str, Any]], a: str | None = None, b: str | None = None, as_named: bool = False
 ) -> tuple[Path, list[str]]:
     """``make compare``: write ``reports/compare/<A>-vs-<B>.html``; return its path and the text diff."""
-    run_a, run_b = pick_runs(runs, a, b)
+    run_a, run_b = pick_runs(runs, a, b, as_named)
     c = compare(run_a, run_b)
     path = reports_dir / COMPARE_DIR / f"{run_a['run_id']}-vs-{run_b['run_id']}.html"
     run_dirs = (reports_dir / "runs" / run_a["run_id"], reports_dir / "runs" / run_b["run_id"])

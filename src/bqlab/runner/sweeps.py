@@ -318,11 +318,10 @@ def publish_results(sweep: Sweep, results: Sequence[PointResult], reports_dir: P
             if findings:
                 point["links"]["findings"] = f"../runs/{result.run_id}/{findings}"
             if best and result is not best:
-                pair = (best.run_id, result.run_id)
-                made = [reports_dir / COMPARE_DIR / f"{a}-vs-{b}.html" for a, b in (pair, pair[::-1])]
-                page = next((p for p in made if p.is_file()), None)  # runs never change: made once stays right
-                if page is None:
-                    page, _ = compare_page(reports_dir, runs, *pair)
+                # A is the best point, B this one, whichever is older; runs never change: made once stays right
+                page = reports_dir / COMPARE_DIR / f"{best.run_id}-vs-{result.run_id}.html"
+                if not page.is_file():
+                    page, _ = compare_page(reports_dir, runs, best.run_id, str(result.run_id), as_named=True)
                 point["links"]["compare"] = f"../{page.relative_to(reports_dir).as_posix()}"
     path = results_file(reports_dir, sweep.name)
     path.parent.mkdir(parents=True, exist_ok=True)
