@@ -66,3 +66,38 @@ def test_numeric_columns_have_two_nulls_and_known_means(penguins_source):
     assert stats["mass"] == pytest.approx(4201.754386, abs=1e-5)
     assert stats["flipper"] == pytest.approx(200.915205, abs=1e-5)
     assert stats["length"] == pytest.approx(43.921930, abs=1e-5)
+
+
+@pytest.mark.slow  # DuckDB notices the signal between chunks: up to 20 s on this query
+def test_a_signal_during_an_embedded_query_is_an_interrupt_not_duckdbs_error(monkeypatch):
+    # DuckDB catches SIGINT and SIGTERM during a query and raises RuntimeError("Query interrupted");
+    # the runner must see the interrupt (its clean-up, exit 130 or 143), not a traceback.
+    import os
+    import signal
+    import threading
+
+    from bqlab.errors import Terminated
+    from bqlab.sources.embedded import LocalSource
+
+    source = LocalSource()
+    slow = (  # 10^10 rows, streamed: far longer than the signal takes to come
+        "SELECT COUNT(*) AS n FROM UNNEST(GENERATE_ARRAY(1, 100000)) AS x, UNNEST(GENERATE_ARRAY(1, 100000)) AS y "
+        "WHERE MOD(x * y, 7) = 3"
+    )
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        source.query(slow)
+    assert not isinstance(caught.value, Terminated)
+
+    def terminate(_signum, _frame):
+        Terminated.received = True
+        raise Terminated()
+
+    monkeypatch.setattr(Terminated, "received", False)
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+        with pytest.raises(Terminated):
+            source.query(slow)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -159,6 +159,7 @@ def _prune(args) -> int:
 
 
 def _terminate(_signum, _frame) -> None:
+    Terminated.received = True
     raise Terminated()
 
 

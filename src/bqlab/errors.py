@@ -57,3 +57,14 @@ class NotebookFailed(PipelineError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (docker stop, Kubernetes, CI): unwinds like Ctrl-C, so the same clean-up runs."""
+
+    received = False  # set by the handler that raises it: code that sees only "interrupted" can tell
+
+
+def interrupted() -> KeyboardInterrupt:
+    """The interrupt to raise where a library caught the signal and raised its own error.
+
+    DuckDB turns a signal during a query into "Query interrupted": Terminated after SIGTERM, else
+    KeyboardInterrupt, so the runner's clean-up and exit code are those of the signal.
+    """
+    return Terminated() if Terminated.received else KeyboardInterrupt()

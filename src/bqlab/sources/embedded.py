@@ -25,7 +25,7 @@ import sqlglot
 from duckdb.func import ARROW
 from sqlglot import exp
 
-from bqlab.errors import DataError
+from bqlab.errors import DataError, interrupted
 from bqlab.sources.base import QUERY_LOG_COLUMNS, named_query, tables_in
 from bqlab.sources.datasets import EMBEDDED_TABLES
 from bqlab.sources.identifiers import quote_table, split_table_id, validate_table_id
@@ -134,6 +134,10 @@ class LocalSource:
             self._con.execute(f"CREATE {kind} {target} AS {loader}")
         except duckdb.Error as err:
             raise _unreadable(table_id, self._files.get(table_id), err) from None
+        except RuntimeError as err:  # a signal while a CSV file is read
+            if str(err) == "Query interrupted":
+                raise interrupted() from None
+            raise
         self._loaded.add(table_id)
         return target
 
@@ -209,6 +213,10 @@ class LocalSource:
             frame = relation.df()
         except duckdb.Error as err:
             raise DataError(f"query failed on the local source: {err}") from err
+        except RuntimeError as err:  # DuckDB turns Ctrl-C or SIGTERM during a query into its own error
+            if str(err) == "Query interrupted":
+                raise interrupted() from None
+            raise
         # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
         self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
