@@ -88,8 +88,8 @@ setup-git: ## In a git checkout: strip notebook outputs on commit, nbdime diffs 
 report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fast, FORCE=1 re-run all, QUIET=1, NO_CACHE=1)
 	@$(if $(filter 1 yes true,$(NO_CACHE)),BQLAB_QUERY_CACHE=off,) $(BIN)/python -m bqlab report $(RUN_ARGS) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
-sweep: $(STAMP) ## Run every point of params/sweeps/$(NAME).yaml as a run, sharing unchanged stages (NAME=..., YES=1 past max_points)
-	@$(BIN)/python -m bqlab sweep $(NAME) $(if $(filter 1 yes true,$(YES)),--yes,) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
+sweep: $(STAMP) ## Run every point of params/sweeps/$(NAME).yaml as a run, sharing unchanged stages (NAME=..., YES=1 past max_points, FORECAST=1: BigQuery cost only)
+	@$(BIN)/python -m bqlab sweep $(NAME) $(if $(filter 1 yes true,$(YES)),--yes,) $(if $(filter 1 yes true,$(FORECAST)),--forecast,) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
 gate: $(STAMP) ## Exit 1 when the newest run's scores got worse than a baseline's (BASELINE=<run id>; default the previous comparable run)
 	@$(BIN)/python -m bqlab compare --fail-on-regression $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(BASELINE),--a $(BASELINE),)

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--b", default=None, help="compare: the run to compare with it (default: the newest)")
     parser.add_argument("--yes", action="store_true", help="sweep: run a sweep of more points than its max_points")
     parser.add_argument(
+        "--forecast", action="store_true", help="sweep: check every point and print the BigQuery cost forecast only"
+    )
+    parser.add_argument(
         "--fail-on-regression",
         action="store_true",
         help="compare: the newest run against --a (default: the previous comparable run); exit 1 if a score got worse",
@@ -283,6 +286,12 @@ def _sweep(args, echo, progress) -> int:
         raise ParamsError(f"name the sweep: make sweep NAME=<name> (known sweeps: {known or 'none'})")
     started = time.monotonic()
     sweep = sweeps.read_sweep(args.params_dir, args.name)
+    if args.forecast:
+        checked = sweeps.check_sweep(sweep, args.params_dir, args.yes)
+        planned = sweeps.cost_forecast(checked, args.notebooks_dir, args.reports_dir, force=args.force)
+        points = f"{len(checked)} point{'' if len(checked) == 1 else 's'} checked"
+        print(f"sweep {sweep.name}: {points}; " + (planned.line() if planned else "the embedded engine bills nothing"))
+        return 0
     results = sweeps.run_sweep(
         sweep,
         args.params_dir,

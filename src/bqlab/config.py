@@ -255,6 +255,8 @@ class RunnerParams(BaseModel):
     parallel_notebooks: int = Field(default=2, ge=1, le=4)
     keep_runs: int = Field(default=20, ge=1)
     keep_bytes: ByteSize = Field(default=ByteSize(10**9), gt=0)  # "1GB", "500MB", "2GiB" or a number of bytes
+    # make sweep on BigQuery: the most bytes all of a sweep's statements may process (forecast by dry runs)
+    sweep_maximum_bytes_billed: ByteSize = Field(default=ByteSize(10 * 1024**3), gt=0)
     # make gate: how much worse a score may get before it fails (default: twice the CV spread)
     gate_tolerances: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 

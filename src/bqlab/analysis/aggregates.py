@@ -7,6 +7,7 @@ hundreds of columns is read in several small statements, not one huge one.
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -36,21 +37,33 @@ def numeric_columns(schema: Mapping[str, str], columns: Sequence[str]) -> tuple[
     return numeric, [c for c in columns if c not in numeric and schema.get(c) not in DATE_TYPES]
 
 
-def distinct_counts(source: Source, table: TableView | str, columns: Sequence[str]) -> dict[str, int]:
-    """Return the number of distinct non-NULL values of each column."""
-    view, out = as_view(source, table), dict[str, int]()
+def distinct_statements(view: TableView, columns: Sequence[str]) -> list[tuple[list[str], str]]:
+    """The statements of ``distinct_counts``: (columns, SQL), ``DISTINCT_PER_QUERY`` columns to one."""
+    statements = []
     for start in range(0, len(columns), DISTINCT_PER_QUERY):
         chunk = list(columns[start : start + DISTINCT_PER_QUERY])
         counts = ", ".join(f"COUNT(DISTINCT {quote_column(c)}) AS distinct_{i}" for i, c in enumerate(chunk))
-        row = source.query(named_query("distinct_counts", table=view.sql, counts=counts)).iloc[0]
+        statements.append((chunk, named_query("distinct_counts", table=view.sql, counts=counts)))
+    return statements
+
+
+def distinct_counts(source: Source, table: TableView | str, columns: Sequence[str]) -> dict[str, int]:
+    """Return the number of distinct non-NULL values of each column."""
+    out = dict[str, int]()
+    for chunk, sql in distinct_statements(as_view(source, table), columns):
+        row = source.query(sql).iloc[0]
         out |= {c: int(row[f"distinct_{i}"]) for i, c in enumerate(chunk)}
     return out
 
 
+def class_counts_sql(view: TableView, label: str) -> str:
+    """The statement of ``class_counts``."""
+    return named_query("class_counts", table=view.sql, label=quote_column(label))
+
+
 def class_counts(source: Source, table: TableView | str, label: str) -> pd.DataFrame:
     """Return rows and share per label value, largest first; NULL labels are ``<missing>``."""
-    view = as_view(source, table)
-    frame = source.query(named_query("class_counts", table=view.sql, label=quote_column(label)))
+    frame = source.query(class_counts_sql(as_view(source, table), label))
     values = frame["class_value"].astype(object).where(frame["class_value"].notna(), MISSING_CLASS)
     values = values.map(class_text).astype(object)
     rows = frame["row_count"].astype("int64")
@@ -59,6 +72,13 @@ def class_counts(source: Source, table: TableView | str, label: str) -> pd.DataF
 
 
 ALL_ROWS = "all rows"
+
+
+def numeric_summary_slots(label: str, task: Task) -> dict[str, str]:
+    """The slots of ``numeric_summary``'s per-column statements: per class, or over all rows."""
+    if task.classes:
+        return {"label": quote_column(label), "group": "GROUP BY class_value"}
+    return {"label": f"'{ALL_ROWS}'", "group": ""}
 
 
 def numeric_summary(
@@ -75,11 +95,7 @@ def numeric_summary(
         empty.attrs[EMPTY_NOTE] = "There is no numeric feature to summarise."
         return empty
     view = as_view(source, table)
-    if task.classes:
-        slots = {"label": quote_column(label), "group": "GROUP BY class_value"}
-    else:
-        slots = {"label": f"'{ALL_ROWS}'", "group": ""}
-    frame = query_per_column(source, "numeric_summary", view.sql, numeric, slots=slots)
+    frame = query_per_column(source, "numeric_summary", view.sql, numeric, slots=numeric_summary_slots(label, task))
     quartiles = frame["quartiles"].map(lambda q: list(q) if hasattr(q, "__len__") and len(q) == 5 else [None] * 5)
     out = pd.DataFrame(
         {
@@ -105,6 +121,20 @@ def numeric_summary(
     return out if task.classes else out.drop(columns=[label])
 
 
+def category_counts_slots(
+    label: str, top_values: int, task: Task, missing_values: Sequence[str]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The slots and query parameters of ``category_counts``' per-column statements."""
+    if task.classes:
+        slots = {
+            "per_value": f"t.{quote_column(label)} AS class_value, COUNT(*) AS row_count",
+            "group": ", class_value",
+        }
+    else:
+        slots = {"per_value": f"COUNT(*) AS row_count, AVG(t.{quote_column(label)}) AS label_mean", "group": ""}
+    return slots, {"top_values": int(top_values), "missing_values": [str(v) for v in missing_values]}
+
+
 def category_counts(
     source: Source,
     table: TableView | str,
@@ -124,14 +154,7 @@ def category_counts(
         empty.attrs[EMPTY_NOTE] = "There is no categorical feature to count values of."
         return empty
     view = as_view(source, table)
-    if task.classes:
-        slots = {
-            "per_value": f"t.{quote_column(label)} AS class_value, COUNT(*) AS row_count",
-            "group": ", class_value",
-        }
-    else:
-        slots = {"per_value": f"COUNT(*) AS row_count, AVG(t.{quote_column(label)}) AS label_mean", "group": ""}
-    params = {"top_values": int(top_values), "missing_values": [str(v) for v in missing_values]}
+    slots, params = category_counts_slots(label, top_values, task, missing_values)
     frame = query_per_column(source, "category_counts", view.sql, categorical, params, slots=slots)
     order = {c: i for i, c in enumerate(categorical)}
     if not task.classes:
@@ -158,17 +181,33 @@ def correlation_pairs(source: Source, table: TableView | str, numeric: Sequence[
     ``PAIRS_PER_QUERY`` pairs to a statement. A pair without variation has r NaN.
     """
     view = as_view(source, table)
-    pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
     rows = []
-    for start in range(0, len(pairs), PAIRS_PER_QUERY):
-        rows += _correlate(source, view, pairs[start : start + PAIRS_PER_QUERY])
+    for chunk in pair_chunks(numeric):
+        rows += _correlate(source, view, chunk)
     return pd.DataFrame(rows, columns=["a", "b", "r"]).round({"r": 3})
+
+
+def pair_chunks(numeric: Sequence[str]) -> list[list[tuple[str, str]]]:
+    """Every pair of ``numeric``, ``PAIRS_PER_QUERY`` to a statement."""
+    pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
+    return [pairs[start : start + PAIRS_PER_QUERY] for start in range(0, len(pairs), PAIRS_PER_QUERY)]
+
+
+def label_chunks(label: str, numeric: Sequence[str]) -> list[list[tuple[str, str]]]:
+    """Each numeric column paired with the label, ``PAIRS_PER_QUERY`` to a statement."""
+    starts = range(0, len(numeric), PAIRS_PER_QUERY)
+    return [[(c, label) for c in numeric[start : start + PAIRS_PER_QUERY]] for start in starts]
+
+
+def correlations_sql(view: TableView, chunk: Sequence[tuple[str, str]]) -> str:
+    """One statement: CORR of each pair in ``chunk``."""
+    select = ", ".join(f"CORR({quote_column(a)}, {quote_column(b)}) AS r_{k}" for k, (a, b) in enumerate(chunk))
+    return named_query("correlations", table=view.sql, pairs=select)
 
 
 def _correlate(source: Source, view: TableView, chunk: Sequence[tuple[str, str]]) -> list[tuple[str, str, float]]:
     """One statement: CORR of each pair in ``chunk``."""
-    select = ", ".join(f"CORR({quote_column(a)}, {quote_column(b)}) AS r_{k}" for k, (a, b) in enumerate(chunk))
-    row = source.query(named_query("correlations", table=view.sql, pairs=select)).iloc[0]
+    row = source.query(correlations_sql(view, chunk)).iloc[0]
     values = pd.to_numeric(row, errors="coerce").to_numpy(dtype="float64")  # NULL (no variation) -> NaN
     return [(a, b, float(r)) for (a, b), r in zip(chunk, values, strict=True)]
 
@@ -176,8 +215,7 @@ def _correlate(source: Source, view: TableView, chunk: Sequence[tuple[str, str]]
 def label_correlations(source: Source, table: TableView | str, label: str, numeric: Sequence[str]) -> pd.Series:
     """Return |r|, the size of each numeric column's Pearson correlation with a numeric label (CORR in SQL)."""
     view, out = as_view(source, table), dict[str, float]()
-    for start in range(0, len(numeric), PAIRS_PER_QUERY):
-        chunk = [(c, label) for c in numeric[start : start + PAIRS_PER_QUERY]]
+    for chunk in label_chunks(label, numeric):
         out |= {a: abs(r) for a, _, r in _correlate(source, view, chunk)}
     return pd.Series(out, name="association", dtype="float64")
 
@@ -209,6 +247,11 @@ def correlation_matrix(pairs: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFr
     return matrix
 
 
+def few_valued(columns: Sequence[str], distinct: Mapping[str, int]) -> list[str]:
+    """The columns ``top_value_shares`` counts: those with at most ``TOP_SHARE_MAX_VALUES`` distinct values."""
+    return [c for c in columns if distinct.get(c, 0) <= TOP_SHARE_MAX_VALUES]
+
+
 def top_value_shares(
     source: Source, table: TableView | str, columns: Sequence[str], distinct: Mapping[str, int]
 ) -> dict[str, float]:
@@ -217,7 +260,7 @@ def top_value_shares(
     ``distinct``: distinct values per column (``distinct_counts``); columns with more than
     ``TOP_SHARE_MAX_VALUES`` are left out. One SQL statement per 50 columns.
     """
-    few = [c for c in columns if distinct.get(c, 0) <= TOP_SHARE_MAX_VALUES]
+    few = few_valued(columns, distinct)
     if not few:
         return {}
     view = as_view(source, table)

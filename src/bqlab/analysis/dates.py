@@ -35,17 +35,22 @@ def monthly_table(source: Source, view: TableView, label: str, columns: Sequence
     return table[["column", *[c for c in table.columns if c != "column"]]]
 
 
-def _monthly(source: Source, view: TableView, label: str, column: str, task: Task) -> pd.DataFrame:
+def monthly_sql(view: TableView, label: str, column: str, task: Task) -> str:
+    """The statement of one date column's rows per month (``monthly_table``)."""
     quoted = quote_column(label)
     regression = not task.classes
-    sql = named_query(
+    return named_query(
         "monthly_counts",
         table=view.sql,
         day=as_date(column, view.schema[column]),
         label="''" if regression else f"CAST({quoted} AS STRING)",
         number=f"CAST({quoted} AS FLOAT64)" if regression else "CAST(NULL AS FLOAT64)",
     )
-    frame = source.query(sql)
+
+
+def _monthly(source: Source, view: TableView, label: str, column: str, task: Task) -> pd.DataFrame:
+    regression = not task.classes
+    frame = source.query(monthly_sql(view, label, column, task))
     if frame.empty:
         return pd.DataFrame(columns=["month", "rows"])
     months = frame.groupby("month", sort=True)

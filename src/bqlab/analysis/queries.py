@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from bqlab.errors import DataError
-from bqlab.sources.base import Source, named_query, query_per_column
+from bqlab.sources.base import Source, named_query, per_column_statements
 from bqlab.sources.identifiers import quote_column, quote_table
 from bqlab.sources.views import TableView, as_view
 from bqlab.tasks import CLASSIFICATION, Task
@@ -26,6 +26,18 @@ def fetch_columns(source: Source, table: TableView | str, columns: Sequence[str]
     return frame
 
 
+def profile_statements(
+    view: TableView, columns: Sequence[str], placeholders: Sequence[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The statements of ``column_profile`` and their query parameters."""
+
+    def cast(column: str) -> dict[str, str]:
+        return {"cast": view.cast(column, view.column_types.get(column, "STRING"))}
+
+    params = {"placeholders": list(placeholders)}
+    return [(sql, params) for sql in per_column_statements("column_profile", quote_table(view.table_id), columns, cast)]
+
+
 def column_profile(
     source: Source, table: TableView | str, columns: Sequence[str], placeholders: Sequence[str]
 ) -> pd.DataFrame:
@@ -34,14 +46,9 @@ def column_profile(
     It reads the table as stored (not the cast view), so a value that a cast from params turns
     into NULL is counted as ``cast_failed_count``, not hidden among the NULLs.
     """
-    view = as_view(source, table)
-
-    def cast(column: str) -> dict[str, str]:
-        return {"cast": view.cast(column, view.column_types.get(column, "STRING"))}
-
-    frame = query_per_column(
-        source, "column_profile", quote_table(view.table_id), columns, {"placeholders": list(placeholders)}, cast
-    )
+    statements = profile_statements(as_view(source, table), columns, placeholders)
+    frames = [source.query(sql, params) for sql, params in statements]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     # A count over a column with no value comes back NULL on some engines: it is 0.
     counts = [c for c in frame.columns if c != "column_name"]
     frame[counts] = frame[counts].fillna(0).astype("int64")
@@ -122,16 +129,22 @@ def sample_rows(
     copy number), the same rows on every run and engine, whatever the table's order; copies of a
     row are sampled like any other rows.
     """
+    return source.query(*sample_statement(as_view(source, table), columns, sample_rows, seed))
+
+
+def sample_statement(
+    view: TableView, columns: Sequence[str], sample_rows: int, seed: int
+) -> tuple[str, dict[str, Any]]:
+    """The statement of ``sample_rows`` and its query parameters."""
     if sample_rows < 1:
         raise DataError(f"sample_rows={sample_rows}: a sample needs at least one row; use a positive number")
-    view = as_view(source, table)
     schema = _known_columns(view, columns)
     sql = named_query(
         "sample_rows",
         units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows"),
         columns=", ".join(quote_column(c) for c in columns),
     )
-    return source.query(sql, {"seed": int(seed), "sample_rows": int(sample_rows)})
+    return sql, {"seed": int(seed), "sample_rows": int(sample_rows)}
 
 
 def _round_share(rows: str) -> str:
@@ -189,6 +202,24 @@ def _split_sql(
     return named_query("split_rows", **slots, stratum=label, rows_through="0", quota=_round_share("bqlab_stratum_rows"))
 
 
+def split_statement(
+    view: TableView,
+    columns: Sequence[str],
+    key_columns: Sequence[str],
+    test_fraction: float,
+    seed: int,
+    missing_values: Sequence[str] = (),
+    max_rows: int | None = None,
+    task: Task = CLASSIFICATION,
+    group: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The statement of ``fetch_split`` and its query parameters."""
+    sql = _split_sql(view, columns, key_columns, task, group)
+    params: dict[str, Any] = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
+    params |= {"missing_values": list(missing_values), "max_rows": int(max_rows or 2**62)}
+    return sql, params
+
+
 def fetch_split(
     source: Source,
     table: TableView | str,
@@ -213,10 +244,9 @@ def fetch_split(
     groups by group hash), a deterministic sample.
     """
     view = as_view(source, table)
-    sql = _split_sql(view, columns, key_columns, task, group)
-    params: dict[str, Any] = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
-    params |= {"missing_values": list(missing_values), "max_rows": int(max_rows or 2**62)}
-    frame = source.query(sql, params)
+    frame = source.query(
+        *split_statement(view, columns, key_columns, test_fraction, seed, missing_values, max_rows, task, group)
+    )
     is_test = frame.pop("split_is_test").astype(bool)
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
     if train.empty or test.empty:

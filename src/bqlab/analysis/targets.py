@@ -6,6 +6,7 @@ label (0/1, ratings), any other number is a quantity to predict (regression). Th
 its reason are written into every report.
 """
 
+import contextlib
 import math
 from collections.abc import Mapping
 
@@ -52,6 +53,19 @@ def decide_task(requested: str, label: str, label_type: str, distinct: int) -> T
         f"{f', at most {MAX_AUTO_CLASSES} values' if numeric else ''}), so its values are classes"
         f"{'; set task: regression in params/common.yaml to predict it as a number' if numeric else ''}",
     )
+
+
+def possible_tasks(params, label_type: str) -> list[Task]:
+    """The tasks ``resolve_task`` may decide, known before the label's values are counted.
+
+    One, unless the task is auto on a numeric label: then classes or a number, by the count.
+    """
+    found: dict[str, Task] = {}
+    for distinct in (2, MAX_AUTO_CLASSES + 1):
+        with contextlib.suppress(DataError):  # the checks before any run refuse a label no task fits
+            task = decide_task(params.task, params.label, label_type, distinct)
+            found.setdefault(task.name, task)
+    return list(found.values())
 
 
 def resolve_task(source, view, params) -> Task:

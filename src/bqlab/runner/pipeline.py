@@ -255,17 +255,9 @@ def _run(ctx: RunContext) -> RunRecord:
         "params": provenance.redact({s: p.model_dump(mode="json") for s, p in params.stages.items()}),
     }
     record.stages = [StageResult(stage=stage.name, notebook=stage.notebook) for stage in STAGES.values()]
-    parameters: dict[str, dict[str, Any]] = {}
-    fingerprints: dict[str, str] = {}
+    parameters, fingerprints = stage_inputs(params, ctx.notebooks_dir, data["content_sha256"])
     for result in record.stages:
-        parameters[result.stage] = {
-            **params.stages[result.stage].model_dump(mode="json"),
-            **STAGES[result.stage].runner_parameters(),
-        }
-        upstream = [fingerprints[u] for u in STAGES[result.stage].upstream]
-        result.fingerprint = fingerprints[result.stage] = stage_fingerprint(
-            ctx.notebooks_dir / result.notebook, parameters[result.stage], data["content_sha256"], upstream
-        )
+        result.fingerprint = fingerprints[result.stage]
     total = len(record.stages)
     label = {r.stage: f"[{i}/{total}] {Path(r.notebook).stem}" for i, r in enumerate(record.stages, start=1)}
 
@@ -323,6 +315,19 @@ def _run(ctx: RunContext) -> RunRecord:
             f"{failed.error}\n  report of the failed notebook: {report}", notebook=failed.notebook, report=report
         )
     return record
+
+
+def stage_inputs(params, notebooks_dir: Path, content: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Each stage's injected parameters and fingerprint, for params on a table whose content digest is ``content``."""
+    parameters: dict[str, dict[str, Any]] = {}
+    fingerprints: dict[str, str] = {}
+    for stage in STAGES.values():
+        parameters[stage.name] = {**params.stages[stage.name].model_dump(mode="json"), **stage.runner_parameters()}
+        upstream = [fingerprints[u] for u in stage.upstream]
+        fingerprints[stage.name] = stage_fingerprint(
+            notebooks_dir / stage.notebook, parameters[stage.name], content, upstream
+        )
+    return parameters, fingerprints
 
 
 def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:

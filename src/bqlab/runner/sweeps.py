@@ -29,6 +29,7 @@ from bqlab.report.leaderboard import shown_value, write_leaderboard
 from bqlab.report.render import write_index
 from bqlab.runner.pipeline import as_dict, preflight, run_report
 from bqlab.runner.runs import DONE, load_runs
+from bqlab.sources import kinds
 
 # A sweep of more points than this asks for --yes, or a max_points key in its file.
 MAX_POINTS = 12
@@ -185,6 +186,21 @@ def point_scores(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def cost_forecast(checked: Sequence[Any], notebooks_dir: Path, reports_dir: Path, *, force: bool = False):
+    """The BigQuery cost forecast of the checked points (``runner.costs.Forecast``); None if none is on BigQuery.
+
+    Raises:
+        DataError: the sweep, or one of its statements, is over its cap; nothing was sent.
+    """
+    if all(kinds.kind(p.common.source).local for p in checked):
+        return None
+    # lazy: google-cloud-bigquery (about 0.5 s), for a sweep on BigQuery only
+    from bqlab.runner.costs import forecast_sweep
+
+    runs = load_runs(Path(reports_dir), warn=False)
+    return forecast_sweep(checked, Path(notebooks_dir), Path(reports_dir), runs, force=force)
+
+
 def run_sweep(
     sweep: Sweep,
     params_dir: Path,
@@ -203,6 +219,9 @@ def run_sweep(
     call resumes with the others).
     """
     checked = check_sweep(sweep, params_dir, yes)
+    planned = cost_forecast(checked, notebooks_dir, reports_dir, force=force)  # before the first billed byte
+    if planned:
+        echo(planned.line())
     total = len(sweep.points)
     # A point that changes the table's side (label, features, casts, table) is checked against the
     # table now: the first point's run checks the files' own, and a later point must not find out late.

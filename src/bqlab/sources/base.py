@@ -66,22 +66,20 @@ def named_query(query_name: str, **identifiers: str) -> str:
 COLUMNS_PER_QUERY = 50
 
 
-def query_per_column(
-    source: Source,
+def per_column_statements(
     query_name: str,
     table_sql: str,
     columns: Sequence[str],
-    params: Mapping[str, Any] | None = None,
     slots_of=None,
     slots: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """Run one named query per column, ``COLUMNS_PER_QUERY`` columns to a statement (UNION ALL).
+) -> list[str]:
+    """The statements of ``query_per_column``: one named query per column, ``COLUMNS_PER_QUERY`` to a statement.
 
     Each copy gets the slots ``column`` (quoted) and ``name`` (the column's name as a string
     literal; validated names hold no quotes), besides ``table``, ``slots`` and, per column,
-    ``slots_of(column)``. Returns the rows of every statement, in column order.
+    ``slots_of(column)``; the copies of a statement are joined by UNION ALL.
     """
-    frames = []
+    statements = []
     for start in range(0, len(columns), COLUMNS_PER_QUERY):
         parts = [
             named_query(
@@ -94,5 +92,20 @@ def query_per_column(
             )
             for c in columns[start : start + COLUMNS_PER_QUERY]
         ]
-        frames.append(source.query("\nUNION ALL\n".join(parts), params))
+        statements.append("\nUNION ALL\n".join(parts))
+    return statements
+
+
+def query_per_column(
+    source: Source,
+    query_name: str,
+    table_sql: str,
+    columns: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    slots_of=None,
+    slots: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Run the ``per_column_statements`` with ``params``; return the rows of every statement, in column order."""
+    statements = per_column_statements(query_name, table_sql, columns, slots_of, slots)
+    frames = [source.query(sql, params) for sql in statements]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

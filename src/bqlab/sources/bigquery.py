@@ -293,12 +293,21 @@ class BigQuerySource:
             )
         return count
 
+    def _cache_key(self, sql: str, params: Mapping[str, Any] | None) -> str | None:
+        """The statement's key in the query cache (None without a cache): its text, parameters and tables' versions."""
+        if self.cache is None:
+            return None
+        return self.cache.key(sql, params, {t: self.table_version(t) for t in tables_in(sql)})
+
+    def cached(self, sql: str, params: Mapping[str, Any] | None = None) -> bool:
+        """Whether the query cache holds this statement's rows, so running it would bill nothing."""
+        key = self._cache_key(sql, params)
+        return key is not None and self.cache is not None and self.cache.holds(key)
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Return the rows of one statement: from the cache, or after a dry run, from BigQuery."""
-        key = None
-        if self.cache is not None:
-            versions = {t: self.table_version(t) for t in tables_in(sql)}
-            key = self.cache.key(sql, params, versions)
+        key = self._cache_key(sql, params)
+        if self.cache is not None and key is not None:
             cached = self.cache.get(key)
             if cached is not None:
                 self.log.append({"rows": len(cached), "bytes": 0, "estimated_bytes": None, "usd": 0.0, "cache": "hit"})

@@ -28,6 +28,10 @@ class QueryCache:
         """Return the cache key of a query against tables at the given versions."""
         return digest_json({"sql": sql, "params": dict(params or {}), "tables": dict(table_versions)})
 
+    def holds(self, key: str) -> bool:
+        """Whether a result is kept under ``key`` (``get`` may still find it unreadable)."""
+        return (self.folder / f"{key}.parquet").is_file()
+
     def get(self, key: str) -> pd.DataFrame | None:
         """Return the cached result, or None when there is none or it is unreadable."""
         path = self.folder / f"{key}.parquet"
