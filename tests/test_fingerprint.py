@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from bqlab.config import load_params, point_sections
 from bqlab.runner import fingerprint
 
 from .conftest import ROOT
@@ -40,6 +41,27 @@ def test_quick_key_ignores_how_paths_are_spelt_and_sees_content(project, monkeyp
     assert fingerprint.quick_key(Path("params"), "ci", Path("notebooks")) != absolute
     (project / "params" / "01-eda.yaml").write_text("sample_rows: 10\n")
     assert fingerprint.quick_key(Path("params"), None, Path("notebooks")) != absolute
+
+
+def test_quick_key_reads_the_files_the_profile_and_a_point_as_the_params_loader_does(project):
+    """One reader of the raw layers: a profile's and a sweep point's local_tables are the data digested."""
+    params, notebooks, table = project / "params", project / "notebooks", "my-project.lab.t"
+    (project / "t.csv").write_text("x,y\n1,a\n")
+    (project / "u.csv").write_text("x,y\n1,a\n")
+    (params / "profiles" / "p.yaml").write_text(f"common: {{local_tables: {{{table}: t.csv}}}}\n")
+    point = point_sections({"local_tables": {table: "u.csv"}}, "point 1")
+    assert load_params(params, "p", {"local_tables": {table: "u.csv"}}).common.local_tables[table] == "u.csv"
+    before = fingerprint.quick_key(params, "p", notebooks, point)
+    assert before is not None
+    (project / "t.csv").write_text("x,y\n2,b\n")  # the profile's file, which the point replaces
+    assert fingerprint.quick_key(params, "p", notebooks, point) == before
+    (project / "u.csv").write_text("x,y\n2,b\n")  # the point's own file
+    assert fingerprint.quick_key(params, "p", notebooks, point) != before
+    assert fingerprint.quick_key(params, "p", notebooks) != fingerprint.quick_key(params, "p", notebooks, point)
+    # A point on the warehouse, or params that do not read: no quick key (the full check decides).
+    assert fingerprint.quick_key(params, "p", notebooks, point_sections({"source": "bigquery"}, "p2")) is None
+    (params / "common.yaml").write_text((params / "common.yaml").read_text() + "\nlabel: [unclosed\n")
+    assert fingerprint.quick_key(params, "p", notebooks, point) is None
 
 
 def test_data_digest_of_a_local_file_follows_its_content(tmp_path):

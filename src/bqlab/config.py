@@ -9,14 +9,12 @@ before any kernel starts: an unknown key or a wrong value is a ``ParamsError`` n
 the file, the key and the nearest valid key.
 """
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -30,7 +28,8 @@ from pydantic import (
 
 from bqlab import models, tasks
 from bqlab.errors import BqlabError, ParamsError, PipelineError
-from bqlab.project import find_root, root_of, shown
+from bqlab.layers import did_you_mean, read_layers, shown_path
+from bqlab.project import root_of
 from bqlab.sources import kinds
 from bqlab.sources.identifiers import validate_column, validate_table_id
 from bqlab.stages import STAGES
@@ -223,7 +222,7 @@ class TrainParams(CommonParams):
             valid = models.hyperparameter_names(name, info.data.get("task", "auto"))
             for key in models.settings_of(name, value):
                 if key not in valid:
-                    raise ValueError(f"unknown hyperparameter {key!r} for model {name!r}{_did_you_mean(key, valid)}")
+                    raise ValueError(f"unknown hyperparameter {key!r} for model {name!r}{did_you_mean(key, valid)}")
         return value
 
     def settings_for(self, model: str) -> dict[str, Any]:
@@ -306,95 +305,27 @@ class PipelineParams:
         return _where(self.origin, self.params_dir, stage, key)
 
 
-def _shown(path: Path | str) -> str:
-    """A params path as the user knows it: relative to the working folder or, else, the project root.
-
-    A sweep point's keys come from no file of their own: their origin is the point's label, shown as is.
-    """
-    if isinstance(path, str):
-        return path
-    return shown(path, Path.cwd(), find_root())
-
-
 def _where(origin: dict[tuple[str, ...], Path | str], params_dir: Path, stage: str, key: tuple[str, ...]) -> str:
     for n in range(len(key), 0, -1):
         for section in (stage, "common"):
             if (section, *key[:n]) in origin:
-                return _shown(origin[(section, *key[:n])])
+                return shown_path(origin[(section, *key[:n])])
     if stage == "runner":
         home = "runner.yaml"
     elif key and key[0] in CommonParams.model_fields:
         home = "common.yaml"
     else:
         home = f"{STAGES[stage].stem}.yaml" if stage in STAGES else "common.yaml"
-    return f"{_shown(params_dir / home)} (built-in default, not set in the file)"
+    return f"{shown_path(params_dir / home)} (built-in default, not set in the file)"
 
 
-def _merge(base: dict[str, Any], overlay: dict[str, Any], origin: dict, prefix: tuple[str, ...], path: Path | str):
-    """Merge ``overlay`` into ``base`` key by key (nested mappings too); record which file set what."""
-    out = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and value:
-            out[key] = _merge(out[key], value, origin, (*prefix, key), path)
-        else:
-            out[key] = value
-            origin[(*prefix, key)] = path
-    return out
-
-
-def _did_you_mean(key: str, valid, already_set=()) -> str:
-    """The nearest valid key; among equally near ones, a key not set yet (``lable``: label, not table)."""
-    close = difflib.get_close_matches(key, list(valid), n=3, cutoff=0.5)
-    if not close:
-        return f"; valid keys: {', '.join(sorted(valid))}"
-    best = difflib.SequenceMatcher(None, key, close[0]).ratio()
-    nearest = [c for c in close if difflib.SequenceMatcher(None, key, c).ratio() == best]
-    nearest.sort(key=lambda c: sorted(c) != sorted(key))  # two letters swapped is the likeliest typo
-    return f"; did you mean {next((c for c in nearest if c not in already_set), nearest[0])!r}?"
-
-
-def _yaml_problem(path: Path, err: yaml.YAMLError) -> str:
-    """One line: the file, the line and column where the problem starts, what PyYAML found, what to check."""
-    context, problem = getattr(err, "context", None) or "", getattr(err, "problem", None) or str(err)
-    # An unclosed quote or bracket is found at the end of the file: point at where it was opened.
-    mark = (
-        getattr(err, "context_mark", None)
-        if context.startswith(("while scanning a quoted", "while parsing a flow"))
-        else None
-    )
-    mark = mark or getattr(err, "problem_mark", None)
-    where = f"{_shown(path)}, line {mark.line + 1}, column {mark.column + 1}" if mark else _shown(path)
-    if "quoted scalar" in context:
-        hint = "a quote opened there is never closed: add the closing quote"
-    elif "flow" in context:
-        hint = "a [ or { opened there is not closed, or a value inside it needs quotes"
-    elif "'\\t'" in problem:
-        hint = "a tab: indent with spaces"
-    elif "mapping values" in problem:
-        hint = "a ':' inside a value, or a line indented more than the key above it: quote the value or fix the indent"
-    else:
-        hint = "check the indentation and the quotes around there"
-    return f"{where}: not valid YAML ({' '.join(filter(None, [context, problem]))}): {hint}"
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ParamsError(f"params file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ParamsError(_yaml_problem(path, err)) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
-    return data
-
-
-def _check_keys(values: dict[str, Any], allowed, where: str) -> None:
-    for key in values:
-        if key not in allowed:
-            raise ParamsError(f"{where}: unknown key {key!r}{_did_you_mean(str(key), allowed, values)}")
+def allowed_keys(section: str) -> set[str]:
+    """The keys a params section takes: the shared ones (common), the runner's, or a stage's own."""
+    if section == "common":
+        return set(CommonParams.model_fields)
+    if section == "runner":
+        return set(RunnerParams.model_fields)
+    return set(params_model(section).model_fields) - set(CommonParams.model_fields)
 
 
 def load_params(
@@ -413,101 +344,20 @@ def load_params(
         ParamsError: naming the file and key at fault and how to fix it.
     """
     params_dir = Path(params_dir)
-    common_keys = set(CommonParams.model_fields)
-    origin: dict[tuple[str, ...], Path | str] = {}
-    common_file = params_dir / "common.yaml"
-    common = _read_yaml(common_file)
-    _check_keys(common, common_keys, str(common_file))
-    common = _merge({}, common, origin, ("common",), common_file)
-    layers: dict[str, dict[str, Any]] = {}
-    files = [common_file]
-    for entry in STAGES.values():
-        path = params_dir / f"{entry.stem}.yaml"
-        values = _read_yaml(path)
-        _check_keys(
-            values,
-            set(params_model(entry.name).model_fields) - common_keys,
-            f"{path} (only {entry.stem}'s own keys; shared keys go in common.yaml)",
-        )
-        layers[entry.name] = _merge({}, values, origin, (entry.name,), path)
-        files.append(path)
-    runner_file = params_dir / "runner.yaml"
-    runner = _read_yaml(runner_file) if runner_file.is_file() else {}
-    _check_keys(runner, set(RunnerParams.model_fields), str(runner_file))
-    runner = _merge({}, runner, origin, ("runner",), runner_file)
-    if runner_file.is_file():
-        files.append(runner_file)
-    if profile:
-        path = params_dir / "profiles" / f"{profile}.yaml"
-        if not path.is_file():
-            known = sorted(p.stem for p in (params_dir / "profiles").glob("*.yaml"))
-            raise ParamsError(f"profile {profile!r} not found at {path}; known profiles: {known}")
-        common, runner = _overlay(_read_yaml(path), path, str(path), common, runner, layers, origin)
-        files.append(path)
-    if point:
-        label = point_label or "sweep point"
-        common, runner = _overlay(point_sections(point, label), label, label, common, runner, layers, origin)
+    sections = point_sections(point, point_label or "sweep point") if point else None
+    layers = read_layers(params_dir, profile, sections, point_label or "sweep point", allowed_keys)
+    common, origin = layers.common, layers.origin
     stages = {}
     for stage in STAGES:
         try:
-            stages[stage] = params_model(stage)(**common, **layers[stage])
+            stages[stage] = params_model(stage)(**common, **layers.stages[stage])
         except ValidationError as err:
             raise ParamsError(_describe(err, stage, origin, params_dir)) from None
     try:
-        runner_params = RunnerParams(**runner)
+        runner_params = RunnerParams(**layers.runner)
     except ValidationError as err:
         raise ParamsError(_describe(err, "runner", origin, params_dir)) from None
-    return PipelineParams(stages, runner_params, tuple(files), profile, origin, params_dir)
-
-
-def _overlay(overlay, source, where, common, runner, layers, origin):
-    """Merge a profile's (or a sweep point's) sections key by key over the layers read so far.
-
-    A nested key (``bigquery: {location: EU}``) replaces that key only; another model, or settings
-    given per model over flat ones (or the other way round), drops the base file's hyperparameters,
-    which were written for something else. ``layers`` is updated in place; returns (common, runner).
-    """
-    common_keys = set(CommonParams.model_fields)
-    _check_keys(overlay, {"common", "runner", *STAGES}, f"{where} (sections)")
-    for section, values in overlay.items():
-        if not isinstance(values, dict):
-            raise ParamsError(f"{where}: section {section!r} must be a mapping of keys to values")
-        if section == "common":
-            _check_keys(values, common_keys, f"{where} [common]")
-            common = _merge(common, values, origin, ("common",), source)
-        elif section == "runner":
-            _check_keys(values, set(RunnerParams.model_fields), f"{where} [runner]")
-            runner = _merge(runner, values, origin, ("runner",), source)
-        else:
-            own = set(params_model(section).model_fields) - common_keys
-            _check_keys(values, own, f"{where} [{section}]")
-            base = layers[section]
-            if isinstance(source, str):  # a sweep point
-                values = _point_settings(values, base, origin, section, source)
-            flat = not models.per_model(base.get("hyperparameters") or {})
-            reshaped = "hyperparameters" in values and flat == models.per_model(values["hyperparameters"] or {})
-            if ("model" in values and values["model"] != base.get("model") and flat) or reshaped:
-                base = {k: v for k, v in base.items() if k != "hyperparameters"}
-                base["hyperparameters"] = {}
-            layers[section] = _merge(base, values, origin, (section,), source)
-    return common, runner
-
-
-def _point_settings(values: dict[str, Any], base: dict[str, Any], origin: dict, section: str, source: str) -> dict:
-    """A sweep point's stage values, fitted to the files' form: its keys are named as its own.
-
-    Flat hyperparameters (``hyperparameters.max_depth``) over settings given per model go to the
-    point's model (or the files' one), so the model's other settings stay; a key the point sets
-    in a mapping is the point's in messages, not the file's that holds the mapping.
-    """
-    settings = values.get("hyperparameters")
-    model = values.get("model", base.get("model"))
-    if isinstance(settings, dict) and settings and not models.per_model(settings) and model in models.MODELS:
-        if models.per_model(base.get("hyperparameters") or {}):
-            values = {**values, "hyperparameters": {model: settings}}
-    for key in values:
-        origin[(section, key)] = source
-    return values
+    return PipelineParams(stages, runner_params, tuple(layers.files), profile, origin, params_dir)
 
 
 def point_sections(point: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
@@ -538,7 +388,7 @@ def point_sections(point: Mapping[str, Any], where: str) -> dict[str, dict[str, 
             section = "runner"
         else:
             valid = common_keys | set(owners) | set(RunnerParams.model_fields)
-            raise ParamsError(f"{where}: unknown key {dotted!r}{_did_you_mean(parts[0], valid)}")
+            raise ParamsError(f"{where}: unknown key {dotted!r}{did_you_mean(parts[0], valid)}")
         target = sections.setdefault(section, {})
         for part in parts[:-1]:
             target = target.setdefault(part, {})

@@ -19,9 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bqlab.digests import digest_bytes, digest_json
+from bqlab.errors import ParamsError
+from bqlab.layers import read_layers
 from bqlab.project import cache_dir, read_cached, root_of, write_cached
 from bqlab.sources.kinds import DEFAULT, KINDS
 
@@ -184,44 +184,31 @@ def stage_fingerprint(notebook: Path, parameters: Mapping[str, Any], data: str, 
 
 
 def quick_key(
-    params_dir: Path, profile: str | None, notebooks_dir: Path, point: Mapping[str, Any] | None = None
+    params_dir: Path, profile: str | None, notebooks_dir: Path, point: Mapping[str, dict[str, Any]] | None = None
 ) -> str | None:
     """Digest of the raw bytes of every input: params, notebooks, package source, data files, versions.
 
-    None when the data lives in BigQuery: a warehouse table can change while every local
-    file stays the same, so only the full check (which asks for the table's metadata) can
-    tell that nothing changed. A sweep point's values are part of the digest; a point that
-    sets the source or the local files gets None too (the full check reads them).
+    The params are read by the one reader of the raw layers (``bqlab.layers``), a sweep point's
+    values (by section, ``config.point_sections``) merged last, so the data files are those the
+    run will read. None when the data lives in BigQuery: a warehouse table can change while every
+    local file stays the same, so only the full check (which asks for the table's metadata) can
+    tell that nothing changed; None too when the params do not read (the full check says why).
     """
-    for dotted in point or {}:
-        parts = str(dotted).split(".")
-        if parts[min(1, len(parts) - 1) if parts[0] == "common" else 0] in {"source", "local_tables"}:
-            return None
-    params_files = [*params_dir.glob("*.yaml")]  # profiles/ files are named by the profile's own key
-    local_tables: dict[str, Any] = {}
-    overlays = [params_dir / "common.yaml"]
-    if profile:
-        params_files.append(params_dir / "profiles" / f"{profile}.yaml")
-        overlays.append(params_files[-1])
-    for path in overlays:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        section = loaded.get("common", {}) if path.parent.name == "profiles" else loaded
-        if isinstance(section, dict) and isinstance(section.get("local_tables"), dict):
-            for table, entry in section["local_tables"].items():  # merged key by key, as load_params does
-                old = local_tables.get(table)
-                local_tables[table] = {**old, **entry} if isinstance(old, dict) and isinstance(entry, dict) else entry
-        if isinstance(section, dict) and not getattr(KINDS.get(section.get("source", DEFAULT)), "local", False):
-            return None  # a warehouse table, or a kind the params check will refuse
+    try:
+        layers = read_layers(params_dir, profile, point)
+    except ParamsError:
+        return None
+    common = layers.common
+    if not getattr(KINDS.get(common.get("source", DEFAULT)), "local", False):
+        return None  # a warehouse table, or a kind the params check will refuse
+    tables = common.get("local_tables")
     root = root_of(params_dir)
-    data_files = [root / _file_path(p) for p in local_tables.values()]
+    data_files = [root / _file_path(p) for p in (tables.values() if isinstance(tables, dict) else ())]
     return digest_json(
         {
             "profile": profile,
             **({"point": dict(point)} if point else {}),
-            "params": digest_files(params_files),
+            "params": digest_files(layers.files),
             "notebooks": digest_files(notebooks_dir.glob("*.ipynb")),
             "package": digest_files(
                 (p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".sql", ".j2", ".json"}), base=PACKAGE_DIR

@@ -165,7 +165,7 @@ def run_report(
     """
     params_dir, notebooks_dir, reports_dir = (Path(p).resolve() for p in (params_dir, notebooks_dir, reports_dir))
     point = (sweep or {}).get("values")
-    key = quick_key(params_dir, profile, notebooks_dir, point)
+    key = quick_key(params_dir, profile, notebooks_dir, (sweep or {}).get("sections"))
     prepare_reports_dir(reports_dir)
     with ReportsLock(reports_dir):
         for partial in discard_partials(reports_dir):

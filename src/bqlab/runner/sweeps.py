@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bqlab import tasks
-from bqlab.config import _did_you_mean, load_params, point_sections
+from bqlab.config import load_params, point_sections
 from bqlab.errors import BqlabError, NotebookFailed, ParamsError
+from bqlab.layers import check_keys, read_yaml
 from bqlab.project import write_atomically
 from bqlab.report.compare import COMPARE_DIR, comparable, compare_page
 from bqlab.report.leaderboard import shown_value, write_leaderboard
@@ -73,15 +72,8 @@ def read_sweep(params_dir: Path, name: str) -> Sweep:
     if not path.is_file():
         known = sorted(p.stem for p in sweeps_dir(params_dir).glob("*.yaml"))
         raise ParamsError(f"sweep {name!r} not found at {path}; known sweeps: {known or 'none'}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping with grid: or points:, got {type(data).__name__}")
-    for key in data:
-        if key not in KEYS:
-            raise ParamsError(f"{path}: unknown key {key!r}{_did_you_mean(str(key), KEYS)}")
+    data = read_yaml(path)  # the params files' messages: the line and column of a YAML mistake
+    check_keys(data, KEYS, str(path))
     if ("grid" in data) == ("points" in data):
         raise ParamsError(
             f"{path}: give either grid: (a list of values per key: every combination runs) or points: "
@@ -256,6 +248,7 @@ def run_sweep(
 
         label = sweep.label(index)
         info = {"name": sweep.name, "point": index + 1, "label": label, "values": sweep.points[index]}
+        info["sections"] = point_sections(sweep.points[index], label)  # the quick key reads the point by section
         try:
             outcome = run_report(
                 params_dir,
