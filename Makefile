@@ -35,7 +35,7 @@ BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
 export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
-.PHONY: help setup setup-git report sweep gate check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop bench-sweep emulator clean clean-venv lock \
+.PHONY: help setup setup-git report sweep baseline gate check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop bench-sweep emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -91,7 +91,10 @@ report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fa
 sweep: $(STAMP) ## Run every point of params/sweeps/$(NAME).yaml as a run, sharing unchanged stages (NAME=..., YES=1 past max_points, FORECAST=1: BigQuery cost only)
 	@$(BIN)/python -m bqlab sweep $(NAME) $(if $(filter 1 yes true,$(YES)),--yes,) $(if $(filter 1 yes true,$(FORECAST)),--forecast,) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
-gate: $(STAMP) ## Exit 1 when the newest run's scores got worse than a baseline's (BASELINE=<run id>; default the previous comparable run)
+baseline: $(STAMP) ## Tag a run as the gate's baseline, kept by retention (RUN=<run id>; default the latest)
+	@$(BIN)/python -m bqlab baseline $(RUN) --reports-dir $(REPORTS)
+
+gate: $(STAMP) ## Exit 1 when the newest run's scores got worse than a baseline's (BASELINE=<run id>; default the tagged baseline, else the previous comparable run)
 	@$(BIN)/python -m bqlab compare --fail-on-regression $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(BASELINE),--a $(BASELINE),)
 
 check: $(STAMP) ## Validate params and check the table without running anything

@@ -5,7 +5,7 @@ import json
 import os
 
 from bqlab.runner import blobs
-from bqlab.runner.runs import remove_runs, runs_to_prune
+from bqlab.runner.runs import baseline_run, remove_runs, runs_to_prune, tag_baseline
 
 BIG = blobs.MIN_BYTES
 
@@ -72,6 +72,11 @@ def test_keep_bytes_removes_the_oldest_runs_until_the_rest_fit_but_never_latest_
     # r2 stays while r4, which reuses it, is kept; once r4 goes, so may r2. The latest run always stays.
     assert runs_to_prune(tmp_path, keep=10, latest="r5", keep_bytes=1) == ["r1", "r3", "r4", "r2"]
     assert runs_to_prune(tmp_path, keep=2, latest="r5", keep_bytes=100 * size) == ["r3", "r1"]
+    tag_baseline(tmp_path, "r1")  # the gate's baseline stays whatever keep_runs and keep_bytes say
+    assert runs_to_prune(tmp_path, keep=2, latest="r5", keep_bytes=100 * size) == ["r3"]
+    assert runs_to_prune(tmp_path, keep=10, latest="r5", keep_bytes=1) == ["r3", "r4", "r2"]
+    tag_baseline(tmp_path, "gone")  # a tag naming no kept run protects nothing
+    assert baseline_run(tmp_path) is None
 
 
 def test_shared_files_count_once_against_keep_bytes(tmp_path):

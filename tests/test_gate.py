@@ -79,6 +79,12 @@ def test_the_baseline_is_the_previous_comparable_run_or_the_one_named():
         gate.pick_baseline(runs, "z")
     with pytest.raises(ParamsError, match="no earlier run of the same table"):
         gate.pick_baseline(runs[:1])
+    runs.append(run("0", "0", 0.9, 0.9, 0.01))
+    assert [r["run_id"] for r in gate.pick_baseline(runs, tagged="0")] == ["0", "c"], "the tagged baseline first"
+    assert [r["run_id"] for r in gate.pick_baseline(runs, "a", tagged="0")] == ["a", "c"], "a named run over the tag"
+    # A tag on another table, or on the newest run itself, leaves the previous comparable run.
+    assert [r["run_id"] for r in gate.pick_baseline(runs, tagged="b")] == ["a", "c"]
+    assert [r["run_id"] for r in gate.pick_baseline(runs, tagged="c")] == ["a", "c"]
 
 
 def test_gate_tolerances_must_name_scores():
@@ -111,4 +117,11 @@ def test_the_gate_fails_a_worse_profile_and_passes_a_rerun_with_another_seed(pro
     capsys.readouterr()
     assert run_cli(project, "compare", "--fail-on-regression", "--a", baseline) == 0
     out = capsys.readouterr().out
-    assert f"against {baseline}" in out and "gate passed: 4 scores within their tolerance" in out
+    assert f"against {baseline} (named)" in out and "gate passed: 4 scores within their tolerance" in out
+    # Tagged as the baseline, the first run is the gate's default (not the worse run just before).
+    assert run_cli(project, "baseline", baseline[:15]) == 0
+    assert f"baseline: run {baseline};" in capsys.readouterr().out
+    assert run_cli(project, "compare", "--fail-on-regression") == 0
+    assert f"against {baseline} (the tagged baseline)" in capsys.readouterr().out
+    assert run_cli(project, "baseline", "1999") == 2
+    assert "baseline: '1999' names 0 finished runs; the newest: " in capsys.readouterr().err

@@ -30,9 +30,14 @@ from bqlab.errors import BqlabError, NotebookFailed, Terminated
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
-    commands = ["report", "check", "doctor", "prune", "compare", "sweep"]
+    commands = ["report", "check", "doctor", "prune", "compare", "sweep", "baseline"]
     parser.add_argument("command", choices=commands, help="what to do")
-    parser.add_argument("name", nargs="?", default=None, help="sweep: the sweep file's name (params/sweeps/NAME.yaml)")
+    parser.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="sweep: the sweep file's name (params/sweeps/NAME.yaml); baseline: the run to tag (default: latest)",
+    )
     parser.add_argument("--version", action="version", version=f"bqlab {__version__}")
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
@@ -218,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "sweep":
             return _sweep(args, echo, progress)
+        if args.command == "baseline":
+            return _baseline(args)
         # lazy: the runner costs about 65 ms that --version and compare never need
         from bqlab.runner.pipeline import as_dict, run_report
 
@@ -261,18 +268,39 @@ def _gate(args) -> int:
     # lazy: the params and the gate (pydantic, about 0.1 s) only this command needs
     from bqlab.config import load_params
     from bqlab.report import gate
-    from bqlab.runner.runs import load_runs
+    from bqlab.runner.runs import baseline_run, load_runs
 
     tolerances = load_params(args.params_dir, args.profile).runner.gate_tolerances
-    baseline, newest = gate.pick_baseline(load_runs(args.reports_dir), args.a)
+    tagged = baseline_run(args.reports_dir)
+    baseline, newest = gate.pick_baseline(load_runs(args.reports_dir), args.a, tagged)
     scores = gate.gated_scores(baseline, newest, tolerances)
-    print(f"gate: run {newest['run_id']} against {baseline['run_id']}")
+    why = "the previous comparable run" if baseline["run_id"] != tagged else "the tagged baseline"
+    why = "named" if args.a else why
+    print(f"gate: run {newest['run_id']} against {baseline['run_id']} ({why})")
     print("\n".join(s.line() for s in scores))
     worse = [s for s in scores if s.regressed]
     if worse:
         print(f"gate FAILED: {len(worse)} of {len(scores)} scores got worse by more than their tolerance")
         return 1
     print(f"gate passed: {len(scores)} scores within their tolerance")
+    return 0
+
+
+def _baseline(args) -> int:
+    # lazy: the runs' records, off the no-op report path
+    from bqlab.errors import ParamsError
+    from bqlab.runner.runs import DONE, latest_run, load_runs, tag_baseline
+
+    runs = [r for r in load_runs(args.reports_dir) if r.get("status") in DONE]
+    wanted = args.name or latest_run(args.reports_dir)
+    hits = [r for r in runs if wanted and r["run_id"].startswith(wanted)]
+    if len(hits) != 1:
+        why = f"{wanted!r} names {len(hits)} finished runs" if runs else "no finished run yet: run `make report` first"
+        ids = ", ".join(r["run_id"] for r in runs[:5])
+        raise ParamsError(f"baseline: {why}" + (f"; the newest: {ids} (make baseline RUN=<run id>)" if runs else ""))
+    run_id = hits[0]["run_id"]
+    tag_baseline(args.reports_dir, run_id)
+    print(f"baseline: run {run_id}; make gate compares the newest comparable run with it, and retention keeps it")
     return 0
 
 

@@ -60,8 +60,13 @@ def _metrics(run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["stage"]: s.get("metrics") or {} for s in run.get("stages", [])}
 
 
-def pick_baseline(runs: list[dict[str, Any]], base: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(baseline, newest): the run named ``base`` (an id or a unique start of one), else the previous comparable one.
+def pick_baseline(
+    runs: list[dict[str, Any]], base: str | None = None, tagged: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(baseline, newest): the run named ``base``, else the one ``tagged`` as baseline, else the previous comparable.
+
+    ``base`` is an id or a unique start of one; the tagged run counts when it is not the newest
+    and has the newest's table, label and task.
 
     Raises:
         ParamsError: no run, no baseline, or runs whose scores measure different things.
@@ -80,7 +85,8 @@ def pick_baseline(runs: list[dict[str, Any]], base: str | None = None) -> tuple[
         if baseline["run_id"] == newest["run_id"]:
             raise ParamsError(f"BASE={base!r} is the newest run itself: name an earlier run")
     else:
-        found = previous_comparable(finished, newest)
+        marked = next((r for r in finished if r["run_id"] == tagged and r["run_id"] != newest["run_id"]), None)
+        found = marked if marked and comparable(marked) == comparable(newest) else previous_comparable(finished, newest)
         if found is None:
             raise ParamsError(
                 f"no earlier run of the same table, label and task to compare run {newest['run_id']} with: "

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bqlab.errors import PipelineError
+from bqlab.project import write_atomically
 from bqlab.runner import blobs
 
 # A stage that ran to its end: "check" ran too, with scores the result check questions
@@ -266,12 +267,13 @@ def runs_to_prune(reports_dir: Path, keep: int, latest: str | None = None, keep_
     Those beyond the ``keep`` newest, then the oldest of the rest while the runs take more than
     ``keep_bytes`` on disk (a file shared by runs counted once). Never the latest run (``latest``,
     a run about to become latest, or else the one ``latest`` points at), nor a run whose outputs a
-    kept run reuses (its record names it in ``reused_from``).
+    kept run reuses (its record names it in ``reused_from``), nor the run tagged as the baseline.
     """
     runs = load_runs(reports_dir, warn=False)
     if latest is None:
         latest = latest_run(reports_dir)
-    protected = {latest} | {s.get("reused_from") for run in runs[:keep] for s in run["stages"]}
+    always = {latest, baseline_run(reports_dir)}
+    protected = always | {s.get("reused_from") for run in runs[:keep] for s in run["stages"]}
     pruned = [run["run_id"] for run in runs[keep:] if run["run_id"] not in protected]
     if keep_bytes is None:
         return pruned
@@ -284,12 +286,29 @@ def runs_to_prune(reports_dir: Path, keep: int, latest: str | None = None, keep_
             if run["run_id"] not in files or blobs.total_bytes(files) <= keep_bytes:
                 continue
             reused = {s.get("reused_from") for other in kept if other["run_id"] in files for s in other["stages"]}
-            if run["run_id"] in {latest} | reused:
+            if run["run_id"] in always | reused:
                 continue
             pruned.append(run["run_id"])
             del files[run["run_id"]]
             removed = True
     return pruned
+
+
+BASELINE_FILE = "baseline"  # reports/baseline: the id of the run tagged as the gate's baseline
+
+
+def baseline_run(reports_dir: Path) -> str | None:
+    """The id of the run tagged as the baseline (``make baseline``), if it is still kept."""
+    try:
+        run_id = (Path(reports_dir) / BASELINE_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return run_id if run_id and (Path(reports_dir) / "runs" / run_id / "run.json").is_file() else None
+
+
+def tag_baseline(reports_dir: Path, run_id: str) -> None:
+    """Tag ``run_id`` as the baseline: the gate's default, and kept whatever keep_runs and keep_bytes say."""
+    write_atomically(Path(reports_dir) / BASELINE_FILE, run_id + "\n")
 
 
 def latest_run(reports_dir: Path) -> str | None:
