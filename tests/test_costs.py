@@ -140,3 +140,13 @@ def test_an_over_cap_statement_alone_is_refused_by_maximum_bytes_billed(bigquery
     with pytest.raises(DataError, match="over maximum_bytes_billed"):
         forecast(project, "{cv_folds: [3]}")
     assert all(dry for dry, _ in jobs)
+
+
+def test_a_point_naming_a_missing_column_is_refused_from_metadata_alone(bigquery_emulator, tmp_path, jobs, capsys):  # noqa: F811
+    project = warehouse_project(tmp_path, bigquery_emulator)
+    write_yaml(project / "params/sweeps/s.yaml", "profile: ci\npoints: [{features: [island]}, {features: [islnd]}]\n")
+    assert run_cli(project, "sweep", "s") == 2
+    err = capsys.readouterr().err
+    assert "point 2/2 (features=[\"islnd\"]): column 'islnd' (key 'features', used by eda) is not in table" in err, err
+    assert "did you mean 'island'?" in err
+    assert not jobs, "not even a dry run was sent"

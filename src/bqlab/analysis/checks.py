@@ -44,49 +44,7 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
     """
     first_stage, common = next(iter(stages.items()))
     engine = engine or open_source(common, "preflight")
-    try:
-        view = table_view(engine, common.table, common.column_types, common.features)
-    except DataError as err:
-        key = "column_types" if common.column_types else "table"
-        raise DataError(f"{where(first_stage, key)}: {err}") from None
-    schema = view.schema
-    for stage, stage_params in stages.items():
-        for column in stage_params.columns:
-            role = (
-                "label"
-                if column == common.label
-                else "features"
-                if column in common.features
-                else "split_group"
-                if column == common.split_group
-                else "slice_columns"
-            )
-            if column not in schema:
-                close = difflib.get_close_matches(column, list(schema), n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise DataError(
-                    f"{where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
-                    f"table {common.table!r}; {hint}its columns are: {', '.join(schema)}"
-                )
-            if role == "split_group" and schema[column] not in GROUP_TYPES:
-                raise DataError(
-                    f"{where(stage, role)}: column {column!r} (key 'split_group') has type {schema[column]}, which "
-                    f"cannot name a group: use a column of type {', '.join(sorted(GROUP_TYPES))}"
-                )
-            if role == "label" and schema[column] in DATE_TYPES:
-                raise DataError(
-                    f"{where(stage, role)}: column {column!r} (key 'label') has type {schema[column]}: a date or a "
-                    "time cannot be the label, since the models predict classes or numbers; choose another label, "
-                    "or add the number to predict (e.g. days until an event, as INT64) as a column of the table"
-                )
-            usable = MODEL_TYPES | DATE_TYPES if role == "features" else MODEL_TYPES
-            if role not in ("slice_columns", "split_group") and schema[column] not in usable:
-                raise DataError(
-                    f"{where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
-                    f"which the models cannot use (they read {', '.join(sorted(usable))}): remove it from "
-                    "the params, or add a column derived from it to the table (e.g. days since an event as "
-                    "INT64, or the month as STRING)"
-                )
+    view = checked_view(stages, where, engine)
     rows = engine.row_count(common.table)
     if rows == 0:
         raise DataError(
@@ -135,4 +93,67 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
                 )
             except DataError as err:
                 raise DataError(f"{where(first_stage, 'label')}: {err}") from None
-    return TableFacts(rows, schema, task)
+    return TableFacts(rows, view.schema, task)
+
+
+def checked_view(stages: Mapping[str, Any], where: Where, engine):
+    """The table as params see it (``table_view``), after checking the columns params name; from metadata only.
+
+    Raises:
+        DataError: naming the params file (``where``) and key to change.
+    """
+    first_stage, common = next(iter(stages.items()))
+    try:
+        view = table_view(engine, common.table, common.column_types, common.features)
+    except DataError as err:
+        key = "column_types" if common.column_types else "table"
+        raise DataError(f"{where(first_stage, key)}: {err}") from None
+    check_columns(stages, where, view)
+    return view
+
+
+def check_columns(stages: Mapping[str, Any], where: Where, view) -> None:
+    """Check that every column params name is in the table with a type its role takes (metadata only, nothing billed).
+
+    Raises:
+        DataError: naming the params file (``where``), the key and the table's columns.
+    """
+    common = next(iter(stages.values()))
+    schema = view.schema
+    for stage, stage_params in stages.items():
+        for column in stage_params.columns:
+            role = (
+                "label"
+                if column == common.label
+                else "features"
+                if column in common.features
+                else "split_group"
+                if column == common.split_group
+                else "slice_columns"
+            )
+            if column not in schema:
+                close = difflib.get_close_matches(column, list(schema), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key {role!r}, used by {stage}) is not in "
+                    f"table {common.table!r}; {hint}its columns are: {', '.join(schema)}"
+                )
+            if role == "split_group" and schema[column] not in GROUP_TYPES:
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key 'split_group') has type {schema[column]}, which "
+                    f"cannot name a group: use a column of type {', '.join(sorted(GROUP_TYPES))}"
+                )
+            if role == "label" and schema[column] in DATE_TYPES:
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key 'label') has type {schema[column]}: a date or a "
+                    "time cannot be the label, since the models predict classes or numbers; choose another label, "
+                    "or add the number to predict (e.g. days until an event, as INT64) as a column of the table"
+                )
+            usable = MODEL_TYPES | DATE_TYPES if role == "features" else MODEL_TYPES
+            if role not in ("slice_columns", "split_group") and schema[column] not in usable:
+                raise DataError(
+                    f"{where(stage, role)}: column {column!r} (key {role!r}) has type {schema[column]}, "
+                    f"which the models cannot use (they read {', '.join(sorted(usable))}): remove it from "
+                    "the params, or add a column derived from it to the table (e.g. days since an event as "
+                    "INT64, or the month as STRING)"
+                )

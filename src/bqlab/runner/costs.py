@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.analysis import forecast
+from bqlab.analysis.checks import checked_view
 from bqlab.analysis.targets import possible_tasks
 from bqlab.digests import digest_json
 from bqlab.errors import DataError
 from bqlab.runner.pipeline import stage_inputs
 from bqlab.runner.runs import find_reusable
-from bqlab.sources import kinds, open_source, table_view
+from bqlab.sources import kinds, open_source
 from bqlab.sources.bigquery import estimated_cost_usd, human_bytes
 from bqlab.stages import STAGES
 
@@ -74,7 +75,7 @@ def forecast_sweep(
             continue
         settings = json.dumps(common.bigquery.model_dump(mode="json"), sort_keys=True)
         engine = engines.get(settings) or engines.setdefault(settings, open_source(common, "forecast", params.root))
-        view = table_view(engine, common.table, common.column_types, common.features)
+        view = checked_view(params.stages, params.where, engine)  # a bad column is named before any statement is built
         content = digest_json(engine.table_version(common.table))
         _, fingerprints = stage_inputs(params, Path(notebooks_dir), content)
         out.points += 1
