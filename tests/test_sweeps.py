@@ -218,6 +218,11 @@ def test_a_two_by_two_sweep_runs_the_data_analysis_once_and_a_second_sweep_does_
     assert run_cli(project, "sweep", "grid", "--quiet") == 0
     assert "4 points (0 ran, 4 unchanged, 0 failed)" in capsys.readouterr().out
     assert len(sweep_runs(project)) == 4
+    # Once more: the results are the same, so the page and the index are not written again.
+    written = {p: p.stat().st_mtime_ns for p in (project / "reports" / "sweeps").iterdir()}
+    written[project / "reports" / "index.html"] = (project / "reports" / "index.html").stat().st_mtime_ns
+    assert run_cli(project, "sweep", "grid", "--quiet") == 0
+    assert {p: p.stat().st_mtime_ns for p in written} == written
     # The sweep's runs are the newest, but the current params have not changed: make report does nothing
     # and latest/ is their run again.
     assert run_cli(project, "report", "--profile", "ci", "--quiet") == 0

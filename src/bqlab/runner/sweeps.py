@@ -336,8 +336,11 @@ def publish_results(sweep: Sweep, results: Sequence[PointResult], reports_dir: P
                     page, _ = compare_page(reports_dir, runs, best.run_id, str(result.run_id), as_named=True)
                 point["links"]["compare"] = f"../{page.relative_to(reports_dir).as_posix()}"
     path = results_file(reports_dir, sweep.name)
+    text = json.dumps(body, indent=2, default=str) + "\n"
+    if path.is_file() and path.with_suffix(".html").is_file() and path.read_text(encoding="utf-8") == text:
+        return path  # a sweep that changed nothing: its page and the index are already these
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, json.dumps(body, indent=2, default=str) + "\n")
+    write_atomically(path, text)
     write_leaderboard(path.with_suffix(".html"), body)
     write_index(reports_dir, runs)
     return path
