@@ -150,3 +150,10 @@ def test_a_point_naming_a_missing_column_is_refused_from_metadata_alone(bigquery
     assert "point 2/2 (features=[\"islnd\"]): column 'islnd' (key 'features', used by eda) is not in table" in err, err
     assert "did you mean 'island'?" in err
     assert not jobs, "not even a dry run was sent"
+
+
+def test_a_statement_counts_at_least_ten_megabytes_per_table(bigquery_emulator, tmp_path, jobs, monkeypatch):  # noqa: F811
+    project = warehouse_project(tmp_path, bigquery_emulator)
+    monkeypatch.setattr(QueryJob, "total_bytes_processed", property(lambda job: 1000))  # a tiny table
+    planned = forecast(project, "{cv_folds: [3]}")
+    assert planned.statements > 3 and planned.bytes == planned.statements * 10 * MIB, planned.line()

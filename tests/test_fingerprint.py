@@ -57,7 +57,6 @@ def test_quick_key_reads_the_files_the_profile_and_a_point_as_the_params_loader_
     assert fingerprint.quick_key(params, "p", notebooks, point) == before
     (project / "u.csv").write_text("x,y\n2,b\n")  # the point's own file
     assert fingerprint.quick_key(params, "p", notebooks, point) != before
-    assert fingerprint.quick_key(params, "p", notebooks) != fingerprint.quick_key(params, "p", notebooks, point)
     # A point on the warehouse, or params that do not read: no quick key (the full check decides).
     assert fingerprint.quick_key(params, "p", notebooks, point_sections({"source": "bigquery"}, "p2")) is None
     (params / "common.yaml").write_text((params / "common.yaml").read_text() + "\nlabel: [unclosed\n")

@@ -268,10 +268,12 @@ def _gate(args) -> int:
     # lazy: the params and the gate (pydantic, about 0.1 s) only this command needs
     from bqlab.config import load_params
     from bqlab.report import gate
-    from bqlab.runner.runs import baseline_run, load_runs
+    from bqlab.runner.runs import BASELINE_FILE, baseline_run, load_runs
 
     tolerances = load_params(args.params_dir, args.profile).runner.gate_tolerances
     tagged = baseline_run(args.reports_dir)
+    if tagged is None and (args.reports_dir / BASELINE_FILE).is_file():
+        print(f"warning: {args.reports_dir / BASELINE_FILE} names a run that is gone: make baseline RUN=<run id>")
     baseline, newest = gate.pick_baseline(load_runs(args.reports_dir), args.a, tagged)
     scores = gate.gated_scores(baseline, newest, tolerances)
     why = "the previous comparable run" if baseline["run_id"] != tagged else "the tagged baseline"
@@ -289,7 +291,7 @@ def _gate(args) -> int:
 def _baseline(args) -> int:
     # lazy: the runs' records, off the no-op report path
     from bqlab.errors import ParamsError
-    from bqlab.runner.runs import DONE, latest_run, load_runs, tag_baseline
+    from bqlab.runner.runs import DONE, ReportsLock, latest_run, load_runs, tag_baseline
 
     runs = [r for r in load_runs(args.reports_dir) if r.get("status") in DONE]
     wanted = args.name or latest_run(args.reports_dir)
@@ -299,7 +301,10 @@ def _baseline(args) -> int:
         ids = ", ".join(r["run_id"] for r in runs[:5])
         raise ParamsError(f"baseline: {why}" + (f"; the newest: {ids} (make baseline RUN=<run id>)" if runs else ""))
     run_id = hits[0]["run_id"]
-    tag_baseline(args.reports_dir, run_id)
+    with ReportsLock(args.reports_dir):  # not while a run is pruning the reports
+        if not (args.reports_dir / "runs" / run_id / "run.json").is_file():
+            raise ParamsError(f"baseline: run {run_id} was removed meanwhile; name another")
+        tag_baseline(args.reports_dir, run_id)
     print(f"baseline: run {run_id}; make gate compares the newest comparable run with it, and retention keeps it")
     return 0
 

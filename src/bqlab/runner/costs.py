@@ -4,7 +4,8 @@ Before the first billed byte, each point's stages are fingerprinted (from params
 metadata, both free) to find those a finished run or an earlier point already made; the
 statements of the others, and of each point's checks, come from ``bqlab.analysis.forecast``.
 A statement sent twice is billed once (BigQuery's result cache and ours answer the second), one
-in the query cache is not billed at all, and each of the rest is dry-run (free) for its bytes.
+in the query cache is not billed at all, and each of the rest is dry-run (free) for its bytes,
+counted at least 10 MB per table it reads, as BigQuery bills on demand.
 A sweep whose total is over ``sweep_maximum_bytes_billed`` (params/runner.yaml) is refused;
 ``maximum_bytes_billed`` still refuses any one statement over it.
 """
@@ -23,8 +24,11 @@ from bqlab.errors import DataError
 from bqlab.runner.pipeline import stage_inputs
 from bqlab.runner.runs import find_reusable
 from bqlab.sources import kinds, open_source
+from bqlab.sources.base import tables_in
 from bqlab.sources.bigquery import estimated_cost_usd, human_bytes
 from bqlab.stages import STAGES
+
+MINIMUM_BILLED = 10 * 1024**2  # bytes billed at least per table a statement reads (BigQuery on-demand pricing)
 
 
 @dataclass
@@ -68,7 +72,7 @@ def forecast_sweep(
     out = Forecast(cap=min((int(p.runner.sweep_maximum_bytes_billed) for p in checked), default=0))
     engines: dict[str, Any] = {}
     made: set[str] = set()  # fingerprints of stages an earlier point runs
-    statements: dict[tuple[str, str], tuple[Any, forecast.Statement]] = {}
+    statements: dict[tuple[str, str, str], tuple[Any, forecast.Statement]] = {}
     for params in checked:
         common = params.common
         if kinds.kind(common.source).local:
@@ -90,15 +94,17 @@ def forecast_sweep(
             wanted = forecast.preflight_statements(params.stages, view, task)
             for stage in (s for s in STAGES if s not in reused):
                 wanted += forecast.stage_statements(stage, params.stages[stage], view, task)
-            for statement in wanted:
-                key = (statement.sql, json.dumps(dict(statement.params), sort_keys=True, default=str))
+            for statement in wanted:  # one connection's statement; another's cache and bill are its own
+                key = (settings, statement.sql, json.dumps(dict(statement.params), sort_keys=True, default=str))
                 statements.setdefault(key, (engine, statement))
     for engine, statement in statements.values():
         out.statements += 1
         if engine.cached(statement.sql, statement.params):
             out.cached += 1
             continue
-        out.bytes += engine.estimate(statement.sql, statement.params)
+        # On demand, a statement bills at least 10 MB per table it reads, however little it processes.
+        floor = MINIMUM_BILLED * len(tables_in(statement.sql))
+        out.bytes += max(engine.estimate(statement.sql, statement.params), floor)
     if out.points and out.bytes > out.cap:
         raise DataError(
             f"the sweep would process {human_bytes(out.bytes)} in {out.statements - out.cached} statements (about "

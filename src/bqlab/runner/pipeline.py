@@ -165,7 +165,14 @@ def run_report(
     """
     params_dir, notebooks_dir, reports_dir = (Path(p).resolve() for p in (params_dir, notebooks_dir, reports_dir))
     point = (sweep or {}).get("values")
-    key = quick_key(params_dir, profile, notebooks_dir, (sweep or {}).get("sections"))
+    sections = None
+    if point:
+        # lazy: bqlab.config (pydantic, about 90 ms), for a sweep's point only
+        from bqlab.config import point_sections
+
+        # the quick key reads the point by section
+        sections = point_sections(point, (sweep or {}).get("label") or "sweep point")
+    key = quick_key(params_dir, profile, notebooks_dir, sections)
     prepare_reports_dir(reports_dir)
     with ReportsLock(reports_dir):
         for partial in discard_partials(reports_dir):

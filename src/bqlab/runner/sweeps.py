@@ -248,7 +248,6 @@ def run_sweep(
 
         label = sweep.label(index)
         info = {"name": sweep.name, "point": index + 1, "label": label, "values": sweep.points[index]}
-        info["sections"] = point_sections(sweep.points[index], label)  # the quick key reads the point by section
         try:
             outcome = run_report(
                 params_dir,
@@ -337,13 +336,23 @@ def publish_results(sweep: Sweep, results: Sequence[PointResult], reports_dir: P
                 point["links"]["compare"] = f"../{page.relative_to(reports_dir).as_posix()}"
     path = results_file(reports_dir, sweep.name)
     text = json.dumps(body, indent=2, default=str) + "\n"
-    if path.is_file() and path.with_suffix(".html").is_file() and path.read_text(encoding="utf-8") == text:
+    if _published(path, reports_dir) and path.read_text(encoding="utf-8") == text:
         return path  # a sweep that changed nothing: its page and the index are already these
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, text)
     write_leaderboard(path.with_suffix(".html"), body)
     write_index(reports_dir, runs)
     return path
+
+
+def _published(path: Path, reports_dir: Path) -> bool:
+    """Whether the page and the index were written after the results file (a publish cut short was not)."""
+    try:
+        written = path.stat().st_mtime_ns
+        page, index = path.with_suffix(".html").stat().st_mtime_ns, (Path(reports_dir) / "index.html").stat()
+    except OSError:
+        return False
+    return page >= written and index.st_mtime_ns >= written
 
 
 def results_file(reports_dir: Path, name: str) -> Path:
