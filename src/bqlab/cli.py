@@ -291,11 +291,12 @@ def _gate(args) -> int:
 def _baseline(args) -> int:
     # lazy: the runs' records, off the no-op report path
     from bqlab.errors import ParamsError
+    from bqlab.report.compare import named_runs
     from bqlab.runner.runs import DONE, ReportsLock, latest_run, load_runs, tag_baseline
 
     runs = [r for r in load_runs(args.reports_dir) if r.get("status") in DONE]
     wanted = args.name or latest_run(args.reports_dir)
-    hits = [r for r in runs if wanted and r["run_id"].startswith(wanted)]
+    hits = named_runs(runs, wanted) if wanted else []
     if len(hits) != 1:
         why = f"{wanted!r} names {len(hits)} finished runs" if runs else "no finished run yet: run `make report` first"
         ids = ", ".join(r["run_id"] for r in runs[:5])

@@ -170,6 +170,11 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
     return Comparison(dict(a), dict(b), params, metrics)
 
 
+def named_runs(runs: list[dict[str, Any]], given: str) -> list[dict[str, Any]]:
+    """The runs whose id is ``given`` or starts with it (a user may type a unique start of an id)."""
+    return [r for r in runs if r["run_id"].startswith(given)]
+
+
 def pick_runs(
     runs: list[dict[str, Any]], a: str | None = None, b: str | None = None, as_named: bool = False
 ) -> tuple[dict, dict]:
@@ -188,7 +193,7 @@ def pick_runs(
         )
 
     def find(given: str) -> dict:
-        hits = [r for r in runs if r["run_id"].startswith(given)]
+        hits = named_runs(runs, given)
         if len(hits) == 1:
             return hits[0]
         newest = ", ".join(r["run_id"] for r in runs[:5]) or "none"

@@ -19,7 +19,7 @@ from typing import Any
 from bqlab import tasks
 from bqlab.analysis.numbers import metric_text
 from bqlab.errors import ParamsError
-from bqlab.report.compare import comparable, previous_comparable
+from bqlab.report.compare import comparable, named_runs, previous_comparable
 
 NOISE_SPREADS = 2  # the default tolerance, in standard deviations of the difference of two runs' scores
 
@@ -76,7 +76,7 @@ def pick_baseline(
         raise ParamsError("the gate needs a finished run in reports/: run `make report` first")
     newest = finished[0]
     if base:
-        hits = [r for r in runs if r["run_id"].startswith(base)]
+        hits = named_runs(runs, base)
         if len(hits) != 1:
             why = "names no run" if not hits else f"matches {len(hits)} runs"
             ids = ", ".join(r["run_id"] for r in runs[:5])

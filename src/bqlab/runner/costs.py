@@ -71,6 +71,7 @@ def forecast_sweep(
     """
     out = Forecast(cap=min((int(p.runner.sweep_maximum_bytes_billed) for p in checked), default=0))
     engines: dict[str, Any] = {}
+    finished = list(runs)
     made: set[str] = set()  # fingerprints of stages an earlier point runs
     statements: dict[tuple[str, str, str], tuple[Any, forecast.Statement]] = {}
     for params in checked:
@@ -78,7 +79,9 @@ def forecast_sweep(
         if kinds.kind(common.source).local:
             continue
         settings = json.dumps(common.bigquery.model_dump(mode="json"), sort_keys=True)
-        engine = engines.get(settings) or engines.setdefault(settings, open_source(common, "forecast", params.root))
+        if settings not in engines:  # one connection per distinct BigQuery settings
+            engines[settings] = open_source(common, "forecast", params.root)
+        engine = engines[settings]
         view = checked_view(params.stages, params.where, engine)  # a bad column is named before any statement is built
         content = digest_json(engine.table_version(common.table))
         _, fingerprints = stage_inputs(params, Path(notebooks_dir), content)
@@ -86,7 +89,7 @@ def forecast_sweep(
         reused = [
             stage
             for stage, fingerprint in fingerprints.items()
-            if not force and (fingerprint in made or find_reusable(list(runs), reports_dir, stage, fingerprint))
+            if not force and (fingerprint in made or find_reusable(finished, reports_dir, stage, fingerprint))
         ]
         out.stages, out.reused = out.stages + len(STAGES), out.reused + len(reused)
         made |= set(fingerprints.values())
