@@ -57,7 +57,7 @@ _CSV_TYPES = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "VARCHAR")
 
 # Defaults of params' local_engine: DuckDB's memory cap (beyond it, sorts spill to a private
 # temporary folder) and its threads (None: one per core).
-MEMORY_LIMIT = "2GB"
+MEMORY_LIMIT = "256MB"
 
 
 def farm_fingerprint(values: pa.Array) -> pa.Array:
