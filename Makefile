@@ -1,5 +1,6 @@
-# bqlab: `make` lists the targets. The first target that needs Python creates .venv
-# with the exact versions and hashes in requirements-dev.txt; later calls reuse it.
+# bqlab: `make` lists the targets. The first target that needs Python creates .venv with the
+# exact versions and hashes of requirements.txt (what runs the reports), and the first that needs
+# the dev tools (tests, linters, git hooks) adds requirements-dev.txt; later calls reuse it.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -22,10 +23,21 @@ ifeq ($(BQLAB_ENV),system)
   # Inside the container the image's environment already holds every pinned package.
   BIN   := $(patsubst %/,%,$(dir $(shell command -v python)))
   STAMP :=
+  DEV_STAMP :=
 else
   BIN   := $(VENV)/bin
   STAMP := $(VENV)/.bqlab-installed
+  DEV_STAMP := $(VENV)/.bqlab-dev
+  ifneq ($(PYTHONDONTWRITEBYTECODE),)
+    # Where Python writes no bytecode (PYTHONDONTWRITEBYTECODE, as on our CI machines), every kernel
+    # would compile pandas and scikit-learn again (the penguins report 20 s, against 13 s), and
+    # compiling the whole lock at set-up costs 11-15 s: the make targets let Python keep the
+    # bytecode of what it imports, in .venv/pycache only (nothing is written in your folders).
+    export PYTHONPYCACHEPREFIX ?= $(abspath $(VENV))/pycache
+    export PYTHONDONTWRITEBYTECODE :=
+  endif
 endif
+UV := $(VENV)/bootstrap/bin/uv
 FORCE   ?=
 QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
@@ -46,44 +58,58 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 ifneq ($(STAMP),)
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# $(call install,LOCK): .venv holds exactly LOCK's versions, and this project (editable). uv installs
+# a lock in about a second from its cache; uv itself comes from requirements-dev.txt (its block,
+# hashes and all), put by pip in .venv/bootstrap. The venv is made without pip (3 s less); where
+# uv cannot run, pip comes in and installs it all.
+define install
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
-	@echo "Setting up $(VENV) with the locked versions in requirements-dev.txt (first run only, seconds with uv) ..."
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# uv installs the lock in seconds; uv itself comes from the same lock, hashes and all (its
-	@# block of requirements-dev.txt), installed by pip. Where uv cannot run, pip does it all.
-	@# Where Python caches no bytecode itself (PYTHONDONTWRITEBYTECODE, as on our CI machines), uv
-	@# compiles it once (17 s here): else every kernel compiles pandas and scikit-learn again
-	@# (the penguins report 26-29 s, against 13-16 s).
+	@echo "Setting up $(VENV) with the locked versions in $(1) (seconds with uv) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 	@awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt > $(VENV)/uv-requirement.txt
 	@if [ -z "$(filter 1 yes true,$(NO_UV))" ] && \
-	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(VENV)/uv-requirement.txt && \
-	    $(BIN)/uv pip sync --quiet $(if $(PYTHONDONTWRITEBYTECODE),--compile-bytecode,) --python $(BIN)/python --require-hashes requirements-dev.txt && \
-	    $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . ; then :; else \
+	    { [ -x $(UV) ] || $(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes \
+	        --target $(VENV)/bootstrap -r $(VENV)/uv-requirement.txt 2>$(VENV)/bootstrap.log; } && \
+	    $(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(1) && \
+	    $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . ; then :; else \
 	  echo "uv was not usable here: installing with pip instead (about 2 minutes) ..."; \
 	  $(BIN)/python -m ensurepip --upgrade >/dev/null 2>&1 || true; \
-	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt && \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(1) && \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . ; fi
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@$(MAKE) setup-git
-	@touch $@
+endef
+
+# What runs the reports. A venv that has the dev tools keeps them (their lock holds this one).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(call install,$(if $(wildcard $(DEV_STAMP)),requirements-dev.txt,requirements.txt))
+	@touch $@ $(wildcard $(DEV_STAMP))
 	@echo "Environment ready: $(VENV) (Jupyter kernel '$(KERNEL)')"
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(call install,requirements-dev.txt)
+	@touch $(STAMP) $@
+	@echo "Environment ready: $(VENV) with the dev tools (Jupyter kernel '$(KERNEL)')"
 endif
 
-setup: $(STAMP) ## Create the virtual environment and the git set-up (done automatically by the other targets)
+setup: $(DEV_STAMP) ## Create the virtual environment with the dev tools and the git set-up (done automatically by the other targets)
 
-setup-git: ## In a git checkout: strip notebook outputs on commit, nbdime diffs and merges, pre-commit hooks
+setup-git: ## In a git checkout: strip notebook outputs on commit; with the dev tools, nbdime diffs and merges, pre-commit hooks
 	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then exit 0; fi; \
 	bin="$(abspath $(BIN))"; \
 	git config filter.nbstripout.clean "'$$bin/python' -m nbstripout" && \
 	git config filter.nbstripout.smudge cat && \
 	git config filter.nbstripout.required true && \
 	git config filter.nbstripout.extrakeys "metadata.language_info" && \
-	git config diff.jupyternotebook.command "'$$bin/git-nbdiffdriver' diff --ignore-outputs --ignore-id --ignore-details" && \
-	git config merge.jupyternotebook.driver "'$$bin/git-nbmergedriver' merge %O %A %B %L %P" && \
-	git config merge.jupyternotebook.name "jupyter notebook merge driver" && \
-	$(BIN)/pre-commit install >/dev/null && \
-	echo "git: notebook outputs are stripped when staged (nbstripout), notebooks diff and merge with nbdime, pre-commit hooks on"
+	said="git: notebook outputs are stripped when staged (nbstripout)"; \
+	if [ -x "$$bin/git-nbdiffdriver" ] && [ -x "$$bin/pre-commit" ]; then \
+	  git config diff.jupyternotebook.command "'$$bin/git-nbdiffdriver' diff --ignore-outputs --ignore-id --ignore-details" && \
+	  git config merge.jupyternotebook.driver "'$$bin/git-nbmergedriver' merge %O %A %B %L %P" && \
+	  git config merge.jupyternotebook.name "jupyter notebook merge driver" && \
+	  "$$bin/pre-commit" install >/dev/null && \
+	  said="$$said, notebooks diff and merge with nbdime, pre-commit hooks on"; \
+	else said="$$said (nbdime diffs and pre-commit hooks come with the dev tools: make setup)"; fi; \
+	echo "$$said"
 
 report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fast, FORCE=1 re-run all, QUIET=1, NO_CACHE=1)
 	@$(if $(filter 1 yes true,$(NO_CACHE)),BQLAB_QUERY_CACHE=off,) $(BIN)/python -m bqlab report $(RUN_ARGS) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
@@ -109,10 +135,10 @@ compare: $(STAMP) ## Compare two runs: params, data, code, metrics, figures (def
 doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker or podman, params, credentials, table (PROFILE=bigquery)
 	@$(BIN)/python -m bqlab doctor $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
-test: $(STAMP) emulator ## Run the test suite
+test: $(DEV_STAMP) emulator ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Run the unit tests only: no notebook, kernel or browser (about a minute)
+test-fast: $(DEV_STAMP) ## Run the unit tests only: no notebook, kernel or browser (about a minute)
 	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 emulator: ## Install the local BigQuery emulator the tests use (Python 3.13; skipped if absent)
@@ -122,13 +148,13 @@ emulator: ## Install the local BigQuery emulator the tests use (Python 3.13; ski
 		[ -z "$${CI:-}" ] || exit 1; exit 0; fi; \
 	echo "Setting up the BigQuery emulator in $(EMULATOR_VENV) (first run only) ..."; \
 	$(PYTHON_EMULATOR) -m venv $(EMULATOR_VENV) && \
-	{ { [ -x $(BIN)/uv ] && $(BIN)/uv pip install --quiet --python $(EMULATOR_VENV)/bin/python -r tests/emulator-requirements.txt; } || \
+	{ { [ -x $(UV) ] && $(UV) pip install --quiet --python $(EMULATOR_VENV)/bin/python -r tests/emulator-requirements.txt; } || \
 	  $(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/emulator-requirements.txt; } && \
 	mkdir -p $(EMULATOR_VENV)/home && HOME=$(CURDIR)/$(EMULATOR_VENV)/home $(EMULATOR_VENV)/bin/python -c \
 		"from duckdb_extensions import extension_importer as e; [e.import_extension(n) for n in ('ducklake', 'icu', 'spatial')]" && \
 	touch $(EMULATOR_VENV)/.installed
 
-lint: $(STAMP) ## Check style and docstrings (ruff), types (mypy), and that pyproject names every import (deptry)
+lint: $(DEV_STAMP) ## Check style and docstrings (ruff), types (mypy), and that pyproject names every import (deptry)
 	@$(BIN)/ruff check src tests benchmarks
 	@$(BIN)/ruff format --check src tests benchmarks
 	@$(BIN)/deptry src --no-ansi
@@ -184,7 +210,7 @@ clean-venv: ## Remove the virtual environments too
 
 # uv resolves for every platform (markers for macOS- or Windows-only packages) from Python 3.11
 # on, and keeps the versions already locked unless UPGRADE=1.
-UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+UV_COMPILE = $(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
 
 lock: $(STAMP) ## Resolve requirements*.txt from pyproject.toml with uv, with hashes (UPGRADE=1: newer versions)
