@@ -26,13 +26,30 @@ def fetch_columns(source: Source, table: TableView | str, columns: Sequence[str]
     return frame
 
 
+def _number_text_counts(column: str) -> dict[str, str]:
+    """column_profile's counts of a text column's values that read as numbers, as they stand or with separators.
+
+    Separators: 3,750 or 12,5, which column_types can name.
+    """
+    trimmed = f"TRIM(CAST({quote_column(column)} AS STRING))"
+    grouped = r"^[+-]?([0-9]{1,3}([,. ][0-9]{3})+([.,][0-9]+)?|[0-9]+,[0-9]+)$"
+    not_plain = f"SAFE_CAST({trimmed} AS FLOAT64) IS NULL"
+    return {
+        "numeric_text": f"COUNTIF(SAFE_CAST({trimmed} AS FLOAT64) IS NOT NULL)",
+        "separated_number": f"COUNTIF({not_plain} AND REGEXP_CONTAINS({trimmed}, '{grouped}'))",
+    }
+
+
 def profile_statements(
     view: TableView, columns: Sequence[str], placeholders: Sequence[str]
 ) -> list[tuple[str, dict[str, Any]]]:
     """The statements of ``column_profile`` and their query parameters."""
 
     def cast(column: str) -> dict[str, str]:
-        return {"cast": view.cast(column, view.column_types.get(column, "STRING"))}
+        # Only a column stored as text can hold numbers as text; a number or a date counts 0.
+        text = view.raw_schema.get(column) == "STRING"
+        counts = _number_text_counts(column) if text else {"numeric_text": "0", "separated_number": "0"}
+        return {"cast": view.cast(column, view.column_types.get(column, "STRING")), **counts}
 
     params = {"placeholders": list(placeholders)}
     return [(sql, params) for sql in per_column_statements("column_profile", quote_table(view.table_id), columns, cast)]
