@@ -71,6 +71,17 @@ def farm_fingerprint(values: pa.Array) -> pa.Array:
     return pa.array(hashes.view(np.int64))
 
 
+@contextlib.contextmanager
+def _signals_raised():
+    """Raise Ctrl-C or SIGTERM as themselves: DuckDB turns them into its own error during a statement."""
+    try:
+        yield
+    except RuntimeError as err:
+        if str(err) == "Query interrupted":
+            raise interrupted() from None
+        raise
+
+
 class LocalSource:
     """DuckDB in memory, speaking BigQuery SQL through sqlglot."""
 
@@ -130,14 +141,11 @@ class LocalSource:
         if project and project not in self._attached():
             self._con.execute(f"ATTACH ':memory:' AS \"{project}\"")
         self._con.execute(f'CREATE SCHEMA IF NOT EXISTS {catalog}."{dataset}"')
-        try:
-            self._con.execute(f"CREATE {kind} {target} AS {loader}")
-        except duckdb.Error as err:
-            raise _unreadable(table_id, self._files.get(table_id), err) from None
-        except RuntimeError as err:  # a signal while a CSV file is read
-            if str(err) == "Query interrupted":
-                raise interrupted() from None
-            raise
+        with _signals_raised():  # a signal while a CSV file is read
+            try:
+                self._con.execute(f"CREATE {kind} {target} AS {loader}")
+            except duckdb.Error as err:
+                raise _unreadable(table_id, self._files.get(table_id), err) from None
         self._loaded.add(table_id)
         return target
 
@@ -208,15 +216,12 @@ class LocalSource:
         for table_id in tables_in(tree):
             self._ensure_table(table_id)
         _check_parameters(tree, params or {})
-        try:
-            relation = self._con.execute(tree.sql(dialect="duckdb", copy=False), dict(params or {}))
-            frame = relation.df()
-        except duckdb.Error as err:
-            raise DataError(f"query failed on the local source: {err}") from err
-        except RuntimeError as err:  # DuckDB turns Ctrl-C or SIGTERM during a query into its own error
-            if str(err) == "Query interrupted":
-                raise interrupted() from None
-            raise
+        with _signals_raised():
+            try:
+                relation = self._con.execute(tree.sql(dialect="duckdb", copy=False), dict(params or {}))
+                frame = relation.df()
+            except duckdb.Error as err:
+                raise DataError(f"query failed on the local source: {err}") from err
         # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
         self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
