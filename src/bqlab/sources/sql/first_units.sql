@@ -3,11 +3,12 @@
 -- every row, which holds the whole table: 1.6 GB at 10M rows). The copies are numbered over the row
 -- hash alone, the first units kept by hash, and only the rows of those hashes are read again with
 -- their columns and numbered the same way (copies that differ outside the key are numbered in the
--- order of their columns, so a unit is always the same row). Used as a subquery by the row split
--- and the samples.
+-- order of their columns, so a unit is always the same row). A first copy's unit hash is its row
+-- hash, as in labelled_units. Used as a subquery by the row split and the samples.
 WITH first_units AS (
   SELECT bqlab_row_hash, bqlab_copy,
-    FARM_FINGERPRINT(CONCAT(CAST(bqlab_row_hash AS STRING), '#', CAST(bqlab_copy AS STRING))) AS bqlab_unit_hash
+    IF(bqlab_copy = 1, bqlab_row_hash,
+      FARM_FINGERPRINT(CONCAT(CAST(bqlab_row_hash AS STRING), '#', CAST(bqlab_copy AS STRING)))) AS bqlab_unit_hash
   FROM (
     SELECT bqlab_row_hash, ROW_NUMBER() OVER (PARTITION BY bqlab_row_hash) AS bqlab_copy
     FROM ({rows})
