@@ -11,6 +11,7 @@ slowest cells at the largest size (papermill's per-cell durations).
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -47,11 +48,19 @@ def tree_memory(root: psutil.Process) -> tuple[int, int]:
 
 
 def report(params: Path, reports: Path) -> tuple[float, float, dict, float]:
-    """Run the report once; return wall seconds, peak summed RSS (MiB), run.json, peak summed PSS (MiB)."""
+    """Run the report once; return wall seconds, peak summed RSS (MiB), run.json, peak summed PSS (MiB).
+
+    Cold: with caches of its own (``XDG_CACHE_HOME``), so no result an earlier run kept is read; the
+    evaluation still reads the split the training kept, as in any first report.
+    """
     command = [sys.executable, "-m", "bqlab", "report", "--force", "--quiet", "--profile", "scale"]
     command += ["--params-dir", str(params), "--notebooks-dir", str(ROOT / "notebooks"), "--reports-dir", str(reports)]
+    caches = Path(tempfile.mkdtemp(prefix="bqlab-bench-cache-"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(caches)}
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=params.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=params.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     root, peak, peak_pss = psutil.Process(process.pid), 0, 0
     while process.poll() is None:
         try:
@@ -62,6 +71,7 @@ def report(params: Path, reports: Path) -> tuple[float, float, dict, float]:
         time.sleep(0.1)
     wall = time.perf_counter() - started
     output = process.stdout.read()
+    shutil.rmtree(caches, ignore_errors=True)
     if process.returncode:
         sys.exit(f"report failed:\n{output}")
     record = json.loads(((reports / "latest").resolve() / "run.json").read_text())

@@ -118,7 +118,10 @@ def test_a_multiclass_text_label_with_accents(tmp_path, capsys):
     eda, evaluate = _metrics(project, "eda"), _metrics(project, "evaluate")
     assert eda["task"] == "classification" and "label 'city' is STRING with 3 distinct values" in eda["task_reason"]
     assert set(evaluate["per_class"]) == {"Zürich", "Genève", "Besançon"}
-    assert evaluate["accuracy"] > 0.6, "price and area together tell the cities apart"
+    # Well above the majority class (a third). A random forest draws the diagonal price - 10 * area
+    # in steps: on 40 stratified scikit-learn splits of this table its test accuracy was 0.645 +- 0.053
+    # (0.537 to 0.750), so a bound of 0.6 failed on one split in five; 0.45 fails on none.
+    assert evaluate["accuracy"] > max(0.45, evaluate["baseline_accuracy"] + 0.1), "price and area tell the cities apart"
     assert evaluate["weakest_slice"] is None, "no categorical feature: slice_columns auto finds none"
     assert "Weakest class" in _findings(project, "03-evaluate")
 

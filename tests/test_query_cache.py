@@ -6,7 +6,7 @@ from bqlab.sources.query_cache import QueryCache
 
 def test_results_round_trip_and_keys_follow_sql_params_and_table_versions(tmp_path):
     cache = QueryCache(tmp_path / "cache")
-    key = cache.key("SELECT 1", {"a": 1}, {"p.d.t": "2026-01-01"})
+    key = cache.key("SELECT 1", {"a": 1}, {"d.t": "2026-01-01"})
     assert cache.get(key) is None
     frame = pd.DataFrame({"n": [1, 2], "s": ["x", None]})
     cache.put(key, frame)
@@ -15,9 +15,9 @@ def test_results_round_trip_and_keys_follow_sql_params_and_table_versions(tmp_pa
         len(
             {
                 key,
-                cache.key("SELECT 2", {"a": 1}, {"p.d.t": "2026-01-01"}),
-                cache.key("SELECT 1", {"a": 2}, {"p.d.t": "2026-01-01"}),
-                cache.key("SELECT 1", {"a": 1}, {"p.d.t": "2026-02-01"}),
+                cache.key("SELECT 2", {"a": 1}, {"d.t": "2026-01-01"}),
+                cache.key("SELECT 1", {"a": 2}, {"d.t": "2026-01-01"}),
+                cache.key("SELECT 1", {"a": 1}, {"d.t": "2026-02-01"}),
             }
         )
         == 4
@@ -32,3 +32,70 @@ def test_a_corrupt_cache_file_is_ignored_with_a_warning_and_removed(tmp_path):
     with pytest.warns(UserWarning, match="ignoring unreadable query cache file"):
         assert cache.get(key) is None
     assert not (tmp_path / f"{key}.parquet").exists()
+
+
+def test_a_size_bound_removes_the_results_used_longest_ago(tmp_path):
+    import os
+
+    cache = QueryCache(tmp_path)
+    frame = pd.DataFrame({"n": range(1000)})
+    keys = [cache.key(f"SELECT {n}", None, {}) for n in range(3)]
+    for n, key in enumerate(keys):
+        cache.put(key, frame)
+        os.utime(tmp_path / f"{key}.parquet", ns=(n * 10**9, n * 10**9))  # put one second apart
+    assert cache.get(keys[0]) is not None  # used now: the newest
+    size = (tmp_path / f"{keys[0]}.parquet").stat().st_size
+    cache.put(cache.key("SELECT 3", None, {}), frame, max_bytes=2 * size)
+    assert [cache.holds(k) for k in keys] == [True, False, False], "the two used longest ago are gone"
+
+
+@pytest.fixture
+def local(tmp_path, monkeypatch):
+    """A local source on a Parquet file, with a result cache that keeps every result."""
+    from bqlab.sources import embedded
+
+    monkeypatch.setattr(embedded, "CACHE_SECONDS", 0.0)
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"x": [1.0, 2.0, None], "s": ["a", None, "c"]}).to_parquet(path)
+    return embedded.LocalSource({"d.t": path}, cache=QueryCache(tmp_path / "results")), path
+
+
+def test_the_embedded_engine_keeps_slow_results_and_reads_them_back_unchanged(local):
+    source, _ = local
+    sql = "SELECT s, SUM(x) AS total, COUNTIF(x > 1) AS n FROM d.t GROUP BY s ORDER BY s"
+    first, again = source.query(sql), source.query(sql)
+    pd.testing.assert_frame_equal(first, again)
+    assert [e["cache"] for e in source.log] == ["kept", "hit"]
+    assert first["n"].dtype == "Int64", "as the engine returns it: BigQuery's INT64"
+
+
+def test_a_file_written_again_misses_the_kept_result(local):
+    import os
+
+    source, path = local
+    sql = "SELECT SUM(x) AS total FROM d.t"
+    assert source.query(sql)["total"].iloc[0] == 3.0
+    stat = path.stat()
+    pd.DataFrame({"x": [5.0, 2.0, None], "s": ["a", None, "c"]}).to_parquet(path)  # the same size and inode
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # a nanosecond later (the runner's digests too)
+    assert path.stat().st_size == stat.st_size and path.stat().st_ino == stat.st_ino
+    source = type(source)({"d.t": path}, cache=source.cache)  # a new kernel: DuckDB reads the file again
+    assert source.query(sql)["total"].iloc[0] == 7.0
+    assert source.log[-1]["cache"] == "kept"
+
+
+def test_statements_with_another_answer_each_time_are_never_kept(local):
+    source, _ = local
+    for sql in ["SELECT RAND() AS r FROM d.t", "SELECT CURRENT_DATE() AS d, x FROM d.t", "SELECT GENERATE_UUID() AS u"]:
+        source.query(sql)
+    assert [e["cache"] for e in source.log] == ["n/a"] * 3
+    assert not list(source.cache.folder.glob("*.parquet"))
+
+
+def test_bqlab_query_cache_off_keeps_nothing_locally(monkeypatch, tmp_path):
+    from bqlab.sources.kinds import local_result_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert local_result_cache().folder == tmp_path / "bqlab" / "local-results"
+    monkeypatch.setenv("BQLAB_QUERY_CACHE", "off")
+    assert local_result_cache() is None

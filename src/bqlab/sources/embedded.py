@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 import weakref
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from bqlab.errors import DataError, interrupted
 from bqlab.sources.base import QUERY_LOG_COLUMNS, named_query, tables_in
 from bqlab.sources.datasets import EMBEDDED_TABLES
 from bqlab.sources.identifiers import quote_table, split_table_id, validate_table_id
+from bqlab.sources.query_cache import QueryCache
 
 # DuckDB column types as the BigQuery types a user would see in the warehouse.
 _BIGQUERY_TYPES = {
@@ -59,6 +61,16 @@ _CSV_TYPES = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "VARCHAR")
 # temporary folder) and its threads (None: one per core).
 MEMORY_LIMIT = "256MB"
 
+# Results that took this long to compute are kept in the result cache (``LocalSource``'s ``cache``):
+# the split the training computes is the one the evaluation asks for (11.7 s of the evaluation at
+# 10M rows), and a stage re-run with other params asks again for the samples and the split. What
+# takes less is computed again (the penguins report keeps nothing).
+CACHE_SECONDS = 1.0
+# The result cache's size: beyond it the results used longest ago are removed.
+CACHE_BYTES = 512 * 1024**2
+# Functions whose statements are never kept: another answer on every run.
+_VOLATILE = (exp.Rand, exp.Uuid, exp.CurrentDate, exp.CurrentDatetime, exp.CurrentTime, exp.CurrentTimestamp)
+
 
 def farm_fingerprint(values: pa.Array) -> pa.Array:
     """BigQuery's FARM_FINGERPRINT: FarmHash Fingerprint64 of the UTF-8 bytes, as a signed INT64."""
@@ -87,14 +99,20 @@ class LocalSource:
 
     name = "local"
 
-    def __init__(self, local_tables: Mapping[str, Any] | None = None, engine: Any = None) -> None:
+    def __init__(
+        self, local_tables: Mapping[str, Any] | None = None, engine: Any = None, cache: QueryCache | None = None
+    ) -> None:
         """Open the engine.
 
         Args:
             local_tables: table id -> file path, or an object with ``path``, ``encoding`` and
                 ``delimiter`` (``bqlab.config.LocalFile``).
             engine: an object with ``memory_limit`` and ``threads`` (``bqlab.config.LocalEngineParams``).
+            cache: where to keep the results of statements that took ``CACHE_SECONDS`` or more,
+                keyed by the statement, its parameters and each file's size, time and inode
+                (a file written again misses), or None to keep nothing.
         """
+        self.cache = cache
         self._con = duckdb.connect(":memory:")
         # Bounded memory on any table size: DuckDB spills large sorts (the split's ORDER BY over
         # every row) to a private temporary folder instead of growing past the limit. DuckDB makes
@@ -208,14 +226,21 @@ class LocalSource:
         return {row[0] for row in self._con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Translate ``sql`` from BigQuery Standard SQL to DuckDB and run it."""
+        """Translate ``sql`` from BigQuery Standard SQL to DuckDB and run it (or read its kept result)."""
         try:
             tree = sqlglot.parse_one(sql, read="bigquery")
         except sqlglot.errors.ParseError as err:
             raise DataError(f"query is not valid BigQuery Standard SQL: {err}") from err
-        for table_id in tables_in(tree):
-            self._ensure_table(table_id)
+        tables = tables_in(tree)
         _check_parameters(tree, params or {})
+        key = self._cache_key(tree, sql, params, tables)
+        kept = self.cache.get(key) if self.cache is not None and key else None
+        if kept is not None:
+            self.log.append({"rows": len(kept), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "hit"})
+            return kept
+        for table_id in tables:
+            self._ensure_table(table_id)
+        started = time.perf_counter()
         with _signals_raised():
             try:
                 relation = self._con.execute(tree.sql(dialect="duckdb", copy=False), dict(params or {}))
@@ -224,8 +249,38 @@ class LocalSource:
                 raise DataError(f"query failed on the local source: {err}") from err
         # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
-        self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "n/a"})
-        return frame.astype({name: "Int64" for name in wide}) if wide else frame
+        frame = frame.astype({name: "Int64" for name in wide}) if wide else frame
+        kept_now = self.cache is not None and key is not None and time.perf_counter() - started >= CACHE_SECONDS
+        if kept_now and self.cache is not None and key is not None:
+            try:
+                self.cache.put(key, frame, max_bytes=CACHE_BYTES)
+            except Exception:  # noqa: BLE001 - a result that cannot be kept (disk full, column names) is not kept
+                kept_now = False
+        cache = "off" if self.cache is None else "kept" if kept_now else "n/a"
+        self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": cache})
+        return frame
+
+    def _cache_key(self, tree: exp.Expr, sql: str, params: Mapping[str, Any] | None, tables) -> str | None:
+        """The statement's key in the result cache: its text, parameters, the engines' versions, each file's state.
+
+        None when a file cannot be read (the query then runs and names the problem), when the statement
+        gives another answer each time (RAND, CURRENT_DATE, GENERATE_UUID, as BigQuery's own cache), or
+        there is no cache.
+        """
+        if self.cache is None or any(isinstance(node, _VOLATILE) for node in tree.walk()):
+            return None
+        versions: dict[str, Any] = {"duckdb": duckdb.__version__, "sqlglot": sqlglot.__version__}
+        for table_id in tables:
+            if table_id in self._files:
+                path, encoding, delimiter = self._files[table_id]
+                try:
+                    stat = path.stat()
+                except OSError:
+                    return None
+                versions[table_id] = [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, encoding, delimiter]
+            else:
+                versions[table_id] = "embedded"
+        return self.cache.key(sql, params, versions)
 
     def table_version(self, table_id: str) -> dict[str, Any]:
         """What stands for the table's version: its rows and schema (the runner hashes local files instead)."""

@@ -10,12 +10,13 @@ The engines import heavy libraries, so each is imported when it is opened.
 """
 
 import difflib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bqlab.project import rooted
+from bqlab.project import cache_dir, rooted
 
 if TYPE_CHECKING:  # base imports pandas and sqlglot: params validation imports this module
     from bqlab.sources.base import Source
@@ -38,7 +39,17 @@ def _open_local(params, stage: str | None, root: Path) -> "Source":
     from bqlab.sources.embedded import LocalSource
 
     files = {t: f.model_copy(update={"path": str(rooted(f.path, root))}) for t, f in params.local_files.items()}
-    return LocalSource(files, params.local_engine)
+    return LocalSource(files, params.local_engine, cache=local_result_cache())
+
+
+def local_result_cache():
+    """The embedded engine's result cache, ``$XDG_CACHE_HOME/bqlab/local-results`` (None: ``BQLAB_QUERY_CACHE=off``)."""
+    # lazy: the cache reads and writes Parquet with pandas (about 0.3 s)
+    from bqlab.sources.query_cache import QueryCache
+
+    if os.environ.get("BQLAB_QUERY_CACHE", "on") == "off":
+        return None
+    return QueryCache(cache_dir() / "local-results")
 
 
 def _open_bigquery(params, stage: str | None, root: Path) -> "Source":

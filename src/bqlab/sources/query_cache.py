@@ -38,16 +38,38 @@ class QueryCache:
         if not path.is_file():
             return None
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
+            os.utime(path)  # used now: the last a size bound removes
+            return frame
         except Exception as err:  # noqa: BLE001 - any unreadable file is treated the same way
             message = f"ignoring unreadable query cache file {path} ({type(err).__name__}); the query runs again"
             warnings.warn(message, stacklevel=2)
             path.unlink(missing_ok=True)
             return None
 
-    def put(self, key: str, frame: pd.DataFrame) -> None:
-        """Store a result (written under a temporary name, then renamed into place)."""
+    def put(self, key: str, frame: pd.DataFrame, max_bytes: int | None = None) -> None:
+        """Store a result (written under a temporary name, then renamed into place).
+
+        With ``max_bytes``, the results used longest ago are then removed until the folder holds no more.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{key}.{os.getpid()}.tmp"
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, self.folder / f"{key}.parquet")
+        if max_bytes is not None:
+            self._bound(max_bytes)
+
+    def _bound(self, max_bytes: int) -> None:
+        kept = []
+        for path in self.folder.glob("*.parquet"):
+            try:
+                stat = path.stat()
+            except OSError:  # removed by another process meanwhile
+                continue
+            kept.append((stat.st_mtime_ns, stat.st_size, path))
+        total = sum(size for _, size, _ in kept)
+        for _, size, path in sorted(kept):
+            if total <= max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
