@@ -38,6 +38,8 @@ else
   endif
 endif
 UV := $(VENV)/bootstrap/bin/uv
+# For make lock and the emulator: after NO_UV=1 or the pip fallback, the venv's own uv.
+ANY_UV = $(firstword $(wildcard $(UV) $(BIN)/uv) $(UV))
 FORCE   ?=
 QUIET   ?=
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
@@ -66,10 +68,15 @@ define install
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
 	@echo "Setting up $(VENV) with the locked versions in $(1) (seconds with uv) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
-	@awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt > $(VENV)/uv-requirement.txt
+	@awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt > $(VENV)/uv-requirement.new
+	@# uv again when the lock names another uv; pip from this Python, else the venv's own (ensurepip).
 	@if [ -z "$(filter 1 yes true,$(NO_UV))" ] && \
-	    { [ -x $(UV) ] || $(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes \
-	        --target $(VENV)/bootstrap -r $(VENV)/uv-requirement.txt 2>$(VENV)/bootstrap.log; } && \
+	    { { [ -x $(UV) ] && cmp -s $(VENV)/uv-requirement.new $(VENV)/uv-requirement.txt; } || \
+	      { rm -rf $(VENV)/bootstrap; for pip in "$(PYTHON) -m pip" "$(BIN)/python -m pip"; do \
+	          { [ "$$pip" = "$(PYTHON) -m pip" ] || $(BIN)/python -m ensurepip >/dev/null 2>&1; } && \
+	          $$pip install --quiet --disable-pip-version-check --require-hashes --target $(VENV)/bootstrap \
+	            -r $(VENV)/uv-requirement.new 2>>$(VENV)/bootstrap.log && break; done; [ -x $(UV) ]; }; } && \
+	    mv $(VENV)/uv-requirement.new $(VENV)/uv-requirement.txt && \
 	    $(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(1) && \
 	    $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . ; then :; else \
 	  echo "uv was not usable here: installing with pip instead (about 2 minutes) ..."; \
@@ -82,11 +89,12 @@ endef
 
 # What runs the reports. A venv that has the dev tools keeps them (their lock holds this one).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	$(call install,$(if $(wildcard $(DEV_STAMP)),requirements-dev.txt,requirements.txt))
+	$(call install,$(if $(wildcard $(DEV_STAMP) $(BIN)/pre-commit),requirements-dev.txt,requirements.txt))
 	@touch $@ $(wildcard $(DEV_STAMP))
 	@echo "Environment ready: $(VENV) (Jupyter kernel '$(KERNEL)')"
 
-$(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# After the runtime's (make -j would otherwise sync both locks into one venv at once).
+$(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(STAMP)
 	$(call install,requirements-dev.txt)
 	@touch $(STAMP) $@
 	@echo "Environment ready: $(VENV) with the dev tools (Jupyter kernel '$(KERNEL)')"
@@ -108,7 +116,12 @@ setup-git: ## In a git checkout: strip notebook outputs on commit; with the dev 
 	  git config merge.jupyternotebook.name "jupyter notebook merge driver" && \
 	  "$$bin/pre-commit" install >/dev/null && \
 	  said="$$said, notebooks diff and merge with nbdime, pre-commit hooks on"; \
-	else said="$$said (nbdime diffs and pre-commit hooks come with the dev tools: make setup)"; fi; \
+	else \
+	  for key in diff.jupyternotebook.command merge.jupyternotebook.driver merge.jupyternotebook.name; do \
+	    git config --unset "$$key" || true; done; \
+	  hook="$$(git rev-parse --git-path hooks/pre-commit)"; \
+	  if grep -qs "pre-commit" "$$hook"; then rm -f "$$hook"; fi; \
+	  said="$$said (nbdime diffs and pre-commit hooks come with the dev tools: make setup)"; fi; \
 	echo "$$said"
 
 report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fast, FORCE=1 re-run all, QUIET=1, NO_CACHE=1)
@@ -148,7 +161,7 @@ emulator: ## Install the local BigQuery emulator the tests use (Python 3.13; ski
 		[ -z "$${CI:-}" ] || exit 1; exit 0; fi; \
 	echo "Setting up the BigQuery emulator in $(EMULATOR_VENV) (first run only) ..."; \
 	$(PYTHON_EMULATOR) -m venv $(EMULATOR_VENV) && \
-	{ { [ -x $(UV) ] && $(UV) pip install --quiet --python $(EMULATOR_VENV)/bin/python -r tests/emulator-requirements.txt; } || \
+	{ { [ -x $(ANY_UV) ] && $(ANY_UV) pip install --quiet --python $(EMULATOR_VENV)/bin/python -r tests/emulator-requirements.txt; } || \
 	  $(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/emulator-requirements.txt; } && \
 	mkdir -p $(EMULATOR_VENV)/home && HOME=$(CURDIR)/$(EMULATOR_VENV)/home $(EMULATOR_VENV)/bin/python -c \
 		"from duckdb_extensions import extension_importer as e; [e.import_extension(n) for n in ('ducklake', 'icu', 'spatial')]" && \
@@ -210,7 +223,7 @@ clean-venv: ## Remove the virtual environments too
 
 # uv resolves for every platform (markers for macOS- or Windows-only packages) from Python 3.11
 # on, and keeps the versions already locked unless UPGRADE=1.
-UV_COMPILE = $(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+UV_COMPILE = $(ANY_UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
 
 lock: $(STAMP) ## Resolve requirements*.txt from pyproject.toml with uv, with hashes (UPGRADE=1: newer versions)

@@ -50,13 +50,19 @@ def tree_memory(root: psutil.Process) -> tuple[int, int]:
 def report(params: Path, reports: Path) -> tuple[float, float, dict, float]:
     """Run the report once; return wall seconds, peak summed RSS (MiB), run.json, peak summed PSS (MiB).
 
-    Cold: with caches of its own (``XDG_CACHE_HOME``), so no result an earlier run kept is read; the
+    Cold: with bqlab's caches of its own (``XDG_CACHE_HOME``), so no result an earlier run kept is read; the
     evaluation still reads the split the training kept, as in any first report.
     """
     command = [sys.executable, "-m", "bqlab", "report", "--force", "--quiet", "--profile", "scale"]
     command += ["--params-dir", str(params), "--notebooks-dir", str(ROOT / "notebooks"), "--reports-dir", str(reports)]
     caches = Path(tempfile.mkdtemp(prefix="bqlab-bench-cache-"))
-    env = {**os.environ, "XDG_CACHE_HOME": str(caches)}
+    # Only bqlab's caches are new: matplotlib keeps its font cache (rebuilt in every kernel otherwise).
+    usual = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(caches),
+        "MPLCONFIGDIR": os.environ.get("MPLCONFIGDIR") or str(usual / "matplotlib"),
+    }
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=params.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -99,3 +99,28 @@ def test_bqlab_query_cache_off_keeps_nothing_locally(monkeypatch, tmp_path):
     assert local_result_cache().folder == tmp_path / "bqlab" / "local-results"
     monkeypatch.setenv("BQLAB_QUERY_CACHE", "off")
     assert local_result_cache() is None
+
+
+def test_a_csv_changed_after_the_engine_read_it_is_neither_answered_nor_kept(tmp_path, monkeypatch):
+    import os
+
+    from bqlab.sources import embedded
+
+    monkeypatch.setattr(embedded, "CACHE_SECONDS", 0.0)
+    path = tmp_path / "t.csv"
+    path.write_text("x\n1\n2\n")
+    cache = QueryCache(tmp_path / "results")
+    sql = "SELECT SUM(x) AS total FROM d.t"
+    source = embedded.LocalSource({"d.t": path}, cache=cache)
+    assert source.query(sql)["total"].iloc[0] == 3
+    path.write_text("x\n10\n50\n")  # the kernel's table still holds 1 and 2
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1))
+    assert source.query(sql)["total"].iloc[0] == 3 and source.log[-1]["cache"] == "n/a", "not kept under the new key"
+    fresh = embedded.LocalSource({"d.t": path}, cache=cache)
+    assert fresh.query(sql)["total"].iloc[0] == 60 and fresh.log[-1]["cache"] == "kept"
+
+
+def test_a_sampled_statement_is_never_kept(local):
+    source, _ = local
+    source.query("SELECT x FROM d.t TABLESAMPLE SYSTEM (50 PERCENT)")
+    assert source.log[-1]["cache"] == "n/a"

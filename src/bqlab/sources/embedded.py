@@ -7,6 +7,7 @@ same rows here as in the warehouse.
 """
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -69,7 +70,20 @@ CACHE_SECONDS = 1.0
 # The result cache's size: beyond it the results used longest ago are removed.
 CACHE_BYTES = 512 * 1024**2
 # Functions whose statements are never kept: another answer on every run.
-_VOLATILE = (exp.Rand, exp.Uuid, exp.CurrentDate, exp.CurrentDatetime, exp.CurrentTime, exp.CurrentTimestamp)
+_VOLATILE = (
+    exp.Rand, exp.Uuid, exp.CurrentDate, exp.CurrentDatetime, exp.CurrentTime, exp.CurrentTimestamp, exp.TableSample
+)  # fmt: skip
+# This module's own text stands for how it reads files and what its functions return: a change misses.
+_ENGINE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """A file's size, modification time and inode (the runner's file digests use the same), or None."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def farm_fingerprint(values: pa.Array) -> pa.Array:
@@ -136,6 +150,7 @@ class LocalSource:
         )
         self._files = {validate_table_id(t): _file_entry(p) for t, p in (local_tables or {}).items()}
         self._loaded: set[str] = set()
+        self._loaded_stamps: dict[str, list[int]] = {}  # a file's stamp when DuckDB read it (a CSV is read once)
         self.log: list[dict[str, Any]] = []
 
     def _ensure_table(self, table_id: str) -> str:
@@ -146,7 +161,10 @@ class LocalSource:
         if table_id in self._loaded:
             return target
         if table_id in self._files:
+            stamp = _stamp(self._files[table_id][0])
             kind, loader = self._file_relation(table_id)
+            if stamp is not None:
+                self._loaded_stamps[table_id] = stamp
         elif table_id in EMBEDDED_TABLES:
             frame = EMBEDDED_TABLES[table_id]()  # noqa: F841 - read by DuckDB's replacement scan
             kind, loader = "TABLE", "SELECT * FROM frame"
@@ -264,20 +282,20 @@ class LocalSource:
         """The statement's key in the result cache: its text, parameters, the engines' versions, each file's state.
 
         None when a file cannot be read (the query then runs and names the problem), when the statement
-        gives another answer each time (RAND, CURRENT_DATE, GENERATE_UUID, as BigQuery's own cache), or
-        there is no cache.
+        gives another answer each time (RAND, CURRENT_DATE, GENERATE_UUID, TABLESAMPLE, as BigQuery's own
+        cache), when a CSV changed since this engine read it, or there is no cache.
         """
         if self.cache is None or any(isinstance(node, _VOLATILE) for node in tree.walk()):
             return None
-        versions: dict[str, Any] = {"duckdb": duckdb.__version__, "sqlglot": sqlglot.__version__}
+        versions: dict[str, Any] = {"duckdb": duckdb.__version__, "sqlglot": sqlglot.__version__, "engine": _ENGINE}
         for table_id in tables:
             if table_id in self._files:
                 path, encoding, delimiter = self._files[table_id]
-                try:
-                    stat = path.stat()
-                except OSError:
+                stamp = _stamp(path)
+                # A CSV table holds the file as it was read: one changed since is neither read nor kept.
+                if stamp is None or self._loaded_stamps.get(table_id, stamp) != stamp:
                     return None
-                versions[table_id] = [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, encoding, delimiter]
+                versions[table_id] = [str(path), *stamp, encoding, delimiter]
             else:
                 versions[table_id] = "embedded"
         return self.cache.key(sql, params, versions)

@@ -6,7 +6,9 @@ a table changes, its queries miss the cache. A cache file that cannot be read is
 removed, and the query runs again.
 """
 
+import contextlib
 import os
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,13 +41,16 @@ class QueryCache:
             return None
         try:
             frame = pd.read_parquet(path)
-            os.utime(path)  # used now: the last a size bound removes
-            return frame
+        except FileNotFoundError:  # removed by another process's size bound meanwhile
+            return None
         except Exception as err:  # noqa: BLE001 - any unreadable file is treated the same way
             message = f"ignoring unreadable query cache file {path} ({type(err).__name__}); the query runs again"
             warnings.warn(message, stacklevel=2)
             path.unlink(missing_ok=True)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: the last a size bound removes
+        return frame
 
     def put(self, key: str, frame: pd.DataFrame, max_bytes: int | None = None) -> None:
         """Store a result (written under a temporary name, then renamed into place).
@@ -54,12 +59,19 @@ class QueryCache:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{key}.{os.getpid()}.tmp"
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, self.folder / f"{key}.parquet")
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, self.folder / f"{key}.parquet")
+        finally:
+            tmp.unlink(missing_ok=True)
         if max_bytes is not None:
             self._bound(max_bytes)
 
     def _bound(self, max_bytes: int) -> None:
+        for tmp in self.folder.glob(".*.tmp"):  # left by a process killed while writing, an hour ago or more
+            with contextlib.suppress(OSError):
+                if time.time() - tmp.stat().st_mtime > 3600:
+                    tmp.unlink()
         kept = []
         for path in self.folder.glob("*.parquet"):
             try:
