@@ -85,3 +85,21 @@ def test_shared_files_count_once_against_keep_bytes(tmp_path):
     for run_id in ("r1", "r2", "r3"):
         blobs.store_outputs(_run(tmp_path, run_id, {"model": shared}), store)
     assert runs_to_prune(tmp_path, keep=10, latest="r3", keep_bytes=int(1.5 * len(shared))) == []
+
+
+def test_runs_a_sweeps_leaderboard_lists_are_kept_with_what_they_reuse(tmp_path):
+    import json
+
+    size = 10 * BIG
+    for run_id in ("r1", "r2", "r3"):
+        _run(tmp_path, run_id, {"f": run_id.encode() * size})
+    _run(tmp_path, "r4", {"f": b"4" * size}, reused_from="r2")
+    _run(tmp_path, "r5", {"f": b"5" * size})
+    assert runs_to_prune(tmp_path, keep=1, latest="r5") == ["r4", "r3", "r2", "r1"]
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "grid.json").write_text(json.dumps({"points": [{"run_id": "r1"}, {"run_id": "r4"}]}))
+    (tmp_path / "sweeps" / "broken.json").write_text("{not json")  # protects nothing, breaks nothing
+    assert runs_to_prune(tmp_path, keep=1, latest="r5") == ["r3"], "r2 stays: the listed r4 reuses it"
+    assert runs_to_prune(tmp_path, keep=1, latest="r5", keep_bytes=1) == ["r3"]
+    (tmp_path / "sweeps" / "grid.json").unlink()  # the sweep's page removed: its runs may go
+    assert runs_to_prune(tmp_path, keep=1, latest="r5") == ["r4", "r3", "r2", "r1"]

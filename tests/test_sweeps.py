@@ -125,14 +125,19 @@ def test_every_point_is_checked_before_anything_runs_naming_the_point_and_the_ke
     sweep = sweep_file(project, "points:\n  - {cv_folds: 3}\n  - {model: random_forrest}")
     with pytest.raises(ParamsError, match=r"s\.yaml point 2/2 \(model=\"random_forrest\"\): key 'model'"):
         sweeps.check_sweep(sweep, project / "params")
+    # A check across keys (the label among the features) names the point too, not only the params file.
+    sweep = sweep_file(project, "points:\n  - {cv_folds: 3}\n  - {label: island}")
+    with pytest.raises(ParamsError, match=r"s\.yaml point 2/2 \(label=\"island\"\): .*island"):
+        sweeps.check_sweep(sweep, project / "params")
     assert not (project / "reports").exists()
 
 
 def test_a_point_that_names_a_column_the_table_lacks_stops_the_sweep_before_anything_runs(project):
     sweep = sweep_file(project, "profile: ci\ngrid:\n  features: [[island, body_mass_g], [island, wingspan]]\n")
     folders = [project / f for f in ("params", "notebooks", "reports")]
-    with pytest.raises(DataError, match=r"s\.yaml point 2/2 \(features=\[.*wingspan.*\]\): .*wingspan"):
+    with pytest.raises(DataError, match=r"s\.yaml point 2/2 \(features=\[.*wingspan.*\]\): .*wingspan") as caught:
         sweeps.run_sweep(sweep, *folders)
+    assert str(caught.value).count("point 2/2") == 1, "the point is named once"
     assert not (project / "reports" / "runs").exists() or not list((project / "reports" / "runs").glob("2*"))
 
 

@@ -303,7 +303,8 @@ def execute_notebook(
     except PapermillExecutionError as err:
         raise NotebookFailed(
             f"notebook {notebook.stem} failed at code cell {current['cell']} of {current['of']} "
-            f"(In [{err.exec_count}]): {err.ename}: {err.evalue}",
+            # One line: a message that starts on a new line (scikit-learn's) would show nothing.
+            f"(In [{err.exec_count}]): {err.ename}: {' '.join(str(err.evalue).split())}",
             notebook=notebook.stem,
             cell=current["cell"],
             cells=current["of"],

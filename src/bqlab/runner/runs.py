@@ -267,13 +267,15 @@ def runs_to_prune(reports_dir: Path, keep: int, latest: str | None = None, keep_
     Those beyond the ``keep`` newest, then the oldest of the rest while the runs take more than
     ``keep_bytes`` on disk (a file shared by runs counted once). Never the latest run (``latest``,
     a run about to become latest, or else the one ``latest`` points at), nor a run whose outputs a
-    kept run reuses (its record names it in ``reused_from``), nor the run tagged as the baseline.
+    kept run reuses (its record names it in ``reused_from``), nor the run tagged as the baseline, nor
+    a run a sweep's leaderboard lists (``swept_runs``).
     """
     runs = load_runs(reports_dir, warn=False)
     if latest is None:
         latest = latest_run(reports_dir)
-    always = {latest, baseline_run(reports_dir)}
-    protected = always | {s.get("reused_from") for run in runs[:keep] for s in run["stages"]}
+    always = {latest, baseline_run(reports_dir), *swept_runs(reports_dir)}
+    held = [run for n, run in enumerate(runs) if n < keep or run["run_id"] in always]
+    protected = always | {s.get("reused_from") for run in held for s in run["stages"]}
     pruned = [run["run_id"] for run in runs[keep:] if run["run_id"] not in protected]
     if keep_bytes is None:
         return pruned
@@ -292,6 +294,21 @@ def runs_to_prune(reports_dir: Path, keep: int, latest: str | None = None, keep_
             del files[run["run_id"]]
             removed = True
     return pruned
+
+
+def swept_runs(reports_dir: Path) -> set[str]:
+    """The runs the sweeps' leaderboards list (``reports/sweeps/<name>.json``): kept while a page links to them.
+
+    Removing a sweep's page and results file (``reports/sweeps/<name>.*``) lets retention remove its runs.
+    """
+    listed: set[str] = set()
+    for path in sorted((Path(reports_dir) / "sweeps").glob("*.json")):
+        try:
+            points = json.loads(path.read_text(encoding="utf-8")).get("points", [])
+            listed |= {p["run_id"] for p in points if isinstance(p, dict) and p.get("run_id")}
+        except (OSError, ValueError, AttributeError):  # a results file being written or not ours: protects nothing
+            continue
+    return listed
 
 
 BASELINE_FILE = "baseline"  # reports/baseline: the id of the run tagged as the gate's baseline

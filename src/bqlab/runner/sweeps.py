@@ -130,7 +130,12 @@ def check_sweep(sweep: Sweep, params_dir: Path, yes: bool = False) -> list[Any]:
         twin = seen.setdefault(json.dumps(point, sort_keys=True), index)
         if twin != index:
             raise ParamsError(f"{sweep.label(index)}: the same values as point {twin + 1}: remove one")
-        checked.append(load_params(params_dir, sweep.profile, point, sweep.label(index)))
+        try:
+            checked.append(load_params(params_dir, sweep.profile, point, sweep.label(index)))
+        except ParamsError as err:  # a check across keys names the params file only: name the point too
+            if sweep.label(index) in str(err):
+                raise
+            raise ParamsError(f"{sweep.label(index)}: {err}") from None
     return checked
 
 
@@ -228,6 +233,8 @@ def run_sweep(
         try:
             preflight(params, Path(notebooks_dir))
         except BqlabError as err:
+            if sweep.label(index) in str(err):
+                raise
             raise type(err)(f"{sweep.label(index)}: {err}") from err
     # Each point with the value every varying key has in it: set by the point, or else by the params files.
     shown = [
