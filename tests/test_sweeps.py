@@ -309,3 +309,22 @@ def test_a_sweep_stopped_during_a_point_resumes_with_the_points_it_had_not_finis
     assert [r.status for r in results] == ["ok", "ok", "ok"]
     assert len(list((project / "reports" / "runs").glob("2*/run.json"))) == 3
     assert not any(m.startswith(("point 1/3 · [", "point 2/3 · [")) for m in messages)  # no notebook of 1 or 2 ran
+
+
+def test_a_points_check_status_carries_its_reason_to_the_terminal_and_the_page(project, monkeypatch):
+    from bqlab.runner.pipeline import Outcome
+
+    def fake_run(params_dir, notebooks_dir, reports_dir, **kwargs):
+        point = kwargs["sweep"]["point"]
+        status, reason = ("check", "no better than predicting always 'Adelie'") if point == 2 else ("ok", "")
+        record = {"run_id": f"r{point}", "status": status, "check_reason": reason, "stages": []}
+        return Outcome(record, reports_dir)
+
+    monkeypatch.setattr(sweeps, "run_report", fake_run)
+    monkeypatch.setattr(sweeps, "publish_results", lambda *args: None)
+    sweep = sweep_file(project, "profile: ci\ngrid: {cv_folds: [3, 4]}")
+    said = []
+    results = sweeps.run_sweep(sweep, *(project / f for f in ("params", "notebooks", "reports")), echo=said.append)
+    assert [r.error for r in results] == ["", "no better than predicting always 'Adelie'"]
+    assert said[-1].endswith("run r2: check (no better than predicting always 'Adelie')") and said[-2].endswith(": ok")
+    assert sweeps.results_body(sweep, results)["points"][1]["error"] == results[1].error, "the page shows it"

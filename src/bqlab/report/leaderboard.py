@@ -51,10 +51,15 @@ def score_figure(points: Sequence[Mapping[str, Any]], key: str, score: str) -> s
     ]
     for tick in (low, (low + high) / 2, high):
         parts.append(f'<text x="{PAD - 4}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="10">{tick:.3f}</text>')
+    # Many values: labels on two rows, each as wide as two slots (about 6 px a character), the whole
+    # value in the label's tooltip.
+    staggered = len(values) > 3
+    room = max(4, int((WIDTH - 1.5 * PAD) / len(values) * (2 if staggered else 1) / 6))
     for i, value in enumerate(values):
+        shown = value if len(value) <= room else value[: room - 1] + "…"
         parts.append(
-            f'<text x="{x(i):.1f}" y="{HEIGHT - PAD + 14}" text-anchor="middle" font-size="10">'
-            f"{escape(value[:18])}</text>"
+            f'<text x="{x(i):.1f}" y="{HEIGHT - PAD + 14 + (11 * (i % 2) if staggered else 0)}" '
+            f'text-anchor="middle" font-size="10"><title>{escape(value)}</title>{escape(shown)}</text>'
         )
     parts.append(
         f'<text x="{(WIDTH + PAD) / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="11">{escape(key)}</text>'

@@ -162,7 +162,7 @@ class PointResult:
     status: str = "not run"
     reused: bool = False  # the point had run before with the same inputs: nothing ran
     scores: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
+    error: str = ""  # why it failed, or why its run is "check"
 
 
 def point_scores(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -278,7 +278,10 @@ def run_sweep(
         record = as_dict(outcome.record)
         result.run_id, result.status, result.reused = record["run_id"], record.get("status", "?"), outcome.noop
         result.scores = point_scores(record)
-        echo(f"{prefix} · {'unchanged, run ' if outcome.noop else 'run '}{result.run_id}: {result.status}")
+        if result.status == "check":  # why, on the page and here, as make report says it
+            result.error = record.get("check_reason") or ""
+        why = f" ({result.error})" if result.error else ""
+        echo(f"{prefix} · {'unchanged, run ' if outcome.noop else 'run '}{result.run_id}: {result.status}{why}")
     publish_results(sweep, results, reports_dir)
     return results
 
