@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -17,3 +18,12 @@ def digest_bytes(*chunks: bytes) -> str:
 def digest_json(value: Any) -> str:
     """Return the SHA-256 of a value's canonical JSON."""
     return digest_bytes(json.dumps(value, sort_keys=True, default=str).encode())
+
+
+def file_stamp(path: Path) -> list[int]:
+    """A file's size, modification time and inode: what stands for its content unread (it raises OSError).
+
+    The runner's cached digests of large files and the embedded engine's kept results use it.
+    """
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]

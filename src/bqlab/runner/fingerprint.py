@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bqlab.digests import digest_bytes, digest_json
+from bqlab.digests import digest_bytes, digest_json, file_stamp
 from bqlab.errors import ParamsError
 from bqlab.layers import read_layers
 from bqlab.project import cache_dir, read_cached, root_of, write_cached
@@ -48,10 +48,9 @@ def file_digest(path: Path) -> str:
     A file of at least ``CACHED_SIZE`` whose size, modification time and inode are those of the
     last time it was hashed is not read again.
     """
-    stat = path.stat()
-    stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    stamp = file_stamp(path)
     key = str(path.resolve())
-    cached = read_cached(DIGEST_CACHE) if stat.st_size >= CACHED_SIZE else None
+    cached = read_cached(DIGEST_CACHE) if stamp[0] >= CACHED_SIZE else None
     entries: dict[str, Any] = cached if isinstance(cached, dict) else {}
     if entries.get(key, [None])[0] == stamp:
         return entries[key][1]
@@ -59,7 +58,7 @@ def file_digest(path: Path) -> str:
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             sha.update(chunk)
-    if stat.st_size >= CACHED_SIZE:
+    if stamp[0] >= CACHED_SIZE:
         entries = {k: v for k, v in entries.items() if Path(k).exists()}  # forget files that are gone
         entries[key] = [stamp, sha.hexdigest()]
         write_cached(DIGEST_CACHE, entries)

@@ -133,10 +133,13 @@ def check_sweep(sweep: Sweep, params_dir: Path, yes: bool = False) -> list[Any]:
         try:
             checked.append(load_params(params_dir, sweep.profile, point, sweep.label(index)))
         except ParamsError as err:  # a check across keys names the params file only: name the point too
-            if sweep.label(index) in str(err):
-                raise
-            raise ParamsError(f"{sweep.label(index)}: {err}") from None
+            raise _naming(err, sweep.label(index)) from None
     return checked
+
+
+def _naming(err: BqlabError, label: str) -> BqlabError:
+    """``err`` with the point's label in front, unless its message names the point already."""
+    return err if label in str(err) else type(err)(f"{label}: {err}")
 
 
 def resolved(params: Any, dotted: str) -> Any:
@@ -233,9 +236,7 @@ def run_sweep(
         try:
             preflight(params, Path(notebooks_dir))
         except BqlabError as err:
-            if sweep.label(index) in str(err):
-                raise
-            raise type(err)(f"{sweep.label(index)}: {err}") from err
+            raise _naming(err, sweep.label(index)) from None
     # Each point with the value every varying key has in it: set by the point, or else by the params files.
     shown = [
         {k: resolved(params, k) for k in sweep.varying} | p for params, p in zip(checked, sweep.points, strict=True)
@@ -272,9 +273,7 @@ def run_sweep(
             echo(f"{prefix} · failed: {result.error}")
             continue
         except BqlabError as err:  # the table or the reports folder: every other point would fail too
-            if label in str(err):
-                raise
-            raise type(err)(f"{label}: {err}") from err
+            raise _naming(err, label) from None
         record = as_dict(outcome.record)
         result.run_id, result.status, result.reused = record["run_id"], record.get("status", "?"), outcome.noop
         result.scores = point_scores(record)

@@ -34,7 +34,7 @@ from google.cloud.bigquery_storage_v1.services.big_query_read.transports import 
 from bqlab.errors import CostLimitError, DataError
 from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
 from bqlab.sources.identifiers import validate_table_id
-from bqlab.sources.query_cache import QueryCache
+from bqlab.sources.query_cache import QueryCache, switched_off
 
 GIB = 1024**3
 USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
@@ -413,7 +413,7 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
     if storage and settings.storage_api_endpoint:  # a local emulator's Storage Read API: plain gRPC
         storage = storage_read_client(settings.storage_api_endpoint)
     cache = None
-    if settings.cache_dir and os.environ.get("BQLAB_QUERY_CACHE", "on") != "off":
+    if settings.cache_dir and not switched_off():
         cache = QueryCache(settings.cache_dir)
     return BigQuerySource(
         client, maximum_bytes_billed=settings.maximum_bytes_billed, labels=labels, cache=cache, storage=storage

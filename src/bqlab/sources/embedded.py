@@ -27,6 +27,7 @@ import sqlglot
 from duckdb.func import ARROW
 from sqlglot import exp
 
+from bqlab.digests import file_stamp
 from bqlab.errors import DataError, interrupted
 from bqlab.sources.base import QUERY_LOG_COLUMNS, named_query, tables_in
 from bqlab.sources.datasets import EMBEDDED_TABLES
@@ -78,12 +79,11 @@ _ENGINE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 def _stamp(path: Path) -> list[int] | None:
-    """A file's size, modification time and inode (the runner's file digests use the same), or None."""
+    """``file_stamp``, or None for a file that cannot be read (the query then names the problem)."""
     try:
-        stat = path.stat()
+        return file_stamp(path)
     except OSError:
         return None
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def farm_fingerprint(values: pa.Array) -> pa.Array:
@@ -252,10 +252,10 @@ class LocalSource:
         tables = tables_in(tree)
         _check_parameters(tree, params or {})
         key = self._cache_key(tree, sql, params, tables)
-        kept = self.cache.get(key) if self.cache is not None and key else None
+        cache = self.cache if key else None  # None: nothing to read or keep for this statement
+        kept = cache.get(key) if cache and key else None
         if kept is not None:
-            self.log.append({"rows": len(kept), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": "hit"})
-            return kept
+            return self._logged(kept, "hit")
         for table_id in tables:
             self._ensure_table(table_id)
         started = time.perf_counter()
@@ -268,13 +268,16 @@ class LocalSource:
         # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
         frame = frame.astype({name: "Int64" for name in wide}) if wide else frame
-        kept_now = self.cache is not None and key is not None and time.perf_counter() - started >= CACHE_SECONDS
-        if kept_now and self.cache is not None and key is not None:
+        if cache and key and time.perf_counter() - started >= CACHE_SECONDS:
             try:
-                self.cache.put(key, frame, max_bytes=CACHE_BYTES)
+                cache.put(key, frame, max_bytes=CACHE_BYTES)
+                return self._logged(frame, "kept")
             except Exception:  # noqa: BLE001 - a result that cannot be kept (disk full, column names) is not kept
-                kept_now = False
-        cache = "off" if self.cache is None else "kept" if kept_now else "n/a"
+                pass
+        return self._logged(frame, "off" if self.cache is None else "n/a")
+
+    def _logged(self, frame: pd.DataFrame, cache: str) -> pd.DataFrame:
+        """Log one statement's rows and what the result cache did with it; return the rows."""
         self.log.append({"rows": len(frame), "bytes": None, "estimated_bytes": None, "usd": 0.0, "cache": cache})
         return frame
 

@@ -10,7 +10,6 @@ The engines import heavy libraries, so each is imported when it is opened.
 """
 
 import difflib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +44,9 @@ def _open_local(params, stage: str | None, root: Path) -> "Source":
 def local_result_cache():
     """The embedded engine's result cache, ``$XDG_CACHE_HOME/bqlab/local-results`` (None: ``BQLAB_QUERY_CACHE=off``)."""
     # lazy: the cache reads and writes Parquet with pandas (about 0.3 s)
-    from bqlab.sources.query_cache import QueryCache
+    from bqlab.sources.query_cache import QueryCache, switched_off
 
-    if os.environ.get("BQLAB_QUERY_CACHE", "on") == "off":
-        return None
-    return QueryCache(cache_dir() / "local-results")
+    return None if switched_off() else QueryCache(cache_dir() / "local-results")
 
 
 def _open_bigquery(params, stage: str | None, root: Path) -> "Source":

@@ -19,6 +19,11 @@ import pandas as pd
 from bqlab.digests import digest_json
 
 
+def switched_off() -> bool:
+    """Whether ``BQLAB_QUERY_CACHE=off`` (``make report NO_CACHE=1``): no result is read or kept, on any source."""
+    return os.environ.get("BQLAB_QUERY_CACHE", "on") == "off"
+
+
 class QueryCache:
     """A folder of Parquet files, one per (SQL, parameters, table versions)."""
 
@@ -37,11 +42,9 @@ class QueryCache:
     def get(self, key: str) -> pd.DataFrame | None:
         """Return the cached result, or None when there is none or it is unreadable."""
         path = self.folder / f"{key}.parquet"
-        if not path.is_file():
-            return None
         try:
             frame = pd.read_parquet(path)
-        except FileNotFoundError:  # removed by another process's size bound meanwhile
+        except FileNotFoundError:  # none, or removed by another process's size bound meanwhile
             return None
         except Exception as err:  # noqa: BLE001 - any unreadable file is treated the same way
             message = f"ignoring unreadable query cache file {path} ({type(err).__name__}); the query runs again"
