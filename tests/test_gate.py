@@ -87,6 +87,15 @@ def test_the_baseline_is_the_previous_comparable_run_or_the_one_named():
     assert [r["run_id"] for r in gate.pick_baseline(runs, tagged="c")] == ["a", "c"]
 
 
+def test_sweep_points_are_neither_the_newest_run_nor_the_default_baseline():
+    points = [run(f"p{i}", f"5{i}", 0.5, 0.5, 0.01) | {"sweep": {"name": "s", "point": i}} for i in (2, 1)]
+    runs = [*points, run("c", "3", 0.9, 0.9, 0.01), run("a", "1", 0.9, 0.9, 0.01)]
+    assert [r["run_id"] for r in gate.pick_baseline(runs)] == ["a", "c"], "a sweep after make report changes nothing"
+    assert [r["run_id"] for r in gate.pick_baseline(runs, "p1")] == ["p1", "c"], "a point counts when named"
+    with pytest.raises(ParamsError, match="the finished runs are sweep points"):
+        gate.pick_baseline(points)
+
+
 def test_gate_tolerances_must_name_scores():
     assert RunnerParams(gate_tolerances={"accuracy": 0.02, "cv_rmse_mean": 1}).gate_tolerances["accuracy"] == 0.02
     with pytest.raises(ValueError, match=r"\['acuracy'\] are not scores"):

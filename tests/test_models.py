@@ -2,6 +2,7 @@
 
 import ast
 import re
+import sys
 
 import pytest
 
@@ -50,6 +51,29 @@ def test_auto_with_flat_hyperparameters_is_refused_and_per_model_ones_are_checke
     params = TrainParams(**common, model="auto", hyperparameters={"hist_gradient_boosting": {"max_iter": 40}})
     assert params.settings_for("hist_gradient_boosting") == {"max_iter": 40}
     assert params.settings_for("random_forest") == {}
+
+
+def test_values_scikit_learn_refuses_are_named_once_asked_and_then_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "sklearn", raising=False)  # asked in a process of its own, as the runner does
+    asked = [
+        ("random_forest", ["classification"], {"max_depth": "deep"}),
+        ("random_forest", ["classification"], {"max_depth": 3, "criterion": "entropy"}),
+        ("random_forest", ["classification", "regression"], {"criterion": "entropy"}),  # the classifier takes it
+        ("random_forest", ["regression"], {"criterion": "entropy"}),
+        ("hist_gradient_boosting", ["regression"], {"learning_rate": -1}),
+    ]
+    problems = models.value_problems(asked)
+    assert "'max_depth' parameter of RandomForestClassifier must be" in problems[0] and "Got 'deep'" in problems[0]
+    assert problems[1:3] == ["", ""]
+    assert "'criterion' parameter of RandomForestRegressor" in problems[3]
+    assert "'learning_rate' parameter of HistGradientBoostingRegressor" in problems[4]
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a value asked before is not asked again")
+
+    monkeypatch.setattr(models.subprocess, "run", no_process)
+    assert models.value_problems(asked) == problems
 
 
 def test_the_docs_table_is_the_registry():

@@ -141,6 +141,14 @@ def test_a_second_run_is_refused_while_one_is_running(project, capsys):
     assert "another run is already writing to" in err and f"pid {os.getpid()}" in err
 
 
+def test_a_hyperparameter_value_scikit_learn_refuses_is_named_before_any_kernel(project, capsys):
+    write_yaml(project / "params" / "02-train.yaml", "model: random_forest\nhyperparameters: {max_depth: deep}\n")
+    assert _run(project, "report") == 2
+    err = capsys.readouterr().err
+    assert "02-train.yaml: key 'hyperparameters' (random_forest): The 'max_depth' parameter" in err
+    assert "Got 'deep' instead" in err and not list((project / "reports" / "runs").glob("2*"))
+
+
 def test_reports_folder_that_cannot_be_created_is_refused_before_any_kernel(project, capsys):
     (project / "blocker").write_text("a file where the folder should be")
     code = _run(project, "report", reports="blocker/reports")

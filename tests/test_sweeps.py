@@ -132,6 +132,22 @@ def test_every_point_is_checked_before_anything_runs_naming_the_point_and_the_ke
     assert not (project / "reports").exists()
 
 
+def test_a_value_scikit_learn_refuses_stops_the_sweep_before_anything_runs(project):
+    point = "{model: random_forest, hyperparameters.max_depth: deep}"
+    sweep = sweep_file(project, f"profile: ci\npoints:\n  - {{cv_folds: 3}}\n  - {point}")
+    with pytest.raises(ParamsError) as caught:
+        sweeps.check_sweep(sweep, project / "params")
+    message = str(caught.value)
+    assert 's.yaml point 2/2 (model="random_forest", hyperparameters.max_depth="deep")' in message
+    assert "key 'hyperparameters' (random_forest)" in message and "'max_depth' parameter" in message
+    assert "Got 'deep' instead" in message and message.count("point 2/2") == 1
+    # A value one task's class takes is left to the check against the table (task: auto, criterion of a forest).
+    point = "{model: random_forest, hyperparameters.criterion: entropy}"
+    fine = sweep_file(project, f"profile: ci\npoints:\n  - {point}\n  - {{seed: 2}}")
+    assert len(sweeps.check_sweep(fine, project / "params")) == 2
+    assert not (project / "reports").exists()
+
+
 def test_a_point_that_names_a_column_the_table_lacks_stops_the_sweep_before_anything_runs(project):
     sweep = sweep_file(project, "profile: ci\ngrid:\n  features: [[island, body_mass_g], [island, wingspan]]\n")
     folders = [project / f for f in ("params", "notebooks", "reports")]

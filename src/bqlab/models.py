@@ -12,7 +12,10 @@ costs about a second, and params are validated on every `make report` that is no
 import difflib
 import importlib
 import inspect
-from collections.abc import Mapping
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -133,6 +136,11 @@ def _tasks(task: "str | Task") -> list[str]:
     return list(TASKS) if str(task) == AUTO else [str(task)]
 
 
+def served_tasks(model: str, task: "str | Task") -> list[str]:
+    """The tasks among ``task`` ("auto": either) that ``model`` serves."""
+    return [t for t in _tasks(task) if t in MODELS[model].classes]
+
+
 def task_models(task: "str | Task") -> list[str]:
     """The models that serve ``task``."""
     return [name for name, m in MODELS.items() if str(task) in m.classes]
@@ -170,6 +178,47 @@ def hyperparameter_names(model: str, task: "str | Task" = AUTO) -> set[str]:
     for t in _tasks(task):
         names |= set(arguments[t].get(model, []))
     return names - {"random_state"}
+
+
+def _value_problem(model: str, task: str, settings: Mapping[str, Any]) -> str:
+    """scikit-learn's own check of ``settings``' values for ``model`` on ``task``: its message, or ''."""
+    try:
+        estimator_class(task, model)(**settings)._validate_params()
+    except (TypeError, ValueError) as err:  # InvalidParameterError is both
+        return str(err).strip().splitlines()[0]
+    return ""
+
+
+def value_problems(checks: Sequence[tuple[str, Sequence[str], Mapping[str, Any]]]) -> list[str]:
+    """For each (model, tasks, settings): why scikit-learn refuses the values for every one of the tasks, or ''.
+
+    scikit-learn's parameter constraints decide (``max_depth: deep`` is refused before any work).
+    The answers are kept per scikit-learn version, like the argument names; what is not known yet
+    is asked of scikit-learn in one short process (unless scikit-learn is imported here already), so
+    the runner does not hold scikit-learn's memory for the rest of the run.
+    """
+    name = f"estimator-values-{metadata.version('scikit-learn')}.json"
+    cached = read_cached(name)
+    known: dict[str, str] = cached if isinstance(cached, dict) else {}
+    keys = [
+        [json.dumps([model, task, dict(settings)], sort_keys=True, default=str) for task in tasks]
+        for model, tasks, settings in checks
+    ]
+    missing = sorted({k for row in keys for k in row} - set(known))
+    if missing:
+        if "sklearn" in sys.modules:
+            known |= {k: _value_problem(*json.loads(k)) for k in missing}
+        else:
+            code = "import json, sys; from bqlab.models import _value_problem as p; "
+            code += "print(json.dumps({k: p(*json.loads(k)) for k in json.load(sys.stdin)}))"
+            command = [sys.executable, "-c", code]
+            done = subprocess.run(command, input=json.dumps(missing), capture_output=True, text=True)
+            if done.returncode:  # the values are then checked where the model is made, as without this check
+                return [""] * len(checks)
+            known |= json.loads(done.stdout)
+        write_cached(name, known)
+    # A value some task's class takes is the task's to check once the task is known (task: auto).
+    return ["" if any(not known[k] for k in row) else known[row[0]] for row in keys]
 
 
 def per_model(hyperparameters: Mapping[str, Any]) -> bool:

@@ -79,6 +79,10 @@ def check_table(stages: Mapping[str, Any], where: Where, engine=None) -> TableFa
                     f"{where('train', 'hyperparameters')}: key 'hyperparameters': {unknown} do not apply to "
                     f"{model} for {task.name}: remove them"
                 )
+        checks = [(m, [task.name], train.settings_for(m)) for m in models.candidates(train.model)]
+        for (model, _, _), problem in zip(checks, models.value_problems(checks), strict=True):
+            if problem:
+                raise ParamsError(f"{where('train', 'hyperparameters')}: key 'hyperparameters' ({model}): {problem}")
         if task.classes:
             balance = class_counts(engine, view, common.label)
             placeholders = {MISSING_CLASS, *common.missing_values}

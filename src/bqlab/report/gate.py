@@ -66,14 +66,17 @@ def pick_baseline(
     """(baseline, newest): the run named ``base``, else the one ``tagged`` as baseline, else the previous comparable.
 
     ``base`` is an id or a unique start of one; the tagged run counts when it is not the newest
-    and has the newest's table, label and task.
+    and has the newest's table, label and task. The newest run and the previous comparable one
+    are runs of the project's params, never a sweep's points (``base`` may name one).
 
     Raises:
         ParamsError: no run, no baseline, or runs whose scores measure different things.
     """
-    finished = [r for r in runs if r.get("status") in ("ok", "check")]
+    # A sweep's points try other params: the gate weighs the project's own runs (a point only when named).
+    finished = [r for r in runs if r.get("status") in ("ok", "check") and not r.get("sweep")]
     if not finished:
-        raise ParamsError("the gate needs a finished run in reports/: run `make report` first")
+        swept = " (the finished runs are sweep points, which the gate leaves out)" if runs else ""
+        raise ParamsError(f"the gate needs a finished run of `make report` in reports/{swept}: run `make report` first")
     newest = finished[0]
     if base:
         hits = named_runs(runs, base)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bqlab import tasks
+from bqlab import models, tasks
 from bqlab.config import load_params, point_sections
 from bqlab.errors import BqlabError, NotebookFailed, ParamsError
 from bqlab.layers import check_keys, read_yaml
@@ -134,7 +134,21 @@ def check_sweep(sweep: Sweep, params_dir: Path, yes: bool = False) -> list[Any]:
             checked.append(load_params(params_dir, sweep.profile, point, sweep.label(index)))
         except ParamsError as err:  # a check across keys names the params file only: name the point too
             raise _naming(err, sweep.label(index)) from None
+    _check_values(sweep, checked)
     return checked
+
+
+def _check_values(sweep: Sweep, checked: Sequence[Any]) -> None:
+    """Refuse a point whose hyperparameters' values scikit-learn refuses (``max_depth: deep``), all points at once."""
+    asked = []
+    for index, params in enumerate(checked):
+        train = params.stages["train"]
+        for model in models.candidates(train.model):
+            asked.append((index, model, (model, models.served_tasks(model, train.task), train.settings_for(model))))
+    for (index, model, _), problem in zip(asked, models.value_problems([a for *_, a in asked]), strict=True):
+        if problem:
+            where = checked[index].where("train", "hyperparameters")
+            raise _naming(ParamsError(f"{where}: key 'hyperparameters' ({model}): {problem}"), sweep.label(index))
 
 
 def _naming(err: BqlabError, label: str) -> BqlabError:
