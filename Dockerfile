@@ -36,13 +36,18 @@ ENV BQLAB_ENV=system \
 # `--name base` overrides the file's name (bqlab): the image's entrypoint activates base.
 # The twin's build may pass PIP_CERT (a CA bundle mounted for the build only) to reach PyPI
 # through a proxy; it names a file, holds no secret, and no layer keeps the file.
+# requirements.txt is the whole resolved set, so pip installs it without resolving again
+# (PIP_NO_DEPS, which micromamba's pip inherits too): pip 23 otherwise turns a dependency's
+# extra (google-cloud-bigquery asks for google-auth[pyopenssl]) into an unpinned requirement,
+# picks the newest release and refuses it in hash-checking mode, so a new upload to PyPI broke
+# the build of an unchanged lock.
 COPY --chown=$MAMBA_USER:$MAMBA_USER environment.yml requirements.txt /tmp/
 WORKDIR /tmp
 ARG PIP_CERT
 RUN if [ "$ENV_INSTALL" = conda ]; then \
-        micromamba install --yes --name base --file /tmp/environment.yml && micromamba clean --all --yes; \
+        PIP_NO_DEPS=1 micromamba install --yes --name base --file /tmp/environment.yml && micromamba clean --all --yes; \
     elif [ "$ENV_INSTALL" = pip ]; then \
-        python3 -m venv /opt/conda && /opt/conda/bin/pip install --require-hashes -r /tmp/requirements.txt; \
+        python3 -m venv /opt/conda && /opt/conda/bin/pip install --no-deps --require-hashes -r /tmp/requirements.txt; \
     else echo "ENV_INSTALL is conda (the real image) or pip (the twin), not '$ENV_INSTALL'" >&2; exit 2; fi \
     && rm -f /tmp/environment.yml /tmp/requirements.txt
 

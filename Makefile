@@ -81,7 +81,7 @@ define install
 	    $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . ; then :; else \
 	  echo "uv was not usable here: installing with pip instead (about 2 minutes) ..."; \
 	  $(BIN)/python -m ensurepip --upgrade >/dev/null 2>&1 || true; \
-	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(1) && \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r $(1) && \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . ; fi
 	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@$(MAKE) setup-git

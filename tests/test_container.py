@@ -144,6 +144,15 @@ def test_environment_layer_comes_before_any_project_file(dockerfile):
 
 
 @host_only
+def test_the_lock_is_installed_as_resolved_without_resolving_it_again(dockerfile):
+    # pip 23 turned google-cloud-bigquery's google-auth[pyopenssl] into an unpinned requirement and
+    # refused the newest google-auth in hash-checking mode: the lock is complete, so no resolution.
+    (install,) = [i["value"] for i in instructions(dockerfile, "RUN") if "micromamba install" in i["value"]]
+    assert "PIP_NO_DEPS=1 micromamba install" in install, "micromamba's pip installs the lock as it is"
+    assert "pip install --no-deps --require-hashes -r /tmp/requirements.txt" in install, "and so does the twin's"
+
+
+@host_only
 def test_runs_as_a_non_root_user_under_tini_with_exec_form_commands(dockerfile):
     assert instructions(dockerfile, "USER")[-1]["value"] not in ("root", "0", "0:0")
     (entrypoint,) = instructions(dockerfile, "ENTRYPOINT")

@@ -101,7 +101,8 @@ def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path,
     before = {p.name: p.read_bytes() for p in (tmp_path / "reports/runs" / earlier_run.name).glob("*.html")}
     for folder in ("params", "notebooks"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    # A real table, and a hyperparameter value the estimator refuses when training fits it.
+    # A real table, and settings that pass scikit-learn's parameter constraints (checked before anything
+    # runs) but that the estimator refuses when training fits it (lbfgs, the default solver, takes no L1).
     rng = np.random.default_rng(0)
     labels = ["a"] * 30 + ["b"] * 30 + ["c"] * 10
     pd.DataFrame({"kind": labels, "x": rng.normal(size=70), "y": rng.normal(size=70)}).to_csv(
@@ -113,16 +114,16 @@ def test_a_failing_cell_stops_the_run_and_keeps_earlier_runs(finished, tmp_path,
         "label: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
     )
     write_yaml(tmp_path / "params/03-evaluate.yaml", "slice_columns: []\n")
-    write_yaml(tmp_path / "params/02-train.yaml", "model: logistic_regression\nhyperparameters: {C: -1.0}\n")
+    write_yaml(tmp_path / "params/02-train.yaml", "model: logistic_regression\nhyperparameters: {l1_ratio: 1.0}\n")
     capsys.readouterr()
     code = _run(tmp_path, "report")
     err = capsys.readouterr().err
     assert code == 1
-    assert "notebook 02-train failed at code cell" in err and "'C' parameter of LogisticRegression must be" in err
+    assert "notebook 02-train failed at code cell" in err and "Solver lbfgs supports only 'l2' or None penalties" in err
     failed_run = (tmp_path / "reports/latest").resolve()
     record = json.loads((failed_run / "run.json").read_text())
     assert [s["status"] for s in record["stages"]] == ["ok", "failed", "not run"]
-    assert "parameter of LogisticRegression" in (failed_run / "02-train.html").read_text(encoding="utf-8")
+    assert "Solver lbfgs supports only" in (failed_run / "02-train.html").read_text(encoding="utf-8")
     assert not (failed_run / "03-evaluate.html").exists()
     after = {p.name: p.read_bytes() for p in (tmp_path / "reports/runs" / earlier_run.name).glob("*.html")}
     assert after == before, "the earlier run's reports were changed"

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def _tiny_project(root, fail_training: bool = False):
-    """A project on a small local table (fast notebooks); ``fail_training`` sets a C the estimator refuses."""
+    """A project on a small local table (fast notebooks); ``fail_training`` sets settings the estimator refuses."""
     import shutil
 
     for folder in ("params", "notebooks"):
@@ -33,7 +33,9 @@ def _tiny_project(root, fail_training: bool = False):
         "table: my-project.lab.tiny\nlocal_tables: {my-project.lab.tiny: tiny.csv}\n"
         "label: kind\nfeatures: [x, y]\ntest_fraction: 0.2\n",
     )
-    refused = "hyperparameters: {C: -1.0}\n" if fail_training else ""  # refused when fitting, not by params
+    # Each value passes scikit-learn's parameter constraints (checked before anything runs), but lbfgs, the
+    # default solver, refuses an L1 penalty when fitting: a failure only training can find.
+    refused = "hyperparameters: {l1_ratio: 1.0}\n" if fail_training else ""
     write_yaml(root / "params/02-train.yaml", f"model: logistic_regression\ncv_folds: 2\n{refused}")
     write_yaml(root / "params/03-evaluate.yaml", "slice_columns: []\npermutation_repeats: 2\n")
     return root
