@@ -11,6 +11,7 @@ import pytest
 from bqlab.config import load_params, point_sections
 from bqlab.errors import DataError, ParamsError
 from bqlab.runner import sweeps
+from bqlab.runner.pipeline import stage_inputs
 
 from .conftest import ROOT, run_cli, write_yaml
 
@@ -146,6 +147,23 @@ def test_a_value_scikit_learn_refuses_stops_the_sweep_before_anything_runs(proje
     fine = sweep_file(project, f"profile: ci\npoints:\n  - {point}\n  - {{seed: 2}}")
     assert len(sweeps.check_sweep(fine, project / "params")) == 2
     assert not (project / "reports").exists()
+
+
+def test_another_models_hyperparameter_makes_no_other_run_and_shows_as_not_applying(project):
+    grid = (
+        "grid:\n  model: [random_forest, hist_gradient_boosting]\n  hyperparameters.random_forest.max_depth: [2, 3]\n"
+    )
+    sweep = sweep_file(project, f"profile: ci\n{grid}")
+    checked = sweeps.check_sweep(sweep, project / "params")
+    trains = [stage_inputs(p, project / "notebooks", "same table")[1]["train"] for p in checked]
+    assert trains[0] != trains[1], "the forest's depth changes the forest"
+    assert trains[2] == trains[3], "but not the boosting model: one training for both points"
+    assert checked[2].stages["train"].hyperparameters == checked[3].stages["train"].hyperparameters == {}
+    key = "hyperparameters.random_forest.max_depth"
+    assert [sweeps.applies(p, key) for p in checked] == [True, True, False, False]
+    assert sweeps.applies(checked[2], "cv_folds") and sweeps.applies(checked[2], "hyperparameters.max_iter")
+    auto = load_params(project / "params", "ci", {key: 2}, "p")
+    assert sweeps.applies(auto, key), "model: auto may train the forest"
 
 
 def test_a_point_that_names_a_column_the_table_lacks_stops_the_sweep_before_anything_runs(project):

@@ -223,6 +223,11 @@ class TrainParams(CommonParams):
             for key in models.settings_of(name, value):
                 if key not in valid:
                     raise ValueError(f"unknown hyperparameter {key!r} for model {name!r}{did_you_mean(key, valid)}")
+        if model != models.AUTO and models.per_model(value):
+            # With a model named, other models' settings do nothing: dropped, so that they neither show in
+            # the run's params nor make two runs differ (a sweep over a forest's depth and two models
+            # trains the boosting model once, not once per depth).
+            return {model: value[model]} if value.get(model) else {}
         return value
 
     def settings_for(self, model: str) -> dict[str, Any]:

@@ -169,6 +169,18 @@ def resolved(params: Any, dotted: str) -> Any:
     return value
 
 
+# How the leaderboard shows a key that does nothing in a point (another model's hyperparameter).
+NOT_APPLYING = "—"
+
+
+def applies(params: Any, dotted: str) -> bool:
+    """Whether the key a point sets does anything: not another model's hyperparameter when the model is named."""
+    parts = dotted.removeprefix("train.").split(".")
+    model = params.stages["train"].model
+    other = len(parts) > 2 and parts[0] == "hyperparameters" and parts[1] in models.MODELS and parts[1] != model
+    return not (other and model != models.AUTO)
+
+
 @dataclass
 class PointResult:
     """What one point gave: its run (or why it has none) and its scores."""
@@ -253,7 +265,8 @@ def run_sweep(
             raise _naming(err, sweep.label(index)) from None
     # Each point with the value every varying key has in it: set by the point, or else by the params files.
     shown = [
-        {k: resolved(params, k) for k in sweep.varying} | p for params, p in zip(checked, sweep.points, strict=True)
+        {k: resolved(params, k) for k in sweep.varying} | p | {k: NOT_APPLYING for k in p if not applies(params, k)}
+        for params, p in zip(checked, sweep.points, strict=True)
     ]
     results = [PointResult(i + 1, values) for i, values in enumerate(shown)]
     for index, result in enumerate(results):
