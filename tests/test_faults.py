@@ -283,6 +283,36 @@ def test_sigterm_stops_the_run_like_ctrl_c_and_exits_143(tmp_path):
     assert not unfinished(project / "reports"), "the partial run is removed at once"
 
 
+def test_sigterm_stops_every_point_of_a_sweep_running_side_by_side(tmp_path, temp):
+    sig = signal.SIGTERM  # Ctrl-C takes the same path (test_sweeps stops a point with KeyboardInterrupt)
+    project = _tiny_project(tmp_path)
+    sweep = project / "params" / "sweeps" / "folds.yaml"
+    sweep.parent.mkdir(parents=True, exist_ok=True)
+    sweep.write_text("grid:\n  seed: [1, 2, 3]\n", encoding="utf-8")  # each point runs every notebook
+    command = [sys.executable, "-m", "bqlab", "sweep", "folds", "--quiet"]
+    runner = subprocess.Popen(
+        command, cwd=project, env=_env(temp), stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # two points' runs at once, and a notebook running
+        running = {p.name for p in (project / "reports/runs").glob(".*.partial")}
+        if len(running) >= 2 and list((project / "reports/runs").glob(".*.partial/*.ipynb")):
+            break
+        time.sleep(0.1)
+    assert runner.poll() is None and len(running) >= 2, "two points were going when the sweep was stopped"
+    sent = time.monotonic()
+    runner.send_signal(sig)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == EXIT[sig], err
+    assert time.monotonic() - sent < 10, "inside the usual 10-second grace period"
+    assert "Traceback" not in err, err
+    assert not unfinished(project / "reports"), f"every unfinished run is removed at once (were: {running})"
+    check_consistent(project / "reports", temp, stopped_pid=runner.pid)
+    again = subprocess.run(command, cwd=project, env=_env(temp), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "3 points (" in again.stdout and "0 failed" in again.stdout
+
+
 def test_a_file_under_a_partial_runs_name_is_removed(tmp_path, capsys):
     project = _tiny_project(tmp_path)
     (project / "reports/runs").mkdir(parents=True)

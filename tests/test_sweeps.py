@@ -5,6 +5,7 @@ import io
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -219,8 +220,9 @@ def swept(tmp_path_factory):
 
 
 def sweep_runs(project):
-    runs = [json.loads(p.read_text()) for p in sorted((project / "reports" / "runs").glob("2*/run.json"))]
-    return [r for r in runs if r.get("sweep")]
+    """The sweep's runs, by point: points run side by side, so their run ids need not be in order."""
+    runs = [json.loads(p.read_text()) for p in (project / "reports" / "runs").glob("2*/run.json")]
+    return sorted((r for r in runs if r.get("sweep")), key=lambda r: r["sweep"]["point"])
 
 
 @pytest.mark.slow
@@ -335,14 +337,66 @@ def test_a_sweep_stopped_during_a_point_resumes_with_the_points_it_had_not_finis
     with pytest.raises(KeyboardInterrupt):
         sweeps.run_sweep(sweep, *folders, echo=stop_in_the_third)
     runs = sorted((project / "reports" / "runs").glob("2*/run.json"))
-    assert [json.loads(p.read_text())["sweep"]["point"] for p in runs] == [1, 2]
-    assert not list((project / "reports" / "runs").glob(".*.partial"))  # the stopped run is discarded
+    finished = {json.loads(p.read_text())["sweep"]["point"] for p in runs}
+    assert finished and finished <= {1, 2}, "the third point's run, and any other unfinished one, is discarded"
+    assert all(json.loads(p.read_text())["status"] == "ok" for p in runs)
+    assert not list((project / "reports" / "runs").glob(".*.partial"))  # the stopped runs are discarded
     messages: list[str] = []
     results = sweeps.run_sweep(sweep, *folders, echo=messages.append)
-    assert [r.reused for r in results] == [True, True, False]
+    assert [r.reused for r in results] == [p in finished for p in (1, 2, 3)]
     assert [r.status for r in results] == ["ok", "ok", "ok"]
     assert len(list((project / "reports" / "runs").glob("2*/run.json"))) == 3
-    assert not any(m.startswith(("point 1/3 · [", "point 2/3 · [")) for m in messages)  # no notebook of 1 or 2 ran
+    ran = {int(m.split()[1].split("/")[0]) for m in messages if " · [" in m and ": running" in m}
+    assert ran == {1, 2, 3} - finished, "only the unfinished points ran a notebook"
+
+
+@pytest.mark.slow
+def test_points_run_side_by_side_and_a_stage_they_share_runs_once(project):
+    # No earlier run: both points need the data analysis, which one of them makes for both.
+    sweep = sweep_file(project, "profile: ci\ngrid:\n  cv_folds: [3, 4]\n")
+    messages: list[str] = []
+    results = sweeps.run_sweep(sweep, *(project / f for f in ("params", "notebooks", "reports")), echo=messages.append)
+    assert [r.status for r in results] == ["ok", "ok"]
+    runs = sweep_runs(project)
+    eda = [r["stages"][0] for r in runs]
+    assert sorted(s["status"] for s in eda) == ["ok", "reused"], "the data analysis ran once"
+    (made,) = [r["run_id"] for r, s in zip(runs, eda, strict=True) if s["status"] == "ok"]
+    (reused,) = [s for s in eda if s["status"] == "reused"]
+    assert reused["reused_from"] == made and reused["fingerprint"] == runs[0]["stages"][0]["fingerprint"]
+    for run in runs:  # the reused stage's files are all there, as in any run
+        folder = project / "reports" / "runs" / run["run_id"]
+        assert (folder / "01-eda.html").is_file() and (folder / "artifacts" / "eda" / "metrics.json").is_file()
+    # Side by side: the second point's training started before the first point's run ended.
+    started = [
+        next(i for i, m in enumerate(messages) if m.startswith(f"point {p}/2 · [2/3] 02-train: running"))
+        for p in (1, 2)
+    ]
+    ended = [next(i for i, m in enumerate(messages) if m.startswith(f"point {p}/2 · run ")) for p in (1, 2)]
+    assert started[1] < ended[0] and started[0] < ended[1], messages
+    assert [r["provenance"]["params"]["train"]["cv_folds"] for r in runs] == [3, 4]
+
+
+def test_the_shared_slots_bound_notebooks_by_count_and_memory():
+    from bqlab.runner.shared import Made, Shared
+
+    shared = Shared(slots=2, memory_mb=1000)
+    assert shared.take_slot(800), "one notebook may always start"
+    assert not shared.take_slot(300), "800 + 300 MB would pass the bound"
+    assert shared.take_slot(200)
+    assert not shared.take_slot(1), "two slots"
+    shared.give_slot(800)
+    assert shared.take_slot(700) and not shared.take_slot(1)
+    alone = Shared(slots=2, memory_mb=100)
+    assert alone.take_slot(5000), "however large, a notebook with nothing beside it starts"
+    # A stage in flight is claimed once; once made, every other point takes it; a discarded run gives it back.
+    assert shared.claim("f") and not shared.claim("f") and shared.made("f") is None
+    made = Made(Path("p"), Path("f"), {"stage": "eda"}, "run-1")
+    shared.finished("f", made)
+    assert shared.made("f") == made and not shared.claim("f")
+    shared.discarded("run-1")
+    assert shared.made("f") is None and shared.claim("f")
+    shared.finished("f", None)  # failed: the next point computes it itself
+    assert shared.claim("f")
 
 
 def test_a_points_check_status_carries_its_reason_to_the_terminal_and_the_page(project, monkeypatch):

@@ -13,6 +13,7 @@ import json
 import platform
 import sys
 import sysconfig
+import threading
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import metadata
@@ -92,9 +93,16 @@ def environment_stamp() -> str:
     return digest_json([sys.version, sorted((f, Path(f).stat().st_mtime_ns) for f in folders if Path(f).is_dir())])
 
 
+# ast.parse from two threads at once (a sweep's points side by side) fails in CPython 3.11 with
+# "SystemError: AST constructor recursion depth mismatch": one parse at a time.
+_PARSING = threading.Lock()
+
+
 def _imported_bqlab_modules(source: str) -> set[str]:
     modules = set()
-    for node in ast.walk(ast.parse(source)):
+    with _PARSING:
+        tree = ast.parse(source)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules |= {alias.name for alias in node.names if alias.name.startswith("bqlab")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bqlab"):

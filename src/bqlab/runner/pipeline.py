@@ -45,6 +45,7 @@ from bqlab.runner.fingerprint import (
 )
 from bqlab.runner.runs import (
     DONE,
+    REUSABLE,
     ReportsLock,
     RunRecord,
     StageResult,
@@ -60,6 +61,7 @@ from bqlab.runner.runs import (
     remove_runs,
     runs_to_prune,
 )
+from bqlab.runner.shared import Made, Shared, Stopped, peak_estimate
 from bqlab.sources import kinds, open_source
 from bqlab.stages import ARTIFACTS, METRICS_FILE, STAGES
 
@@ -81,6 +83,7 @@ class RunContext:
     quick_key: str | None = None
     force: bool = False
     sweep: dict[str, Any] | None = None  # the sweep and point this run is (bqlab.runner.sweeps)
+    shared: Shared | None = None  # what a sweep's points running side by side share
 
 
 @dataclass
@@ -151,12 +154,15 @@ def run_report(
     echo: Callable[[str], None] = print,
     on_cell: Callable[[int, int, int, int, str], None] | None = None,
     sweep: dict[str, Any] | None = None,
+    shared: Shared | None = None,
 ) -> Outcome:
     """Bring the reports up to date with the inputs; see the module docstring.
 
     A sweep's point (``sweep``: its name, index, label and ``values``, dotted keys over params)
     is an ordinary run with the point's values merged last; it is a no-op when any finished run
-    has the same inputs (not only the latest), and that run is then left where it is.
+    has the same inputs (not only the latest), and that run is then left where it is. With
+    ``shared``, the sweep holds the reports lock and prunes once at its end, and this run takes
+    notebook slots and stages in flight from the sweep's other points (``bqlab.runner.shared``).
 
     Raises:
         ParamsError, DataError: bad input, found before any notebook starts.
@@ -173,12 +179,15 @@ def run_report(
         # the quick key reads the point by section
         sections = point_sections(point, (sweep or {}).get("label") or "sweep point")
     key = quick_key(params_dir, profile, notebooks_dir, sections)
-    prepare_reports_dir(reports_dir)
-    with ReportsLock(reports_dir):
-        for partial in discard_partials(reports_dir):
-            echo(f"removed the unfinished run {partial.name} left by an interrupted process")
-        discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
-        runs = load_runs(reports_dir, warn=echo)
+    if shared is None:
+        prepare_reports_dir(reports_dir)
+    with ReportsLock(reports_dir) if shared is None else contextlib.nullcontext():
+        if shared is None:  # a sweep does this once, before its points
+            for partial in discard_partials(reports_dir):
+                echo(f"removed the unfinished run {partial.name} left by an interrupted process")
+            discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
+        with shared.publishing if shared else contextlib.nullcontext():
+            runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
         if not sweep and latest and latest.get("sweep"):  # after a sweep, the current params' own run
             latest = next((r for r in runs if not r.get("sweep")), None)
@@ -211,13 +220,29 @@ def run_report(
         env = {ROOT_VARIABLE: str(params.root), **thread_limits(params.runner.parallel_notebooks)}
         kernels = KernelPool(partial, warm_modules(notebooks_dir), env=env)
         context = RunContext(
-            params, table, runs, run_id, partial, notebooks_dir, reports_dir, kernels, echo, on_cell, key, force, sweep
+            params,
+            table,
+            runs,
+            run_id,
+            partial,
+            notebooks_dir,
+            reports_dir,
+            kernels,
+            echo,
+            on_cell,
+            key,
+            force,
+            sweep,
+            shared,
         )
         try:
             record = _run(context)
         except BaseException:  # bad input, Ctrl-C or a crash: drop the half-written run
             kernels.close()  # first: a kernel still starting needs its folder
-            shutil.rmtree(partial, ignore_errors=True)
+            with shared.publishing if shared else contextlib.nullcontext():  # not while a point copies from it
+                if shared:
+                    shared.discarded(run_id)  # its stages are made again by whoever needs them
+                shutil.rmtree(partial, ignore_errors=True)
             raise
         finally:
             kernels.close()
@@ -301,27 +326,48 @@ def _run(ctx: RunContext) -> RunRecord:
     record.finish(bool(failed))
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
-    _compare_with_previous(as_dict(record), ctx)
-    _store_outputs(record, partial, reports_dir)
     final = reports_dir / "runs" / run_id
-    # In this order a kill at any point leaves the index, latest and every listed run consistent.
-    publish(partial, final)
-    keep, keep_bytes = params.runner.keep_runs, int(params.runner.keep_bytes)
-    pruned, previous = runs_to_prune(reports_dir, keep, latest=run_id, keep_bytes=keep_bytes), latest_run(reports_dir)
-    write_index(reports_dir, load_runs(reports_dir, warn=False), [r for r in pruned if r != previous])  # latest stays
-    point_latest(reports_dir, final, echo)
-    if previous in pruned:
-        write_index(reports_dir, load_runs(reports_dir, warn=False), leave_out=pruned)
-    if pruned:
-        freed = blobs.megabytes(remove_runs(reports_dir, pruned))
-        limit = params.runner.keep_bytes.human_readable(decimal=True)
-        echo(f"removed {len(pruned)} old run(s) beyond keep_runs={keep} or keep_bytes={limit} ({freed} freed)")
+    with ctx.shared.publishing if ctx.shared else contextlib.nullcontext():  # one publisher at a time
+        _compare_with_previous(as_dict(record), ctx)
+        _store_outputs(record, partial, reports_dir)
+        # In this order a kill at any point leaves the index, latest and every listed run consistent.
+        publish(partial, final)
+        if ctx.shared:  # the sweep prunes once, after its leaderboard lists its runs
+            write_index(reports_dir, load_runs(reports_dir, warn=False))
+            point_latest(reports_dir, final, echo)
+        else:
+            prune_runs(reports_dir, params.runner, echo, latest=final)
     if failed:
         report = final / failed.html if failed.html else final
         raise NotebookFailed(
             f"{failed.error}\n  report of the failed notebook: {report}", notebook=failed.notebook, report=report
         )
     return record
+
+
+def prune_runs(reports_dir: Path, runner, echo: Callable[[str], None], latest: Path | None = None) -> None:
+    """Write the index, point ``latest`` at a new run (if given) and remove runs beyond retention.
+
+    In this order a kill at any point leaves the index, ``latest`` and every listed run consistent.
+    With no new run, the index is written only when runs are removed.
+    """
+    # lazy: jinja2 and the renderer (about 30 ms), off the no-op path
+    from bqlab.report.render import write_index
+
+    keep, keep_bytes = runner.keep_runs, int(runner.keep_bytes)
+    new = latest.name if latest else None
+    pruned, previous = runs_to_prune(reports_dir, keep, latest=new, keep_bytes=keep_bytes), latest_run(reports_dir)
+    if latest is None and not pruned:
+        return
+    write_index(reports_dir, load_runs(reports_dir, warn=False), [r for r in pruned if r != previous])  # latest stays
+    if latest:
+        point_latest(reports_dir, latest, echo)
+    if previous in pruned:
+        write_index(reports_dir, load_runs(reports_dir, warn=False), leave_out=pruned)
+    if pruned:
+        freed = blobs.megabytes(remove_runs(reports_dir, pruned))
+        limit = runner.keep_bytes.human_readable(decimal=True)
+        echo(f"removed {len(pruned)} old run(s) beyond keep_runs={keep} or keep_bytes={limit} ({freed} freed)")
 
 
 def stage_inputs(params, notebooks_dir: Path, content: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -337,15 +383,38 @@ def stage_inputs(params, notebooks_dir: Path, content: str) -> tuple[dict[str, d
     return parameters, fingerprints
 
 
+def _reuse(result: StageResult, source_dir: Path, earlier: dict[str, Any], partial: Path, run_id: str) -> None:
+    """Take a stage's outputs and record from the run ``run_id`` (in ``source_dir``) that made or reused them."""
+    copy_stage(source_dir, partial, earlier)
+    result.status, result.html = "reused", earlier.get("html")
+    result.findings_html = earlier.get("findings_html")
+    result.metrics = earlier.get("metrics", {})
+    result.reused_from = earlier.get("reused_from") or run_id
+
+
 def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
-    """Reuse or execute each stage once its upstream stages are done; return the failed stage."""
-    echo, kernels, parallel = ctx.echo, ctx.kernels, ctx.params.runner.parallel_notebooks
+    """Reuse or execute each stage once its upstream stages are done; return the failed stage.
+
+    In a sweep (``ctx.shared``) a notebook also needs one of the sweep's slots, and a stage another
+    point is computing is waited for and reused from it (not with ``force``).
+    """
+    echo, kernels, parallel, shared = ctx.echo, ctx.kernels, ctx.params.runner.parallel_notebooks, ctx.shared
     pending, failed = list(stages), None
-    running: dict[Any, tuple[StageResult, WarmKernel]] = {}
+    running: dict[Any, tuple[StageResult, WarmKernel, float]] = {}
     done: set[str] = set()
+    claimed: set[str] = set()  # fingerprints this run computes for the sweep's other points
+
+    def ended(result: StageResult, made: bool) -> None:
+        if shared and result.fingerprint in claimed:
+            claimed.discard(result.fingerprint)
+            final = ctx.reports_dir / "runs" / ctx.run_id
+            shared.finished(result.fingerprint, Made(ctx.partial, final, asdict(result), ctx.run_id) if made else None)
+
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         try:
             while pending or running:
+                if shared and shared.stop.is_set():
+                    raise Stopped(f"the sweep was stopped: run {ctx.run_id} is discarded")
                 for result in list(pending):
                     if failed:
                         pending.remove(result)
@@ -359,37 +428,58 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                     )
                     if reusable:
                         source_dir, earlier = reusable
-                        copy_stage(source_dir, ctx.partial, earlier)
-                        result.status, result.html = "reused", earlier.get("html")
-                        result.findings_html = earlier.get("findings_html")
-                        result.metrics = earlier.get("metrics", {})
-                        result.reused_from = earlier.get("reused_from") or source_dir.name
+                        _reuse(result, source_dir, earlier, ctx.partial, source_dir.name)
                         echo(f"{label[result.stage]}: reused from run {result.reused_from} (inputs unchanged)")
                         pending.remove(result)
                         done.add(result.stage)
                         continue
+                    if shared and not ctx.force and fingerprint not in claimed:
+                        made = shared.made(fingerprint)
+                        if made:
+                            with shared.publishing:  # not moved while it is copied
+                                _reuse(result, made.folder(), made.record, ctx.partial, made.run_id)
+                            echo(f"{label[result.stage]}: reused from run {result.reused_from} (inputs unchanged)")
+                            pending.remove(result)
+                            done.add(result.stage)
+                            continue
+                        if not shared.claim(fingerprint):
+                            continue  # another point is computing it: reused once it is made
+                        claimed.add(fingerprint)
                     if len(running) >= parallel:
+                        continue
+                    estimate = peak_estimate(ctx.runs, result.stage)
+                    if shared and not shared.take_slot(estimate):
                         continue
                     echo(f"{label[result.stage]}: running ...")
                     kernel = kernels.take()
-                    running[pool.submit(execute, result, kernel)] = (result, kernel)
+                    running[pool.submit(execute, result, kernel)] = (result, kernel, estimate)
                     pending.remove(result)
                 if pending and not failed and len(running) < parallel:
                     kernels.top_up()  # a free core warms the kernel of a notebook still waiting
                 if running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    # In a sweep, look up now and then: a slot another point gave back, or a stop.
+                    finished, _ = wait(running, timeout=0.5 if shared else None, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        result, _kernel = running.pop(future)
+                        result, _kernel, estimate = running.pop(future)
+                        if shared:
+                            shared.give_slot(estimate)
                         future.result()
+                        ended(result, made=result.status in REUSABLE)
                         if result.status == "failed":
                             failed = failed or result
                         else:
                             done.add(result.stage)
+                elif pending and shared:
+                    shared.wait()  # for a slot, or a stage another point is computing
         except BaseException:
-            for _result, kernel in running.values():  # stop running notebooks so their threads end now
+            for _result, kernel, estimate in running.values():  # stop running notebooks so their threads end now
                 if kernel.pid:
                     with contextlib.suppress(ProcessLookupError):  # a kernel that already ended
                         os.kill(kernel.pid, signal.SIGKILL)
+                if shared:
+                    shared.give_slot(estimate)
+            for result in stages:
+                ended(result, made=False)
             raise
     return failed
 

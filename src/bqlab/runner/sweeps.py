@@ -8,12 +8,15 @@ combination, in the order written) or a list of ``points:``, over the usual para
 key). Each point is then a run of ``run_report``: its own folder, provenance and index entry;
 a stage whose inputs a point leaves unchanged is reused from the run that made it, and a point
 with the same inputs as a finished run is not run again, so a sweep run twice does nothing and
-an interrupted one resumes. What each point gave is kept in ``reports/sweeps/<name>.json``.
+an interrupted one resumes. Points run side by side (``parallel_notebooks`` notebooks at once
+over all of them, within a memory bound; ``bqlab.runner.shared``), a stage two points share
+runs once. What each point gave is kept in ``reports/sweeps/<name>.json``.
 """
 
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +29,9 @@ from bqlab.project import write_atomically
 from bqlab.report.compare import COMPARE_DIR, comparable, compare_page
 from bqlab.report.leaderboard import shown_value, write_leaderboard
 from bqlab.report.render import write_index
-from bqlab.runner.pipeline import as_dict, preflight, run_report
-from bqlab.runner.runs import DONE, load_runs
+from bqlab.runner.pipeline import as_dict, preflight, prune_runs, run_report
+from bqlab.runner.runs import DONE, ReportsLock, discard_partials, discard_stale_temp, load_runs, prepare_reports_dir
+from bqlab.runner.shared import Shared
 from bqlab.sources import kinds
 
 # A sweep of more points than this asks for --yes, or a max_points key in its file.
@@ -238,11 +242,11 @@ def run_sweep(
     echo: Callable[[str], None] = print,
     on_cell: Callable[[int, int, int, int, str], None] | None = None,
 ) -> list[PointResult]:
-    """Run every point of ``sweep`` (after checking them all); return what each gave.
+    """Run every point of ``sweep`` (after checking them all), several side by side; return what each gave.
 
     A point whose notebook fails is recorded as failed and the sweep goes on; Ctrl-C or SIGTERM
-    stops it after discarding the unfinished run (the finished points are kept, and a second
-    call resumes with the others).
+    stops every point and discards their unfinished runs (the finished points are kept, and a
+    second call resumes with the others).
     """
     checked = check_sweep(sweep, params_dir, yes)
     planned = cost_forecast(checked, notebooks_dir, reports_dir, force=force)  # before the first billed byte
@@ -269,16 +273,21 @@ def run_sweep(
         for params, p in zip(checked, sweep.points, strict=True)
     ]
     results = [PointResult(i + 1, values) for i, values in enumerate(shown)]
-    for index, result in enumerate(results):
-        prefix = f"point {index + 1}/{total}"
+    runner = checked[0].runner
+    shared = Shared(runner.parallel_notebooks)
 
-        def tagged(message: str, prefix: str = prefix) -> None:
+    def run_point(index: int) -> None:
+        result, prefix = results[index], f"point {index + 1}/{total}"
+        if shared.stop.is_set():
+            return
+
+        def tagged(message: str) -> None:
             echo(message if message.startswith("warning") else f"{prefix} · {message}")
 
         progress = None
         if on_cell:
 
-            def progress(i, n, j, m, stem, prefix=prefix):
+            def progress(i, n, j, m, stem):
                 on_cell(i, n, j, m, f"{prefix} · {stem}")
 
         label = sweep.label(index)
@@ -293,12 +302,13 @@ def run_sweep(
                 echo=tagged,
                 on_cell=progress,
                 sweep=info,
+                shared=shared,
             )
         except NotebookFailed as err:
             result.status, result.error = "failed", str(err).splitlines()[0]
             result.run_id = Path(err.report).parent.name if err.report else None
             echo(f"{prefix} · failed: {result.error}")
-            continue
+            return
         except BqlabError as err:  # the table or the reports folder: every other point would fail too
             raise _naming(err, label) from None
         record = as_dict(outcome.record)
@@ -308,7 +318,30 @@ def run_sweep(
             result.error = record.get("check_reason") or ""
         why = f" ({result.error})" if result.error else ""
         echo(f"{prefix} · {'unchanged, run ' if outcome.noop else 'run '}{result.run_id}: {result.status}{why}")
-    publish_results(sweep, results, reports_dir)
+
+    reports_dir = Path(reports_dir).resolve()
+    prepare_reports_dir(reports_dir)
+    with ReportsLock(reports_dir):  # for the whole sweep: its points publish one at a time under it
+        for partial in discard_partials(reports_dir):
+            echo(f"removed the unfinished run {partial.name} left by an interrupted process")
+        discard_stale_temp()
+        # As many points at once as notebooks may run: a point waiting for a slot holds a warm kernel.
+        with ThreadPoolExecutor(max_workers=min(total, shared.slots)) as pool:
+            futures = [pool.submit(run_point, index) for index in range(total)]
+            try:
+                pending = set(futures)
+                while pending:  # a timeout, so that Ctrl-C and SIGTERM reach this thread at once
+                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()
+            except BaseException:
+                shared.stop.set()  # every point stops its notebooks and discards its unfinished run
+                for future in futures:
+                    future.cancel()
+                wait(futures)
+                raise
+        publish_results(sweep, results, reports_dir)
+        prune_runs(reports_dir, runner, echo)  # after the leaderboard lists the sweep's runs, which it keeps
     return results
 
 
