@@ -450,8 +450,13 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                     estimate = peak_estimate(ctx.runs, result.stage)
                     if shared and not shared.take_slot(estimate):
                         continue
-                    echo(f"{label[result.stage]}: running ...")
-                    kernel = kernels.take()
+                    try:
+                        echo(f"{label[result.stage]}: running ...")
+                        kernel = kernels.take()
+                    except BaseException:  # a kernel that cannot start: the slot goes back to the others
+                        if shared:
+                            shared.give_slot(estimate)
+                        raise
                     running[pool.submit(execute, result, kernel)] = (result, kernel, estimate)
                     pending.remove(result)
                 if pending and not failed and len(running) < parallel:
