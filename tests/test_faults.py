@@ -306,6 +306,7 @@ def test_sigterm_stops_every_point_of_a_sweep_running_side_by_side(tmp_path, tem
     assert runner.returncode == EXIT[sig], err
     assert time.monotonic() - sent < 10, "inside the usual 10-second grace period"
     assert "Traceback" not in err, err
+    assert "the finished ones are kept; make sweep NAME=folds runs the others" in err
     assert not unfinished(project / "reports"), f"every unfinished run is removed at once (were: {running})"
     check_consistent(project / "reports", temp, stopped_pid=runner.pid)
     again = subprocess.run(command, cwd=project, env=_env(temp), capture_output=True, text=True, timeout=300)

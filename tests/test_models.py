@@ -62,12 +62,14 @@ def test_values_scikit_learn_refuses_are_named_once_asked_and_then_kept(tmp_path
         ("random_forest", ["classification", "regression"], {"criterion": "entropy"}),  # the classifier takes it
         ("random_forest", ["regression"], {"criterion": "entropy"}),
         ("hist_gradient_boosting", ["regression"], {"learning_rate": -1}),
+        ("random_forest", ["classification", "regression"], {"max_depth": "deep"}),  # either task: the model's name
     ]
     problems = models.value_problems(asked)
     assert "'max_depth' parameter of RandomForestClassifier must be" in problems[0] and "Got 'deep'" in problems[0]
     assert problems[1:3] == ["", ""]
     assert "'criterion' parameter of RandomForestRegressor" in problems[3]
     assert "'learning_rate' parameter of HistGradientBoostingRegressor" in problems[4]
+    assert "'max_depth' parameter of random_forest must be" in problems[5] and "Classifier" not in problems[5]
 
     def no_process(*args, **kwargs):
         raise AssertionError("a value asked before is not asked again")

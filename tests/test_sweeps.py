@@ -5,6 +5,7 @@ import io
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -374,6 +375,51 @@ def test_points_run_side_by_side_and_a_stage_they_share_runs_once(project):
     ended = [next(i for i, m in enumerate(messages) if m.startswith(f"point {p}/2 · run ")) for p in (1, 2)]
     assert started[1] < ended[0] and started[0] < ended[1], messages
     assert [r["provenance"]["params"]["train"]["cv_folds"] for r in runs] == [3, 4]
+    # FORCE runs every stage again, and still once for both points: one makes it, the other reuses it.
+    sweeps.run_sweep(sweep, *(project / f for f in ("params", "notebooks", "reports")), force=True, echo=print)
+    forced = [r for r in sweep_runs(project) if r["run_id"] not in {run["run_id"] for run in runs}]
+    assert len(forced) == 2 and sorted(r["stages"][0]["status"] for r in forced) == ["ok", "reused"]
+    assert {r["stages"][0].get("reused_from") for r in forced} - {None} <= {r["run_id"] for r in forced}
+
+
+def test_a_profile_on_the_command_line_is_the_sweeps_unless_its_file_names_another(project):
+    plain = sweep_file(project, "grid: {cv_folds: [3, 4]}")
+    assert plain.profile is None and sweeps.with_profile(plain, "ci").profile == "ci"
+    named = sweep_file(project, "profile: ci\ngrid: {cv_folds: [3, 4]}")
+    assert sweeps.with_profile(named, "ci") == named and sweeps.with_profile(named, None) == named
+    with pytest.raises(ParamsError, match="key 'profile' names profile 'ci', and PROFILE=bigquery was given"):
+        sweeps.with_profile(named, "bigquery")
+
+
+def test_a_failed_points_error_is_cut_to_one_readable_line():
+    long = "ValueError: All the 5 fits failed. Traceback (most recent call last): " + "File x " * 200
+    short = sweeps._shortened(long)
+    assert len(short) == sweeps.ERROR_CHARACTERS and short.endswith("…") and short.startswith("ValueError: All")
+    assert sweeps._shortened("ValueError: bad") == "ValueError: bad"
+
+
+def test_a_point_is_compared_with_the_one_started_before_it_in_the_same_second():
+    from bqlab.report.compare import previous_comparable
+
+    data = {"data": {"table": "p.d.t", "label": "y", "task": "classification"}}
+    first, second = (
+        {"run_id": f"20261206T080000Z-{n}", "started": "2026-12-06T08:00:00+00:00", "provenance": data}
+        | {"stages": [{"metrics": {"accuracy": 0.9}}]}
+        for n in ("0a1b2c", "0f0000")
+    )
+    assert previous_comparable([second, first], second) is first
+    assert previous_comparable([second, first], first) is None
+
+
+def test_run_ids_sort_in_the_order_the_runs_started():
+    from bqlab.runner.pipeline import new_run_id
+
+    ids = []
+    for _ in range(50):  # a millisecond apart: many in the same second
+        ids.append(new_run_id())
+        time.sleep(0.001)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", ids[0])
 
 
 def test_the_shared_slots_bound_notebooks_by_count_and_memory():

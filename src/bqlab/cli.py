@@ -254,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         if finished:  # while printing the summary
             print(f"{how} after the run had finished: its reports are complete", file=sys.stderr)
+        elif args.command == "sweep":
+            print(
+                f"{how}: the points' unfinished runs were discarded and the finished ones are kept; "
+                f"make sweep NAME={args.name} runs the others",
+                file=sys.stderr,
+            )
         else:
             print(f"{how}: the unfinished run was discarded; earlier reports are untouched", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
@@ -319,7 +325,7 @@ def _sweep(args, echo, progress) -> int:
         known = sorted(p.stem for p in sweeps.sweeps_dir(args.params_dir).glob("*.yaml"))
         raise ParamsError(f"name the sweep: make sweep NAME=<name> (known sweeps: {known or 'none'})")
     started = time.monotonic()
-    sweep = sweeps.read_sweep(args.params_dir, args.name)
+    sweep = sweeps.with_profile(sweeps.read_sweep(args.params_dir, args.name), args.profile)
     if args.forecast:
         checked = sweeps.check_sweep(sweep, args.params_dir, args.yes)
         planned = sweeps.cost_forecast(checked, args.notebooks_dir, args.reports_dir, force=args.force)

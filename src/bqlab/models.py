@@ -218,7 +218,15 @@ def value_problems(checks: Sequence[tuple[str, Sequence[str], Mapping[str, Any]]
             known |= json.loads(done.stdout)
         write_cached(name, known)
     # A value some task's class takes is the task's to check once the task is known (task: auto).
-    return ["" if any(not known[k] for k in row) else known[row[0]] for row in keys]
+    # One refused by every task's class is named with the model's name, not the first task's class.
+    problems = []
+    for row, (model, tasks, _) in zip(keys, checks, strict=True):
+        problem = "" if any(not known[k] for k in row) else known[row[0]]
+        if len(tasks) > 1:
+            for task in tasks:
+                problem = problem.replace(MODELS[model].classes[task].partition(":")[2], model)
+        problems.append(problem)
+    return problems
 
 
 def per_model(hyperparameters: Mapping[str, Any]) -> bool:

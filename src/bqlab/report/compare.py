@@ -208,11 +208,15 @@ def pick_runs(
 
 
 def previous_comparable(runs: Iterable[Mapping[str, Any]], run: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The newest run before ``run`` with the same table, label and task that has metrics."""
+    """The newest run started before ``run`` with the same table, label and task that has metrics.
+
+    Run ids sort by start to the microsecond (``started`` is to the second): a sweep's points start
+    in the same second.
+    """
     for other in runs:
         if (
             other["run_id"] != run["run_id"]
-            and other["started"] < run["started"]
+            and (other["started"], other["run_id"]) < (run["started"], run["run_id"])
             and comparable(other) == comparable(run)
         ):
             if any(s.get("metrics") for s in other.get("stages", [])):

@@ -13,10 +13,10 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shutil
 import signal
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
@@ -140,6 +140,16 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     }
 
 
+def new_run_id() -> str:
+    """A run's id: its start in UTC to the second, then the microsecond and a random digit in hex.
+
+    Ids sort by start (the index lists runs newest first), also for the points of a sweep that
+    start in the same second; the random digit tells apart runs started in the same microsecond.
+    """
+    now = datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + f"-{now.microsecond:05x}{secrets.randbelow(16):x}"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -214,7 +224,7 @@ def run_report(
         params = load_params(params_dir, profile, point, (sweep or {}).get("label"))
         table = preflight(params, notebooks_dir)
         echo(f"{params.common.table}: {table['rows']:,} rows; task {table['task']} ({table['task_reason']})")
-        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+        run_id = new_run_id()
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
         env = {ROOT_VARIABLE: str(params.root), **thread_limits(params.runner.parallel_notebooks)}
@@ -320,7 +330,8 @@ def _run(ctx: RunContext) -> RunRecord:
         result.seconds = round(time.monotonic() - clock, 2)
         result.peak_memory_mb = measures.get("peak_memory_mb")
         _publish_stage(result, output, partial, record.provenance, parameters[result.stage], stage_started)
-        echo(f"{label[result.stage]}: {result.status} in {result.seconds:.1f}s")
+        stopped = ctx.shared and ctx.shared.stop.is_set() and result.status == "failed"  # its kernel was stopped
+        echo(f"{label[result.stage]}: {'stopped' if stopped else result.status} in {result.seconds:.1f}s")
 
     failed = _schedule(ctx, record.stages, execute, label)
     record.finish(bool(failed))
@@ -396,7 +407,7 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
     """Reuse or execute each stage once its upstream stages are done; return the failed stage.
 
     In a sweep (``ctx.shared``) a notebook also needs one of the sweep's slots, and a stage another
-    point is computing is waited for and reused from it (not with ``force``).
+    point is computing is waited for and reused from it (with ``force`` too: made in this sweep).
     """
     echo, kernels, parallel, shared = ctx.echo, ctx.kernels, ctx.params.runner.parallel_notebooks, ctx.shared
     pending, failed = list(stages), None
@@ -433,7 +444,7 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                         pending.remove(result)
                         done.add(result.stage)
                         continue
-                    if shared and not ctx.force and fingerprint not in claimed:
+                    if shared and fingerprint not in claimed:
                         made = shared.made(fingerprint)
                         if made:
                             with shared.publishing:  # not moved while it is copied
@@ -494,7 +505,9 @@ def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> None:
     # lazy: jinja2 and the compare page (about 25 ms), off the no-op path
     from bqlab.report.compare import COMPARE_PAGE, compare, previous_comparable, text_diff, write_page
 
-    previous = previous_comparable(ctx.runs, record)
+    # A sweep's points publish one at a time: compare with the newest run published before this one.
+    runs = load_runs(ctx.reports_dir, warn=False) if ctx.shared else ctx.runs
+    previous = previous_comparable(runs, record)
     if previous is None:
         return
     comparison = compare(previous, record)

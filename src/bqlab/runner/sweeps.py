@@ -17,7 +17,7 @@ import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,22 @@ class Sweep:
         """How messages name point ``index`` (from 0): the file, its number and its values."""
         values = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.points[index].items())
         return f"{self.path} point {index + 1}/{len(self.points)} ({values})"
+
+
+def with_profile(sweep: Sweep, profile: str | None) -> Sweep:
+    """``sweep`` with the profile given on the command line (``make sweep PROFILE=ci``), if any.
+
+    Raises:
+        ParamsError: the sweep file names another profile.
+    """
+    if not profile or profile == sweep.profile:
+        return sweep
+    if sweep.profile:
+        raise ParamsError(
+            f"{sweep.path}: key 'profile' names profile {sweep.profile!r}, and PROFILE={profile} was given: "
+            "remove one of them"
+        )
+    return replace(sweep, profile=profile)
 
 
 def sweeps_dir(params_dir: Path) -> Path:
@@ -305,9 +321,9 @@ def run_sweep(
                 shared=shared,
             )
         except NotebookFailed as err:
-            result.status, result.error = "failed", str(err).splitlines()[0]
+            result.status, result.error = "failed", _shortened(str(err).splitlines()[0])
             result.run_id = Path(err.report).parent.name if err.report else None
-            echo(f"{prefix} · failed: {result.error}")
+            echo(f"{prefix} · failed: {result.error}" + (f"; report: {err.report}" if err.report else ""))
             return
         except BqlabError as err:  # the table or the reports folder: every other point would fail too
             raise _naming(err, label) from None
@@ -343,6 +359,14 @@ def run_sweep(
         publish_results(sweep, results, reports_dir)
         prune_runs(reports_dir, runner, echo)  # after the leaderboard lists the sweep's runs, which it keeps
     return results
+
+
+ERROR_CHARACTERS = 240  # of a failed point's error, in its terminal line and on the page (the report has it all)
+
+
+def _shortened(error: str) -> str:
+    """A notebook's error cut to ``ERROR_CHARACTERS`` (scikit-learn's can hold whole tracebacks)."""
+    return error if len(error) <= ERROR_CHARACTERS else error[: ERROR_CHARACTERS - 1].rstrip() + "…"
 
 
 def versus_current(best: PointResult | None, runs: Sequence[Mapping[str, Any]], profile: str | None) -> str:
