@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from bqlab.config import EvaluateParams, TrainParams, load_params
@@ -302,3 +304,25 @@ def test_relative_paths_start_at_the_project_root_whatever_params_folder_is_used
     assert load_params(other).root == project.resolve()
     monkeypatch.chdir("/")  # no project around: the params folder's parent
     assert root_of(other) == other.parent.resolve()
+
+
+def test_one_project_object_carries_the_root_and_the_params_folder_to_every_reader(project, tmp_path, monkeypatch):
+    import shutil
+
+    from bqlab.project import Project
+    from bqlab.runner.fingerprint import quick_key
+
+    other = tmp_path / "elsewhere" / "customers-params"
+    shutil.copytree(project / "params", other)
+    monkeypatch.chdir(project)
+    monkeypatch.delenv(ROOT_VARIABLE, raising=False)
+    mine = Project.of(other)
+    assert (mine.root, mine.params_dir) == (project.resolve(), other.resolve())
+    assert Project.of(mine) is mine and Project.found() == Project.of(project / "params")
+    assert mine.rooted("data/x.csv") == project.resolve() / "data/x.csv" and mine.rooted("/abs") == Path("/abs")
+    params = load_params(mine)
+    assert params.project == mine and params.root == mine.root and params.params_dir == mine.params_dir
+    assert all(Path(f).is_relative_to(other.resolve()) for f in params.files), "read from the project's params folder"
+    # The no-op key reads the same layers from the same object as from the folder's path.
+    notebooks = ROOT / "notebooks"
+    assert quick_key(mine, None, notebooks) == quick_key(other, None, notebooks) is not None

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bqlab import __version__
 from bqlab.errors import BqlabError, NotebookFailed, Terminated
+from bqlab.project import Project
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,7 +138,7 @@ def _prune(args) -> int:
     from bqlab.runner import blobs
     from bqlab.runner.runs import ReportsLock, latest_run, load_runs, remove_runs, runs_to_prune
 
-    runner = load_params(args.params_dir, args.profile).runner
+    runner = load_params(args.project, args.profile).runner
     keep, keep_bytes = runner.keep_runs, int(runner.keep_bytes)
     if not (args.reports_dir / "runs").is_dir():
         print(f"nothing to prune: no runs in {args.reports_dir}")
@@ -181,6 +182,7 @@ def _raise_on_sigterm():
 def main(argv: list[str] | None = None) -> int:
     """Run a command and return the process exit code."""
     args = _parser().parse_args(argv)
+    args.project = Project.of(args.params_dir)  # the root and params folder every command reads
     progress = CellProgress(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
 
     def echo(message: str) -> None:
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         # lazy: the doctor's checks import pydantic, jupyter_client and the sources (about 0.6 s)
         from bqlab.runner.doctor import run_doctor
 
-        failures = run_doctor(args.params_dir, args.notebooks_dir, args.profile)
+        failures = run_doctor(args.project, args.notebooks_dir, args.profile)
         print("all checks passed" if not failures else f"{failures} check(s) failed: fix them as shown above")
         return 0 if not failures else 2
     previous, finished = _raise_on_sigterm(), False
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             from bqlab.config import load_params
             from bqlab.runner.pipeline import preflight
 
-            params = load_params(args.params_dir, args.profile)
+            params = load_params(args.project, args.profile)
             table = preflight(params, args.notebooks_dir)
             print(f"params and table OK ({table['rows']:,} rows): {', '.join(str(f) for f in params.files)}")
             print(f"task: {table['task']} ({table['task_reason']})")
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         from bqlab.runner.pipeline import as_dict, run_report
 
         outcome = run_report(
-            args.params_dir,
+            args.project,
             args.notebooks_dir,
             args.reports_dir,
             profile=args.profile,
@@ -276,7 +278,7 @@ def _gate(args) -> int:
     from bqlab.report import gate
     from bqlab.runner.runs import BASELINE_FILE, baseline_run, load_runs
 
-    tolerances = load_params(args.params_dir, args.profile).runner.gate_tolerances
+    tolerances = load_params(args.project, args.profile).runner.gate_tolerances
     tagged = baseline_run(args.reports_dir)
     if tagged is None and (args.reports_dir / BASELINE_FILE).is_file():
         print(f"warning: {args.reports_dir / BASELINE_FILE} names a run that is gone: make baseline RUN=<run id>")
@@ -322,19 +324,19 @@ def _sweep(args, echo, progress) -> int:
     from bqlab.runner import sweeps
 
     if not args.name:
-        known = sorted(p.stem for p in sweeps.sweeps_dir(args.params_dir).glob("*.yaml"))
+        known = sorted(p.stem for p in sweeps.sweeps_dir(args.project).glob("*.yaml"))
         raise ParamsError(f"name the sweep: make sweep NAME=<name> (known sweeps: {known or 'none'})")
     started = time.monotonic()
-    sweep = sweeps.with_profile(sweeps.read_sweep(args.params_dir, args.name), args.profile)
+    sweep = sweeps.with_profile(sweeps.read_sweep(args.project, args.name), args.profile)
     if args.forecast:
-        checked = sweeps.check_sweep(sweep, args.params_dir, args.yes)
+        checked = sweeps.check_sweep(sweep, args.project, args.yes)
         planned = sweeps.cost_forecast(checked, args.notebooks_dir, args.reports_dir, force=args.force)
         points = f"{len(checked)} point{'' if len(checked) == 1 else 's'} checked"
         print(f"sweep {sweep.name}: {points}; " + (planned.line() if planned else "the embedded engine bills nothing"))
         return 0
     results = sweeps.run_sweep(
         sweep,
-        args.params_dir,
+        args.project,
         args.notebooks_dir,
         args.reports_dir,
         yes=args.yes,

@@ -29,7 +29,7 @@ from pydantic import (
 from bqlab import models, tasks
 from bqlab.errors import BqlabError, ParamsError, PipelineError
 from bqlab.layers import did_you_mean, read_layers, shown_path
-from bqlab.project import root_of
+from bqlab.project import Project
 from bqlab.sources import kinds
 from bqlab.sources.identifiers import validate_column, validate_table_id
 from bqlab.stages import STAGES
@@ -293,7 +293,7 @@ class PipelineParams:
     profile: str | None
     # (section, key, nested key ...) -> the file that set it; section is "common", "runner" or a stage.
     origin: dict[tuple[str, ...], Path | str] = field(default_factory=dict)
-    params_dir: Path = Path("params")
+    project: Project = field(default_factory=lambda: Project.of("params"))
 
     @property
     def common(self) -> CommonParams:
@@ -303,7 +303,12 @@ class PipelineParams:
     @property
     def root(self) -> Path:
         """The project root: relative paths in params (local_tables, cache_dir) start there."""
-        return root_of(self.params_dir)
+        return self.project.root
+
+    @property
+    def params_dir(self) -> Path:
+        """The params folder these params were read from."""
+        return self.project.params_dir
 
     def where(self, stage: str, *key: str) -> str:
         """Name the file a key was read from, or where to set it when it holds a built-in default."""
@@ -334,7 +339,7 @@ def allowed_keys(section: str) -> set[str]:
 
 
 def load_params(
-    params_dir: str | Path,
+    project: Project | str | Path,
     profile: str | None = None,
     point: Mapping[str, Any] | None = None,
     point_label: str | None = None,
@@ -348,7 +353,8 @@ def load_params(
     Raises:
         ParamsError: naming the file and key at fault and how to fix it.
     """
-    params_dir = Path(params_dir)
+    project = Project.of(project)
+    params_dir = project.params_dir
     sections = point_sections(point, point_label or "sweep point") if point else None
     layers = read_layers(params_dir, profile, sections, point_label or "sweep point", allowed_keys)
     common, origin = layers.common, layers.origin
@@ -362,7 +368,7 @@ def load_params(
         runner_params = RunnerParams(**layers.runner)
     except ValidationError as err:
         raise ParamsError(_describe(err, "runner", origin, params_dir)) from None
-    return PipelineParams(stages, runner_params, tuple(layers.files), profile, origin, params_dir)
+    return PipelineParams(stages, runner_params, tuple(layers.files), profile, origin, project)
 
 
 def point_sections(point: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:

@@ -1,12 +1,15 @@
-"""The project's root folder: relative paths in params (``local_tables``, ``cache_dir``) start there.
+"""The project (``Project``): its root folder and the params folder it reads, as one object.
 
-Params keep those paths as written, so no report, executed notebook or run record holds a
-machine path; they are resolved where files are opened. The runner tells its kernels the root
-in ``$BQLAB_PROJECT_ROOT``; a notebook run by hand finds it from its working folder.
+Relative paths in params (``local_tables``, ``cache_dir``) start at the root; every reader of
+params (the typed loader, the no-op key, sweeps, the doctor, the CLI) takes a Project. Params
+keep those paths as written, so no report, executed notebook or run record holds a machine
+path; they are resolved where files are opened. The runner tells its kernels the root in
+``$BQLAB_PROJECT_ROOT``; a notebook run by hand finds it from its working folder.
 """
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,32 @@ def root_of(params_dir: Path) -> Path:
     if params_dir.name == "params":
         return params_dir.parent
     return find_root() or params_dir.parent
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project's root (where relative paths in params start) and the params folder it reads."""
+
+    root: Path
+    params_dir: Path
+
+    @classmethod
+    def of(cls, params: "Project | str | Path") -> "Project":
+        """The project of a params folder (``root_of`` says where its root is); a Project as it is."""
+        if isinstance(params, Project):
+            return params
+        params_dir = Path(params).resolve()
+        return cls(root_of(params_dir), params_dir)
+
+    @classmethod
+    def found(cls, start: Path | None = None) -> "Project":
+        """The project around the working folder (``project_root``), with its own params folder."""
+        root = project_root(start)
+        return cls(root, root / "params")
+
+    def rooted(self, path: str | Path) -> Path:
+        """``path`` as written in params, resolved against the root unless absolute."""
+        return rooted(path, self.root)
 
 
 def project_root(start: Path | None = None) -> Path:

@@ -28,7 +28,7 @@ from bqlab.analysis.plots import show_descriptions
 from bqlab.analysis.tables import keep_column_names, show_tables
 from bqlab.config import load_params, params_model
 from bqlab.errors import BqlabError, DataError, ParamsError
-from bqlab.project import project_root, shown
+from bqlab.project import Project, shown
 from bqlab.sources.views import date_part_names
 from bqlab.stages import ARTIFACTS, MODEL_PARAMS_FILE, STAGES
 
@@ -65,9 +65,10 @@ def start(stage: str, namespace: dict[str, Any]):
 
 def _by_hand(stage: str, model, given: dict[str, Any]):
 
-    root = project_root()
+    project = Project.found()
+    root = project.root
     profile = os.environ.get(PROFILE_VARIABLE) or None
-    pipeline = load_params(root / "params", profile)
+    pipeline = load_params(project, profile)
     overrides = {k: v for k, v in given.items() if k in model.model_fields}
     try:
         params = model(**{**pipeline.stages[stage].model_dump(), **overrides})

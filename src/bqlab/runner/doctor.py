@@ -11,7 +11,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 from bqlab.config import load_params
 from bqlab.errors import BqlabError
-from bqlab.project import find_root
+from bqlab.project import Project, find_root
 from bqlab.runner.execution import KERNEL_NAME
 from bqlab.runner.pipeline import preflight
 from bqlab.sources import kinds, open_source
@@ -64,13 +64,13 @@ def _container_engine() -> str:
     return "neither Docker nor podman is installed (only needed for make docker-*)"
 
 
-def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[Check]:
+def checks(project: Project | Path, notebooks_dir: Path, profile: str | None) -> list[Check]:
     """The checks for this set-up and profile, in the order they run."""
     state: dict = {}
 
     def params() -> str:
 
-        state["params"] = load_params(params_dir, profile)
+        state["params"] = load_params(project, profile)
         return f"{len(state['params'].files)} files valid" + (f" (profile {profile})" if profile else "")
 
     def source() -> str:
@@ -97,10 +97,10 @@ def checks(params_dir: Path, notebooks_dir: Path, profile: str | None) -> list[C
     ]
 
 
-def run_doctor(params_dir: Path, notebooks_dir: Path, profile: str | None, echo=print) -> int:
+def run_doctor(project: Project | Path, notebooks_dir: Path, profile: str | None, echo=print) -> int:
     """Run every check; print ok or the problem and its fix; return the number of failures."""
     failures = 0
-    for name, check in checks(params_dir, notebooks_dir, profile):
+    for name, check in checks(project, notebooks_dir, profile):
         try:
             echo(f"ok    {name}: {check()}")
         except BqlabError as err:

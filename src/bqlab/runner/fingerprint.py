@@ -23,7 +23,7 @@ from typing import Any
 from bqlab.digests import digest_bytes, digest_json, file_stamp
 from bqlab.errors import ParamsError
 from bqlab.layers import read_layers
-from bqlab.project import cache_dir, read_cached, root_of, write_cached
+from bqlab.project import Project, cache_dir, read_cached, write_cached
 from bqlab.sources.kinds import DEFAULT, KINDS
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/bqlab
@@ -191,7 +191,7 @@ def stage_fingerprint(notebook: Path, parameters: Mapping[str, Any], data: str, 
 
 
 def quick_key(
-    params_dir: Path, profile: str | None, notebooks_dir: Path, point: Mapping[str, dict[str, Any]] | None = None
+    project: Project | Path, profile: str | None, notebooks_dir: Path, point: Mapping[str, dict[str, Any]] | None = None
 ) -> str | None:
     """Digest of the raw bytes of every input: params, notebooks, package source, data files, versions.
 
@@ -201,15 +201,16 @@ def quick_key(
     local file stays the same, so only the full check (which asks for the table's metadata) can
     tell that nothing changed; None too when the params do not read (the full check says why).
     """
+    project = Project.of(project)
     try:
-        layers = read_layers(params_dir, profile, point)
+        layers = read_layers(project.params_dir, profile, point)
     except ParamsError:
         return None
     common = layers.common
     if not getattr(KINDS.get(common.get("source", DEFAULT)), "local", False):
         return None  # a warehouse table, or a kind the params check will refuse
     tables = common.get("local_tables")
-    root = root_of(params_dir)
+    root = project.root
     data_files = [root / _file_path(p) for p in (tables.values() if isinstance(tables, dict) else ())]
     return digest_json(
         {

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bqlab.errors import NotebookFailed, PipelineError
-from bqlab.project import ROOT_VARIABLE
+from bqlab.project import ROOT_VARIABLE, Project
 from bqlab.report import findings
 from bqlab.report.header import details_html, header_html
 from bqlab.runner import blobs, provenance
@@ -155,7 +155,7 @@ def _now() -> str:
 
 
 def run_report(
-    params_dir: Path,
+    project: Project | Path,
     notebooks_dir: Path,
     reports_dir: Path,
     *,
@@ -179,7 +179,8 @@ def run_report(
         PipelineError: the reports folder is unusable or busy, or a notebook failed (its
             HTML report, the run folder and the index are written first).
     """
-    params_dir, notebooks_dir, reports_dir = (Path(p).resolve() for p in (params_dir, notebooks_dir, reports_dir))
+    project = Project.of(project)
+    notebooks_dir, reports_dir = (Path(p).resolve() for p in (notebooks_dir, reports_dir))
     point = (sweep or {}).get("values")
     sections = None
     if point:
@@ -188,7 +189,7 @@ def run_report(
 
         # the quick key reads the point by section
         sections = point_sections(point, (sweep or {}).get("label") or "sweep point")
-    key = quick_key(params_dir, profile, notebooks_dir, sections)
+    key = quick_key(project, profile, notebooks_dir, sections)
     if shared is None:
         prepare_reports_dir(reports_dir)
     with ReportsLock(reports_dir) if shared is None else contextlib.nullcontext():
@@ -221,7 +222,7 @@ def run_report(
         from bqlab.config import load_params
 
         # Bad input answers at once: params and the table are checked before any kernel starts.
-        params = load_params(params_dir, profile, point, (sweep or {}).get("label"))
+        params = load_params(project, profile, point, (sweep or {}).get("label"))
         table = preflight(params, notebooks_dir)
         echo(f"{params.common.table}: {table['rows']:,} rows; task {table['task']} ({table['task_reason']})")
         run_id = new_run_id()

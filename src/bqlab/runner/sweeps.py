@@ -25,7 +25,7 @@ from bqlab import models, tasks
 from bqlab.config import load_params, point_sections
 from bqlab.errors import BqlabError, NotebookFailed, ParamsError
 from bqlab.layers import check_keys, read_yaml
-from bqlab.project import write_atomically
+from bqlab.project import Project, write_atomically
 from bqlab.report.compare import COMPARE_DIR, comparable, compare_page
 from bqlab.report.leaderboard import shown_value, write_leaderboard
 from bqlab.report.render import write_index
@@ -77,20 +77,20 @@ def with_profile(sweep: Sweep, profile: str | None) -> Sweep:
     return replace(sweep, profile=profile)
 
 
-def sweeps_dir(params_dir: Path) -> Path:
+def sweeps_dir(project: Project | Path) -> Path:
     """Where the sweep files are: ``<params>/sweeps``."""
-    return Path(params_dir) / "sweeps"
+    return Project.of(project).params_dir / "sweeps"
 
 
-def read_sweep(params_dir: Path, name: str) -> Sweep:
+def read_sweep(project: Project | Path, name: str) -> Sweep:
     """Read ``<params>/sweeps/<name>.yaml`` and expand it into points.
 
     Raises:
         ParamsError: the file is missing or malformed, naming the key and how to fix it.
     """
-    path = sweeps_dir(params_dir) / f"{name}.yaml"
+    path = sweeps_dir(project) / f"{name}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in sweeps_dir(params_dir).glob("*.yaml"))
+        known = sorted(p.stem for p in sweeps_dir(project).glob("*.yaml"))
         raise ParamsError(f"sweep {name!r} not found at {path}; known sweeps: {known or 'none'}")
     data = read_yaml(path)  # the params files' messages: the line and column of a YAML mistake
     check_keys(data, KEYS, str(path))
@@ -132,7 +132,7 @@ def _listed_points(points: Any, path: Path) -> list[dict[str, Any]]:
     return [dict(p) for p in points]
 
 
-def check_sweep(sweep: Sweep, params_dir: Path, yes: bool = False) -> list[Any]:
+def check_sweep(sweep: Sweep, project: Project | Path, yes: bool = False) -> list[Any]:
     """Validate every point before anything runs; return each point's params (``PipelineParams``).
 
     Raises:
@@ -151,7 +151,7 @@ def check_sweep(sweep: Sweep, params_dir: Path, yes: bool = False) -> list[Any]:
         if twin != index:
             raise ParamsError(f"{sweep.label(index)}: the same values as point {twin + 1}: remove one")
         try:
-            checked.append(load_params(params_dir, sweep.profile, point, sweep.label(index)))
+            checked.append(load_params(project, sweep.profile, point, sweep.label(index)))
         except ParamsError as err:  # a check across keys names the params file only: name the point too
             raise _naming(err, sweep.label(index)) from None
     _check_values(sweep, checked)
@@ -249,7 +249,7 @@ def cost_forecast(checked: Sequence[Any], notebooks_dir: Path, reports_dir: Path
 
 def run_sweep(
     sweep: Sweep,
-    params_dir: Path,
+    project: Project | Path,
     notebooks_dir: Path,
     reports_dir: Path,
     *,
@@ -264,7 +264,8 @@ def run_sweep(
     stops every point and discards their unfinished runs (the finished points are kept, and a
     second call resumes with the others).
     """
-    checked = check_sweep(sweep, params_dir, yes)
+    project = Project.of(project)
+    checked = check_sweep(sweep, project, yes)
     planned = cost_forecast(checked, notebooks_dir, reports_dir, force=force)  # before the first billed byte
     if planned:
         echo(planned.line())
@@ -310,7 +311,7 @@ def run_sweep(
         info = {"name": sweep.name, "point": index + 1, "label": label, "values": sweep.points[index]}
         try:
             outcome = run_report(
-                params_dir,
+                project,
                 notebooks_dir,
                 reports_dir,
                 profile=sweep.profile,
