@@ -326,3 +326,6 @@ def test_one_project_object_carries_the_root_and_the_params_folder_to_every_read
     # The no-op key reads the same layers from the same object as from the folder's path.
     notebooks = ROOT / "notebooks"
     assert quick_key(mine, None, notebooks) == quick_key(other, None, notebooks) is not None
+    # A folder is kept as written: messages and sweep pages name params/..., not a machine path.
+    assert Project.of("params") == Project(project.resolve(), Path("params"))
+    assert Project.of("params").resolved().params_dir == (project / "params").resolve()

@@ -166,6 +166,9 @@ def test_another_models_hyperparameter_makes_no_other_run_and_shows_as_not_apply
     assert sweeps.applies(checked[2], "cv_folds") and sweeps.applies(checked[2], "hyperparameters.max_iter")
     auto = load_params(project / "params", "ci", {key: 2}, "p")
     assert sweeps.applies(auto, key), "model: auto may train the forest"
+    # A key no file sets is the model's default, shown as such; one set to null is shown as null.
+    assert sweeps.resolved(checked[0], "hyperparameters.l1_ratio") == sweeps.NOT_SET
+    assert sweeps.resolved(checked[0], key) == 2 and sweeps.resolved(checked[0], "split_group") is None
 
 
 def test_a_point_that_names_a_column_the_table_lacks_stops_the_sweep_before_anything_runs(project):
@@ -380,6 +383,13 @@ def test_points_run_side_by_side_and_a_stage_they_share_runs_once(project):
     forced = [r for r in sweep_runs(project) if r["run_id"] not in {run["run_id"] for run in runs}]
     assert len(forced) == 2 and sorted(r["stages"][0]["status"] for r in forced) == ["ok", "reused"]
     assert {r["stages"][0].get("reused_from") for r in forced} - {None} <= {r["run_id"] for r in forced}
+    # The index names the run each compare.html compares with (points publish in any order).
+    index = (project / "reports" / "index.html").read_text()
+    assert all(r.get("compared_with") for r in forced), "both compared with the first sweep's runs"
+    for run in [*runs, *forced]:
+        if run.get("compared_with"):
+            page = (project / "reports" / "runs" / run["run_id"] / "compare.html").read_text()
+            assert run["compared_with"] in page and f"compared with {run['compared_with']}" in index
 
 
 def test_a_profile_on_the_command_line_is_the_sweeps_unless_its_file_names_another(project):
@@ -420,6 +430,33 @@ def test_run_ids_sort_in_the_order_the_runs_started():
         time.sleep(0.001)
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", ids[0])
+
+
+def test_a_failed_run_gives_the_stages_it_claimed_but_never_ran_back_to_the_other_points(tmp_path):
+    from types import SimpleNamespace
+
+    from bqlab.runner.pipeline import RunContext, _schedule
+    from bqlab.runner.runs import StageResult
+    from bqlab.runner.shared import Shared
+
+    shared = Shared(slots=2, memory_mb=1000)
+    assert shared.take_slot(600)  # another point's notebook is running
+    kernels = SimpleNamespace(take=lambda: SimpleNamespace(pid=None), top_up=lambda: None)
+    params = SimpleNamespace(runner=SimpleNamespace(parallel_notebooks=2))
+    peaks = [{"stage": "eda", "peak_memory_mb": 2000}, {"stage": "train", "peak_memory_mb": 100}]
+    folder = tmp_path / ".r1.partial"
+    ctx = RunContext(params, {}, [{"run_id": "r0", "stages": peaks}], "r1", folder, tmp_path, tmp_path, kernels, print)
+    ctx.shared = shared
+    stages = [StageResult(s, f"{s}.ipynb", fingerprint=f"fp-{s}") for s in ("eda", "train", "evaluate")]
+
+    def fails(result, kernel):
+        result.status = "failed"
+
+    # The data analysis is claimed but waits (2000 MB would pass the bound); the training runs and fails.
+    failed = _schedule(ctx, stages, fails, {s.stage: s.stage for s in stages})
+    assert failed is stages[1] and stages[0].status == "not run"
+    assert shared.claim("fp-eda"), "the data analysis it never ran is the other points' to make (they waited for it)"
+    assert shared.claim("fp-train") and shared.made("fp-train") is None
 
 
 def test_the_shared_slots_bound_notebooks_by_count_and_memory():

@@ -9,6 +9,7 @@ path; they are resolved where files are opened. The runner tells its kernels the
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,11 +49,17 @@ class Project:
 
     @classmethod
     def of(cls, params: "Project | str | Path") -> "Project":
-        """The project of a params folder (``root_of`` says where its root is); a Project as it is."""
+        """The project of a params folder, kept as written (``root_of`` says where its root is); a Project as it is.
+
+        The folder stays as the user wrote it (``params``), so messages and sweep pages name it so.
+        """
         if isinstance(params, Project):
             return params
-        params_dir = Path(params).resolve()
-        return cls(root_of(params_dir), params_dir)
+        return cls(root_of(Path(params)), Path(params))
+
+    def resolved(self) -> "Project":
+        """The same project with its params folder as an absolute path (what a run records)."""
+        return Project(self.root, self.params_dir.resolve())
 
     @classmethod
     def found(cls, start: Path | None = None) -> "Project":
@@ -124,7 +131,7 @@ def write_cached(name: str, value: Any) -> None:
     path = cache_dir() / name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(value), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:

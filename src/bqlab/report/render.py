@@ -173,10 +173,11 @@ def write_index(reports_dir: Path, runs: list[dict[str, Any]], leave_out: Iterab
     leave_out = set(leave_out)
     runs = [run for run in runs if run["run_id"] not in leave_out]
     compared = {}  # run -> the run its compare.html compares it with, while that page exists
-    for run in runs:
-        previous = previous_comparable(runs, run)
-        if previous and (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file():
-            compared[run["run_id"]] = previous["run_id"]
+    listed = {run["run_id"] for run in runs}
+    for run in runs:  # the run it was compared with when published (a sweep's points publish in any order)
+        previous = run.get("compared_with") or (previous_comparable(runs, run) or {}).get("run_id")
+        if previous in listed and (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file():
+            compared[run["run_id"]] = previous
     sweeps = []  # reports/sweeps/<name>.json and its page, beside the runs
     for path in sorted((reports_dir / "sweeps").glob("*.json")):
         try:

@@ -179,7 +179,7 @@ def run_report(
         PipelineError: the reports folder is unusable or busy, or a notebook failed (its
             HTML report, the run folder and the index are written first).
     """
-    project = Project.of(project)
+    project = Project.of(project).resolved()
     notebooks_dir, reports_dir = (Path(p).resolve() for p in (notebooks_dir, reports_dir))
     point = (sweep or {}).get("values")
     sections = None
@@ -251,7 +251,7 @@ def run_report(
         except BaseException:  # bad input, Ctrl-C or a crash: drop the half-written run
             kernels.close()  # first: a kernel still starting needs its folder
             with shared.publishing if shared else contextlib.nullcontext():  # not while a point copies from it
-                if shared:
+                if shared and not (reports_dir / "runs" / run_id).is_dir():  # a failed run is published
                     shared.discarded(run_id)  # its stages are made again by whoever needs them
                 shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -340,7 +340,7 @@ def _run(ctx: RunContext) -> RunRecord:
     record.save(partial)
     final = reports_dir / "runs" / run_id
     with ctx.shared.publishing if ctx.shared else contextlib.nullcontext():  # one publisher at a time
-        _compare_with_previous(as_dict(record), ctx)
+        record.compared_with = _compare_with_previous(as_dict(record), ctx)
         _store_outputs(record, partial, reports_dir)
         # In this order a kill at any point leaves the index, latest and every listed run consistent.
         publish(partial, final)
@@ -401,7 +401,9 @@ def _reuse(result: StageResult, source_dir: Path, earlier: dict[str, Any], parti
     result.status, result.html = "reused", earlier.get("html")
     result.findings_html = earlier.get("findings_html")
     result.metrics = earlier.get("metrics", {})
-    result.reused_from = earlier.get("reused_from") or run_id
+    maker = earlier.get("reused_from")
+    # The run that made it, unless that run is gone (a sweep's point stopped before it published).
+    result.reused_from = maker if maker and (source_dir.parent / maker).is_dir() else run_id
 
 
 def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
@@ -430,6 +432,7 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                 for result in list(pending):
                     if failed:
                         pending.remove(result)
+                        ended(result, made=False)  # claimed for the other points: theirs to make now
                         echo(f"{label[result.stage]}: not run (an earlier notebook failed)")
                         continue
                     if any(u not in done for u in STAGES[result.stage].upstream):
@@ -446,10 +449,11 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                         done.add(result.stage)
                         continue
                     if shared and fingerprint not in claimed:
-                        made = shared.made(fingerprint)
-                        if made:
-                            with shared.publishing:  # not moved while it is copied
+                        with shared.publishing:  # neither moved nor discarded while it is copied
+                            made = shared.made(fingerprint)
+                            if made:
                                 _reuse(result, made.folder(), made.record, ctx.partial, made.run_id)
+                        if made:
                             echo(f"{label[result.stage]}: reused from run {result.reused_from} (inputs unchanged)")
                             pending.remove(result)
                             done.add(result.stage)
@@ -495,14 +499,15 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                         os.kill(kernel.pid, signal.SIGKILL)
                 if shared:
                     shared.give_slot(estimate)
-            for result in stages:
-                ended(result, made=False)
             raise
+        finally:
+            for result in stages:  # whatever ended this run: what it claimed and did not make, others make
+                ended(result, made=False)
     return failed
 
 
-def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> None:
-    """Write ``compare.html`` in the run's folder: this run against the previous comparable one."""
+def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> str | None:
+    """Write ``compare.html`` in the run's folder: this run against the previous comparable one; return its id."""
     # lazy: jinja2 and the compare page (about 25 ms), off the no-op path
     from bqlab.report.compare import COMPARE_PAGE, compare, previous_comparable, text_diff, write_page
 
@@ -510,11 +515,12 @@ def _compare_with_previous(record: dict[str, Any], ctx: RunContext) -> None:
     runs = load_runs(ctx.reports_dir, warn=False) if ctx.shared else ctx.runs
     previous = previous_comparable(runs, record)
     if previous is None:
-        return
+        return None
     comparison = compare(previous, record)
     write_page(comparison, (ctx.reports_dir / "runs" / previous["run_id"], ctx.partial), ctx.partial / COMPARE_PAGE)
     moved = text_diff(comparison, limit=3)[1:]
     ctx.echo(f"compared with run {previous['run_id']}:\n" + "\n".join(moved))
+    return previous["run_id"]
 
 
 def _store_outputs(record: RunRecord, partial: Path, reports_dir: Path) -> None:

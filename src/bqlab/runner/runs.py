@@ -75,6 +75,7 @@ class RunRecord:
     new_bytes: int = 0  # of those, the bytes no earlier run shared (what it added to the disk)
     stages: list[StageResult] = field(default_factory=list)
     sweep: dict[str, Any] | None = None  # a sweep's point: the sweep's name, the point's number and values
+    compared_with: str | None = None  # the run its compare.html compares it with
 
     def finish(self, failed: bool) -> None:
         """Set the status from the stages: failed, else check (with the reason) when a result check questions them."""

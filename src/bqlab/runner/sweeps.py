@@ -177,7 +177,10 @@ def _naming(err: BqlabError, label: str) -> BqlabError:
 
 
 def resolved(params: Any, dotted: str) -> Any:
-    """The value params (``PipelineParams``) give the dotted key ``dotted``, as a sweep point names it."""
+    """The value params (``PipelineParams``) give the dotted key ``dotted``, as a sweep point names it.
+
+    A nested key that no file sets (a hyperparameter left to the model's default) is ``NOT_SET``.
+    """
     ((section, values),) = point_sections({dotted: None}, dotted).items()
     value: Any = params.runner.model_dump(mode="json") if section == "runner" else None
     if value is None:
@@ -185,12 +188,13 @@ def resolved(params: Any, dotted: str) -> Any:
         value = params.stages[stage].model_dump(mode="json")
     while isinstance(values, dict) and isinstance(value, dict):
         ((key, values),) = values.items()
-        value = value.get(key)
+        value = value.get(key, NOT_SET)
     return value
 
 
-# How the leaderboard shows a key that does nothing in a point (another model's hyperparameter).
-NOT_APPLYING = "—"
+# How the leaderboard shows a key that does nothing in a point (another model's hyperparameter),
+# and a key that neither the point nor the files set (the model's own default), unlike a null set.
+NOT_APPLYING = NOT_SET = "—"
 
 
 def applies(params: Any, dotted: str) -> bool:

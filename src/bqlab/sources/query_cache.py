@@ -8,6 +8,7 @@ removed, and the query runs again.
 
 import contextlib
 import os
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -61,7 +62,7 @@ class QueryCache:
         With ``max_bytes``, the results used longest ago are then removed until the folder holds no more.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+        tmp = self.folder / f".{key}.{os.getpid()}-{threading.get_ident()}.tmp"  # a sweep's points are threads
         try:
             frame.to_parquet(tmp, index=False)
             os.replace(tmp, self.folder / f"{key}.parquet")
