@@ -140,6 +140,22 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def reports_opened(reports_dir: Path, echo: Callable[[str], None]):
+    """Hold the reports folder: made writable, locked, and cleared of what interrupted runs left."""
+    prepare_reports_dir(reports_dir)
+    with ReportsLock(reports_dir):
+        for partial in discard_partials(reports_dir):
+            echo(f"removed the unfinished run {partial.name} left by an interrupted process")
+        discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
+        yield
+
+
+def _publishing(shared: Shared | None):
+    """One publisher at a time among a sweep's points (nothing to wait for in a single run)."""
+    return shared.publishing if shared else contextlib.nullcontext()
+
+
 def new_run_id() -> str:
     """A run's id: its start in UTC to the second, then the microsecond and a random digit in hex.
 
@@ -190,14 +206,8 @@ def run_report(
         # the quick key reads the point by section
         sections = point_sections(point, (sweep or {}).get("label") or "sweep point")
     key = quick_key(project, profile, notebooks_dir, sections)
-    if shared is None:
-        prepare_reports_dir(reports_dir)
-    with ReportsLock(reports_dir) if shared is None else contextlib.nullcontext():
-        if shared is None:  # a sweep does this once, before its points
-            for partial in discard_partials(reports_dir):
-                echo(f"removed the unfinished run {partial.name} left by an interrupted process")
-            discard_stale_temp()  # kernel folders (with their keys) of runs that were killed
-        with shared.publishing if shared else contextlib.nullcontext():
+    with reports_opened(reports_dir, echo) if shared is None else contextlib.nullcontext():  # a sweep holds it
+        with _publishing(shared):
             runs = load_runs(reports_dir, warn=echo)
         latest = runs[0] if runs else None
         if not sweep and latest and latest.get("sweep"):  # after a sweep, the current params' own run
@@ -250,7 +260,7 @@ def run_report(
             record = _run(context)
         except BaseException:  # bad input, Ctrl-C or a crash: drop the half-written run
             kernels.close()  # first: a kernel still starting needs its folder
-            with shared.publishing if shared else contextlib.nullcontext():  # not while a point copies from it
+            with _publishing(shared):  # not while a point copies from it
                 if shared and not (reports_dir / "runs" / run_id).is_dir():  # a failed run is published
                     shared.discarded(run_id)  # its stages are made again by whoever needs them
                 shutil.rmtree(partial, ignore_errors=True)
@@ -339,7 +349,7 @@ def _run(ctx: RunContext) -> RunRecord:
     record.ended, record.seconds = _now(), round(time.monotonic() - started, 2)
     record.save(partial)
     final = reports_dir / "runs" / run_id
-    with ctx.shared.publishing if ctx.shared else contextlib.nullcontext():  # one publisher at a time
+    with _publishing(ctx.shared):
         record.compared_with = _compare_with_previous(as_dict(record), ctx)
         _store_outputs(record, partial, reports_dir)
         # In this order a kill at any point leaves the index, latest and every listed run consistent.

@@ -29,8 +29,8 @@ from bqlab.project import Project, write_atomically
 from bqlab.report.compare import COMPARE_DIR, comparable, compare_page
 from bqlab.report.leaderboard import shown_value, write_leaderboard
 from bqlab.report.render import write_index
-from bqlab.runner.pipeline import as_dict, preflight, prune_runs, run_report
-from bqlab.runner.runs import DONE, ReportsLock, discard_partials, discard_stale_temp, load_runs, prepare_reports_dir
+from bqlab.runner.pipeline import as_dict, preflight, prune_runs, reports_opened, run_report
+from bqlab.runner.runs import DONE, load_runs
 from bqlab.runner.shared import Shared
 from bqlab.sources import kinds
 
@@ -341,11 +341,7 @@ def run_sweep(
         echo(f"{prefix} · {'unchanged, run ' if outcome.noop else 'run '}{result.run_id}: {result.status}{why}")
 
     reports_dir = Path(reports_dir).resolve()
-    prepare_reports_dir(reports_dir)
-    with ReportsLock(reports_dir):  # for the whole sweep: its points publish one at a time under it
-        for partial in discard_partials(reports_dir):
-            echo(f"removed the unfinished run {partial.name} left by an interrupted process")
-        discard_stale_temp()
+    with reports_opened(reports_dir, echo):  # for the whole sweep: its points publish one at a time under it
         # As many points at once as notebooks may run: a point waiting for a slot holds a warm kernel.
         with ThreadPoolExecutor(max_workers=min(total, shared.slots)) as pool:
             futures = [pool.submit(run_point, index) for index in range(total)]
