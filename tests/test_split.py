@@ -83,11 +83,13 @@ def test_columns_outside_the_key_leave_the_same_rows_on_each_side(rows, tmp_path
         pd.testing.assert_frame_equal(side.drop(columns="extra"), other)
 
 
+@pytest.mark.parametrize("check", ["FARM_FINGERPRINT", LocalSource.row_check])
 @pytest.mark.parametrize("first", [1, 37, 500, 2000])
-def test_the_first_units_are_the_first_rows_of_every_rows_numbering(rows, tmp_path, first):
+def test_the_first_units_are_the_first_rows_of_every_rows_numbering(rows, tmp_path, first, check):
     # first_units numbers copies over the row hash alone and reads again only the rows it keeps; it
     # must give exactly the rows and unit hashes of numbering every row with all its columns, then
-    # taking the first by unit hash. Copies here are many and differ outside the key (extra).
+    # taking the first by unit hash. Copies here are many and differ outside the key (extra). The
+    # second read's check (BigQuery's FARM_FINGERPRINT, the embedded engine's HASH) changes nothing.
     path = tmp_path / "copies.csv"
     copies = pd.concat([rows, rows.assign(extra=-rows["extra"]), rows.iloc[:50], rows.iloc[:50].assign(extra=7)])
     copies.to_csv(path, index=False)
@@ -96,7 +98,7 @@ def test_the_first_units_are_the_first_rows_of_every_rows_numbering(rows, tmp_pa
     columns, where = [*KEY, "extra"], "TRUE"
     full = queries._units(view, view.schema, columns, KEY, where)
     every = source.query(f"SELECT * FROM ({full}) ORDER BY bqlab_unit_hash LIMIT @n", {"seed": 3, "n": first})
-    bounded = queries._units(view, view.schema, columns, KEY, where, first="@n")
+    bounded = queries._units(view, view.schema, columns, KEY, where, first="@n", check=check)
     kept = source.query(f"SELECT * FROM ({bounded}) ORDER BY bqlab_unit_hash", {"seed": 3, "n": first})
     assert len(kept) == min(first, len(copies))
     pd.testing.assert_frame_equal(kept, every)

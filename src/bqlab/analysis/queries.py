@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from bqlab.errors import DataError
-from bqlab.sources.base import Source, named_query, per_column_statements
+from bqlab.sources.base import ROW_CHECK, Source, named_query, per_column_statements
 from bqlab.sources.identifiers import quote_column, quote_table
 from bqlab.sources.views import TableView, as_view
 from bqlab.tasks import CLASSIFICATION, Task
@@ -123,6 +123,7 @@ def _units(
     key: Sequence[str],
     where: str,
     first: str | None = None,
+    check: str = ROW_CHECK,
 ) -> str:
     """The subquery of rows that pass ``where``, each with the unit hash that tells copies apart.
 
@@ -134,7 +135,7 @@ def _units(
     rows = named_query("labelled_rows", table=view.sql, columns=quoted, key=key_text, where=where)
     if first is None:
         return named_query("labelled_units", rows=rows, columns=quoted, order=quoted)
-    return named_query("first_units", rows=rows, columns=quoted, order=quoted, limit=first)
+    return named_query("first_units", rows=rows, columns=quoted, order=quoted, limit=first, check=check)
 
 
 def sample_rows(
@@ -146,19 +147,19 @@ def sample_rows(
     copy number), the same rows on every run and engine, whatever the table's order; copies of a
     row are sampled like any other rows.
     """
-    return source.query(*sample_statement(as_view(source, table), columns, sample_rows, seed))
+    return source.query(*sample_statement(as_view(source, table), columns, sample_rows, seed, source.row_check))
 
 
 def sample_statement(
-    view: TableView, columns: Sequence[str], sample_rows: int, seed: int
+    view: TableView, columns: Sequence[str], sample_rows: int, seed: int, check: str = ROW_CHECK
 ) -> tuple[str, dict[str, Any]]:
-    """The statement of ``sample_rows`` and its query parameters."""
+    """The statement of ``sample_rows`` and its query parameters (``check``: the source's ``row_check``)."""
     if sample_rows < 1:
         raise DataError(f"sample_rows={sample_rows}: a sample needs at least one row; use a positive number")
     schema = _known_columns(view, columns)
     sql = named_query(
         "sample_rows",
-        units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows"),
+        units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows", check=check),
         columns=", ".join(quote_column(c) for c in columns),
     )
     return sql, {"seed": int(seed), "sample_rows": int(sample_rows)}
@@ -178,7 +179,7 @@ def _quantile_bin(value: str, tie: str) -> str:
 
 
 def _split_sql(
-    view: TableView, columns: Sequence[str], key_columns: Sequence[str], task: Task, group: str | None
+    view: TableView, columns: Sequence[str], key_columns: Sequence[str], task: Task, group: str | None, check: str
 ) -> str:
     schema = _known_columns(view, [*columns, *key_columns, *([group] if group else [])])
     label = quote_column(key_columns[0])
@@ -187,7 +188,7 @@ def _split_sql(
     where += f" AND NOT IS_NAN({label})" if schema[key_columns[0]] == "FLOAT64" else ""
     fetched = list(dict.fromkeys([*columns, *([group] if group else [])]))
     slots = {
-        "units": _units(view, schema, fetched, key_columns, where, first=None if group else "@max_rows"),
+        "units": _units(view, schema, fetched, key_columns, where, first=None if group else "@max_rows", check=check),
         "columns": ", ".join(quote_column(c) for c in columns),
         "buckets": str(SPLIT_BUCKETS),
     }
@@ -229,9 +230,10 @@ def split_statement(
     max_rows: int | None = None,
     task: Task = CLASSIFICATION,
     group: str | None = None,
+    check: str = ROW_CHECK,
 ) -> tuple[str, dict[str, Any]]:
-    """The statement of ``fetch_split`` and its query parameters."""
-    sql = _split_sql(view, columns, key_columns, task, group)
+    """The statement of ``fetch_split`` and its query parameters (``check``: the source's ``row_check``)."""
+    sql = _split_sql(view, columns, key_columns, task, group, check)
     params: dict[str, Any] = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
     params |= {"missing_values": list(missing_values), "max_rows": int(max_rows or 2**62)}
     return sql, params
@@ -262,7 +264,9 @@ def fetch_split(
     """
     view = as_view(source, table)
     frame = source.query(
-        *split_statement(view, columns, key_columns, test_fraction, seed, missing_values, max_rows, task, group)
+        *split_statement(
+            view, columns, key_columns, test_fraction, seed, missing_values, max_rows, task, group, source.row_check
+        )
     )
     is_test = frame.pop("split_is_test").astype(bool)
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)

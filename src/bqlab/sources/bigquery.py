@@ -32,7 +32,7 @@ from google.cloud import bigquery, bigquery_storage_v1
 from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
 
 from bqlab.errors import CostLimitError, DataError
-from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
+from bqlab.sources.base import QUERY_LOG_COLUMNS, ROW_CHECK, tables_in
 from bqlab.sources.identifiers import validate_table_id
 from bqlab.sources.query_cache import QueryCache, switched_off
 
@@ -200,6 +200,7 @@ class BigQuerySource:
     """Runs BigQuery Standard SQL in the warehouse, billed to ``project``."""
 
     name = "bigquery"
+    row_check = ROW_CHECK
 
     def __init__(
         self,

@@ -5,13 +5,16 @@
 -- their columns and numbered the same way (copies that differ outside the key are numbered in the
 -- order of their columns, so a unit is always the same row). A first copy's unit hash is its row
 -- hash, as in labelled_units. Used as a subquery by the row split and the samples.
+-- The second read hashes only the rows whose row key passes {check}, a cheap hash of the key the
+-- engine computes natively (BigQuery: FARM_FINGERPRINT itself; the embedded engine: its own HASH,
+-- where FARM_FINGERPRINT is a Python function): equal keys pass alike, so the rows are the same.
 WITH first_units AS (
-  SELECT bqlab_row_hash, bqlab_copy,
+  SELECT bqlab_row_hash, bqlab_row_check, bqlab_copy,
     IF(bqlab_copy = 1, bqlab_row_hash,
       FARM_FINGERPRINT(CONCAT(CAST(bqlab_row_hash AS STRING), '#', CAST(bqlab_copy AS STRING)))) AS bqlab_unit_hash
   FROM (
-    SELECT bqlab_row_hash, ROW_NUMBER() OVER (PARTITION BY bqlab_row_hash) AS bqlab_copy
-    FROM ({rows})
+    SELECT bqlab_row_hash, bqlab_row_check, ROW_NUMBER() OVER (PARTITION BY bqlab_row_hash) AS bqlab_copy
+    FROM (SELECT FARM_FINGERPRINT(bqlab_row_key) AS bqlab_row_hash, {check}(bqlab_row_key) AS bqlab_row_check FROM ({rows}))
   )
   ORDER BY bqlab_unit_hash
   LIMIT {limit}
@@ -20,6 +23,10 @@ SELECT {columns}, bqlab_unit_hash
 FROM (
   SELECT {columns}, bqlab_row_hash,
     ROW_NUMBER() OVER (PARTITION BY bqlab_row_hash ORDER BY {order}) AS bqlab_copy
-  FROM ({rows})
+  FROM (
+    SELECT {columns}, FARM_FINGERPRINT(bqlab_row_key) AS bqlab_row_hash
+    FROM ({rows})
+    WHERE {check}(bqlab_row_key) IN (SELECT bqlab_row_check FROM first_units)
+  )
   WHERE bqlab_row_hash IN (SELECT bqlab_row_hash FROM first_units)
 ) JOIN first_units USING (bqlab_row_hash, bqlab_copy)

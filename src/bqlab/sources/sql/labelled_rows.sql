@@ -1,5 +1,5 @@
--- The labelled rows, each with its row hash: FARM_FINGERPRINT of the seed and its key columns, so
--- copies of a row share it. Read by labelled_units and first_units.
-SELECT {columns}, FARM_FINGERPRINT(ARRAY_TO_STRING([CAST(@seed AS STRING), {key}], '|')) AS bqlab_row_hash
+-- The labelled rows, each with its row key: the seed and its key columns as one text, so copies of
+-- a row share it. Its FARM_FINGERPRINT is the row hash. Read by labelled_units and first_units.
+SELECT {columns}, ARRAY_TO_STRING([CAST(@seed AS STRING), {key}], '|') AS bqlab_row_key
 FROM {table}
 WHERE {where}
