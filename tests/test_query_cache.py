@@ -69,6 +69,37 @@ def test_the_embedded_engine_keeps_slow_results_and_reads_them_back_unchanged(lo
     assert first["n"].dtype == "Int64", "as the engine returns it: BigQuery's INT64"
 
 
+def test_a_statement_another_notebook_is_computing_is_waited_for_and_read_back(local):
+    # The data analysis and the training send the split's statement at once: the second waits for
+    # the first one's result instead of computing it again. Here a holder of the statement's lock
+    # keeps a marked result (not the real one) and lets go: the waiting query returns the marked rows.
+    import threading
+
+    import sqlglot
+
+    source, _ = local
+    sql = "SELECT SUM(x) AS total FROM d.t"
+    key = source._cache_key(sqlglot.parse_one(sql, read="bigquery"), sql, None, ["d.t"])
+    answers = []
+    with source.cache.computing(key):
+        waiting = threading.Thread(target=lambda: answers.append(source.query(sql)))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and not answers, "the query waits while another holds its statement"
+        source.cache.put(key, pd.DataFrame({"total": [-1.0]}))
+    waiting.join(timeout=30)
+    assert answers[0]["total"].tolist() == [-1.0], "the kept result, not a result of its own"
+    assert source.log[-1]["cache"] == "hit"
+
+
+def test_a_result_cache_that_cannot_be_written_still_answers(tmp_path):
+    from bqlab.sources import embedded
+
+    (tmp_path / "a-file").write_text("")  # its folder cannot be made, as root too
+    source = embedded.LocalSource(cache=QueryCache(tmp_path / "a-file" / "results"))
+    assert source.query("SELECT 1 + 1 AS n")["n"].tolist() == [2]
+
+
 def test_a_file_written_again_misses_the_kept_result(local):
     import os
 

@@ -8,7 +8,7 @@ from bqlab.analysis import queries
 from bqlab.errors import DataError
 from bqlab.sources.datasets import PENGUINS_TABLE
 from bqlab.sources.embedded import LocalSource
-from bqlab.tasks import REGRESSION
+from bqlab.tasks import CLASSIFICATION, REGRESSION
 
 from . import tables
 
@@ -210,3 +210,27 @@ def test_a_group_never_spans_both_sides(tmp_path):
         source, TABLE, ["label", "x", "customer"], ["label", "x", "customer"], 0.25, 3, group="customer"
     )
     pd.testing.assert_frame_equal(test, again[1])
+
+
+@pytest.mark.parametrize("sample_rows", [1, 50, 5000])
+def test_the_data_analysis_sample_is_the_first_labelled_rows_of_the_training_split(rows, tmp_path, sample_rows):
+    # The data analysis draws its figures from the split's own statement (read once for both
+    # stages): its rows are the labelled rows a split bounded to sample_rows reads, a statement
+    # with another LIMIT.
+    from types import SimpleNamespace
+
+    rows.loc[:9, "label"] = None
+    path = tmp_path / "rows.csv"
+    rows.to_csv(path, index=False)
+    source = LocalSource({TABLE: path})
+    view = queries.as_view(source, TABLE)
+    params = SimpleNamespace(
+        label="label", features=["x", "cat"], columns=[*KEY, "extra"], split_columns=KEY, test_fraction=0.25,
+        seed=7, missing_values=["."], max_rows=1000, split_group=None, sample_rows=sample_rows,
+    )  # fmt: skip
+    sample = queries.split_sample(source, view, params, CLASSIFICATION, ["label", "x", "extra"])
+    bounded = source.query(*queries.split_statement(view, [*KEY, "extra"], KEY, 0.25, 7, ["."], sample_rows))
+    labelled = rows["label"].notna() & (rows["label"] != ".")
+    assert len(sample) == min(sample_rows, int(labelled.sum()))
+    assert sorted(sample["extra"]) == sorted(bounded["extra"])
+    assert list(sample.columns) == ["label", "x", "extra"]

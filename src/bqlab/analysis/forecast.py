@@ -50,7 +50,7 @@ def _eda(params, view: TableView, task: Task, check: str) -> list[Statement]:
         out.append(Statement(aggregates.class_counts_sql(view, label)))
     else:
         out += _numeric_summary(view, label, [label], task)
-    out.append(Statement(*queries.sample_statement(view, [label, *numeric], params.sample_rows, params.seed, check)))
+    out.append(Statement(*queries.params_split_statement(view, params, task, check)))  # queries.split_sample
     out += _numeric_summary(view, label, numeric, task)
     if not task.classes:  # selection.plot_features: each feature's correlation with the label
         out += [Statement(aggregates.correlations_sql(view, c)) for c in aggregates.label_chunks(label, numeric)]
@@ -76,19 +76,7 @@ def _numeric_summary(view: TableView, label: str, numeric, task: Task) -> list[S
 
 def _split(params, view: TableView, task: Task, check: str) -> list[Statement]:
     """Training's and evaluation's split (``queries.fetch_split``), after the task's count."""
-    split = queries.split_statement(
-        view,
-        view.model_columns(params.columns),
-        view.model_columns(params.split_columns),
-        params.test_fraction,
-        params.seed,
-        params.missing_values,
-        params.max_rows,
-        task,
-        params.split_group,
-        check,
-    )
-    return [*_task_count(view, params.label), Statement(*split)]
+    return [*_task_count(view, params.label), Statement(*queries.params_split_statement(view, params, task, check))]
 
 
 # Stage name -> the statements its notebook sends (a test checks that every stage has an entry).

@@ -239,6 +239,36 @@ def split_statement(
     return sql, params
 
 
+def params_split_statement(
+    view: TableView, params: Any, task: Task, check: str = ROW_CHECK
+) -> tuple[str, dict[str, Any]]:
+    """``split_statement`` as a notebook's params ask for it: the very text the training sends."""
+    return split_statement(
+        view,
+        view.model_columns(params.columns),
+        view.model_columns(params.split_columns),
+        params.test_fraction,
+        params.seed,
+        params.missing_values,
+        params.max_rows,
+        task,
+        params.split_group,
+        check,
+    )
+
+
+def split_sample(source: Source, view: TableView, params: Any, task: Task, columns: Sequence[str]) -> pd.DataFrame:
+    """Return ``columns`` of the first ``params.sample_rows`` labelled rows in the split's order.
+
+    The rows the training reads first, both sides, from the statement ``fetch_split`` sends with
+    the same params: the data analysis and the training read the table once. The embedded engine
+    computes it once for both (one waits for the other's kept result: ``QueryCache.computing``),
+    as BigQuery bills it once. A deterministic sample of the labelled rows, by unit hash.
+    """
+    frame = source.query(*params_split_statement(view, params, task, source.row_check))
+    return frame[list(columns)].head(params.sample_rows).reset_index(drop=True)
+
+
 def fetch_split(
     source: Source,
     table: TableView | str,

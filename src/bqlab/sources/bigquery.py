@@ -308,11 +308,17 @@ class BigQuerySource:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Return the rows of one statement: from the cache, or after a dry run, from BigQuery."""
         key = self._cache_key(sql, params)
-        if self.cache is not None and key is not None:
+        if self.cache is None or key is None:
+            return self._run(sql, params, None)
+        with self.cache.computing(key):  # the same statement sent by another notebook at once: billed once
             cached = self.cache.get(key)
-            if cached is not None:
-                self.log.append({"rows": len(cached), "bytes": 0, "estimated_bytes": None, "usd": 0.0, "cache": "hit"})
-                return cached
+            if cached is None:
+                return self._run(sql, params, key)
+            self.log.append({"rows": len(cached), "bytes": 0, "estimated_bytes": None, "usd": 0.0, "cache": "hit"})
+            return cached
+
+    def _run(self, sql: str, params: Mapping[str, Any] | None, key: str | None) -> pd.DataFrame:
+        """Run the statement on BigQuery after its dry run; keep its rows under ``key``."""
         count = self.estimate(sql, params)
 
         config = self._config(params, False)
@@ -328,7 +334,7 @@ class BigQuerySource:
         usd = estimated_cost_usd(count)
         cache = "miss" if key else "off"
         self.log.append({"rows": len(frame), "bytes": count, "estimated_bytes": count, "usd": usd, "cache": cache})
-        if key:
+        if key and self.cache is not None:
             self.cache.put(key, frame)
         return frame
 

@@ -61,7 +61,7 @@ _CSV_TYPES = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "VARCHAR")
 
 # Defaults of params' local_engine: DuckDB's memory cap (beyond it, sorts spill to a private
 # temporary folder) and its threads (None: one per core).
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "160MB"
 
 # Results that took this long to compute are kept in the result cache (``LocalSource``'s ``cache``):
 # the split the training computes is the one the evaluation asks for (11.7 s of the evaluation at
@@ -254,10 +254,14 @@ class LocalSource:
         tables = tables_in(tree)
         _check_parameters(tree, params or {})
         key = self._cache_key(tree, sql, params, tables)
-        cache = self.cache if key else None  # None: nothing to read or keep for this statement
-        kept = cache.get(key) if cache and key else None
-        if kept is not None:
-            return self._logged(kept, "hit")
+        if self.cache is None or key is None:  # nothing to read or keep for this statement
+            return self._run(tree, params, tables, None)
+        with self.cache.computing(key):  # the same statement sent by another notebook at once: computed once
+            kept = self.cache.get(key)
+            return self._logged(kept, "hit") if kept is not None else self._run(tree, params, tables, key)
+
+    def _run(self, tree: exp.Expr, params: Mapping[str, Any] | None, tables: list[str], key: str | None):
+        """Run the statement on DuckDB; keep its result under ``key`` if it took ``CACHE_SECONDS`` or more."""
         for table_id in tables:
             self._ensure_table(table_id)
         started = time.perf_counter()
@@ -270,9 +274,9 @@ class LocalSource:
         # DuckDB widens integer aggregates (COUNTIF, SUM) to HUGEINT; BigQuery returns INT64.
         wide = [name for name, kind, *_ in relation.description if str(kind) == "HUGEINT"]
         frame = frame.astype({name: "Int64" for name in wide}) if wide else frame
-        if cache and key and time.perf_counter() - started >= CACHE_SECONDS:
+        if self.cache and key and time.perf_counter() - started >= CACHE_SECONDS:
             try:
-                cache.put(key, frame, max_bytes=CACHE_BYTES)
+                self.cache.put(key, frame, max_bytes=CACHE_BYTES)
                 return self._logged(frame, "kept")
             except Exception:  # noqa: BLE001 - a result that cannot be kept (disk full, column names) is not kept
                 pass

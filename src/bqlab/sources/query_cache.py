@@ -7,6 +7,7 @@ removed, and the query runs again.
 """
 
 import contextlib
+import fcntl
 import os
 import threading
 import time
@@ -56,6 +57,26 @@ class QueryCache:
             os.utime(path)  # used now: the last a size bound removes
         return frame
 
+    @contextlib.contextmanager
+    def computing(self, key: str):
+        """Hold ``key`` while its result is looked up, computed and kept: one process computes, the others wait.
+
+        Two notebooks that send the same statement at once (the data analysis and the training
+        both read the split's rows; a sweep's points) then compute it once: the second finds the
+        first one's kept result. An advisory lock (flock) on ``locks/<key>``, given back when the
+        process ends however it ends.
+        """
+        handle = None
+        with contextlib.suppress(OSError):
+            (self.folder / "locks").mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / "locks" / key, "a")  # noqa: SIM115 - closed below, which unlocks it
+        if handle is None:  # a folder that cannot be written: computed here, as a result that cannot be kept
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
     def put(self, key: str, frame: pd.DataFrame, max_bytes: int | None = None) -> None:
         """Store a result (written under a temporary name, then renamed into place).
 
@@ -72,10 +93,11 @@ class QueryCache:
             self._bound(max_bytes)
 
     def _bound(self, max_bytes: int) -> None:
-        for tmp in self.folder.glob(".*.tmp"):  # left by a process killed while writing, an hour ago or more
+        # Left by a process killed while writing, and the locks of statements, an hour ago or more.
+        for stale in [*self.folder.glob(".*.tmp"), *self.folder.glob("locks/*")]:
             with contextlib.suppress(OSError):
-                if time.time() - tmp.stat().st_mtime > 3600:
-                    tmp.unlink()
+                if time.time() - stale.stat().st_mtime > 3600:
+                    stale.unlink()
         kept = []
         for path in self.folder.glob("*.parquet"):
             try:
