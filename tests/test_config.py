@@ -229,7 +229,7 @@ def test_a_local_file_with_its_encoding_and_delimiter(project):
             "task: regresion",
             r"key 'task': unknown task 'regresion' \(did you mean 'regression'\?\): use one of auto, classification",
         ),
-        ("memory_limit: 160MB", "memory_limit: lots", r"key 'local_engine.memory_limit': String should match"),
+        ("memory_limit: 256MB", "memory_limit: lots", r"key 'local_engine.memory_limit': String should match"),
         (
             "local_tables: {}",
             "local_tables: {p-abcdef.d.t: {path: t.csv, encoding: cp1252}}",

@@ -107,7 +107,7 @@ class LocalEngineParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    memory_limit: str = Field(default="160MB", pattern=r"^[0-9]+(\.[0-9]+)? ?(MB|GB|MiB|GiB)$")
+    memory_limit: str = Field(default="256MB", pattern=r"^[0-9]+(\.[0-9]+)? ?(MB|GB|MiB|GiB)$")
     threads: int | None = Field(default=None, ge=1, le=64)
 
 

@@ -61,7 +61,7 @@ _CSV_TYPES = ("BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "VARCHAR")
 
 # Defaults of params' local_engine: DuckDB's memory cap (beyond it, sorts spill to a private
 # temporary folder) and its threads (None: one per core).
-MEMORY_LIMIT = "160MB"
+MEMORY_LIMIT = "256MB"
 
 # Results that took this long to compute are kept in the result cache (``LocalSource``'s ``cache``):
 # the split the training computes is the one the evaluation asks for (11.7 s of the evaluation at
