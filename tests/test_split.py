@@ -105,6 +105,36 @@ def test_the_first_units_are_the_first_rows_of_every_rows_numbering(rows, tmp_pa
     assert kept["bqlab_unit_hash"].is_unique
 
 
+@pytest.mark.parametrize("first", [3, 40, 400])
+def test_the_embedded_check_keeps_rows_whose_keys_join_alike(tmp_path, first):
+    # Rows whose values differ but whose key texts are equal are copies of one row on BigQuery:
+    # 'a|b' then 'c' and 'a' then 'b|c'; NULL and '' text. The embedded engine's check hashes the
+    # values, not their text; first_units must still read them as copies, as its FARM check does.
+    rng = np.random.default_rng(5)
+    base = pd.DataFrame(
+        {
+            "label": rng.choice(["a|b", "a", "u", "u|v"], 300),
+            "cat": rng.choice(["c", "b|c", "", None, "v|w", "w"], 300),
+            "n": rng.choice([1.0, 2.5, None], 300),
+            "extra": np.arange(300),
+        }
+    )
+    path = tmp_path / "bars.parquet"
+    base.to_parquet(path)
+    source = LocalSource({TABLE: path})
+    view = queries.as_view(source, TABLE)
+    key, columns = ["label", "cat", "n"], ["label", "cat", "n", "extra"]
+    full = queries._units(view, view.schema, columns, key, "TRUE")
+    every = source.query(f"SELECT * FROM ({full}) ORDER BY bqlab_unit_hash LIMIT @n", {"seed": 3, "n": first})
+    for check in ("FARM_FINGERPRINT", LocalSource.row_check):
+        bounded = queries._units(view, view.schema, columns, key, "TRUE", first="@n", check=check)
+        kept = source.query(f"SELECT * FROM ({bounded}) ORDER BY bqlab_unit_hash", {"seed": 3, "n": first})
+        pd.testing.assert_frame_equal(kept, every)
+    number = base["n"].map(lambda v: "" if pd.isna(v) else str(round(v * 1_000_000)))
+    joined = base["label"] + "|" + base["cat"].fillna("") + "|" + number
+    assert joined.nunique() < len(base.drop(columns="extra").drop_duplicates()), "keys that join alike are here"
+
+
 def test_split_that_leaves_a_side_empty_is_an_error(tmp_path):
     tiny = pd.DataFrame({"label": ["a"], "x": [1.0], "cat": ["u"]})
     with pytest.raises(DataError, match="leaves .* training and .* test rows out of 1 labelled rows"):
