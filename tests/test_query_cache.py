@@ -92,6 +92,41 @@ def test_a_statement_another_notebook_is_computing_is_waited_for_and_read_back(l
     assert source.log[-1]["cache"] == "hit"
 
 
+def test_a_cache_folder_that_refuses_locks_still_answers(local, monkeypatch):
+    import errno
+    import fcntl
+
+    def refused(*_):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    source, _ = local
+    monkeypatch.setattr(fcntl, "flock", refused)
+    assert source.query("SELECT SUM(x) AS total FROM d.t")["total"].tolist() == [3.0]
+    assert source.log[-1]["cache"] == "kept", "computed and kept, without the lock"
+
+
+def test_locks_are_left_only_for_kept_results_and_an_old_held_one_stays(local, monkeypatch):
+    import os
+    import time
+
+    from bqlab.sources import embedded
+
+    source, _ = local
+    source.query("SELECT SUM(x) AS total FROM d.t")  # kept (CACHE_SECONDS is 0 here)
+    monkeypatch.setattr(embedded, "CACHE_SECONDS", 3600.0)
+    source.query("SELECT COUNT(*) AS n FROM d.t")  # quick: not kept, no lock file left
+    locks = list((source.cache.folder / "locks").iterdir())
+    assert len(locks) == 1 and source.cache.holds(locks[0].name)
+    held = source.cache.folder / "locks" / "held"
+    with source.cache.computing("held"):
+        os.utime(held, (time.time() - 7200, time.time() - 7200))  # an hour old or more, but held
+        source.cache.put("other", pd.DataFrame({"n": [1]}), max_bytes=10**9)  # the size bound runs
+        assert held.exists(), "a held lock is not removed"
+    os.utime(locks[0], (time.time() - 7200, time.time() - 7200))
+    source.cache.put("other", pd.DataFrame({"n": [1]}), max_bytes=10**9)
+    assert not locks[0].exists(), "an old lock nobody holds is removed"
+
+
 def test_a_result_cache_that_cannot_be_written_still_answers(tmp_path):
     from bqlab.sources import embedded
 

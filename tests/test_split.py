@@ -242,11 +242,12 @@ def test_a_group_never_spans_both_sides(tmp_path):
     pd.testing.assert_frame_equal(test, again[1])
 
 
-@pytest.mark.parametrize("sample_rows", [1, 50, 5000])
+@pytest.mark.parametrize("sample_rows", [1, 50, 400])
 def test_the_data_analysis_sample_is_the_first_labelled_rows_of_the_training_split(rows, tmp_path, sample_rows):
-    # The data analysis draws its figures from the split's own statement (read once for both
-    # stages): its rows are the labelled rows a split bounded to sample_rows reads, a statement
-    # with another LIMIT.
+    # On the embedded engine the data analysis draws its figures from the split's own statement
+    # (hashed once for both stages): its rows are the labelled rows a split bounded to sample_rows
+    # reads, a statement with another LIMIT. Beyond SHARED_SPLIT_ROWS, below sample_rows, or
+    # with BigQuery's check, it is a sample of its own: the table's first rows, unlabelled too.
     from types import SimpleNamespace
 
     rows.loc[:9, "label"] = None
@@ -258,9 +259,18 @@ def test_the_data_analysis_sample_is_the_first_labelled_rows_of_the_training_spl
         label="label", features=["x", "cat"], columns=[*KEY, "extra"], split_columns=KEY, test_fraction=0.25,
         seed=7, missing_values=["."], max_rows=1000, split_group=None, sample_rows=sample_rows,
     )  # fmt: skip
-    sample = queries.split_sample(source, view, params, CLASSIFICATION, ["label", "x", "extra"])
+    wanted = ["label", "x", "extra"]
+    sample = queries.figures_sample(source, view, params, CLASSIFICATION, wanted)
     bounded = source.query(*queries.split_statement(view, [*KEY, "extra"], KEY, 0.25, 7, ["."], sample_rows))
     labelled = rows["label"].notna() & (rows["label"] != ".")
     assert len(sample) == min(sample_rows, int(labelled.sum()))
     assert sorted(sample["extra"]) == sorted(bounded["extra"])
-    assert list(sample.columns) == ["label", "x", "extra"]
+    assert list(sample.columns) == wanted
+    own = source.query(*queries.sample_statement(view, wanted, sample_rows, 7))
+    for bigger in (queries.SHARED_SPLIT_ROWS + 1, sample_rows - 1):
+        if bigger < 1:
+            continue
+        other = SimpleNamespace(**{**vars(params), "max_rows": bigger})
+        pd.testing.assert_frame_equal(queries.figures_sample(source, view, other, CLASSIFICATION, wanted), own)
+    sql, _ = queries.figures_sample_statement(view, params, CLASSIFICATION, wanted, "FARM_FINGERPRINT")
+    assert sql == queries.sample_statement(view, wanted, sample_rows, 7)[0], "BigQuery: its own sample"

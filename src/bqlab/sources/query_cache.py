@@ -26,6 +26,23 @@ def switched_off() -> bool:
     return os.environ.get("BQLAB_QUERY_CACHE", "on") == "off"
 
 
+def _locked(lock: Path):
+    """Open ``lock`` and wait for its flock; None where the folder cannot be written or locked."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")  # noqa: SIM115 - the caller closes it, which unlocks it
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError:  # ENOLCK, EOPNOTSUPP
+        handle.close()
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(lock)  # in use: not an hour-old lock that _bound removes
+    return handle
+
+
 class QueryCache:
     """A folder of Parquet files, one per (SQL, parameters, table versions)."""
 
@@ -66,16 +83,17 @@ class QueryCache:
         first one's kept result. An advisory lock (flock) on ``locks/<key>``, given back when the
         process ends however it ends.
         """
-        handle = None
-        with contextlib.suppress(OSError):
-            (self.folder / "locks").mkdir(parents=True, exist_ok=True)
-            handle = open(self.folder / "locks" / key, "a")  # noqa: SIM115 - closed below, which unlocks it
-        if handle is None:  # a folder that cannot be written: computed here, as a result that cannot be kept
-            yield
+        lock = self.folder / "locks" / key
+        handle = _locked(lock)
+        if handle is None:  # a folder that cannot be written or locked (NFS without its lock
+            yield  # service): computed here, as a result that cannot be kept
             return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
             yield
+        finally:
+            if not self.holds(key):  # nothing kept to wait for (a quick statement): no lock file left
+                lock.unlink(missing_ok=True)
+            handle.close()
 
     def put(self, key: str, frame: pd.DataFrame, max_bytes: int | None = None) -> None:
         """Store a result (written under a temporary name, then renamed into place).
@@ -93,11 +111,16 @@ class QueryCache:
             self._bound(max_bytes)
 
     def _bound(self, max_bytes: int) -> None:
-        # Left by a process killed while writing, and the locks of statements, an hour ago or more.
-        for stale in [*self.folder.glob(".*.tmp"), *self.folder.glob("locks/*")]:
+        for tmp in self.folder.glob(".*.tmp"):  # left by a process killed while writing, an hour ago or more
             with contextlib.suppress(OSError):
-                if time.time() - stale.stat().st_mtime > 3600:
-                    stale.unlink()
+                if time.time() - tmp.stat().st_mtime > 3600:
+                    tmp.unlink()
+        for lock in self.folder.glob("locks/*"):  # of results long gone, and held by nobody now
+            with contextlib.suppress(OSError):
+                if time.time() - lock.stat().st_mtime > 3600:
+                    with open(lock, "a") as handle:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        lock.unlink()
         kept = []
         for path in self.folder.glob("*.parquet"):
             try:
