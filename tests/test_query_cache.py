@@ -127,6 +127,42 @@ def test_locks_are_left_only_for_kept_results_and_an_old_held_one_stays(local, m
     assert not locks[0].exists(), "an old lock nobody holds is removed"
 
 
+def test_a_lock_removed_while_waited_on_is_never_held_twice(tmp_path):
+    # A holds a statement and keeps nothing, so it removes the lock file as it leaves; B waited on
+    # that file; C comes after. B must take the lock anew, so B and C never hold it at once.
+    import threading
+    import time
+
+    cache = QueryCache(tmp_path)
+    spans, a_left = {}, threading.Event()
+
+    def hold(name: str, seconds: float) -> None:
+        with cache.computing("k"):
+            start = time.monotonic()
+            time.sleep(seconds)
+            spans[name] = (start, time.monotonic())
+
+    def a() -> None:
+        hold("a", 0.4)
+        a_left.set()
+
+    def c() -> None:
+        a_left.wait()
+        time.sleep(0.05)
+        hold("c", 0.4)
+
+    threads = [threading.Thread(target=a)]
+    threads[0].start()
+    time.sleep(0.1)
+    threads += [threading.Thread(target=hold, args=("b", 0.4)), threading.Thread(target=c)]
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    (b0, b1), (c0, c1) = spans["b"], spans["c"]
+    assert b1 <= c0 or c1 <= b0, f"b {spans['b']} and c {spans['c']} held the lock at once"
+
+
 def test_a_result_cache_that_cannot_be_written_still_answers(tmp_path):
     from bqlab.sources import embedded
 

@@ -27,20 +27,38 @@ def switched_off() -> bool:
 
 
 def _locked(lock: Path):
-    """Open ``lock`` and wait for its flock; None where the folder cannot be written or locked."""
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock, "a")  # noqa: SIM115 - the caller closes it, which unlocks it
-    except OSError:
-        return None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-    except OSError:  # ENOLCK, EOPNOTSUPP
+    """Open ``lock`` and wait for its flock; None where the folder cannot be written or locked.
+
+    A lock file is removed by its holder when it kept nothing (and by ``_bound`` when an hour
+    old): a process that waited on the removed file holds nothing, so it takes the new one.
+    """
+    while True:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(lock, "a")  # noqa: SIM115 - the caller closes it, which unlocks it
+        except OSError:
+            return None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # ENOLCK, EOPNOTSUPP
+            handle.close()
+            return None
+        if _same_file(handle, lock):
+            with contextlib.suppress(OSError):
+                os.utime(lock)  # in use: not an hour-old lock that _bound removes
+            return handle
         handle.close()
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(lock)  # in use: not an hour-old lock that _bound removes
-    return handle
+
+
+def _same_file(handle, path: Path) -> bool:
+    """Whether ``handle`` is still the file at ``path`` (not one removed since it was opened)."""
+    try:
+        held, now = os.fstat(handle.fileno()), os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError:  # cannot tell: as good as the lock gets there
+        return True
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
 
 
 class QueryCache:
@@ -91,9 +109,12 @@ class QueryCache:
         try:
             yield
         finally:
-            if not self.holds(key):  # nothing kept to wait for (a quick statement): no lock file left
-                lock.unlink(missing_ok=True)
-            handle.close()
+            try:
+                if not self.holds(key):  # nothing kept to wait for (a quick statement): no lock file left
+                    with contextlib.suppress(OSError):
+                        lock.unlink(missing_ok=True)
+            finally:
+                handle.close()
 
     def put(self, key: str, frame: pd.DataFrame, max_bytes: int | None = None) -> None:
         """Store a result (written under a temporary name, then renamed into place).
@@ -120,7 +141,8 @@ class QueryCache:
                 if time.time() - lock.stat().st_mtime > 3600:
                     with open(lock, "a") as handle:
                         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        lock.unlink()
+                        if _same_file(handle, lock):
+                            lock.unlink()
         kept = []
         for path in self.folder.glob("*.parquet"):
             try:
