@@ -267,10 +267,10 @@ def test_the_data_analysis_sample_is_the_first_labelled_rows_of_the_training_spl
     assert sorted(sample["extra"]) == sorted(bounded["extra"])
     assert list(sample.columns) == wanted
     own = source.query(*queries.sample_statement(view, wanted, sample_rows, 7))
-    for bigger in (queries.SHARED_SPLIT_ROWS + 1, sample_rows - 1):
-        if bigger < 1:
+    for change in ({"max_rows": queries.SHARED_SPLIT_ROWS + 1}, {"max_rows": sample_rows - 1}, {"split_group": "cat"}):
+        if change.get("max_rows", 1) < 1:
             continue
-        other = SimpleNamespace(**{**vars(params), "max_rows": bigger})
+        other = SimpleNamespace(**{**vars(params), **change})
         pd.testing.assert_frame_equal(queries.figures_sample(source, view, other, CLASSIFICATION, wanted), own)
     sql, _ = queries.figures_sample_statement(view, params, CLASSIFICATION, wanted, "FARM_FINGERPRINT")
     assert sql == queries.sample_statement(view, wanted, sample_rows, 7)[0], "BigQuery: its own sample"

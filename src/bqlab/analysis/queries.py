@@ -294,11 +294,13 @@ def figures_sample_statement(
     """The statement of ``figures_sample`` (``check``: the source's ``row_check``).
 
     The training's split where FARM_FINGERPRINT is slow (the source's check is not the row hash:
-    the embedded engine) and it holds from ``sample_rows`` to ``SHARED_SPLIT_ROWS`` rows; else
-    a sample of its own (``sample_statement``), which on BigQuery bills the sampled columns only
-    and sends back ``sample_rows`` rows.
+    the embedded engine) and it holds from ``sample_rows`` to ``SHARED_SPLIT_ROWS`` rows, by row
+    (a ``split_group`` split reads whole groups: a sample of a few groups); else a sample of its
+    own (``sample_statement``), which on BigQuery bills the sampled columns only and sends back
+    ``sample_rows`` rows.
     """
-    if check != ROW_CHECK and params.sample_rows <= params.max_rows <= SHARED_SPLIT_ROWS:
+    by_row = not params.split_group
+    if check != ROW_CHECK and by_row and params.sample_rows <= params.max_rows <= SHARED_SPLIT_ROWS:
         return params_split_statement(view, params, task, check)
     return sample_statement(view, columns, params.sample_rows, params.seed, check)
 
@@ -309,8 +311,8 @@ def figures_sample(source: Source, view: TableView, params: Any, task: Task, col
     On the embedded engine, the first labelled rows in the split's order: the rows the training
     reads first, from the very statement ``fetch_split`` sends, so the table is hashed once for
     both notebooks (one computes, the other waits for its kept result: ``QueryCache.computing``).
-    Elsewhere, or when the split holds more rows than ``SHARED_SPLIT_ROWS`` or fewer than
-    ``sample_rows``, the first rows of the table by unit hash (``sample_rows``).
+    Elsewhere, when the split holds more rows than ``SHARED_SPLIT_ROWS`` or fewer than
+    ``sample_rows``, or keeps groups whole, the first rows of the table by unit hash (``sample_rows``).
     """
     frame = source.query(*figures_sample_statement(view, params, task, columns, source.row_check))
     return frame[list(columns)].head(params.sample_rows).reset_index(drop=True)
