@@ -56,7 +56,7 @@ def _forecast(project, stage: str) -> list[tuple[str, str]]:
     common = params.common
     view = table_view(engine, common.table, common.column_types, common.features)
     task = resolve_task(engine, view, common)
-    statements = forecast.stage_statements(stage, params.stages[stage], view, task, engine.row_check)
+    statements = forecast.stage_statements(stage, params.stages[stage], view, task)
     statements += forecast.preflight_statements({stage: params.stages[stage]}, view, task)  # by hand, it checks too
     return [(s.sql, json.dumps(dict(s.params), sort_keys=True)) for s in statements]
 

@@ -1,5 +1,7 @@
 """The train/test split in SQL: BigQuery's FARM_FINGERPRINT, computed identically by the embedded engine."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -272,5 +274,6 @@ def test_the_data_analysis_sample_is_the_first_labelled_rows_of_the_training_spl
             continue
         other = SimpleNamespace(**{**vars(params), **change})
         pd.testing.assert_frame_equal(queries.figures_sample(source, view, other, CLASSIFICATION, wanted), own)
-    sql, _ = queries.figures_sample_statement(view, params, CLASSIFICATION, wanted, "FARM_FINGERPRINT")
-    assert sql == queries.sample_statement(view, wanted, sample_rows, 7)[0], "BigQuery: its own sample"
+    bigquery = dataclasses.replace(view, row_check="FARM_FINGERPRINT")
+    sql, _ = queries.figures_sample_statement(bigquery, params, CLASSIFICATION, wanted)
+    assert sql == queries.sample_statement(bigquery, wanted, sample_rows, 7)[0], "BigQuery: its own sample"

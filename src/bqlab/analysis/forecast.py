@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from bqlab.analysis import aggregates, dates, queries, selection
-from bqlab.sources.base import ROW_CHECK, per_column_statements
+from bqlab.sources.base import per_column_statements
 from bqlab.sources.views import TableView
 from bqlab.tasks import Task
 
@@ -40,7 +40,7 @@ def preflight_statements(stages: Mapping[str, Any], view: TableView, task: Task)
     return out
 
 
-def _eda(params, view: TableView, task: Task, check: str) -> list[Statement]:
+def _eda(params, view: TableView, task: Task) -> list[Statement]:
     label = params.label
     numeric, categorical = aggregates.numeric_columns(view.schema, params.features)
     out = _task_count(view, label)
@@ -50,7 +50,7 @@ def _eda(params, view: TableView, task: Task, check: str) -> list[Statement]:
         out.append(Statement(aggregates.class_counts_sql(view, label)))
     else:
         out += _numeric_summary(view, label, [label], task)
-    out.append(Statement(*queries.figures_sample_statement(view, params, task, [label, *numeric], check)))
+    out.append(Statement(*queries.figures_sample_statement(view, params, task, [label, *numeric])))
     out += _numeric_summary(view, label, numeric, task)
     if not task.classes:  # selection.plot_features: each feature's correlation with the label
         out += [Statement(aggregates.correlations_sql(view, c)) for c in aggregates.label_chunks(label, numeric)]
@@ -63,7 +63,7 @@ def _eda(params, view: TableView, task: Task, check: str) -> list[Statement]:
     if len(correlated) <= aggregates.SQL_CORRELATION_MAX_COLUMNS:  # aggregates.pairwise_correlations
         out += [Statement(aggregates.correlations_sql(view, c)) for c in aggregates.pair_chunks(correlated)]
     else:
-        out.append(Statement(*queries.sample_statement(view, list(correlated), params.sample_rows, params.seed, check)))
+        out.append(Statement(*queries.sample_statement(view, list(correlated), params.sample_rows, params.seed)))
     # top_value_shares over the features with few values: at most every feature (see the module doc)
     out += [Statement(sql) for sql in per_column_statements("top_value_share", view.sql, params.features)]
     return out
@@ -74,22 +74,19 @@ def _numeric_summary(view: TableView, label: str, numeric, task: Task) -> list[S
     return [Statement(sql) for sql in per_column_statements("numeric_summary", view.sql, numeric, slots=slots)]
 
 
-def _split(params, view: TableView, task: Task, check: str) -> list[Statement]:
+def _split(params, view: TableView, task: Task) -> list[Statement]:
     """Training's and evaluation's split (``queries.fetch_split``), after the task's count."""
-    return [*_task_count(view, params.label), Statement(*queries.params_split_statement(view, params, task, check))]
+    return [*_task_count(view, params.label), Statement(*queries.params_split_statement(view, params, task))]
 
 
 # Stage name -> the statements its notebook sends (a test checks that every stage has an entry).
-STAGE_STATEMENTS: dict[str, Callable[[Any, TableView, Task, str], list[Statement]]] = {
+STAGE_STATEMENTS: dict[str, Callable[[Any, TableView, Task], list[Statement]]] = {
     "eda": _eda,
     "train": _split,
     "evaluate": _split,
 }
 
 
-def stage_statements(stage: str, params, view: TableView, task: Task, check: str = ROW_CHECK) -> list[Statement]:
-    """The statements ``stage``'s notebook sends with ``params`` (its stage's params) on ``view``.
-
-    ``check`` is the source's ``row_check`` (the samples' and the split's text names it).
-    """
-    return STAGE_STATEMENTS[stage](params, view, task, check)
+def stage_statements(stage: str, params, view: TableView, task: Task) -> list[Statement]:
+    """The statements ``stage``'s notebook sends with ``params`` (its stage's params) on ``view``."""
+    return STAGE_STATEMENTS[stage](params, view, task)

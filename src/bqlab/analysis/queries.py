@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 
 from bqlab.errors import DataError
-from bqlab.sources.base import ROW_CHECK, Source, named_query, per_column_statements
+from bqlab.sources.base import Source, named_query, per_column_statements
 from bqlab.sources.identifiers import quote_column, quote_table
-from bqlab.sources.views import TableView, as_view
+from bqlab.sources.views import ROW_CHECK, TableView, as_view
 from bqlab.tasks import CLASSIFICATION, Task
 
 
@@ -131,7 +131,7 @@ def _units(
     key: Sequence[str],
     where: str,
     first: str | None = None,
-    check: str = ROW_CHECK,
+    check: str | None = None,
 ) -> str:
     """The subquery of rows that pass ``where``, each with the unit hash that tells copies apart.
 
@@ -145,11 +145,11 @@ def _units(
         return named_query("labelled_units", rows=rows, columns=quoted, order=quoted)
     row_key = f"ARRAY_TO_STRING([CAST(@seed AS STRING), {key_text}], '|')"
     slots = {"table": view.sql, "where": where, "columns": quoted, "order": quoted, "limit": first, "key": row_key}
-    return named_query("first_units", **slots, check=_check(row_key, key, schema, check))
+    return named_query("first_units", **slots, check=_check(row_key, key, schema, check or view.row_check))
 
 
 def _check(row_key: str, key: Sequence[str], schema: Mapping[str, str], check: str) -> str:
-    """SQL: first_units' check of a row, equal for rows whose row keys are equal (``check``: the source's).
+    """SQL: first_units' check of a row, equal for rows whose row keys are equal (``check``: the view's ``row_check``).
 
     BigQuery's is the row hash itself. Another engine's hashes the key's values as they are, not
     their text (no string is built: DuckDB's HASH of 10M rows' values, against their text
@@ -173,19 +173,19 @@ def sample_rows(
     copy number), the same rows on every run and engine, whatever the table's order; copies of a
     row are sampled like any other rows.
     """
-    return source.query(*sample_statement(as_view(source, table), columns, sample_rows, seed, source.row_check))
+    return source.query(*sample_statement(as_view(source, table), columns, sample_rows, seed))
 
 
 def sample_statement(
-    view: TableView, columns: Sequence[str], sample_rows: int, seed: int, check: str = ROW_CHECK
+    view: TableView, columns: Sequence[str], sample_rows: int, seed: int
 ) -> tuple[str, dict[str, Any]]:
-    """The statement of ``sample_rows`` and its query parameters (``check``: the source's ``row_check``)."""
+    """The statement of ``sample_rows`` and its query parameters."""
     if sample_rows < 1:
         raise DataError(f"sample_rows={sample_rows}: a sample needs at least one row; use a positive number")
     schema = _known_columns(view, columns)
     sql = named_query(
         "sample_rows",
-        units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows", check=check),
+        units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows"),
         columns=", ".join(quote_column(c) for c in columns),
     )
     return sql, {"seed": int(seed), "sample_rows": int(sample_rows)}
@@ -205,7 +205,7 @@ def _quantile_bin(value: str, tie: str) -> str:
 
 
 def _split_sql(
-    view: TableView, columns: Sequence[str], key_columns: Sequence[str], task: Task, group: str | None, check: str
+    view: TableView, columns: Sequence[str], key_columns: Sequence[str], task: Task, group: str | None
 ) -> str:
     schema = _known_columns(view, [*columns, *key_columns, *([group] if group else [])])
     label = quote_column(key_columns[0])
@@ -214,7 +214,7 @@ def _split_sql(
     where += f" AND NOT IS_NAN({label})" if schema[key_columns[0]] == "FLOAT64" else ""
     fetched = list(dict.fromkeys([*columns, *([group] if group else [])]))
     slots = {
-        "units": _units(view, schema, fetched, key_columns, where, first=None if group else "@max_rows", check=check),
+        "units": _units(view, schema, fetched, key_columns, where, first=None if group else "@max_rows"),
         "columns": ", ".join(quote_column(c) for c in columns),
         "buckets": str(SPLIT_BUCKETS),
     }
@@ -256,18 +256,15 @@ def split_statement(
     max_rows: int | None = None,
     task: Task = CLASSIFICATION,
     group: str | None = None,
-    check: str = ROW_CHECK,
 ) -> tuple[str, dict[str, Any]]:
-    """The statement of ``fetch_split`` and its query parameters (``check``: the source's ``row_check``)."""
-    sql = _split_sql(view, columns, key_columns, task, group, check)
+    """The statement of ``fetch_split`` and its query parameters."""
+    sql = _split_sql(view, columns, key_columns, task, group)
     params: dict[str, Any] = {"seed": int(seed), "test_buckets": round(test_fraction * SPLIT_BUCKETS)}
     params |= {"missing_values": list(missing_values), "max_rows": int(max_rows or 2**62)}
     return sql, params
 
 
-def params_split_statement(
-    view: TableView, params: Any, task: Task, check: str = ROW_CHECK
-) -> tuple[str, dict[str, Any]]:
+def params_split_statement(view: TableView, params: Any, task: Task) -> tuple[str, dict[str, Any]]:
     """``split_statement`` as a notebook's params ask for it: the very text the training sends."""
     return split_statement(
         view,
@@ -279,7 +276,6 @@ def params_split_statement(
         params.max_rows,
         task,
         params.split_group,
-        check,
     )
 
 
@@ -289,20 +285,20 @@ SHARED_SPLIT_ROWS = 200_000
 
 
 def figures_sample_statement(
-    view: TableView, params: Any, task: Task, columns: Sequence[str], check: str = ROW_CHECK
+    view: TableView, params: Any, task: Task, columns: Sequence[str]
 ) -> tuple[str, dict[str, Any]]:
-    """The statement of ``figures_sample`` (``check``: the source's ``row_check``).
+    """The statement of ``figures_sample``.
 
-    The training's split where FARM_FINGERPRINT is slow (the source's check is not the row hash:
+    The training's split where FARM_FINGERPRINT is slow (the view's check is not the row hash:
     the embedded engine) and it holds from ``sample_rows`` to ``SHARED_SPLIT_ROWS`` rows, by row
     (a ``split_group`` split reads whole groups: a sample of a few groups); else a sample of its
     own (``sample_statement``), which on BigQuery bills the sampled columns only and sends back
     ``sample_rows`` rows.
     """
     by_row = not params.split_group
-    if check != ROW_CHECK and by_row and params.sample_rows <= params.max_rows <= SHARED_SPLIT_ROWS:
-        return params_split_statement(view, params, task, check)
-    return sample_statement(view, columns, params.sample_rows, params.seed, check)
+    if view.row_check != ROW_CHECK and by_row and params.sample_rows <= params.max_rows <= SHARED_SPLIT_ROWS:
+        return params_split_statement(view, params, task)
+    return sample_statement(view, columns, params.sample_rows, params.seed)
 
 
 def figures_sample(source: Source, view: TableView, params: Any, task: Task, columns: Sequence[str]) -> pd.DataFrame:
@@ -314,7 +310,7 @@ def figures_sample(source: Source, view: TableView, params: Any, task: Task, col
     Elsewhere, when the split holds more rows than ``SHARED_SPLIT_ROWS`` or fewer than
     ``sample_rows``, or keeps groups whole, the first rows of the table by unit hash (``sample_rows``).
     """
-    frame = source.query(*figures_sample_statement(view, params, task, columns, source.row_check))
+    frame = source.query(*figures_sample_statement(view, params, task, columns))
     return frame[list(columns)].head(params.sample_rows).reset_index(drop=True)
 
 
@@ -343,9 +339,7 @@ def fetch_split(
     """
     view = as_view(source, table)
     frame = source.query(
-        *split_statement(
-            view, columns, key_columns, test_fraction, seed, missing_values, max_rows, task, group, source.row_check
-        )
+        *split_statement(view, columns, key_columns, test_fraction, seed, missing_values, max_rows, task, group)
     )
     is_test = frame.pop("split_is_test").astype(bool)
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)

@@ -96,7 +96,7 @@ def forecast_sweep(
         for task in possible_tasks(common, view.schema[common.label]):  # both, when the count decides it
             wanted = forecast.preflight_statements(params.stages, view, task)
             for stage in (s for s in STAGES if s not in reused):
-                wanted += forecast.stage_statements(stage, params.stages[stage], view, task, engine.row_check)
+                wanted += forecast.stage_statements(stage, params.stages[stage], view, task)
             for statement in wanted:  # one connection's statement; another's cache and bill are its own
                 key = (settings, statement.sql, json.dumps(dict(statement.params), sort_keys=True, default=str))
                 statements.setdefault(key, (engine, statement))

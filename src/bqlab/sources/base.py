@@ -47,10 +47,6 @@ class Source(Protocol):
         ...
 
 
-# BigQuery's own fingerprint: native there, so the check is the row hash itself.
-ROW_CHECK = "FARM_FINGERPRINT"
-
-
 def tables_in(sql: str | exp.Expr) -> list[str]:
     """Return the ``[project.]dataset.table`` names a BigQuery statement reads."""
     tree = sqlglot.parse_one(sql, read="bigquery") if isinstance(sql, str) else sql

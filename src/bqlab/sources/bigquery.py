@@ -32,9 +32,10 @@ from google.cloud import bigquery, bigquery_storage_v1
 from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
 
 from bqlab.errors import CostLimitError, DataError
-from bqlab.sources.base import QUERY_LOG_COLUMNS, ROW_CHECK, tables_in
+from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
 from bqlab.sources.identifiers import validate_table_id
 from bqlab.sources.query_cache import QueryCache, switched_off
+from bqlab.sources.views import ROW_CHECK
 
 GIB = 1024**3
 USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
