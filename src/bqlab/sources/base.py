@@ -22,9 +22,9 @@ class Source(Protocol):
     """Where queries run: the embedded engine or BigQuery."""
 
     name: str
-    # A hash of text the engine computes natively (``first_units.sql``'s ``{check}``): it spares the
-    # second read of the first units a FARM_FINGERPRINT per row where that is slow.
-    row_check: str
+    # The 64-bit hash function the engine computes natively (FARM_FINGERPRINT on BigQuery): the
+    # split's check of a row where FARM_FINGERPRINT is slow, and the order of a sample's rows.
+    native_hash: str
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one BigQuery Standard SQL statement with named parameters."""

@@ -35,7 +35,7 @@ from bqlab.errors import CostLimitError, DataError
 from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
 from bqlab.sources.identifiers import validate_table_id
 from bqlab.sources.query_cache import QueryCache, switched_off
-from bqlab.sources.views import ROW_CHECK
+from bqlab.sources.views import FARM_FINGERPRINT
 
 GIB = 1024**3
 USD_PER_TIB = 6.25  # on-demand price per TiB scanned (first TiB per month free)
@@ -201,7 +201,7 @@ class BigQuerySource:
     """Runs BigQuery Standard SQL in the warehouse, billed to ``project``."""
 
     name = "bigquery"
-    row_check = ROW_CHECK
+    native_hash = FARM_FINGERPRINT
 
     def __init__(
         self,

@@ -112,8 +112,8 @@ class LocalSource:
     """DuckDB in memory, speaking BigQuery SQL through sqlglot."""
 
     name = "local"
-    # DuckDB's native 64-bit hash: a row key's FARM_FINGERPRINT is a Python call (2.5 s per 10M rows).
-    row_check = "HASH"
+    # DuckDB's own 64-bit hash: a row key's FARM_FINGERPRINT is a Python call (2.5 s per 10M rows).
+    native_hash = "HASH"
 
     def __init__(
         self, local_tables: Mapping[str, Any] | None = None, engine: Any = None, cache: QueryCache | None = None

@@ -85,8 +85,8 @@ def cast_expression(column: str, raw_type: str, target: str, number_format: Numb
     return f"SAFE_CAST({value} AS {target})"
 
 
-# BigQuery's own fingerprint: native there, so its check (first_units.sql) is the row hash itself.
-ROW_CHECK = "FARM_FINGERPRINT"
+# BigQuery's fingerprint, native there: the split orders rows by it on every engine (the same rows).
+FARM_FINGERPRINT = "FARM_FINGERPRINT"
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class TableView:
     column_types: Mapping[str, str] = field(default_factory=dict)
     number_formats: Mapping[str, NumberFormat] = field(default_factory=dict)  # text columns with separators
     date_features: tuple[str, ...] = ()  # features of a date type: the view adds their parts
-    row_check: str = ROW_CHECK  # its source's ``row_check``: first_units.sql's check on this engine
+    native_hash: str = FARM_FINGERPRINT  # its source's ``native_hash``: the statements of the engine it was read from
 
     def model_columns(self, columns: Sequence[str]) -> list[str]:
         """``columns`` as the model reads them: each date feature replaced by its parts."""
@@ -174,7 +174,7 @@ def table_view(
             f"{taken[0][1]!r}: rename that column, or leave the date out of features"
         )
     kept = {c: t for c, t in types.items() if raw[c] != t or c in formats}
-    return TableView(table_id, raw, kept, formats, dates, source.row_check)
+    return TableView(table_id, raw, kept, formats, dates, source.native_hash)
 
 
 def as_view(source, table: "TableView | str") -> TableView:
