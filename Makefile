@@ -49,7 +49,7 @@ BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
 export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
-.PHONY: help setup setup-git report sweep baseline gate check prune compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop bench-sweep emulator clean clean-venv lock \
+.PHONY: help setup setup-git report sweep baseline gate check prune publish compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop bench-sweep emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -141,6 +141,9 @@ check: $(STAMP) ## Validate params and check the table without running anything
 
 prune: $(STAMP) ## Remove runs beyond keep_runs in params/runner.yaml (never latest, nor a run a kept one reuses)
 	@$(BIN)/python -m bqlab prune $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS)
+
+publish: $(STAMP) ## Copy the reports to a bucket or shared folder, runs first and the index last (TO=gs://<bucket>/<folder> or a folder; AUDIENCE=readers: findings and figures only)
+	@$(BIN)/python -m bqlab publish $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(TO),--to $(TO)) $(if $(AUDIENCE),--audience $(AUDIENCE))
 
 compare: $(STAMP) ## Compare two runs: params, data, code, metrics, figures (default the two newest; A=<run id> B=<run id>)
 	@$(BIN)/python -m bqlab compare --reports-dir $(REPORTS) $(if $(A),--a $(A)) $(if $(B),--b $(B))

@@ -8,6 +8,7 @@ Commands:
     compare  compare two runs (the two newest, or --a/--b): an HTML page and a short text diff
     compare --fail-on-regression (make gate): exit 1 when the newest run's scores got worse than a baseline's
     sweep    run every point of params/sweeps/<NAME>.yaml, each an ordinary run; print the points' scores
+    publish  copy the reports to gs://<bucket>/<folder> or a shared folder (--to, or publish.to in runner.yaml)
 
 Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder or a full disk,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -31,7 +32,7 @@ from bqlab.project import Project
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bqlab", description="Run the bqlab notebooks and write HTML reports.")
-    commands = ["report", "check", "doctor", "prune", "compare", "sweep", "baseline"]
+    commands = ["report", "check", "doctor", "prune", "compare", "sweep", "baseline", "publish"]
     parser.add_argument("command", choices=commands, help="what to do")
     parser.add_argument(
         "name",
@@ -51,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--yes", action="store_true", help="sweep: run a sweep of more points than its max_points")
     parser.add_argument(
         "--forecast", action="store_true", help="sweep: check every point and print the BigQuery cost forecast only"
+    )
+    parser.add_argument("--to", default=None, help="publish: gs://<bucket>/<folder> or a folder (default: publish.to)")
+    parser.add_argument(
+        "--audience",
+        choices=["team", "readers"],
+        default=None,
+        help="publish: readers gets the findings, comparisons, figures and index only (default: publish.audience)",
     )
     parser.add_argument(
         "--fail-on-regression",
@@ -167,6 +175,19 @@ def _prune(args) -> int:
     return 0
 
 
+def _publish(args, echo) -> int:
+    # lazy: pydantic, jinja2 and, for a bucket, the Cloud Storage client (about 0.3 s)
+    from bqlab.config import load_params
+    from bqlab.runner.publish import publish, publish_settings, summary
+
+    settings = load_params(args.project, args.profile).runner
+    to, audience = publish_settings(settings, args.to, args.audience)
+    done = publish(args.reports_dir, to, args.project.root, audience, settings.publish.api_endpoint, echo)
+    for line in summary(done):
+        print(line)
+    return 0
+
+
 def _terminate(_signum, _frame) -> None:
     Terminated.received = True
     raise Terminated()
@@ -227,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args, echo, progress)
         if args.command == "baseline":
             return _baseline(args)
+        if args.command == "publish":
+            return _publish(args, echo)
         # lazy: the runner costs about 65 ms that --version and compare never need
         from bqlab.runner.pipeline import as_dict, run_report
 

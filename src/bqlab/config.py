@@ -33,6 +33,7 @@ from bqlab.project import Project
 from bqlab.sources import kinds
 from bqlab.sources.identifiers import validate_column, validate_table_id
 from bqlab.stages import STAGES
+from bqlab.store.urls import split_bucket_url
 
 
 def _as_value_error(check):
@@ -249,6 +250,28 @@ class EvaluateParams(CommonParams):
         return [*self.split_columns, *(c for c in extra if c not in self.split_columns)]
 
 
+class PublishParams(BaseModel):
+    """Where ``make publish`` sends the reports (``publish:`` in ``params/runner.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: str | None = None  # gs://<bucket>/<folder>, or a folder (relative to the project's root)
+    audience: Literal["team", "readers"] = "team"  # readers: findings, comparisons, figures and the index only
+    api_endpoint: str | None = None  # a local Cloud Storage emulator (tests): no credentials
+
+    @field_validator("to")
+    @classmethod
+    def _a_destination(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("gs://"):
+            try:
+                split_bucket_url(value)  # a bad bucket name is refused before anything is read
+            except ParamsError as err:
+                raise ValueError(str(err)) from None
+        elif value is not None and not value.strip():
+            raise ValueError("an empty destination: write gs://<bucket>/<folder> or a folder, or leave it out")
+        return value
+
+
 class RunnerParams(BaseModel):
     """How the runner executes notebooks (``params/runner.yaml``); not passed to notebooks."""
 
@@ -263,6 +286,7 @@ class RunnerParams(BaseModel):
     sweep_maximum_bytes_billed: ByteSize = Field(default=ByteSize(10 * 1024**3), gt=0)
     # make gate: how much worse a score may get before it fails (default: twice the CV spread)
     gate_tolerances: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    publish: PublishParams = Field(default_factory=PublishParams)
 
     @field_validator("gate_tolerances")
     @classmethod

@@ -1,5 +1,10 @@
-"""SHA-256 digests of bytes and of JSON values: the keys of reuse (runs) and of the query cache."""
+"""Digests of bytes, JSON values and files.
 
+SHA-256: the keys of reuse (runs) and of the query cache. A file's MD5 as Cloud Storage reports
+it: what publishing compares.
+"""
+
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -27,3 +32,12 @@ def file_stamp(path: Path) -> list[int]:
     """
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def md5_base64(path: Path) -> str:
+    """The base64 MD5 of a file's bytes, as Cloud Storage reports an object's ``md5Hash``."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode("ascii")

@@ -61,6 +61,16 @@ def key_values(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, s
     return rows
 
 
+def versions_html(stem: str) -> str:
+    """The links between a report's two versions, as the contents line ends with them.
+
+    A copy for readers only (``make publish AUDIENCE=readers``) has no version with code: the
+    publisher removes this text from its findings pages.
+    """
+    findings, code = escape(stem) + ".findings.html", escape(stem) + ".html"
+    return f' · <a href="{findings}">findings only</a> · <a href="{code}">with code</a>'
+
+
 def header_html(
     provenance: Mapping[str, Any], stage: Mapping[str, Any], status: str, summary: Sequence[str], stem: str
 ) -> str:
@@ -78,14 +88,14 @@ def header_html(
         f"commit {code_html(commit)} · {code_html(data['table'])} ({escape(data['source'])}, "
         f"fingerprint {code_html(data['content_sha256'][:12])})"
     )
-    versions = f'<a href="{escape(stem)}.findings.html">findings only</a> · <a href="{escape(stem)}.html">with code</a>'
+    versions = versions_html(stem)
     findings = "\n".join(f"<li>{line}</li>" for line in summary)
     return (
         '<div class="bqlab-header">\n'
         f'<p class="bqlab-runline">{runline}</p>\n'
         f"<h2>Summary</h2>\n<ul>\n{findings}\n</ul>\n"
         f'<div class="bqlab-contents"><strong>Contents:</strong> {TOC_PLACEHOLDER} · '
-        f'<a href="#{DETAILS_ID}">run details</a> · {versions}</div>\n'
+        f'<a href="#{DETAILS_ID}">run details</a>{versions}</div>\n'
         "</div>"
     )
 

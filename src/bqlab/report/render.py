@@ -166,17 +166,36 @@ def write_index(reports_dir: Path, runs: list[dict[str, Any]], leave_out: Iterab
     ``runs`` are the run records, newest first (``bqlab.runner.runs.load_runs``); ``leave_out``
     names runs about to be removed, so the index never links a missing run.
     """
+    return write_atomically(reports_dir / "index.html", render_index(reports_dir, runs, leave_out))
+
+
+def render_index(
+    reports_dir: Path,
+    runs: list[dict[str, Any]],
+    leave_out: Iterable[str] = (),
+    published: bool = False,
+    readers: bool = False,
+    latest_page: bool = False,
+) -> str:
+    """The index page (``write_index``) as text.
+
+    ``published``: for a copy in a bucket (``make publish``), which has files but no folders: the
+    latest run is linked as ``latest/index.html``. ``readers``: without the links to the
+    notebooks' versions with code (``AUDIENCE=readers`` publishes only the findings).
+    ``latest_page``: the page of ``latest/``, the one run in ``runs`` with links to the files beside it.
+    """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bqlab.report", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.globals["metric"] = metric_text
+    env.globals["folder"] = (lambda run_id: "") if latest_page else (lambda run_id: f"runs/{run_id}/")
     leave_out = set(leave_out)
     runs = [run for run in runs if run["run_id"] not in leave_out]
     compared = {}  # run -> the run its compare.html compares it with, while that page exists
     listed = {run["run_id"] for run in runs}
     for run in runs:  # the run it was compared with when published (a sweep's points publish in any order)
         previous = run.get("compared_with") or (previous_comparable(runs, run) or {}).get("run_id")
-        if previous in listed and (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file():
+        if (previous in listed or latest_page) and (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file():
             compared[run["run_id"]] = previous
     sweeps = []  # reports/sweeps/<name>.json and its page, beside the runs
     for path in sorted((reports_dir / "sweeps").glob("*.json")):
@@ -187,7 +206,7 @@ def write_index(reports_dir: Path, runs: list[dict[str, Any]], leave_out: Iterab
         if (reports_dir / "sweeps" / f"{path.stem}.html").is_file():
             points, verdict = len(sweep.get("points", [])), sweep.get("verdict", "")
             sweeps.append({"name": path.stem, "points": points, "verdict": verdict})
-    page = env.get_template("index.html.j2").render(
+    return env.get_template("index.html.j2").render(
         sweeps=sweeps,
         runs=runs,
         key_metrics=key_metrics(),
@@ -196,5 +215,7 @@ def write_index(reports_dir: Path, runs: list[dict[str, Any]], leave_out: Iterab
         compare_page=COMPARE_PAGE,
         trends=trends(runs, key_metrics()),
         local_environment=LOCAL_ENVIRONMENT,
+        readers=readers,
+        latest_page=latest_page,
+        latest_link="latest/index.html" if published else "latest/",
     )
-    return write_atomically(reports_dir / "index.html", page)

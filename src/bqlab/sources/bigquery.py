@@ -32,6 +32,7 @@ from google.cloud import bigquery, bigquery_storage_v1
 from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
 
 from bqlab.errors import CostLimitError, DataError
+from bqlab.gcloud import auth_text, credentials_fix, unreadable_key
 from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
 from bqlab.sources.identifiers import validate_table_id
 from bqlab.sources.query_cache import QueryCache, switched_off
@@ -141,28 +142,6 @@ def describe(err: BaseException) -> str:
     return f"{error_reason(err) or type(err).__name__}: {message}"
 
 
-def credentials_fix() -> str:
-    """How to provide credentials, for the way this machine looks for them."""
-    key = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if key:
-        return (
-            f"GOOGLE_APPLICATION_CREDENTIALS is {key!r}: point it at a valid service-account JSON key "
-            "file (a new key can be downloaded in the console), or unset it and run "
-            "`gcloud auth application-default login`"
-        )
-    return (
-        "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS "
-        "to a service-account JSON key file"
-    )
-
-
-def _auth_text(err: BaseException) -> str:
-    """google-auth's explanation: its message, and the cause it carries as a second argument."""
-    parts = [str(a) for a in err.args if not isinstance(a, BaseException)]
-    parts += [str(a) for a in err.args if isinstance(a, BaseException)]
-    return ": ".join(part.rstrip(".") for part in parts)
-
-
 def explain(err: BaseException, what: str, retry_timeout: float | None = None) -> DataError:
     """Map a client error to a message that keeps the client's words and says how to fix it."""
     if isinstance(err, api_errors.RetryError):
@@ -173,10 +152,10 @@ def explain(err: BaseException, what: str, retry_timeout: float | None = None) -
             "or see https://status.cloud.google.com"
         )
     if isinstance(err, auth_errors.DefaultCredentialsError):
-        return DataError(f"Google Cloud credentials: {_auth_text(err)}. To fix: {credentials_fix()}")
+        return DataError(f"Google Cloud credentials: {auth_text(err)}. To fix: {credentials_fix()}")
     if isinstance(err, auth_errors.RefreshError | api_errors.Unauthorized):
         return DataError(
-            f"{what}: the credentials were refused ({_auth_text(err)}); they may have expired or "
+            f"{what}: the credentials were refused ({auth_text(err)}); they may have expired or "
             f"been revoked. To fix: {credentials_fix()}"
         )
     reason = error_reason(err)
@@ -412,11 +391,8 @@ def open_warehouse(settings, stage: str | None = None) -> BigQuerySource:
             client = bigquery.Client(project=project, location=settings.location)
         except auth_errors.DefaultCredentialsError as err:
             raise explain(err, "BigQuery client") from err
-        except OSError as err:  # google-auth opens the key file itself: a folder, or no permission to read it
-            raise DataError(
-                f"Google Cloud credentials: cannot read {err.filename or 'the key file'} ({err.strerror or err}). "
-                f"To fix: {credentials_fix()}"
-            ) from err
+        except OSError as err:
+            raise DataError(unreadable_key(err)) from err
     storage = settings.storage_api
     if storage and settings.storage_api_endpoint:  # a local emulator's Storage Read API: plain gRPC
         storage = storage_read_client(settings.storage_api_endpoint)

@@ -1,0 +1,25 @@
+"""Cloud Storage addresses (``gs://bucket/folder``), checked without importing the client."""
+
+import re
+
+from bqlab.errors import ParamsError
+
+# Cloud Storage's rules for a bucket name (a dotted one must also be a verified domain: the service checks).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]")
+
+
+def split_bucket_url(url: str) -> tuple[str, str]:
+    """``gs://bucket/some/prefix`` -> ("bucket", "some/prefix"), checked.
+
+    Raises:
+        ParamsError: not a gs:// URL, or not a valid bucket name.
+    """
+    if not url.startswith("gs://"):
+        raise ParamsError(f"{url!r} is not a Cloud Storage URL: write gs://<bucket>/<folder>")
+    bucket, _, prefix = url[len("gs://") :].partition("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ParamsError(
+            f"{url!r}: {bucket!r} is not a bucket name (3-63 lowercase letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit): write gs://<bucket>/<folder>"
+        )
+    return bucket, prefix.strip("/")
