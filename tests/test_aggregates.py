@@ -1,5 +1,7 @@
 """Data-analysis statistics computed in SQL: values on the penguins table, and awkward tables."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,8 +86,13 @@ def test_the_embedded_sample_is_a_fair_sample_by_duckdbs_own_hash(tmp_path):
     drawn = sample.loc[sample["label"] != "copy", "x"]
     assert drawn.is_unique and drawn.isin(distinct["x"]).all(), "rows of the table, each once"
     assert abs(drawn.mean() - 4_999.5) < 4 * 2_887 / np.sqrt(len(drawn)), "spread over the whole table"
-    again = queries.sample_rows(LocalSource({TABLE: path}), TABLE, ["label", "x"], 2_000, seed=5)
-    pd.testing.assert_frame_equal(sample, again)
+    shuffled = tmp_path / "shuffled.parquet"
+    pd.read_parquet(path).sample(frac=1, random_state=8).to_parquet(shuffled)
+    again = queries.sample_rows(LocalSource({TABLE: shuffled}), TABLE, ["label", "x"], 2_000, seed=5)
+    pd.testing.assert_frame_equal(sample, again)  # the same rows whatever the order, copies too
+    farm = dataclasses.replace(queries.as_view(source, TABLE), native_hash="FARM_FINGERPRINT")
+    statement, _ = queries.sample_statement(farm, ["label", "x"], 2_000, 5)
+    assert "HASH(" not in statement.replace("FARM_FINGERPRINT(", ""), "BigQuery's sample is FARM_FINGERPRINT's"
 
 
 def test_a_sample_larger_than_the_table_is_the_whole_table(penguins_source):

@@ -7,6 +7,9 @@ import html.parser
 import io
 import posixpath
 import shutil
+import subprocess
+import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -15,7 +18,10 @@ import pytest
 from bqlab.digests import md5_base64
 from bqlab.errors import DataError, ParamsError, PipelineError
 from bqlab.runner import publish as publishing
+from bqlab.runner import sweeps
 from bqlab.runner.runs import load_runs
+from bqlab.store import LOCK, locked
+from bqlab.store.bucket import BucketDestination
 from bqlab.store.folder import FolderDestination
 
 from .conftest import run_cli, write_yaml
@@ -85,8 +91,10 @@ def test_a_bucket_gets_the_runs_the_latest_and_the_index_and_a_second_publish_se
     for run_id in runs:  # every file of every run, byte for byte
         for name, path in publishing.run_files(reports / "runs" / run_id, "team").items():
             assert blobs[f"runs/{run_id}/{name}"].md5_hash == md5_base64(path), name
-    latest = (reports / "latest").resolve()
-    assert blobs["latest/run.json"].md5_hash == md5_base64(latest / "run.json")
+    latest = (reports / "latest").resolve().name
+    page = created.blob("team-site/latest/index.html").download_as_bytes().decode()
+    assert f'content="{latest}"' in page and f'href="../runs/{latest}/01-eda.findings.html"' in page
+    assert [n for n in blobs if n.startswith("latest/")] == ["latest/index.html"], "one page: nothing copied"
     index = blobs["index.html"]
     assert (index.content_type, index.cache_control) == ("text/html; charset=utf-8", "no-cache")
     figure = next(b for n, b in blobs.items() if n.startswith("runs/") and n.endswith(".png"))
@@ -98,7 +106,7 @@ def test_a_bucket_gets_the_runs_the_latest_and_the_index_and_a_second_publish_se
     assert all(run_id.encode() in pages["index.html"] for run_id in runs)
 
     again = publishing.publish(reports, to, reports.parent, api_endpoint=gcs_endpoint, echo=lambda _: None)
-    assert (again.sent, again.removed, again.new_runs) == (0, 0, [])
+    assert (again.sent, again.pruned, again.new_runs) == (0, [], [])
     assert publishing.summary(again)[0].startswith("nothing to send")
     created.blob(f"team-site/runs/{runs[0]}/run.json").delete()  # only what is missing goes again
     third = publishing.publish(reports, to, reports.parent, api_endpoint=gcs_endpoint, echo=lambda _: None)
@@ -130,15 +138,17 @@ class DiesAt:
     """A destination that dies at its n-th put (the puts before it went through)."""
 
     def __init__(self, inner, at: int):
-        self.inner, self.at, self.puts = inner, at, 0
+        self.inner, self.at, self.puts, self.count = inner, at, 0, threading.Lock()
         self.where = inner.where
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def put(self, *args, **kwargs):
-        self.puts += 1
-        if self.puts == self.at:
+        with self.count:  # puts run on several threads
+            self.puts += 1
+            dies = self.puts == self.at
+        if dies:
             raise Killed
         return self.inner.put(*args, **kwargs)
 
@@ -202,7 +212,7 @@ def test_bad_destinations_are_refused_before_anything_is_sent(reports, tmp_path,
     gcs_endpoint = bucket[2]
     with pytest.raises(ParamsError, match="'Bad_Bucket' is not a bucket name"):
         publishing.publish(reports, "gs://Bad_Bucket/x", tmp_path, echo=lambda _: None)
-    with pytest.raises(ParamsError, match="inside the reports folder"):
+    with pytest.raises(ParamsError, match="hold one another"):
         publishing.publish(reports, str(reports / "site"), tmp_path, echo=lambda _: None)
     with pytest.raises(DataError, match="not found .*create it"):
         publishing.publish(reports, "gs://no-such-bucket-here/x", tmp_path, api_endpoint=gcs_endpoint)
@@ -213,6 +223,19 @@ def test_bad_destinations_are_refused_before_anything_is_sent(reports, tmp_path,
             publishing.publish(reports, "gs://my-bucket/x", tmp_path)
     with pytest.raises(PipelineError, match="no finished run in .*; run `make report` first"):
         publishing.publish(tmp_path / "empty", str(tmp_path / "site"), tmp_path)
+    for typo in ("gs:/my-bucket/x", "GS://my-bucket/x", "s3://my-bucket/x", "https://storage.googleapis.com/b/x"):
+        with pytest.raises(ParamsError, match="is neither a Cloud Storage URL nor a folder"):
+            publishing.publish(reports, typo, tmp_path, echo=lambda _: None)
+    with pytest.raises(ParamsError, match="hold one another"):
+        publishing.publish(reports, str(reports.parent), tmp_path, echo=lambda _: None)  # TO=. from the root
+    foreign = tmp_path / "www"
+    write_yaml(foreign / "latest" / "notes.txt", "not ours")
+    with pytest.raises(ParamsError, match="holds files bqlab did not publish .*latest/notes.txt"):
+        publishing.publish(reports, str(foreign), tmp_path, echo=lambda _: None)
+    assert sorted(p.name for p in foreign.rglob("*")) == ["latest", "notes.txt"], "nothing written or removed"
+    publishing.publish(reports, str(tmp_path / "team"), tmp_path, echo=lambda _: None)
+    with pytest.raises(ParamsError, match="published for team, not for readers; publish each audience"):
+        publishing.publish(reports, str(tmp_path / "team"), tmp_path, "readers", echo=lambda _: None)
     assert not (reports / "site").exists() and not (tmp_path / "site").exists()
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -254,3 +277,98 @@ def test_the_published_index_opens_from_the_bucket_with_no_other_request(reports
     context.close()
     assert not problems, problems
     assert len(seen) >= 3
+
+
+def only_run(reports: Path, run_id: str, target: Path) -> Path:
+    """A copy of ``reports`` holding one of its runs, as the folder of a machine that made only that run."""
+    shutil.copytree(reports, target, symlinks=True)
+    for other in (target / "runs").glob("[!.]*"):
+        if other.name != run_id:
+            shutil.rmtree(other)
+    (target / "latest").unlink()
+    (target / "latest").symlink_to(Path("runs") / run_id)
+    (target / "index.html").unlink()
+    return target
+
+
+PUBLISH = """
+import sys
+from pathlib import Path
+from bqlab.runner.publish import publish
+done = publish(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[1]).parent, api_endpoint=sys.argv[3], echo=print)
+print("sent", done.sent)
+"""
+
+
+def test_two_machines_publishing_into_one_bucket_at_once_are_both_listed(reports, bucket, tmp_path):
+    # Each machine's folder holds only its own run; both publish at the same moment. The lock
+    # lets one write the pages at a time, and the later one lists the other's run from its index
+    # record: both runs listed, whole, with latest/ on the newer one, whichever finished last.
+    to, created, endpoint = bucket
+    newer, older = [r["run_id"] for r in load_runs(reports)]
+    folders = [only_run(reports, older, tmp_path / "laptop"), only_run(reports, newer, tmp_path / "ci-job")]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", PUBLISH, str(f), to, endpoint], stdout=subprocess.PIPE, text=True)
+        for f in folders
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    names = {b.name.removeprefix("team-site/") for b in created.client.list_blobs(created.name)}
+    pages = bucket_pages(created, "team-site")
+    assert older.encode() in pages["index.html"] and newer.encode() in pages["index.html"], outputs
+    assert not dead_links(pages, names), dead_links(pages, names)
+    assert f'<meta name="bqlab-latest-run" content="{newer}">'.encode() in pages["latest/index.html"]
+    assert not any(n.startswith(".bqlab-lock") or "/.bqlab-lock" in n for n in names), "the lock is released"
+
+
+def test_the_lock_refuses_a_second_publisher_and_a_dead_ones_lock_is_taken_over(reports, bucket, tmp_path):
+    to, created, endpoint = bucket
+    destination = BucketDestination(to, endpoint)
+    with locked(destination):
+        assert destination.create(LOCK, b"{}") is None, "a second lock is refused while one is held"
+        with pytest.raises(DataError, match="is locked by another publisher .* try again when it has finished"):
+            publishing.publish(reports, to, tmp_path, api_endpoint=endpoint, echo=lambda _: None, lock_wait_seconds=1)
+    assert "team-site/index.html" not in {b.name for b in created.client.list_blobs(created.name)}, "no index yet"
+    left = destination.create(LOCK, b'{"holder": "a job that died", "since": "2026-01-01T00:00:00+00:00"}')
+    said = []
+    with locked(destination, stale_seconds=0, echo=said.append):  # every lock is stale at 0 s
+        assert destination.version(LOCK)[0] != left
+    assert said and "a job that died" in said[0] and destination.version(LOCK) is None
+    folder = FolderDestination(str(tmp_path / "shared"), tmp_path)
+    made = folder.create(LOCK, b"mine")
+    assert folder.create(LOCK, b"theirs") is None and not folder.delete_version(LOCK, "another-version")
+    assert folder.delete_version(LOCK, made) and folder.version(LOCK) is None
+
+
+def test_the_destination_keeps_the_newest_keep_runs_runs(reports, tmp_path):
+    site = tmp_path / "site"
+    newer, older = [r["run_id"] for r in load_runs(reports)]
+    publishing.publish(reports, str(site), tmp_path, echo=lambda _: None)
+    done = publishing.publish(reports, str(site), tmp_path, echo=lambda _: None, keep_runs=1)
+    assert done.pruned == [older] and not (site / "runs" / older).exists() and (site / "runs" / newer).is_dir()
+    held = set(FolderDestination(str(site), tmp_path).listing())
+    index = (site / "index.html").read_bytes()
+    assert f'href="runs/{older}/'.encode() not in index and not dead_links(folder_pages(site), held)
+
+
+@pytest.mark.parametrize("audience", ["team", "readers"])
+def test_a_sweeps_page_and_the_comparisons_it_links_are_published_whole(reports, tmp_path, audience):
+    # A sweep's leaderboard links each point's findings and its comparison with the best point
+    # (reports/compare/<A>-vs-<B>.html, beside the runs): every link resolves once published.
+    newer, older = [r["run_id"] for r in load_runs(reports)]
+    records = {r["run_id"]: r for r in load_runs(reports)}
+    sweep = sweeps.Sweep("depth", tmp_path / "depth.yaml", ({"train.x": 1}, {"train.x": 2}))
+    results = [
+        sweeps.PointResult(n, sweep.points[n - 1], run_id, "ok", scores=sweeps.point_scores(records[run_id]))
+        for n, run_id in ((1, older), (2, newer))
+    ]
+    sweeps.publish_results(sweep, results, reports)
+    assert list((reports / "compare").glob("*-vs-*.html")), "the leaderboard links a comparison"
+    site = tmp_path / "site"
+    publishing.publish(reports, str(site), tmp_path, audience, echo=lambda _: None)
+    held = set(FolderDestination(str(site), tmp_path).listing())
+    pages = folder_pages(site)
+    assert "sweeps/depth.html" in held and any(n.startswith("compare/") for n in held)
+    assert b"sweeps/depth.html" in pages["index.html"]
+    assert not dead_links(pages, held), dead_links(pages, held)
+    assert ("sweeps/depth.json" in held) == (audience == "team")

@@ -182,7 +182,9 @@ def _publish(args, echo) -> int:
 
     settings = load_params(args.project, args.profile).runner
     to, audience = publish_settings(settings, args.to, args.audience)
-    done = publish(args.reports_dir, to, args.project.root, audience, settings.publish.api_endpoint, echo)
+    done = publish(
+        args.reports_dir, to, args.project.root, audience, settings.publish.api_endpoint, echo, settings.keep_runs
+    )
     for line in summary(done):
         print(line)
     return 0
@@ -279,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         if finished:  # while printing the summary
             print(f"{how} after the run had finished: its reports are complete", file=sys.stderr)
+        elif args.command == "publish":
+            print(
+                f"{how}: the publish stopped; what was published stays whole (its index links only complete runs), "
+                "and make publish sends the rest",
+                file=sys.stderr,
+            )
         elif args.command == "sweep":
             print(
                 f"{how}: the points' unfinished runs were discarded and the finished ones are kept; "

@@ -33,7 +33,7 @@ from bqlab.project import Project
 from bqlab.sources import kinds
 from bqlab.sources.identifiers import validate_column, validate_table_id
 from bqlab.stages import STAGES
-from bqlab.store.urls import split_bucket_url
+from bqlab.store.urls import check_destination
 
 
 def _as_value_error(check):
@@ -262,14 +262,10 @@ class PublishParams(BaseModel):
     @field_validator("to")
     @classmethod
     def _a_destination(cls, value: str | None) -> str | None:
-        if value is not None and value.startswith("gs://"):
-            try:
-                split_bucket_url(value)  # a bad bucket name is refused before anything is read
-            except ParamsError as err:
-                raise ValueError(str(err)) from None
-        elif value is not None and not value.strip():
-            raise ValueError("an empty destination: write gs://<bucket>/<folder> or a folder, or leave it out")
-        return value
+        try:  # a bad bucket name or a mistyped URL is refused before anything is read
+            return None if value is None else check_destination(value)
+        except ParamsError as err:
+            raise ValueError(str(err)) from None
 
 
 class RunnerParams(BaseModel):

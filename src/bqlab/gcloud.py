@@ -36,3 +36,19 @@ def unreadable_key(err: OSError) -> str:
         f"Google Cloud credentials: cannot read {err.filename or 'the key file'} ({err.strerror or err}). "
         f"To fix: {credentials_fix()}"
     )
+
+
+def auth_problem(err: BaseException, what: str) -> str | None:
+    """The message for a credentials error of either client (missing, refused, expired), or None for another error."""
+    # lazy: google-auth and api-core (about 0.1 s), only once a client has failed
+    from google.api_core import exceptions as api_errors
+    from google.auth import exceptions as auth_errors
+
+    if isinstance(err, auth_errors.DefaultCredentialsError):
+        return f"Google Cloud credentials: {auth_text(err)}. To fix: {credentials_fix()}"
+    if isinstance(err, auth_errors.RefreshError | api_errors.Unauthorized):
+        return (
+            f"{what}: the credentials were refused ({auth_text(err)}); they may have expired or "
+            f"been revoked. To fix: {credentials_fix()}"
+        )
+    return None

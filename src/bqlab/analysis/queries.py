@@ -1,7 +1,8 @@
 """The queries notebooks run: a column profile, a deterministic sample and the train/test split.
 
-Each is a named query of ``bqlab/sources/sql`` (BigQuery Standard SQL) run against a Source, so
-the same rows come back on BigQuery and on the embedded engine.
+Each is a named query of ``bqlab/sources/sql`` (BigQuery Standard SQL) run against a Source. The
+split holds the same rows on BigQuery and on the embedded engine (both order rows by
+FARM_FINGERPRINT); a sample is ordered by each engine's own hash (``TableView.native_hash``).
 """
 
 from collections.abc import Mapping, Sequence
@@ -94,11 +95,6 @@ def _key_value(column: str, kind: str) -> str:
     return f"IFNULL({quoted}, '')" if kind == "STRING" else quoted
 
 
-def _key_values(key: Sequence[str], schema: Mapping[str, str]) -> str:
-    """SQL: the key columns' ``_key_value``s, as a function's arguments."""
-    return ", ".join(_key_value(c, schema[c]) for c in key)
-
-
 def _value_text(column: str, kind: str) -> str:
     """SQL giving one column's value as text that is identical on BigQuery and on the embedded engine (NULL stays)."""
     quoted = quote_column(column)
@@ -146,8 +142,9 @@ def _units(
     With ``first`` (a query parameter such as ``@max_rows``), only that many rows: the first by
     unit hash, the same rows with the same hashes, read without holding every row (first_units).
     Their order is ``by``: FARM_FINGERPRINT of the row key (the split: the same rows on every
-    engine), or an engine's native hash of the seed and the key's values (a sample: the same rows
-    on every run, whatever the table's order, where FARM_FINGERPRINT is slow).
+    engine; ``check`` overrides the view's check of its second read), or an engine's native hash
+    of the seed and the key's values (a sample: the same rows on every run, whatever the table's
+    order, where FARM_FINGERPRINT is slow; its check is that hash).
     """
     quoted = ", ".join(quote_column(c) for c in columns)
     key_text = ", ".join(_key_text(c, schema[c]) for c in key)
@@ -159,7 +156,9 @@ def _units(
         row_key = f"ARRAY_TO_STRING([CAST(@seed AS STRING), {key_text}], '|')"
         check = _check(row_key, key, schema, check or view.native_hash)
         return named_query("first_units", **slots, row_hash=f"{by}({row_key})", copy_hash=_FARM_COPY, check=check)
-    row_hash, copy_hash = f"{by}(@seed, {_key_values(key, schema)})", f"{by}(bqlab_row_hash, bqlab_copy)"
+    # The values as they are (no text, no millionths: a NaN, a NULL and a huge number differ).
+    row_hash = f"{by}(@seed, {', '.join(quote_column(c) for c in key)})"
+    copy_hash = f"{by}(bqlab_row_hash, bqlab_copy)"
     return named_query("first_units", **slots, row_hash=row_hash, copy_hash=copy_hash, check=row_hash)
 
 
@@ -174,7 +173,7 @@ def _check(row_key: str, key: Sequence[str], schema: Mapping[str, str], check: s
     if check == FARM_FINGERPRINT:
         return f"{check}({row_key})"
     bars = [f"STRPOS(IFNULL({quote_column(c)}, ''), '|') > 0" for c in key if schema[c] == "STRING"]
-    typed = f"{check}({_key_values(key, schema)})"
+    typed = f"{check}({', '.join(_key_value(c, schema[c]) for c in key)})"
     return f"IF({' OR '.join(bars)}, {check}({row_key}), {typed})" if bars else typed
 
 

@@ -176,26 +176,33 @@ def render_index(
     published: bool = False,
     readers: bool = False,
     latest_page: bool = False,
+    compare_pages: set[str] | None = None,
 ) -> str:
     """The index page (``write_index``) as text.
 
     ``published``: for a copy in a bucket (``make publish``), which has files but no folders: the
     latest run is linked as ``latest/index.html``. ``readers``: without the links to the
     notebooks' versions with code (``AUDIENCE=readers`` publishes only the findings).
-    ``latest_page``: the page of ``latest/``, the one run in ``runs`` with links to the files beside it.
+    ``latest_page``: the page of ``latest/`` (``latest/index.html``), the one run in ``runs``, linked
+    in its folder (one page: the latest run changes at once, and nothing is copied).
+    ``compare_pages``: the runs that have a comparison page (default: those whose folder here has one).
     """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bqlab.report", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.globals["metric"] = metric_text
-    env.globals["folder"] = (lambda run_id: "") if latest_page else (lambda run_id: f"runs/{run_id}/")
+    env.globals["folder"] = (lambda run_id: f"../runs/{run_id}/") if latest_page else (lambda run_id: f"runs/{run_id}/")
     leave_out = set(leave_out)
     runs = [run for run in runs if run["run_id"] not in leave_out]
     compared = {}  # run -> the run its compare.html compares it with, while that page exists
     listed = {run["run_id"] for run in runs}
     for run in runs:  # the run it was compared with when published (a sweep's points publish in any order)
         previous = run.get("compared_with") or (previous_comparable(runs, run) or {}).get("run_id")
-        if (previous in listed or latest_page) and (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file():
+        if compare_pages is None:
+            has_page = (reports_dir / "runs" / run["run_id"] / COMPARE_PAGE).is_file()
+        else:
+            has_page = run["run_id"] in compare_pages
+        if (previous in listed or latest_page) and has_page:
             compared[run["run_id"]] = previous
     sweeps = []  # reports/sweeps/<name>.json and its page, beside the runs
     for path in sorted((reports_dir / "sweeps").glob("*.json")):

@@ -4,19 +4,32 @@ What is sent, in this order, so that a reader never follows a link to something 
 when a publish is killed half way:
 
 1. each finished run's files (``runs/<id>/...``), never rewritten: a create-only put, which a
-   file already there refuses (a run is complete once its last file is there);
-2. the sweeps' pages, which link to runs already sent;
-3. ``latest/``: the newest run's files, then its page (``latest/index.html``);
-4. ``index.html``, which links every run, last;
-5. then the files ``latest/`` held for an older run are removed (nothing links them any more).
+   file already there refuses; then the run's index record (``run.index.json``: the run as the
+   index shows it, without params), so a run with its record is a whole run;
+2. under the destination's lock (``bqlab.store.locked``: one publisher at a time), the
+   comparisons the sweeps' pages link (``compare/``), then the sweeps' pages;
+3. ``latest/index.html``: one page that lists the newest run and links its files in its folder
+   (unless another publisher sent a newer run), so ``latest/`` changes at once;
+4. ``index.html``, last. It lists every whole run the destination holds, from every machine that
+   publishes there (their index records): the newest ``keep_runs``, and always the run
+   ``latest/`` shows, the baseline and the sweeps' runs;
+5. then the runs beyond ``keep_runs`` are removed (nothing links them any more).
 
 Only what is missing or changed is sent (by MD5, as the destination reports it): a second
 publish with nothing new sends nothing. ``audience="readers"`` publishes the findings pages
-(without code), the comparisons, the figures and an index without links to code; never a
-notebook, a run record (which holds params), or a model.
+(without their links to code), the comparisons, the figures and an index without links to code;
+never a notebook, a run record or params file, or a model. A findings page keeps its run details
+as the report shows them (params, with secret-looking values redacted).
+
+A destination is one bqlab publishes to for one audience: a marker at its root
+(``.bqlab-publish.json``) names the audience, and a destination that holds other files, or was
+published for the other audience, is refused before anything is sent.
 """
 
+import html
+import json
 import mimetypes
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,13 +39,15 @@ from typing import Any
 
 from bqlab.digests import md5_base64
 from bqlab.errors import ParamsError, PipelineError
-from bqlab.report.compare import COMPARE_PAGE
+from bqlab.report.compare import COMPARE_DIR, COMPARE_PAGE
 from bqlab.report.header import versions_html
 from bqlab.report.render import render_index
-from bqlab.runner.runs import ReportsLock, latest_run, load_runs
-from bqlab.store import Destination, open_destination
+from bqlab.runner.runs import ReportsLock, baseline_run, latest_run, load_runs
+from bqlab.store import Destination, locked, open_destination
 
 AUDIENCES = ("team", "readers")
+MARKER = ".bqlab-publish.json"  # at the destination's root: published by bqlab, for this audience
+INDEX_RECORD = "run.index.json"  # in each published run: what the index shows of it, for every publisher
 # A run's files never change once published; the pages that list runs change with every run.
 IMMUTABLE = "max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -47,6 +62,7 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".yaml": "text/yaml; charset=utf-8",
 }
+_LATEST = re.compile(r'<meta name="bqlab-latest-run" content="([^"]+)">')
 
 
 def content_type(name: str) -> str:
@@ -72,18 +88,28 @@ class Published:
     sent: int = 0
     sent_bytes: int = 0
     unchanged: int = 0
-    removed: int = 0
-    kept_apart: list[str] = field(default_factory=list)  # run files that differ from the published copy
-    unlisted: list[str] = field(default_factory=list)  # runs in the destination the index no longer lists
+    kept_apart: list[str] = field(default_factory=list)  # run files another publisher put other bytes in
+    pruned: list[str] = field(default_factory=list)  # runs removed from the destination beyond keep_runs
+    unlisted: list[str] = field(default_factory=list)  # runs in the destination without an index record
 
 
 def readers_copy(name: str, path: Path, scratch: Path) -> Path:
-    """The file readers get: a findings page without its link to the version with code (not published)."""
+    """The file readers get: a findings page without its links to the version with code (not published).
+
+    Raises:
+        PipelineError: the page links its version with code in a way this bqlab does not know.
+    """
     if not name.endswith(".findings.html"):
         return path
-    text = path.read_text(encoding="utf-8")
+    stem = name.removesuffix(".findings.html").split("/")[-1]
+    text = path.read_text(encoding="utf-8").replace(versions_html(stem), "")
+    if f'href="{html.escape(stem)}.html"' in text:
+        raise PipelineError(
+            f"{path} links its version with code in a way this bqlab cannot take out (a report made by "
+            "another version): publish it with AUDIENCE=team, or make the report again"
+        )
     copy = scratch / name.replace("/", "__")
-    copy.write_text(text.replace(versions_html(name.removesuffix(".findings.html").split("/")[-1]), ""), "utf-8")
+    copy.write_text(text, encoding="utf-8")
     return copy
 
 
@@ -99,6 +125,17 @@ def run_files(run_dir: Path, audience: str) -> dict[str, Path]:
     return files
 
 
+def index_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A run as the index shows it (``runs/<id>/run.index.json``): no params, software or input digests.
+
+    Another publisher to the same destination reads it to list this run in its index.
+    """
+    kept = {key: value for key, value in record.items() if key not in ("provenance", "quick_key")}
+    provenance = record.get("provenance", {})
+    kept["provenance"] = {key: provenance[key] for key in ("git", "data", "image") if key in provenance}
+    return kept
+
+
 def publish(
     reports_dir: Path,
     to: str,
@@ -106,68 +143,105 @@ def publish(
     audience: str = "team",
     api_endpoint: str | None = None,
     echo: Callable[[str], None] = print,
+    keep_runs: int | None = None,
+    lock_wait_seconds: float = 300,
 ) -> Published:
     """Publish ``reports_dir`` to ``to`` (``gs://bucket/folder`` or a folder); see the module's doc.
 
     Raises:
-        ParamsError: an unknown audience, or a destination inside the reports folder.
+        ParamsError: an unknown audience; a destination inside the reports folder (or holding it),
+            holding other files, or published for the other audience.
         PipelineError: no finished run to publish.
-        DataError: the destination refused (credentials, permission, a missing bucket).
+        DataError: the destination refused (credentials, permission, a missing bucket, a lock held).
     """
     if audience not in AUDIENCES:
         raise ParamsError(f"audience {audience!r} is not one of {', '.join(AUDIENCES)}: use AUDIENCE=readers or team")
-    if not (Path(reports_dir) / "runs").is_dir():
+    runs_dir = Path(reports_dir) / "runs"
+    if not runs_dir.is_dir() or not any(runs_dir.glob("[!.]*/run.json")):
         raise PipelineError(f"nothing to publish: no finished run in {reports_dir}; run `make report` first")
     destination = open_destination(to, root, api_endpoint)
     folder = getattr(destination, "path", None)
-    if folder is not None and Path(folder).is_relative_to(Path(reports_dir).resolve()):
-        raise ParamsError(f"publish to {to!r}: it is inside the reports folder {reports_dir}; name a folder outside it")
-    with ReportsLock(reports_dir):  # no run is added or pruned while the folder is read
+    reports = Path(reports_dir).resolve()
+    if folder is not None and (Path(folder).is_relative_to(reports) or reports.is_relative_to(folder)):
+        raise ParamsError(
+            f"publish to {to!r}: it and the reports folder {reports_dir} hold one another; keep them apart"
+        )
+    with ReportsLock(reports_dir, "publishing"):  # no run is added or pruned while its files are sent
         runs = load_runs(reports_dir, warn=False)
-        if not runs:
-            raise PipelineError(f"nothing to publish: no finished run in {reports_dir}; run `make report` first")
-        latest = latest_run(reports_dir) or runs[0]["run_id"]
-        return _publish(reports_dir, destination, runs, latest, audience, echo)
+        pointed = latest_run(reports_dir)  # a link left dangling: the newest run instead
+        latest = next((run["run_id"] for run in runs if run["run_id"] == pointed), runs[0]["run_id"])
+        with tempfile.TemporaryDirectory(prefix="bqlab-publish-") as scratch:
+            publisher = Publisher(reports_dir, destination, audience, Path(scratch), echo)
+            publisher.claim()
+            publisher.send_runs(runs)
+            with locked(destination, wait_seconds=lock_wait_seconds, echo=echo):
+                publisher.send_pages(runs, latest, keep_runs)
+            return publisher.done
 
 
-def _publish(reports_dir, destination: Destination, runs, latest: str, audience: str, echo) -> Published:
-    with tempfile.TemporaryDirectory(prefix="bqlab-publish-") as scratch:
-        return _send_all(reports_dir, destination, runs, latest, audience, echo, Path(scratch))
+class Publisher:
+    """One publish of a reports folder to a destination: what it sends, and how."""
 
+    def __init__(self, reports_dir: Path, destination: Destination, audience: str, scratch: Path, echo) -> None:
+        self.reports_dir, self.destination, self.scratch, self.echo = Path(reports_dir), destination, scratch, echo
+        self.audience, self.readers = audience, audience == "readers"
+        self.held = destination.listing()  # name -> MD5 of what the destination holds
+        self.done = Published(destination.where, destination.links("index.html"))
 
-def _send_all(reports_dir, destination: Destination, runs, latest: str, audience: str, echo, scratch) -> Published:
-    readers = audience == "readers"
+    def claim(self) -> None:
+        """Refuse a destination bqlab did not publish to, or published for the other audience; else mark it.
 
-    def files_of(run_id: str) -> dict[str, Path]:
-        files = run_files(reports_dir / "runs" / run_id, audience)
-        if readers:
-            (scratch / run_id).mkdir(exist_ok=True)
-            files = {name: readers_copy(name, path, scratch / run_id) for name, path in files.items()}
-        return files
+        Raises:
+            ParamsError: naming what the destination holds and what to do.
+        """
+        where, marker = self.destination.where, self.destination.read(MARKER)
+        if marker is None:
+            others = sorted(name for name in self.held if not name.startswith(".bqlab-"))
+            if others:
+                shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+                raise ParamsError(
+                    f"publish to {where!r}: it holds files bqlab did not publish ({shown}); "
+                    "publish to an empty folder, or to one bqlab published to"
+                )
+            self.destination.create(MARKER, json.dumps({"published_by": "bqlab", "audience": self.audience}).encode())
+            return
+        try:
+            audience = json.loads(marker).get("audience")
+        except (ValueError, AttributeError):
+            audience = None
+        if audience != self.audience:
+            raise ParamsError(
+                f"publish to {where!r}: it was published for {audience or 'another audience'}, not for "
+                f"{self.audience}; publish each audience to a folder of its own (a public site to a bucket of its own)"
+            )
 
-    echo(f"publishing {len(runs)} run(s) to {destination.where} (audience: {audience}) ...")
-    held = destination.listing()
-    done = Published(destination.where, destination.links("index.html"), runs=len(runs))
-    listed = {run["run_id"] for run in runs}
-    done.unlisted = sorted({n.split("/")[1] for n in held if n.startswith("runs/") and n.count("/") >= 2} - listed)
+    def files_of(self, run: dict[str, Any]) -> dict[str, Path]:
+        """A run's files for the audience, and its index record."""
+        run_id = run["run_id"]
+        (self.scratch / run_id).mkdir(exist_ok=True)
+        files = run_files(self.reports_dir / "runs" / run_id, self.audience)
+        if self.readers:
+            files = {name: readers_copy(name, path, self.scratch / run_id) for name, path in files.items()}
+        record = self.scratch / run_id / INDEX_RECORD
+        record.write_text(json.dumps(index_record(run), indent=1, sort_keys=True), encoding="utf-8")
+        return {**files, INDEX_RECORD: record}
 
-    def send(items: Iterable[tuple[str, Path, str, bool]]) -> None:
+    def send(self, items: Iterable[tuple[str, Path, str, bool]]) -> None:
         """Put each (name, path, cache control, create only) that is missing or changed, in parallel."""
-        todo = []
+        todo, done = [], self.done
         for name, path, cache, create_only in items:
-            digest = md5_base64(path)
-            if held.get(name) == digest:
+            if create_only and name in self.held:  # a run's file, there already: never rewritten, not read again
                 done.unchanged += 1
-            elif create_only and name in held:
-                done.kept_apart.append(name)
+            elif self.held.get(name) == md5_base64(path):
+                done.unchanged += 1
             else:
                 todo.append((name, path, cache, create_only))
 
         def put(item):
             name, path, cache, create_only = item
-            if destination.put(name, path, content_type(name), cache, create_only=create_only):
+            if self.destination.put(name, path, content_type(name), cache, create_only=create_only):
                 return path.stat().st_size
-            done.kept_apart.append(name)  # another publisher put it first
+            done.kept_apart.append(name)  # another publisher put other bytes there first
             return None
 
         pool = ThreadPoolExecutor(max_workers=UPLOAD_THREADS)
@@ -179,42 +253,78 @@ def _send_all(reports_dir, destination: Destination, runs, latest: str, audience
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # the uploads under way end; no other starts
 
-    # 1. the runs, oldest first, each file created once
-    for run in reversed(runs):
-        run_id = run["run_id"]
-        files = files_of(run_id)
-        before = done.sent
-        send((f"runs/{run_id}/{name}", path, IMMUTABLE, True) for name, path in files.items())
-        if done.sent > before:
-            done.new_runs.append(run_id)
-            echo(f"  run {run_id}: {done.sent - before} file(s) sent")
-    # 2. the sweeps' pages (they link runs sent above)
-    sweeps = sorted((reports_dir / "sweeps").glob("*.html")) + (
-        [] if readers else sorted((reports_dir / "sweeps").glob("*.json"))
-    )
-    send((f"sweeps/{path.name}", path, REVALIDATE, False) for path in sweeps)
-    # 3. latest/: the newest run's files, then its page
-    latest_files = files_of(latest)
-    send((f"latest/{name}", path, REVALIDATE, False) for name, path in latest_files.items())
-    latest_record = [run for run in runs if run["run_id"] == latest]
-    latest_page, index = scratch / "latest.html", scratch / "index.html"
-    page = render_index(reports_dir, latest_record, published=True, readers=readers, latest_page=True)
-    latest_page.write_text(page, encoding="utf-8")
-    send([("latest/index.html", latest_page, REVALIDATE, False)])
-    # 4. the index, last
-    index.write_text(render_index(reports_dir, runs, published=True, readers=readers), encoding="utf-8")
-    send([("index.html", index, REVALIDATE, False)])
-    # 5. what latest/ held for an older run: nothing links it now
-    wanted = {f"latest/{name}" for name in latest_files} | {"latest/index.html"}
-    for name in sorted(n for n in held if n.startswith("latest/") and n not in wanted):
-        destination.delete(name)
-        done.removed += 1
-    return done
+    def send_runs(self, runs: list[dict[str, Any]]) -> None:
+        """1. Each run's files, oldest run first, each created once; its index record last (no lock needed)."""
+        self.echo(f"publishing {len(runs)} run(s) to {self.destination.where} (audience: {self.audience}) ...")
+        self.done.runs = len(runs)
+        for run in reversed(runs):
+            before, files = self.done.sent, self.files_of(run)
+            record = files.pop(INDEX_RECORD)  # a run with its index record is whole, for every publisher
+            self.send((f"runs/{run['run_id']}/{name}", path, IMMUTABLE, True) for name, path in files.items())
+            self.send([(f"runs/{run['run_id']}/{INDEX_RECORD}", record, IMMUTABLE, True)])
+            if self.done.sent > before:
+                self.done.new_runs.append(run["run_id"])
+                self.echo(f"  run {run['run_id']}: {self.done.sent - before} file(s) sent")
+
+    def send_pages(self, runs: list[dict[str, Any]], latest: str, keep_runs: int | None) -> None:
+        """2-5. The pages that list runs, over every run the destination holds (under its lock)."""
+        reports_dir, destination, done = self.reports_dir, self.destination, self.done
+        self.held = held = destination.listing()  # as it is now: another publisher may have added runs
+        theirs = _their_runs(destination, held, {run["run_id"] for run in runs}, done)
+        everyone = sorted([*runs, *theirs], key=lambda run: (run["started"], run["run_id"]), reverse=True)
+        compare_pages = {run["run_id"] for run in theirs if f"runs/{run['run_id']}/{COMPARE_PAGE}" in held}
+        compare_pages |= {r["run_id"] for r in runs if (reports_dir / "runs" / r["run_id"] / COMPARE_PAGE).is_file()}
+
+        def page(name: str, listed: list[dict[str, Any]], **kwargs) -> Path:
+            path = self.scratch / name
+            text = render_index(
+                reports_dir, listed, published=True, readers=self.readers, compare_pages=compare_pages, **kwargs
+            )
+            path.write_text(text, encoding="utf-8")
+            return path
+
+        # 2. the comparisons the sweeps' pages link (made once, never changed), then the pages
+        pairs = sorted((reports_dir / COMPARE_DIR).glob("*.html"))
+        self.send((f"{COMPARE_DIR}/{path.name}", path, IMMUTABLE, False) for path in pairs)
+        sweeps = sorted((reports_dir / "sweeps").glob("*.html"))
+        sweeps += [] if self.readers else sorted((reports_dir / "sweeps").glob("*.json"))
+        self.send((f"sweeps/{path.name}", path, REVALIDATE, False) for path in sweeps)
+        # 3. latest/: a page of our latest run; left to another publisher whose run is newer
+        ours = next(run for run in runs if run["run_id"] == latest)
+        shown_page = destination.read("latest/index.html")
+        shown = (_LATEST.findall(shown_page.decode("utf-8", "replace")) or [None])[0] if shown_page else None
+        if not any((run["started"], run["run_id"]) > (ours["started"], ours["run_id"]) for run in theirs):
+            shown = ours["run_id"]
+            self.send([("latest/index.html", page("latest.html", [ours], latest_page=True), REVALIDATE, False)])
+        # 4. the index, last: the newest keep_runs runs, the one latest/ shows, the baseline and sweeps' runs
+        always = {shown, baseline_run(reports_dir)} | {run["run_id"] for run in everyone if run.get("sweep")}
+        kept = [run for i, run in enumerate(everyone) if keep_runs is None or i < keep_runs or run["run_id"] in always]
+        self.send([("index.html", page("index.html", kept), REVALIDATE, False)])
+        # 5. the runs beyond keep_runs: nothing links them now
+        done.pruned = sorted({run["run_id"] for run in everyone} - {run["run_id"] for run in kept})
+        for name in sorted(n for n in held for run_id in done.pruned if n.startswith(f"runs/{run_id}/")):
+            destination.delete(name)
+
+
+def _their_runs(destination: Destination, held: dict[str, str], ours: set[str], done: Published) -> list[dict]:
+    """The whole runs other publishers sent to the destination, as their index records say."""
+    theirs = []
+    for run_id in sorted({n.split("/")[1] for n in held if n.startswith("runs/") and n.count("/") >= 2} - ours):
+        data = destination.read(f"runs/{run_id}/{INDEX_RECORD}") if f"runs/{run_id}/{INDEX_RECORD}" in held else None
+        try:
+            record = json.loads(data) if data else None
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and record.get("run_id") == run_id and isinstance(record.get("stages"), list):
+            theirs.append(record)
+        else:
+            done.unlisted.append(run_id)  # half sent, or by an older bqlab: not listed
+    return theirs
 
 
 def summary(done: Published) -> list[str]:
     """The lines ``make publish`` prints at the end."""
-    if done.sent or done.removed:
+    if done.sent or done.pruned:
         sent = f"{done.sent} file(s) sent ({done.sent_bytes / 1e6:.1f} MB)"
         lines = [f"published {done.runs} run(s) to {done.where}: {sent}, {done.unchanged} already there"]
     else:
@@ -224,14 +334,17 @@ def summary(done: Published) -> list[str]:
     if done.kept_apart:
         shown = ", ".join(done.kept_apart[:5]) + (" ..." if len(done.kept_apart) > 5 else "")
         lines.append(
-            f"warning: {len(done.kept_apart)} run file(s) differ from the published copy and were left as "
-            f"published (a run is never rewritten): {shown}"
+            f"warning: {len(done.kept_apart)} run file(s) hold other bytes in {done.where} (another publisher "
+            f"sent a run of the same id) and were left as they are: {shown}"
+        )
+    if done.pruned:
+        lines.append(
+            f"removed {len(done.pruned)} run(s) beyond keep_runs from {done.where}: {', '.join(done.pruned[:5])}"
         )
     if done.unlisted:
         lines.append(
-            f"{len(done.unlisted)} run(s) in {done.where} are no longer in the index (pruned here), kept there: "
-            + ", ".join(done.unlisted[:5])
-            + (" ..." if len(done.unlisted) > 5 else "")
+            f"{len(done.unlisted)} run(s) in {done.where} have no {INDEX_RECORD} (half sent, or by an older bqlab): "
+            "not listed, left there: " + ", ".join(done.unlisted[:5]) + (" ..." if len(done.unlisted) > 5 else "")
         )
     lines.append(f"open: {done.links[0]}")
     lines += [f"  or, if public: {link}" for link in done.links[1:]]

@@ -113,8 +113,9 @@ def prepare_reports_dir(reports_dir: Path) -> Path:
 class ReportsLock:
     """An exclusive lock on a reports folder, released by the OS if the holder dies."""
 
-    def __init__(self, reports_dir: Path) -> None:
+    def __init__(self, reports_dir: Path, purpose: str = "writing a run") -> None:
         self.path = reports_dir / ".lock"
+        self.purpose = purpose  # what the holder is doing, for the message another process reads
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> "ReportsLock":
@@ -131,7 +132,7 @@ class ReportsLock:
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}")
+        handle.write(f"pid {os.getpid()}, {self.purpose}")
         handle.flush()
         self._handle = handle
         return self

@@ -32,7 +32,7 @@ from google.cloud import bigquery, bigquery_storage_v1
 from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
 
 from bqlab.errors import CostLimitError, DataError
-from bqlab.gcloud import auth_text, credentials_fix, unreadable_key
+from bqlab.gcloud import auth_problem, unreadable_key
 from bqlab.sources.base import QUERY_LOG_COLUMNS, tables_in
 from bqlab.sources.identifiers import validate_table_id
 from bqlab.sources.query_cache import QueryCache, switched_off
@@ -151,13 +151,8 @@ def explain(err: BaseException, what: str, retry_timeout: float | None = None) -
             f"{what}: BigQuery kept failing{waited} ({describe(last)}); try again later, "
             "or see https://status.cloud.google.com"
         )
-    if isinstance(err, auth_errors.DefaultCredentialsError):
-        return DataError(f"Google Cloud credentials: {auth_text(err)}. To fix: {credentials_fix()}")
-    if isinstance(err, auth_errors.RefreshError | api_errors.Unauthorized):
-        return DataError(
-            f"{what}: the credentials were refused ({auth_text(err)}); they may have expired or "
-            f"been revoked. To fix: {credentials_fix()}"
-        )
+    if problem := auth_problem(err, what):
+        return DataError(problem)
     reason = error_reason(err)
     if reason in QUOTA_REASONS:
         return DataError(

@@ -3,7 +3,8 @@
 It serves the embedded public tables and any CSV or Parquet file mapped to a BigQuery-style
 table id. BigQuery functions DuckDB lacks are registered as DuckDB functions with BigQuery's
 exact results (FARM_FINGERPRINT, through FarmHash's own Fingerprint64), so a query returns the
-same rows here as in the warehouse.
+same rows here as in the warehouse; only a statement built for this engine's own ``HASH`` (a
+sample: ``native_hash``) differs.
 """
 
 import contextlib

@@ -9,6 +9,7 @@ emulator, without credentials.
 """
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from google.api_core import exceptions as api_errors
@@ -16,8 +17,9 @@ from google.auth import exceptions as auth_errors
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.storage import Client as StorageClient
 
+from bqlab.digests import md5_base64
 from bqlab.errors import DataError
-from bqlab.gcloud import auth_text, credentials_fix, unreadable_key
+from bqlab.gcloud import auth_problem, unreadable_key
 from bqlab.store.urls import split_bucket_url
 
 # Objects up to this size go up in one request (whole or not at all); larger ones in a resumable
@@ -27,13 +29,8 @@ CHUNK_BYTES = 8 * 1024 * 1024
 
 def explain(err: BaseException, what: str) -> DataError:
     """A client error as a message that keeps the service's words and says how to fix it."""
-    if isinstance(err, auth_errors.DefaultCredentialsError):
-        return DataError(f"Google Cloud credentials: {auth_text(err)}. To fix: {credentials_fix()}")
-    if isinstance(err, auth_errors.RefreshError | api_errors.Unauthorized):
-        return DataError(
-            f"{what}: the credentials were refused ({auth_text(err)}); they may have expired or "
-            f"been revoked. To fix: {credentials_fix()}"
-        )
+    if problem := auth_problem(err, what):
+        return DataError(problem)
     message = getattr(err, "message", None) or str(err)
     if isinstance(err, api_errors.NotFound):
         return DataError(f"{what}: not found ({message}); check the bucket's name, or create it")
@@ -41,6 +38,11 @@ def explain(err: BaseException, what: str) -> DataError:
         return DataError(
             f"{what}: permission denied ({message}); the account needs roles/storage.objectAdmin "
             "on the bucket (or objectCreator, objectViewer and, to replace index.html, objectUser)"
+        )
+    if isinstance(err, api_errors.TooManyRequests | api_errors.ServerError | ConnectionError | TimeoutError):
+        return DataError(
+            f"{what}: Cloud Storage kept failing ({type(err).__name__}: {message}); try again later "
+            "(what is published stays whole: the index links only complete runs)"
         )
     return DataError(f"{what}: {type(err).__name__}: {message}")
 
@@ -87,8 +89,9 @@ class BucketDestination:
             blob.upload_from_filename(
                 str(path), content_type=content_type, if_generation_match=0 if create_only else None
             )
-        except api_errors.PreconditionFailed:
-            return False
+        except api_errors.PreconditionFailed:  # there already; or ours, when a retry follows a lost reply
+            there = self.bucket.get_blob(self._key(name))
+            return there is not None and there.md5_hash == md5_base64(path)
         except Exception as err:
             raise explain(err, f"uploading {path} to {self.where}/{name}") from err
         return True
@@ -101,6 +104,52 @@ class BucketDestination:
             pass
         except Exception as err:
             raise explain(err, f"removing {self.where}/{name}") from err
+
+    def read(self, name: str) -> bytes | None:
+        """The object's bytes, or None."""
+        try:
+            return self.bucket.blob(self._key(name)).download_as_bytes()
+        except api_errors.NotFound:
+            return None
+        except Exception as err:
+            raise explain(err, f"reading {self.where}/{name}") from err
+
+    def create(self, name: str, data: bytes) -> str | None:
+        """Create the object only if absent (``ifGenerationMatch=0``); its generation, or None."""
+        blob = self.bucket.blob(self._key(name))
+        blob.cache_control = "no-store"
+        try:
+            blob.upload_from_string(data, content_type="application/json", if_generation_match=0)
+        except api_errors.PreconditionFailed:  # another's; or ours, when a retry follows a lost reply
+            held = self.version(name)
+            return held[0] if held is not None and held[2] == data else None
+        except Exception as err:
+            raise explain(err, f"creating {self.where}/{name}") from err
+        return str(blob.generation)
+
+    def version(self, name: str) -> tuple[str, float, bytes] | None:
+        """(generation, age, bytes) of the object, or None."""
+        try:
+            blob = self.bucket.get_blob(self._key(name))
+            if blob is None:
+                return None
+            data = blob.download_as_bytes(if_generation_match=blob.generation)
+        except (api_errors.NotFound, api_errors.PreconditionFailed):
+            return None  # removed or replaced meanwhile: the caller looks again
+        except Exception as err:
+            raise explain(err, f"reading {self.where}/{name}") from err
+        age = (datetime.now(UTC) - blob.updated).total_seconds() if blob.updated else 0.0
+        return str(blob.generation), age, data
+
+    def delete_version(self, name: str, version: str) -> bool:
+        """Remove the object if it is still that generation (``ifGenerationMatch``)."""
+        try:
+            self.bucket.blob(self._key(name)).delete(if_generation_match=int(version))
+        except (api_errors.NotFound, api_errors.PreconditionFailed):
+            return False
+        except Exception as err:
+            raise explain(err, f"removing {self.where}/{name}") from err
+        return True
 
     def links(self, name: str) -> list[str]:
         """The authenticated browser URL (readers with roles/storage.objectViewer), then the public one."""

@@ -23,3 +23,21 @@ def split_bucket_url(url: str) -> tuple[str, str]:
             "starting and ending with a letter or digit): write gs://<bucket>/<folder>"
         )
     return bucket, prefix.strip("/")
+
+
+def check_destination(to: str) -> str:
+    """``to`` if it is a ``gs://`` URL with a valid bucket, or a folder path; else ParamsError.
+
+    A URL of another scheme, or ``gs:`` mistyped (``gs:/bucket``, ``GS://``), is refused rather
+    than taken for a folder of that name.
+    """
+    if not to.strip():
+        raise ParamsError("an empty destination: write gs://<bucket>/<folder> or a folder")
+    if to.startswith("gs://"):
+        split_bucket_url(to)
+    elif "://" in to or to.lower().startswith("gs:"):
+        raise ParamsError(
+            f"{to!r} is neither a Cloud Storage URL nor a folder: write gs://<bucket>/<folder> (in lowercase) "
+            "or a folder's path"
+        )
+    return to
