@@ -87,9 +87,20 @@ def report(params: Path, reports: Path) -> tuple[float, float, dict, float]:
 def stage_rows(case: str, stages: dict, wall: float, peak: float, whole: str = "**whole report**") -> list[str]:
     """Markdown rows of one case: each notebook's time and peak memory, then the whole report's."""
     rows = [
-        f"| {case} | {name} | {s['seconds']:.1f} | {s.get('peak_memory_mb') or 0:.0f} |" for name, s in stages.items()
+        f"| {case} | {name} | {s['seconds']:.1f} | {s.get('kernel_wait_seconds', 0):.1f} | "
+        f"{s.get('peak_memory_mb') or 0:.0f} |"
+        for name, s in stages.items()
     ]
-    return [*rows, f"| {case} | {whole} | {wall:.1f} | {peak:.0f} |"]
+    return [*rows, f"| {case} | {whole} | {wall:.1f} | | {peak:.0f} |"]
+
+
+def work_seconds(stage: dict) -> float:
+    """A notebook's own time: its seconds less the wait for its kernel to start and import.
+
+    The runner starts kernels during its checks: on a large table they are warm before the
+    notebook starts, on a small one the notebook waits for them, so ratios of sizes compare this.
+    """
+    return stage["seconds"] - stage.get("kernel_wait_seconds", 0)
 
 
 def slowest_cells(run_dir: Path, count: int = 3) -> list[str]:
@@ -125,15 +136,18 @@ def main() -> None:
         results.append((rows, wall, peak, stages, (work / f"reports-{rows}" / "latest").resolve(), pss))
         print(f"{rows:>11,} rows: report {wall:6.1f} s, peak {peak:7.0f} MiB (PSS {pss:.0f} MiB)", flush=True)
 
-    print("\n| rows | notebook | time (s) | peak memory (MiB) |\n| ---: | --- | ---: | ---: |")
+    print("\n| rows | notebook | time (s) | of which kernel start (s) | peak memory (MiB) |")
+    print("| ---: | --- | ---: | ---: | ---: |")
     for rows, wall, peak, stages, *_ in results:
         print("\n".join(stage_rows(f"{rows:,}", stages, wall, peak)))
     base = results[0]
     for rows, wall, peak, stages, _, pss in results[1:]:
-        eda = stages["eda"]["seconds"] / base[3]["eda"]["seconds"]
+        eda = work_seconds(stages["eda"]) / work_seconds(base[3]["eda"])
+        as_measured = stages["eda"]["seconds"] / base[3]["eda"]["seconds"]
         print(
             f"\n{rows:,} rows against {base[0]:,}: report time ×{wall / base[1]:.2f} (target ≤ 5), EDA time ×{eda:.2f} "
-            f"(target ≤ 3), whole-report peak memory {peak / 1024:.2f} GiB summed RSS "
+            f"without the kernel's start (target ≤ 3; ×{as_measured:.2f} with it), whole-report peak memory "
+            f"{peak / 1024:.2f} GiB summed RSS "
             f"({pss / 1024:.2f} GiB PSS; target < 1.5 GiB), "
             f"largest notebook {max(s.get('peak_memory_mb') or 0 for s in stages.values()) / 1024:.2f} GiB"
         )

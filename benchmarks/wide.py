@@ -67,7 +67,8 @@ def main() -> None:
             flush=True,
         )
 
-    print("\n| table | notebook | time (s) | peak memory (MiB) |\n| --- | --- | ---: | ---: |")
+    print("\n| table | notebook | time (s) | of which kernel start (s) | peak memory (MiB) |")
+    print("| --- | --- | ---: | ---: | ---: |")
     for name, wall, peak, stages, largest, _ in results:
         whole = f"**whole report** (largest HTML {largest / 1024:.0f} KiB)"
         print("\n".join(stage_rows(name, stages, wall, peak, whole)))

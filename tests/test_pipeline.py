@@ -46,6 +46,9 @@ def test_each_notebook_has_two_reports_under_2_mb_and_its_figures_as_png(finishe
     stage = next(s for s in record["stages"] if s["notebook"] == f"{stem}.ipynb")
     assert (stage["html"], stage["findings_html"]) == (with_code.name, findings.name)
     assert 100 < stage["peak_memory_mb"] < 4096, "the kernel's peak memory is recorded"
+    assert 0 <= stage["kernel_wait_seconds"] < stage["seconds"], "the wait for the kernel is part of the time"
+    waits = [s["kernel_wait_seconds"] for s in record["stages"]]
+    assert max(waits) > 0.1, f"a kernel started with the run is waited for on penguins: {waits}"
 
 
 @pytest.mark.slow

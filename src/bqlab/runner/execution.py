@@ -245,7 +245,8 @@ def execute_notebook(
     """Run ``notebook`` into ``output`` on ``kernel`` (then stop it).
 
     The output notebook is written whether the run succeeds or fails. ``measures``, if given,
-    receives ``peak_memory_mb``: the kernel's peak resident memory while it ran the notebook.
+    receives ``peak_memory_mb``: the kernel's peak resident memory while it ran the notebook, and
+    ``kernel_wait_seconds``: how long the notebook waited for its kernel to start and import.
 
     Raises:
         NotebookFailed: naming the notebook, the cell and the error or time limit.
@@ -281,7 +282,10 @@ def execute_notebook(
     watchdog = threading.Timer(notebook_timeout, stop_kernel)
     watchdog.daemon = True
     try:
+        waiting = time.monotonic()
         km = kernel.ready()
+        if measures is not None:
+            measures["kernel_wait_seconds"] = round(time.monotonic() - waiting, 2)
         watchdog.start()  # the notebook's time starts when its kernel is ready
         papermill.execute_notebook(
             str(notebook),

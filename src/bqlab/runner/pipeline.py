@@ -340,6 +340,7 @@ def _run(ctx: RunContext) -> RunRecord:
                 progress(index, total, 0, 0, stem)  # this notebook's progress line is done
         result.seconds = round(time.monotonic() - clock, 2)
         result.peak_memory_mb = measures.get("peak_memory_mb")
+        result.kernel_wait_seconds = measures.get("kernel_wait_seconds", 0.0)
         _publish_stage(result, output, partial, record.provenance, parameters[result.stage], stage_started)
         stopped = ctx.shared and ctx.shared.stop.is_set() and result.status == "failed"  # its kernel was stopped
         echo(f"{label[result.stage]}: {'stopped' if stopped else result.status} in {result.seconds:.1f}s")

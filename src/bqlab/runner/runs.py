@@ -50,6 +50,8 @@ class StageResult:
     status: str = "not run"  # ok | check | reused | failed | not run
     seconds: float = 0.0
     peak_memory_mb: float | None = None  # the kernel's peak resident memory while it ran
+    # Of ``seconds``, the wait for its kernel to start and import (hidden behind the checks of a large table).
+    kernel_wait_seconds: float = 0.0
     html: str | None = None
     findings_html: str | None = None
     fingerprint: str | None = None
