@@ -125,14 +125,17 @@ def run_files(run_dir: Path, audience: str) -> dict[str, Path]:
     return files
 
 
-def index_record(record: dict[str, Any]) -> dict[str, Any]:
+def index_record(record: dict[str, Any], readers: bool = False) -> dict[str, Any]:
     """A run as the index shows it (``runs/<id>/run.index.json``): no params, software or input digests.
 
-    Another publisher to the same destination reads it to list this run in its index.
+    Another publisher to the same destination reads it to list this run in its index. For readers,
+    without the names of the versions with code (not published).
     """
-    kept = {key: value for key, value in record.items() if key not in ("provenance", "quick_key")}
+    kept = {key: value for key, value in record.items() if key not in ("provenance", "quick_key", "stages")}
     provenance = record.get("provenance", {})
     kept["provenance"] = {key: provenance[key] for key in ("git", "data", "image") if key in provenance}
+    dropped = {"fingerprint", *(("html",) if readers else ())}
+    kept["stages"] = [{k: v for k, v in stage.items() if k not in dropped} for stage in record.get("stages", [])]
     return kept
 
 
@@ -162,10 +165,12 @@ def publish(
     destination = open_destination(to, root, api_endpoint)
     folder = getattr(destination, "path", None)
     reports = Path(reports_dir).resolve()
-    if folder is not None and (Path(folder).is_relative_to(reports) or reports.is_relative_to(folder)):
+    if folder is not None and Path(folder).is_relative_to(reports):
         raise ParamsError(
-            f"publish to {to!r}: it and the reports folder {reports_dir} hold one another; keep them apart"
+            f"publish to {to!r}: {folder} is inside the reports folder {reports}; name a folder outside it"
         )
+    if folder is not None and reports.is_relative_to(folder):
+        raise ParamsError(f"publish to {to!r}: {folder} holds the reports folder {reports}; name a folder outside it")
     with ReportsLock(reports_dir, "publishing"):  # no run is added or pruned while its files are sent
         runs = load_runs(reports_dir, warn=False)
         pointed = latest_run(reports_dir)  # a link left dangling: the newest run instead
@@ -223,7 +228,7 @@ class Publisher:
         if self.readers:
             files = {name: readers_copy(name, path, self.scratch / run_id) for name, path in files.items()}
         record = self.scratch / run_id / INDEX_RECORD
-        record.write_text(json.dumps(index_record(run), indent=1, sort_keys=True), encoding="utf-8")
+        record.write_text(json.dumps(index_record(run, self.readers), indent=1, sort_keys=True), encoding="utf-8")
         return {**files, INDEX_RECORD: record}
 
     def send(self, items: Iterable[tuple[str, Path, str, bool]]) -> None:
@@ -258,13 +263,15 @@ class Publisher:
         self.echo(f"publishing {len(runs)} run(s) to {self.destination.where} (audience: {self.audience}) ...")
         self.done.runs = len(runs)
         for run in reversed(runs):
-            before, files = self.done.sent, self.files_of(run)
+            before, files, whole = self.done.sent, self.files_of(run), f"runs/{run['run_id']}/{INDEX_RECORD}"
             record = files.pop(INDEX_RECORD)  # a run with its index record is whole, for every publisher
+            new = whole not in self.held
             self.send((f"runs/{run['run_id']}/{name}", path, IMMUTABLE, True) for name, path in files.items())
-            self.send([(f"runs/{run['run_id']}/{INDEX_RECORD}", record, IMMUTABLE, True)])
+            self.send([(whole, record, IMMUTABLE, True)])
             if self.done.sent > before:
-                self.done.new_runs.append(run["run_id"])
-                self.echo(f"  run {run['run_id']}: {self.done.sent - before} file(s) sent")
+                self.done.new_runs += [run["run_id"]] if new else []
+                what = "sent" if new else "sent again (missing there)"
+                self.echo(f"  run {run['run_id']}: {self.done.sent - before} file(s) {what}")
 
     def send_pages(self, runs: list[dict[str, Any]], latest: str, keep_runs: int | None) -> None:
         """2-5. The pages that list runs, over every run the destination holds (under its lock)."""
@@ -326,7 +333,7 @@ def summary(done: Published) -> list[str]:
     """The lines ``make publish`` prints at the end."""
     if done.sent or done.pruned:
         sent = f"{done.sent} file(s) sent ({done.sent_bytes / 1e6:.1f} MB)"
-        lines = [f"published {done.runs} run(s) to {done.where}: {sent}, {done.unchanged} already there"]
+        lines = [f"published to {done.where}: {sent}, {done.unchanged} already there ({done.runs} run(s) here)"]
     else:
         lines = [f"nothing to send: {done.where} already holds these {done.runs} run(s) ({done.unchanged} files)"]
     if done.new_runs:

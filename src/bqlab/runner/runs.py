@@ -128,6 +128,10 @@ class ReportsLock:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
+            if holder.endswith("publishing"):
+                raise PipelineError(
+                    f"a publish of {self.path.parent} is under way ({holder}); wait for it to end"
+                ) from None
             raise PipelineError(
                 f"another run is already writing to {self.path.parent} ({holder}); wait for it to end, "
                 "or use another folder with REPORTS=<folder>"

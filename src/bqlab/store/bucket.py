@@ -54,6 +54,7 @@ class BucketDestination:
         self.where = to
         self.bucket_name, self.prefix = split_bucket_url(to)
         endpoint = api_endpoint or os.environ.get("STORAGE_EMULATOR_HOST")
+        self.emulator = endpoint
         try:
             if endpoint:  # a local emulator: no credentials
                 self.client = StorageClient(
@@ -154,6 +155,8 @@ class BucketDestination:
     def links(self, name: str) -> list[str]:
         """The authenticated browser URL (readers with roles/storage.objectViewer), then the public one."""
         key = self._key(name)
+        if self.emulator:  # a local emulator serves objects at /<bucket>/<object>
+            return [f"{self.emulator.rstrip('/')}/{self.bucket_name}/{key}"]
         return [
             f"https://storage.cloud.google.com/{self.bucket_name}/{key}",
             f"https://storage.googleapis.com/{self.bucket_name}/{key}",

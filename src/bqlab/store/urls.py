@@ -17,10 +17,17 @@ def split_bucket_url(url: str) -> tuple[str, str]:
     if not url.startswith("gs://"):
         raise ParamsError(f"{url!r} is not a Cloud Storage URL: write gs://<bucket>/<folder>")
     bucket, _, prefix = url[len("gs://") :].partition("/")
-    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket or bucket.startswith("goog"):
+        why = (
+            " (no capitals)"
+            if bucket.lower() != bucket
+            else " (no name starts with 'goog')"
+            if bucket.startswith("goog")
+            else ""
+        )
         raise ParamsError(
-            f"{url!r}: {bucket!r} is not a bucket name (3-63 lowercase letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit): write gs://<bucket>/<folder>"
+            f"{url!r}: {bucket!r} is not a bucket name{why}: 3-63 lowercase letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit; write gs://<bucket>/<folder>"
         )
     return bucket, prefix.strip("/")
 
