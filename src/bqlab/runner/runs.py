@@ -115,9 +115,9 @@ def prepare_reports_dir(reports_dir: Path) -> Path:
 class ReportsLock:
     """An exclusive lock on a reports folder, released by the OS if the holder dies."""
 
-    def __init__(self, reports_dir: Path, purpose: str = "writing a run") -> None:
+    def __init__(self, reports_dir: Path, purpose: str = "") -> None:
         self.path = reports_dir / ".lock"
-        self.purpose = purpose  # what the holder is doing, for the message another process reads
+        self.purpose = purpose  # what the holder does, if not writing a run (the message another process reads)
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> "ReportsLock":
@@ -138,7 +138,7 @@ class ReportsLock:
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}, {self.purpose}")
+        handle.write(f"pid {os.getpid()}" + (f", {self.purpose}" if self.purpose else ""))
         handle.flush()
         self._handle = handle
         return self
