@@ -1,6 +1,9 @@
-"""How kernels are started: thread counts shared out among notebooks run side by side."""
+"""How kernels are started: thread counts shared out among notebooks run side by side, and their priority."""
 
 import os
+from pathlib import Path
+
+import pytest
 
 from bqlab.runner import execution
 
@@ -14,3 +17,20 @@ def test_kernels_side_by_side_share_the_cores_and_a_thread_count_you_set_is_kept
     assert execution.thread_limits(8)["OMP_NUM_THREADS"] == "1", "never fewer than one thread"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert "OMP_NUM_THREADS" not in execution.thread_limits(2)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads priorities from /proc (Linux)")
+def test_a_kernel_behind_another_notebook_runs_at_low_priority_in_every_thread_and_its_session(tmp_path):
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    kernel = execution.WarmKernel(tmp_path, [])
+    try:
+        kernel.ready()
+        kernel.lower_priority()
+        threads = [int(t) for t in os.listdir(f"/proc/{kernel.pid}/task")]
+        assert {os.getpriority(os.PRIO_PROCESS, t) for t in threads} == {execution.LOW_PRIORITY}
+        group = Path(f"/proc/{kernel.pid}/autogroup")
+        if group.is_file():  # the scheduler shares the cores between sessions: the kernel's session yields too
+            assert group.read_text().split()[-1] == str(execution.LOW_PRIORITY)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == mine, "the runner itself keeps its priority"
+    finally:
+        kernel.shutdown()

@@ -49,6 +49,8 @@ def test_each_notebook_has_two_reports_under_2_mb_and_its_figures_as_png(finishe
     assert 0 <= stage["kernel_wait_seconds"] < stage["seconds"], "the wait for the kernel is part of the time"
     waits = [s["kernel_wait_seconds"] for s in record["stages"]]
     assert max(waits) > 0.1, f"a kernel started with the run is waited for on penguins: {waits}"
+    low = {s["stage"]: s["low_priority"] for s in record["stages"]}
+    assert not low["eda"] and low["train"], f"the training, started beside the data analysis, yields: {low}"
 
 
 @pytest.mark.slow

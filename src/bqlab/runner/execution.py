@@ -9,6 +9,7 @@ runs, which hides most of the few seconds each kernel costs. Papermill and nbcli
 imported only when a notebook really runs, so a run with nothing to do never pays for them.
 """
 
+import contextlib
 import os
 import queue
 import re
@@ -26,6 +27,11 @@ from bqlab.jupyter import fast_notebook_imports
 from bqlab.runner.fingerprint import imported_modules, notebook_code
 
 KERNEL_NAME = "bqlab"
+# The nice value of a notebook's kernel started while an earlier notebook of its run is running:
+# the earlier one, whose report is read first, gets the cores first. Measured on 2 cores at 10M
+# rows: the data analysis's cells took 12.8 s beside the training at equal priority (one core
+# each), 8.9 s with the training at nice 10; the whole report took as long.
+LOW_PRIORITY = 10
 
 # on_cell(j, m): code cell j of m has started.
 CellCallback = Callable[[int, int], None]
@@ -139,6 +145,27 @@ class WarmKernel:
         provisioner = self.km.provisioner
         return getattr(provisioner, "pid", None) if provisioner else None
 
+    def lower_priority(self, nice: int = LOW_PRIORITY) -> None:
+        """Let other processes have the cores first: the kernel runs at ``nice`` (best effort).
+
+        On Linux with autogroup scheduling, each kernel is a session of its own and the scheduler
+        shares the cores between sessions, whatever a thread's nice value: the session's nice is
+        set (``/proc/<pid>/autogroup``) as well as each thread's (threads started later inherit it).
+        Elsewhere the process's own priority. Nothing happens where neither is allowed.
+        """
+        pid = self.pid
+        if not pid:
+            return
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+        try:
+            threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            threads = [pid]
+        for thread in threads:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, thread, max(nice, os.getpriority(os.PRIO_PROCESS, thread)))
+
     def peak_memory_mb(self) -> float | None:
         """The kernel process's peak resident memory so far (Linux ``VmHWM``), in MiB; None elsewhere."""
         try:
@@ -241,12 +268,14 @@ def execute_notebook(
     notebook_timeout: int,
     on_cell: CellCallback | None = None,
     measures: dict[str, Any] | None = None,
+    low_priority: bool = False,
 ) -> None:
     """Run ``notebook`` into ``output`` on ``kernel`` (then stop it).
 
     The output notebook is written whether the run succeeds or fails. ``measures``, if given,
     receives ``peak_memory_mb``: the kernel's peak resident memory while it ran the notebook, and
     ``kernel_wait_seconds``: how long the notebook waited for its kernel to start and import.
+    ``low_priority``: the kernel gives the cores to other processes first (``WarmKernel.lower_priority``).
 
     Raises:
         NotebookFailed: naming the notebook, the cell and the error or time limit.
@@ -284,6 +313,8 @@ def execute_notebook(
     try:
         waiting = time.monotonic()
         km = kernel.ready()
+        if low_priority:
+            kernel.lower_priority()
         if measures is not None:
             measures["kernel_wait_seconds"] = round(time.monotonic() - waiting, 2)
         watchdog.start()  # the notebook's time starts when its kernel is ready

@@ -316,7 +316,8 @@ def _run(ctx: RunContext) -> RunRecord:
 
     progress = ctx.on_cell
 
-    def execute(result: StageResult, kernel: WarmKernel) -> None:
+    def execute(result: StageResult, kernel: WarmKernel, behind: bool) -> None:
+        result.low_priority = behind
         index, stem = record.stages.index(result) + 1, Path(result.notebook).stem
         (partial / ARTIFACTS / result.stage).mkdir(parents=True, exist_ok=True)
         output, stage_started, clock = partial / result.notebook, _now(), time.monotonic()
@@ -331,6 +332,7 @@ def _run(ctx: RunContext) -> RunRecord:
                 notebook_timeout=params.runner.notebook_timeout_seconds,
                 on_cell=(lambda j, m: progress(index, total, j, m, stem)) if progress else None,
                 measures=measures,
+                low_priority=behind,
             )
             result.status = "ok"
         except NotebookFailed as err:
@@ -428,6 +430,7 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
     running: dict[Any, tuple[StageResult, WarmKernel, float]] = {}
     done: set[str] = set()
     claimed: set[str] = set()  # fingerprints this run computes for the sweep's other points
+    order = {name: i for i, name in enumerate(STAGES)}
 
     def ended(result: StageResult, made: bool) -> None:
         if shared and result.fingerprint in claimed:
@@ -484,7 +487,9 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                         if shared:
                             shared.give_slot(estimate)
                         raise
-                    running[pool.submit(execute, result, kernel)] = (result, kernel, estimate)
+                    # Started beside an earlier notebook of this run: that one has the cores first.
+                    behind = any(order[r.stage] < order[result.stage] for r, *_ in running.values())
+                    running[pool.submit(execute, result, kernel, behind)] = (result, kernel, estimate)
                     pending.remove(result)
                 if pending and not failed and len(running) < parallel:
                     kernels.top_up()  # a free core warms the kernel of a notebook still waiting

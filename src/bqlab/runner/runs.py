@@ -52,6 +52,8 @@ class StageResult:
     peak_memory_mb: float | None = None  # the kernel's peak resident memory while it ran
     # Of ``seconds``, the wait for its kernel to start and import (hidden behind the checks of a large table).
     kernel_wait_seconds: float = 0.0
+    # Started beside an earlier notebook of the run, which had the cores first (execution.LOW_PRIORITY).
+    low_priority: bool = False
     html: str | None = None
     findings_html: str | None = None
     fingerprint: str | None = None
