@@ -20,12 +20,15 @@ def test_kernels_side_by_side_share_the_cores_and_a_thread_count_you_set_is_kept
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads priorities from /proc (Linux)")
-def test_a_kernel_behind_another_notebook_runs_at_low_priority_in_every_thread_and_its_session(tmp_path):
+@pytest.mark.parametrize("when", ["while it starts", "once ready"])
+def test_a_kernel_behind_another_notebook_runs_at_low_priority_in_every_thread_and_its_session(tmp_path, when):
     mine = os.getpriority(os.PRIO_PROCESS, 0)
-    kernel = execution.WarmKernel(tmp_path, [])
+    kernel = execution.WarmKernel(tmp_path, ["json"])
     try:
-        kernel.ready()
+        if when == "once ready":
+            kernel.ready()
         kernel.lower_priority()
+        kernel.ready()
         threads = [int(t) for t in os.listdir(f"/proc/{kernel.pid}/task")]
         assert {os.getpriority(os.PRIO_PROCESS, t) for t in threads} == {execution.LOW_PRIORITY}
         group = Path(f"/proc/{kernel.pid}/autogroup")

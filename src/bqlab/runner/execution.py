@@ -100,6 +100,7 @@ class WarmKernel:
         )
         self.log = Path(self._sockets) / "kernel.log"
         self.error: BaseException | None = None
+        self._low_priority = False
         self._thread = threading.Thread(target=self._start, args=(cwd, modules, env or {}), daemon=True)
         self._thread.start()
 
@@ -115,6 +116,8 @@ class WarmKernel:
             # fails to start is reported with the log's last line.
             with open(self.log, "wb") as log:
                 run_sync(self.km.start_kernel)(cwd=str(cwd), env={**os.environ, **env}, stderr=log)
+            if self._low_priority:  # asked for while the process started
+                self._yield_cores()
             if not modules:
                 return
             client = BlockingKernelClient(parent=self.km)  # its liveness is the manager's
@@ -145,13 +148,22 @@ class WarmKernel:
         provisioner = self.km.provisioner
         return getattr(provisioner, "pid", None) if provisioner else None
 
-    def lower_priority(self, nice: int = LOW_PRIORITY) -> None:
-        """Let other processes have the cores first: the kernel runs at ``nice`` (best effort).
+    def lower_priority(self) -> None:
+        """Let other processes have the cores first: the kernel runs at ``LOW_PRIORITY`` from now on.
 
-        On Linux with autogroup scheduling, each kernel is a session of its own and the scheduler
-        shares the cores between sessions, whatever a thread's nice value: the session's nice is
-        set (``/proc/<pid>/autogroup``) as well as each thread's (threads started later inherit it).
-        Elsewhere the process's own priority. Nothing happens where neither is allowed.
+        A kernel still starting gets it as soon as its process exists, so its imports yield too.
+        """
+        self._low_priority = True
+        if self.pid:
+            self._yield_cores()
+
+    def _yield_cores(self, nice: int = LOW_PRIORITY) -> None:
+        """Lower the kernel's priority to ``nice`` (best effort: nothing happens where it is not allowed).
+
+        On Linux with autogroup scheduling each kernel is a session of its own, and the scheduler
+        shares the cores between sessions whatever a thread's nice value: the session's nice is
+        set (``/proc/<pid>/autogroup``) as well as each thread's (threads started later inherit
+        it). Elsewhere the process's own priority.
         """
         pid = self.pid
         if not pid:
@@ -268,14 +280,12 @@ def execute_notebook(
     notebook_timeout: int,
     on_cell: CellCallback | None = None,
     measures: dict[str, Any] | None = None,
-    low_priority: bool = False,
 ) -> None:
     """Run ``notebook`` into ``output`` on ``kernel`` (then stop it).
 
     The output notebook is written whether the run succeeds or fails. ``measures``, if given,
     receives ``peak_memory_mb``: the kernel's peak resident memory while it ran the notebook, and
     ``kernel_wait_seconds``: how long the notebook waited for its kernel to start and import.
-    ``low_priority``: the kernel gives the cores to other processes first (``WarmKernel.lower_priority``).
 
     Raises:
         NotebookFailed: naming the notebook, the cell and the error or time limit.
@@ -313,8 +323,6 @@ def execute_notebook(
     try:
         waiting = time.monotonic()
         km = kernel.ready()
-        if low_priority:
-            kernel.lower_priority()
         if measures is not None:
             measures["kernel_wait_seconds"] = round(time.monotonic() - waiting, 2)
         watchdog.start()  # the notebook's time starts when its kernel is ready

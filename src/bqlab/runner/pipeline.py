@@ -332,7 +332,6 @@ def _run(ctx: RunContext) -> RunRecord:
                 notebook_timeout=params.runner.notebook_timeout_seconds,
                 on_cell=(lambda j, m: progress(index, total, j, m, stem)) if progress else None,
                 measures=measures,
-                low_priority=behind,
             )
             result.status = "ok"
         except NotebookFailed as err:
@@ -480,15 +479,17 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                     estimate = peak_estimate(ctx.runs, result.stage)
                     if shared and not shared.take_slot(estimate):
                         continue
+                    # Started beside an earlier notebook of this run: that one has the cores first.
+                    behind = any(order[r.stage] < order[result.stage] for r, *_ in running.values())
                     try:
                         echo(f"{label[result.stage]}: running ...")
                         kernel = kernels.take()
+                        if behind:
+                            kernel.lower_priority()
                     except BaseException:  # a kernel that cannot start: the slot goes back to the others
                         if shared:
                             shared.give_slot(estimate)
                         raise
-                    # Started beside an earlier notebook of this run: that one has the cores first.
-                    behind = any(order[r.stage] < order[result.stage] for r, *_ in running.values())
                     running[pool.submit(execute, result, kernel, behind)] = (result, kernel, estimate)
                     pending.remove(result)
                 if pending and not failed and len(running) < parallel:
