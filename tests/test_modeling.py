@@ -128,6 +128,7 @@ def test_params_are_validated_without_importing_scikit_learn_or_pandas(tmp_path)
         for _ in range(2)
     ]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout.strip() == "[]", "the first time, scikit-learn is read in a short process of its own"
     assert runs[1].stdout.strip() == "[]", "once the estimators' arguments are cached, no scikit-learn, no pandas"
     assert list(tmp_path.glob("bqlab/estimator-arguments-*.json")), "kept per scikit-learn version"
 

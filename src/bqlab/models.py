@@ -6,7 +6,8 @@ scikit-learn) and when to pick it. The params literal (``bqlab.config``), the fi
 the docs table (``docs/params.md``) and ``model: auto`` all read it; adding a model is one entry
 here plus its tests. The constructor arguments of each class, read once from scikit-learn, are
 kept per installed scikit-learn version in ``$XDG_CACHE_HOME/bqlab``: importing scikit-learn
-costs about a second, and params are validated on every `make report` that is not a no-op.
+costs about a second, and params are validated on every `make report` that is not a no-op; the
+first time, they are read in a short process of their own, so the runner never holds scikit-learn.
 """
 
 import difflib
@@ -157,16 +158,34 @@ def model_problem(model: str, task: "str | Task") -> str | None:
     return f"model {model!r} is for {other}, and the task is {task}: use one of {', '.join(task_models(task))} or auto"
 
 
+def _asked(function: str, payload: Any) -> Any:
+    """``function(payload)`` of this module: here if scikit-learn is imported already, else in one short process.
+
+    The runner then does not hold scikit-learn's memory (about 80 MB) for the rest of the run.
+    Returns None when that process fails (the answer is then worked out where the model is made).
+    """
+    if "sklearn" in sys.modules:
+        return globals()[function](payload)
+    code = f"import json, sys; from bqlab.models import {function} as f; print(json.dumps(f(json.load(sys.stdin))))"
+    done = subprocess.run([sys.executable, "-c", code], input=json.dumps(payload), capture_output=True, text=True)
+    return None if done.returncode else json.loads(done.stdout)
+
+
+def _arguments(_: Any = None) -> dict[str, dict[str, list[str]]]:
+    """Every model's constructor arguments, per task, read from scikit-learn."""
+    return {
+        task: {model: sorted(inspect.signature(estimator_class(task, model)).parameters) for model in task_models(task)}
+        for task in TASKS
+    }
+
+
 def _all_arguments() -> dict[str, dict[str, list[str]]]:
     """Every model's constructor arguments, per task, for the installed scikit-learn (cached)."""
     name = f"estimator-arguments-{metadata.version('scikit-learn')}-{len(MODELS)}.json"
     cached = read_cached(name)
     if isinstance(cached, dict) and all(m in cached.get(t, {}) for m in MODELS for t in MODELS[m].classes):
         return cached
-    found = {
-        task: {model: sorted(inspect.signature(estimator_class(task, model)).parameters) for model in task_models(task)}
-        for task in TASKS
-    }
+    found = _asked("_arguments", None) or _arguments()
     write_cached(name, found)
     return found
 
@@ -178,6 +197,11 @@ def hyperparameter_names(model: str, task: "str | Task" = AUTO) -> set[str]:
     for t in _tasks(task):
         names |= set(arguments[t].get(model, []))
     return names - {"random_state"}
+
+
+def _value_problems(keys: Sequence[str]) -> dict[str, str]:
+    """``_value_problem`` of each key (``[model, task, settings]`` as JSON)."""
+    return {key: _value_problem(*json.loads(key)) for key in keys}
 
 
 def _value_problem(model: str, task: str, settings: Mapping[str, Any]) -> str:
@@ -194,8 +218,7 @@ def value_problems(checks: Sequence[tuple[str, Sequence[str], Mapping[str, Any]]
 
     scikit-learn's parameter constraints decide (``max_depth: deep`` is refused before any work).
     The answers are kept per scikit-learn version, like the argument names; what is not known yet
-    is asked of scikit-learn in one short process (unless scikit-learn is imported here already), so
-    the runner does not hold scikit-learn's memory for the rest of the run.
+    is asked of scikit-learn in one short process (``_asked``).
     """
     name = f"estimator-values-{metadata.version('scikit-learn')}.json"
     cached = read_cached(name)
@@ -206,16 +229,10 @@ def value_problems(checks: Sequence[tuple[str, Sequence[str], Mapping[str, Any]]
     ]
     missing = sorted({k for row in keys for k in row} - set(known))
     if missing:
-        if "sklearn" in sys.modules:
-            known |= {k: _value_problem(*json.loads(k)) for k in missing}
-        else:
-            code = "import json, sys; from bqlab.models import _value_problem as p; "
-            code += "print(json.dumps({k: p(*json.loads(k)) for k in json.load(sys.stdin)}))"
-            command = [sys.executable, "-c", code]
-            done = subprocess.run(command, input=json.dumps(missing), capture_output=True, text=True)
-            if done.returncode:  # the values are then checked where the model is made, as without this check
-                return [""] * len(checks)
-            known |= json.loads(done.stdout)
+        answers = _asked("_value_problems", missing)
+        if answers is None:  # the values are then checked where the model is made, as without this check
+            return [""] * len(checks)
+        known |= answers
         write_cached(name, known)
     # A value some task's class takes is the task's to check once the task is known (task: auto).
     # One refused by every task's class is named with the model's name, not the first task's class.
