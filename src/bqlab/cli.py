@@ -44,7 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", default=None, help="overlay params/profiles/<PROFILE>.yaml (e.g. ci)")
     parser.add_argument("--params-dir", type=Path, default=Path("params"), help="folder of the YAML params")
     parser.add_argument("--notebooks-dir", type=Path, default=Path("notebooks"), help="folder of the notebooks")
-    parser.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where reports are written")
+    parser.add_argument(
+        "--reports-dir",
+        default="reports",
+        help="where reports are written: a folder, or a run store gs://<bucket>/<folder>",
+    )
     parser.add_argument("--force", action="store_true", help="re-run every notebook even if its inputs are unchanged")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the final line (for CI)")
     parser.add_argument("--a", default=None, help="compare: the baseline run id (default: the second newest)")
@@ -202,10 +206,75 @@ def _raise_on_sigterm():
     return signal.signal(signal.SIGTERM, _terminate)
 
 
+def _command(args, echo, progress) -> int:
+    """Run a command other than doctor on ``args.reports_dir`` (a folder)."""
+    if args.command == "prune":
+        return _prune(args)
+    if args.command == "compare" and args.fail_on_regression:
+        return _gate(args)
+    if args.command == "compare":
+        # lazy: jinja2 and the compare page, about 70 ms that only compare needs
+        from bqlab.report.compare import compare_page
+        from bqlab.runner.runs import load_runs
+
+        page, lines = compare_page(args.reports_dir, load_runs(args.reports_dir), args.a, args.b)
+        print("\n".join(lines))
+        print(f"comparison: {page}")
+        return 0
+    if args.command == "check":
+        # lazy: pydantic and the runner, about 0.2 s that --version and compare never need
+        from bqlab.config import load_params
+        from bqlab.runner.pipeline import preflight
+
+        params = load_params(args.project, args.profile)
+        table = preflight(params, args.notebooks_dir)
+        print(f"params and table OK ({table['rows']:,} rows): {', '.join(str(f) for f in params.files)}")
+        print(f"task: {table['task']} ({table['task_reason']})")
+        return 0
+    if args.command == "sweep":
+        return _sweep(args, echo, progress)
+    if args.command == "baseline":
+        return _baseline(args)
+    if args.command == "publish":
+        return _publish(args, echo)
+    # lazy: the runner costs about 65 ms that --version and compare never need
+    from bqlab.runner.pipeline import as_dict, run_report
+
+    outcome = run_report(
+        args.project,
+        args.notebooks_dir,
+        args.reports_dir,
+        profile=args.profile,
+        force=args.force,
+        echo=echo,
+        on_cell=progress.update if progress else None,
+    )
+    args.finished = True
+    _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
+    return 0
+
+
+def _in_store(store: str, args, echo, progress) -> int:
+    """Run a command on the local copy of the run store ``store``; then publish it there (``bqlab.runner.remote``)."""
+    # lazy: pydantic, jinja2 and the Cloud Storage client, for a run store only
+    from bqlab.config import load_params
+    from bqlab.runner.remote import pull, push
+
+    settings = load_params(args.project, args.profile).runner
+    endpoint = settings.publish.api_endpoint
+    args.reports_dir = pull(store, args.project.root, endpoint, echo)
+    code = _command(args, echo, progress)
+    if code == 0 and args.command in ("report", "sweep", "baseline", "compare"):
+        push(store, args.reports_dir, args.project.root, endpoint, settings.keep_runs, echo)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command and return the process exit code."""
     args = _parser().parse_args(argv)
     args.project = Project.of(args.params_dir)  # the root and params folder every command reads
+    store = args.reports_dir if args.reports_dir.startswith("gs://") else None
+    args.reports_dir = Path(args.reports_dir)
     progress = CellProgress(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
 
     def echo(message: str) -> None:
@@ -221,52 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         failures = run_doctor(args.project, args.notebooks_dir, args.profile)
         print("all checks passed" if not failures else f"{failures} check(s) failed: fix them as shown above")
         return 0 if not failures else 2
-    previous, finished = _raise_on_sigterm(), False
+    previous = _raise_on_sigterm()
     try:
-        if args.command == "prune":
-            return _prune(args)
-        if args.command == "compare" and args.fail_on_regression:
-            return _gate(args)
-        if args.command == "compare":
-            # lazy: jinja2 and the compare page, about 70 ms that only compare needs
-            from bqlab.report.compare import compare_page
-            from bqlab.runner.runs import load_runs
-
-            page, lines = compare_page(args.reports_dir, load_runs(args.reports_dir), args.a, args.b)
-            print("\n".join(lines))
-            print(f"comparison: {page}")
-            return 0
-        if args.command == "check":
-            # lazy: pydantic and the runner, about 0.2 s that --version and compare never need
-            from bqlab.config import load_params
-            from bqlab.runner.pipeline import preflight
-
-            params = load_params(args.project, args.profile)
-            table = preflight(params, args.notebooks_dir)
-            print(f"params and table OK ({table['rows']:,} rows): {', '.join(str(f) for f in params.files)}")
-            print(f"task: {table['task']} ({table['task_reason']})")
-            return 0
-        if args.command == "sweep":
-            return _sweep(args, echo, progress)
-        if args.command == "baseline":
-            return _baseline(args)
-        if args.command == "publish":
-            return _publish(args, echo)
-        # lazy: the runner costs about 65 ms that --version and compare never need
-        from bqlab.runner.pipeline import as_dict, run_report
-
-        outcome = run_report(
-            args.project,
-            args.notebooks_dir,
-            args.reports_dir,
-            profile=args.profile,
-            force=args.force,
-            echo=echo,
-            on_cell=progress.update if progress else None,
-        )
-        finished = True
-        _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
-        return 0
+        if store:
+            return _in_store(store, args, echo, progress)
+        return _command(args, echo, progress)
     except BqlabError as err:
         print(f"error: {err}", file=sys.stderr)
         if isinstance(err, NotebookFailed) and err.report:
@@ -279,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as err:
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
-        if finished:  # while printing the summary
+        if getattr(args, "finished", False):  # while printing the summary
             print(f"{how} after the run had finished: its reports are complete", file=sys.stderr)
         elif args.command == "publish":
             print(
