@@ -131,7 +131,7 @@ sweep: $(STAMP) ## Run every point of params/sweeps/$(NAME).yaml as a run, side 
 	@$(BIN)/python -m bqlab sweep $(NAME) $(PROFILE_ARG) $(if $(filter 1 yes true,$(YES)),--yes,) $(if $(filter 1 yes true,$(FORECAST)),--forecast,) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
 baseline: $(STAMP) ## Tag a run as the gate's baseline, kept by retention (RUN=<run id>; default the latest)
-	@$(BIN)/python -m bqlab baseline $(RUN) --reports-dir $(REPORTS)
+	@$(BIN)/python -m bqlab baseline $(RUN) $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS)
 
 gate: $(STAMP) ## Exit 1 when the newest run's scores got worse than a baseline's (BASELINE=<run id>; default the tagged baseline, else the previous comparable run)
 	@$(BIN)/python -m bqlab compare --fail-on-regression $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(BASELINE),--a $(BASELINE),)
@@ -146,7 +146,7 @@ publish: $(STAMP) ## Copy the reports to a bucket or shared folder, runs first a
 	@$(BIN)/python -m bqlab publish $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(TO),--to "$(TO)") $(if $(AUDIENCE),--audience $(AUDIENCE))
 
 compare: $(STAMP) ## Compare two runs: params, data, code, metrics, figures (default the two newest; A=<run id> B=<run id>)
-	@$(BIN)/python -m bqlab compare --reports-dir $(REPORTS) $(if $(A),--a $(A)) $(if $(B),--b $(B))
+	@$(BIN)/python -m bqlab compare $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS) $(if $(A),--a $(A)) $(if $(B),--b $(B))
 
 doctor: $(STAMP) ## Check the set-up: Python, kernel, Docker or podman, params, credentials, table (PROFILE=bigquery)
 	@$(BIN)/python -m bqlab doctor $(PROFILE_ARG) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)

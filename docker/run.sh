@@ -52,6 +52,9 @@ run_as() {
 # The reports folder, created if missing; the container's user must be able to write it.
 reports_dir() {
   local user="$1" uid="${1%%:*}"
+  if [[ "$REPORTS" == *:* ]]; then
+    fail "REPORTS=$REPORTS: the container's reports are a folder mounted from here; to keep runs in a bucket, run make report REPORTS=gs://<bucket>/<folder> outside the container, or the cloud job of bqlab sweep --emit"
+  fi
   if [[ -e "$REPORTS" && ! -d "$REPORTS" ]]; then
     fail "REPORTS=$REPORTS is not a folder: remove that file or choose another REPORTS folder"
   fi

@@ -15,6 +15,7 @@ Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder
 """
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 from bqlab import __version__
-from bqlab.errors import BqlabError, NotebookFailed, Terminated
+from bqlab.errors import BqlabError, NotebookFailed, ParamsError, Terminated
 from bqlab.project import Project
 
 
@@ -56,6 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--yes", action="store_true", help="sweep: run a sweep of more points than its max_points")
     parser.add_argument(
         "--forecast", action="store_true", help="sweep: check every point and print the BigQuery cost forecast only"
+    )
+    parser.add_argument(
+        "--point",
+        default=None,
+        help="sweep: run only point N (1 to the number of points), or 'task': the point of this cloud task's index "
+        "($JOB_COMPLETION_INDEX on Kubernetes, $CLOUD_RUN_TASK_INDEX on Cloud Run; from 0)",
+    )
+    parser.add_argument(
+        "--emit",
+        choices=["k8s", "cloud-run"],
+        default=None,
+        help="sweep: print the cloud job that runs each point as a task into the run store --reports-dir gs://...",
+    )
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="sweep: the leaderboard from the runs the points made (in a run store gs://..., on every machine)",
     )
     parser.add_argument("--to", default=None, help="publish: gs://<bucket>/<folder> or a folder (default: publish.to)")
     parser.add_argument(
@@ -248,24 +266,49 @@ def _command(args, echo, progress) -> int:
         force=args.force,
         echo=echo,
         on_cell=progress.update if progress else None,
+        store=bool(args.store),
     )
-    args.finished = True
+    args.finished, args.noop = True, outcome.noop
     _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
     return 0
 
 
+# The commands after which a run store gets the local copy's runs and pages.
+PUSHING = ("report", "sweep", "baseline", "compare", "prune")
+
+
 def _in_store(store: str, args, echo, progress) -> int:
-    """Run a command on the local copy of the run store ``store``; then publish it there (``bqlab.runner.remote``)."""
+    """Run a command on the local copy of the run store ``store``; then publish it there (``bqlab.runner.remote``).
+
+    A report or sweep that failed is published too (its run shows where it stopped); a push that
+    fails then is a warning, after the command's own error.
+    """
     # lazy: pydantic, jinja2 and the Cloud Storage client, for a run store only
     from bqlab.config import load_params
     from bqlab.runner.remote import pull, push
 
     settings = load_params(args.project, args.profile).runner
-    endpoint = settings.publish.api_endpoint
-    args.reports_dir = pull(store, args.project.root, endpoint, echo)
-    code = _command(args, echo, progress)
-    if code == 0 and args.command in ("report", "sweep", "baseline", "compare"):
-        push(store, args.reports_dir, args.project.root, endpoint, settings.keep_runs, echo)
+    endpoint, root = settings.publish.api_endpoint, args.project.root
+    args.reports_dir = pull(store, root, endpoint, echo)
+    pushing = args.command in PUSHING and not args.forecast
+
+    def pushed() -> None:
+        try:
+            push(store, args.reports_dir, root, endpoint, settings.keep_runs, echo)
+        except BqlabError as err:
+            raise type(err)(
+                f"{err}; the run is kept in {args.reports_dir}: run the same command again to send it"
+            ) from None
+
+    try:
+        code = _command(args, echo, progress)
+    except BqlabError:
+        if pushing and args.command in ("report", "sweep"):
+            with contextlib.suppress(BqlabError):
+                pushed()  # the failed run, published for whoever looks at the store
+        raise
+    if pushing and not getattr(args, "noop", False):
+        pushed()
     return code
 
 
@@ -273,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run a command and return the process exit code."""
     args = _parser().parse_args(argv)
     args.project = Project.of(args.params_dir)  # the root and params folder every command reads
-    store = args.reports_dir if args.reports_dir.startswith("gs://") else None
+    store = args.store = args.reports_dir if args.reports_dir.startswith("gs://") else None
+    if not store and ("://" in args.reports_dir or args.reports_dir.lower().startswith("gs:")):
+        print(f"error: --reports-dir {args.reports_dir!r}: write a folder, or gs://<bucket>/<folder>", file=sys.stderr)
+        return 2
     args.reports_dir = Path(args.reports_dir)
     progress = CellProgress(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
 
@@ -292,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not failures else 2
     previous = _raise_on_sigterm()
     try:
-        if store:
+        if store and not args.emit and args.command != "check":  # neither reads the store's runs
             return _in_store(store, args, echo, progress)
         return _command(args, echo, progress)
     except BqlabError as err:
@@ -357,7 +403,6 @@ def _gate(args) -> int:
 
 def _baseline(args) -> int:
     # lazy: the runs' records, off the no-op report path
-    from bqlab.errors import ParamsError
     from bqlab.report.compare import named_runs
     from bqlab.runner.runs import DONE, ReportsLock, latest_run, load_runs, tag_baseline
 
@@ -379,7 +424,6 @@ def _baseline(args) -> int:
 
 def _sweep(args, echo, progress) -> int:
     # lazy: the sweeps read params and run the runner (pydantic and the runner, about 0.2 s)
-    from bqlab.errors import ParamsError
     from bqlab.runner import sweeps
 
     if not args.name:
@@ -393,6 +437,25 @@ def _sweep(args, echo, progress) -> int:
         points = f"{len(checked)} point{'' if len(checked) == 1 else 's'} checked"
         print(f"sweep {sweep.name}: {points}; " + (planned.line() if planned else "the embedded engine bills nothing"))
         return 0
+    if args.emit:
+        # lazy: pydantic and yaml (the params), for --emit only
+        from bqlab.config import load_params
+        from bqlab.runner.fanout import how_to_run, manifest
+
+        sweeps.check_sweep(sweep, args.project, yes=True)  # every point, before the job exists
+        fanout = load_params(args.project, sweep.profile).runner.fanout
+        print(manifest(args.emit, sweep, args.store or str(args.reports_dir), fanout), end="")
+        print("\n".join(how_to_run(args.emit, sweep, args.store)), file=sys.stderr)
+        return 0
+    if args.collect:
+        results = sweeps.collect(sweep, args.project, args.reports_dir)
+        print("\n".join(sweeps.summary_lines(sweep, results)))
+        saved = sweeps.results_file(args.reports_dir, sweep.name)
+        print(json.loads(saved.read_text(encoding="utf-8"))["verdict"])
+        done = sum(r.status != "not run" for r in results)
+        print(f"sweep {sweep.name}: {done} of {len(results)} point(s) have a run: {saved.with_suffix('.html')}")
+        return 0 if done == len(results) and not any(r.status == "failed" for r in results) else 1
+    only = _point_index(args.point, sweep.name) if args.point else None
     results = sweeps.run_sweep(
         sweep,
         args.project,
@@ -402,9 +465,14 @@ def _sweep(args, echo, progress) -> int:
         force=args.force,
         echo=echo,
         on_cell=progress.update if progress else None,
+        only=only,
     )
     if progress:
         progress.clear()
+    if only is not None:
+        (result,) = results
+        print(f"sweep {sweep.name}: point {result.point}: run {result.run_id}: {result.status}")
+        return 1 if result.status == "failed" else 0
     print("\n".join(sweeps.summary_lines(sweep, results)))
     saved = sweeps.results_file(args.reports_dir, sweep.name)
     print(json.loads(saved.read_text(encoding="utf-8"))["verdict"])
@@ -417,6 +485,27 @@ def _sweep(args, echo, progress) -> int:
         f"in {took:.1f}s: {saved.with_suffix('.html')}"
     )
     return 1 if failed else 0
+
+
+TASK_INDEX_VARIABLES = ("JOB_COMPLETION_INDEX", "CLOUD_RUN_TASK_INDEX")  # Kubernetes Indexed Job, Cloud Run job
+
+
+def _point_index(point: str, name: str) -> int:
+    """The point (from 0) ``--point`` names: a number from 1, or ``task``: this cloud task's index (from 0)."""
+    if point == "task":
+        found = [(v, os.environ[v]) for v in TASK_INDEX_VARIABLES if os.environ.get(v)]
+        if not found:
+            raise ParamsError(
+                f"sweep {name}: --point task reads the task's index from ${' or $'.join(TASK_INDEX_VARIABLES)}, "
+                "and neither is set: run it as a task of the job bqlab sweep --emit writes, or name one: --point N"
+            )
+        variable, value = found[0]
+        if not value.isdigit():
+            raise ParamsError(f"sweep {name}: ${variable}={value!r} is not a task index (0, 1, 2, ...)")
+        return int(value)
+    if not point.isdigit() or int(point) < 1:
+        raise ParamsError(f"sweep {name}: --point {point!r}: write a point's number (1, 2, ...) or task")
+    return int(point) - 1
 
 
 def _report_done(record: dict, noop: bool, reports_dir: Path, echo) -> None:

@@ -268,6 +268,23 @@ class PublishParams(BaseModel):
             raise ValueError(str(err)) from None
 
 
+class FanoutParams(BaseModel):
+    """The cloud job ``bqlab sweep NAME --emit k8s|cloud-run`` writes (``fanout:`` in ``params/runner.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str | None = (
+        None  # the project's image in a registry, e.g. europe-docker.pkg.dev/<project>/bqlab/bqlab:0.1.0
+    )
+    kubernetes_service_account: str = "bqlab-runner"  # bound to a Google service account (Workload Identity)
+    cloud_run_service_account: str | None = None  # the Google service account's email the tasks run as
+    cpu: str = "2"
+    memory: str = "4Gi"
+    deadline_seconds: int = Field(default=3600, gt=0)  # the whole job's (Kubernetes), each task's (Cloud Run)
+    parallelism: int | None = Field(default=None, ge=1)  # tasks at once (default: every point at once)
+    retries: int = Field(default=1, ge=0, le=10)  # per task
+
+
 class RunnerParams(BaseModel):
     """How the runner executes notebooks (``params/runner.yaml``); not passed to notebooks."""
 
@@ -283,6 +300,7 @@ class RunnerParams(BaseModel):
     # make gate: how much worse a score may get before it fails (default: twice the CV spread)
     gate_tolerances: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     publish: PublishParams = Field(default_factory=PublishParams)
+    fanout: FanoutParams = Field(default_factory=FanoutParams)
 
     @field_validator("gate_tolerances")
     @classmethod

@@ -165,11 +165,17 @@ class WarmKernel:
         set (``/proc/<pid>/autogroup``) as well as each thread's (threads started later inherit
         it). Elsewhere the process's own priority.
         """
-        pid = self.pid
-        if not pid:
-            return
-        with contextlib.suppress(OSError):
-            Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+        pid, process = self.pid, getattr(self.km.provisioner, "process", None)
+        if not pid or self.error or (process is not None and process.poll() is not None):
+            return  # no process, or one that ended: its pid may be another process's by now
+        for _ in range(5):  # Linux takes one autogroup change per 100 ms from a user: EAGAIN meanwhile
+            try:
+                Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+                break
+            except BlockingIOError:
+                time.sleep(0.1)
+            except OSError:
+                break
         try:
             threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
         except OSError:

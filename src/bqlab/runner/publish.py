@@ -7,7 +7,8 @@ when a publish is killed half way:
    file already there refuses; then the run's index record (``run.index.json``: the run as the
    index shows it, without params), so a run with its record is a whole run;
 2. under the destination's lock (``bqlab.store.locked``: one publisher at a time), the
-   comparisons the sweeps' pages link (``compare/``), then the sweeps' pages;
+   comparisons the sweeps' pages link (``compare/``), then the sweeps' pages (and, for the team,
+   the tag of the gate's baseline: a run store's other machines read it);
 3. ``latest/index.html``: one page that lists the newest run and links its files in its folder
    (unless another publisher sent a newer run), so ``latest/`` changes at once;
 4. ``index.html``, last. It lists every whole run the destination holds, from every machine that
@@ -42,7 +43,7 @@ from bqlab.errors import ParamsError, PipelineError
 from bqlab.report.compare import COMPARE_DIR, COMPARE_PAGE
 from bqlab.report.header import versions_html
 from bqlab.report.render import render_index
-from bqlab.runner.runs import ReportsLock, baseline_run, latest_run, load_runs
+from bqlab.runner.runs import BASELINE_FILE, ReportsLock, baseline_run, latest_run, load_runs
 from bqlab.store import Destination, locked, open_destination
 
 AUDIENCES = ("team", "readers")
@@ -296,6 +297,9 @@ class Publisher:
         sweeps = sorted((reports_dir / "sweeps").glob("*.html"))
         sweeps += [] if self.readers else sorted((reports_dir / "sweeps").glob("*.json"))
         self.send((f"sweeps/{path.name}", path, REVALIDATE, False) for path in sweeps)
+        tag = reports_dir / BASELINE_FILE  # the gate's baseline, for a run store's other machines
+        if not self.readers and tag.is_file():
+            self.send([(BASELINE_FILE, tag, REVALIDATE, False)])
         # 3. latest/: a page of our latest run; left to another publisher whose run is newer
         ours = next(run for run in runs if run["run_id"] == latest)
         shown_page = destination.read("latest/index.html")

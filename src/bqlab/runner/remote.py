@@ -2,72 +2,153 @@
 
 The runs live in the bucket, laid out as `make publish` lays out a team's reports, so runs made on
 a laptop, in a CI job or in a cloud task land in one place with one index. Each machine works in a
-local copy of the store (``$XDG_CACHE_HOME/bqlab/stores/<bucket>/<folder>``):
+local copy of the store (``$XDG_CACHE_HOME/bqlab/stores/<bucket>/...``):
 
-1. before a command, the whole runs of the store the copy lacks are fetched (a run whose index
-   record is there; each run once per machine, since a run's files never change);
+1. before a command, the whole runs of the store the copy never had are fetched (a run whose index
+   record is there; each run once per machine, since a run's files never change), and the tag of
+   the gate's baseline;
 2. the command runs on the copy as on any reports folder: reuse of stages made on other machines,
-   comparisons, the baseline, the index;
-3. after a command that may have added runs (report, sweep, baseline), the copy is published to the
-   store (``bqlab.runner.publish``): new runs' files first, each created once, then, under the store's
-   lock (an object created only if absent), the pages that list every machine's runs, then the runs
-   beyond ``keep_runs`` are removed.
+   comparisons, the baseline, the index; a report whose inputs a finished run in the store has
+   already is a no-op, whichever machine made that run;
+3. after a command that may have added runs or pages (report, sweep, baseline, compare, prune; a
+   report that failed too: its run is published), the copy is published to the store
+   (``bqlab.runner.publish``): new runs' files first, each created once, then, under the store's
+   lock (an object created only if absent), the pages that list every machine's runs; then the runs
+   beyond ``keep_runs`` are removed from the store, and from the copy.
 """
 
+import contextlib
+import json
 import shutil
+import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from bqlab.project import cache_dir
-from bqlab.runner.publish import INDEX_RECORD, publish
-from bqlab.store import open_destination
+from bqlab.errors import ParamsError
+from bqlab.project import cache_dir, write_atomically
+from bqlab.runner.publish import INDEX_RECORD, MARKER, UPLOAD_THREADS, publish
+from bqlab.runner.runs import BASELINE_FILE, ReportsLock, latest_run, load_runs, remove_runs
+from bqlab.store import Destination, open_destination
 from bqlab.store.urls import split_bucket_url
 
 STORES = "stores"
-
-
-def is_store(reports_dir: str | Path) -> bool:
-    """Whether the reports folder named on the command line is a bucket."""
-    return str(reports_dir).startswith("gs://")
+STATE = ".bqlab-store.json"  # in the copy: the runs it ever fetched (not fetched again once pruned here)
 
 
 def local_copy(url: str) -> Path:
-    """The folder this machine works in for the store at ``url``."""
+    """The folder this machine works in for the store at ``url`` (one per bucket folder)."""
     bucket, prefix = split_bucket_url(url)
-    return cache_dir() / STORES / bucket / (prefix.strip("/") or "_root")
+    parts = prefix.split("/") if prefix else []
+    if any(part in ("", ".", "..") for part in parts):
+        raise ParamsError(f"{url!r}: a folder name in a run store's URL cannot be empty, '.' or '..'")
+    return cache_dir() / STORES / bucket / ("folder" if parts else "root") / Path(*parts)
+
+
+def _run_files(held: dict[str, str]) -> dict[str, list[str]]:
+    """The store's whole runs (those with an index record) and their files' names, safe ones only."""
+    files: dict[str, list[str]] = {}
+    whole = set()
+    for name in held:
+        parts = PurePosixPath(name).parts
+        if len(parts) < 3 or parts[0] != "runs" or any(p in ("", ".", "..") or "\\" in p for p in parts):
+            continue  # not a run's file, or a name that would write outside the run's folder
+        if len(parts) == 3 and parts[2] == INDEX_RECORD:
+            whole.add(parts[1])
+        else:
+            files.setdefault(parts[1], []).append(name)
+    return {run_id: sorted(files.get(run_id, [])) for run_id in sorted(whole) if not run_id.startswith(".")}
+
+
+def _check_store(destination: Destination, held: dict[str, str]) -> None:
+    """Refuse a bucket folder that holds other files, or that was published for readers (before any work)."""
+    marker = destination.read(MARKER)
+    if marker is None:
+        others = sorted(name for name in held if not name.startswith(".bqlab-"))
+        if others:
+            raise ParamsError(
+                f"run store {destination.where!r} holds files bqlab did not put there ({', '.join(others[:3])}"
+                f"{' ...' if len(others) > 3 else ''}): name an empty folder, or one bqlab keeps runs in"
+            )
+        return
+    with contextlib.suppress(ValueError, AttributeError):
+        if json.loads(marker).get("audience") == "team":
+            return
+    raise ParamsError(
+        f"run store {destination.where!r} was published for readers: runs are kept in a folder of their own "
+        "(the team's); name another folder"
+    )
 
 
 def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], None] = print) -> Path:
-    """Fetch the whole runs of the store its local copy lacks; return the copy's folder.
+    """Fetch the whole runs of the store the local copy never had, and the baseline's tag; return the copy.
+
+    Each run is written to a folder of this process's own and renamed into place once every file
+    is there, so a run in the copy is always whole, whoever else fetches it at the same time.
 
     Raises:
-        ParamsError, DataError: a mistyped URL, credentials, a missing bucket (as `make publish`).
+        ParamsError, DataError: a mistyped URL, a folder that is not a run store, credentials, a
+            missing bucket (as `make publish`).
     """
     copy = local_copy(url)
     (copy / "runs").mkdir(parents=True, exist_ok=True)
     destination = open_destination(url, root, api_endpoint)
     held = destination.listing()
-    whole = sorted({PurePosixPath(name).parts[1] for name in held if name.endswith(f"/{INDEX_RECORD}")})
+    _check_store(destination, held)
+    state = _state(copy)
+    runs = _run_files(held)
+    wanted = [run_id for run_id in runs if run_id not in state["fetched"] and not (copy / "runs" / run_id).is_dir()]
     fetched = []
-    for run_id in whole:
-        if (copy / "runs" / run_id).is_dir():
-            continue
-        partial = copy / "runs" / f".{run_id}.fetching"
-        shutil.rmtree(partial, ignore_errors=True)
-        for name in sorted(n for n in held if n.startswith(f"runs/{run_id}/") and not n.endswith(INDEX_RECORD)):
-            data = destination.read(name)
-            if data is None:  # removed by another machine's retention meanwhile: the run is left out
-                break
-            target = partial / PurePosixPath(name).relative_to(f"runs/{run_id}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        else:
-            if (partial / "run.json").is_file():
-                partial.rename(copy / "runs" / run_id)
+    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+        for run_id in wanted:
+            if _fetch(destination, run_id, runs[run_id], copy, pool):
                 fetched.append(run_id)
-        shutil.rmtree(partial, ignore_errors=True)
-    echo(f"run store {url}: {len(whole)} run(s), {len(fetched)} fetched to {copy}")
+    baseline, here = destination.read(BASELINE_FILE) if BASELINE_FILE in held else None, copy / BASELINE_FILE
+    if baseline is not None and (not here.is_file() or here.read_bytes() != baseline):
+        write_atomically(here, baseline.decode("utf-8", "replace"))  # the store's tag: make baseline there
+    _save_state(copy, state, fetched)
+    echo(f"run store {url}: {len(runs)} run(s); {len(fetched)} fetched to {copy}")
     return copy
+
+
+def _fetch(destination: Destination, run_id: str, names: list[str], copy: Path, pool: ThreadPoolExecutor) -> bool:
+    """Fetch one run's files into the copy, whole or not at all; return whether it is there now."""
+    target = copy / "runs" / run_id
+    partial = Path(tempfile.mkdtemp(prefix=f".{run_id}.fetching-", dir=copy / "runs"))
+    try:
+
+        def one(name: str) -> bool:
+            data = destination.read(name)
+            if data is None:  # removed by another machine's retention meanwhile
+                return False
+            path = partial / PurePosixPath(name).relative_to(f"runs/{run_id}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            return True
+
+        if not all(pool.map(one, names)) or not (partial / "run.json").is_file():
+            return False
+        try:
+            partial.rename(target)
+        except OSError:  # another process fetched it first
+            return target.is_dir()
+        return True
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _state(copy: Path) -> dict[str, list[str]]:
+    try:
+        state = json.loads((copy / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {}
+    return {"fetched": list(state.get("fetched", [])) if isinstance(state, dict) else []}
+
+
+def _save_state(copy: Path, state: dict[str, list[str]], fetched: list[str]) -> None:
+    if fetched:
+        state["fetched"] = sorted({*state["fetched"], *fetched})
+        write_atomically(copy / STATE, json.dumps(state, indent=1) + "\n")
 
 
 def push(
@@ -78,9 +159,21 @@ def push(
     keep_runs: int | None,
     echo: Callable[[str], None] = print,
 ) -> None:
-    """Publish the local copy's runs to the store (team audience); see the module's doc."""
+    """Publish the local copy's runs to the store (team audience); remove from the copy what the store pruned.
+
+    Raises:
+        DataError: the store refused (credentials, permission, its lock held past the wait).
+    """
     if not any((copy / "runs").glob("[!.]*/run.json")):
         return
-    done = publish(copy, url, root, "team", api_endpoint, lambda _line: None, keep_runs)
-    new = f": new run(s) {', '.join(done.new_runs)}" if done.new_runs else ""
+    done = publish(copy, url, root, "team", api_endpoint, echo, keep_runs)
+    if done.pruned:  # gone from the store: not kept here, and not fetched again
+        with ReportsLock(copy, "pruning"):
+            mine = latest_run(copy)  # this machine's latest stays, as the link to it
+            gone = [
+                r["run_id"] for r in load_runs(copy, warn=False) if r["run_id"] in done.pruned and r["run_id"] != mine
+            ]
+            remove_runs(copy, gone)
+        _save_state(copy, _state(copy), done.pruned)
+    new = f"; new run(s) {', '.join(done.new_runs)}" if done.new_runs else ""
     echo(f"run store {url}: {done.sent} file(s) sent{new}; index {done.links[0]}")

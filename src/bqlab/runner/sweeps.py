@@ -261,15 +261,22 @@ def run_sweep(
     force: bool = False,
     echo: Callable[[str], None] = print,
     on_cell: Callable[[int, int, int, int, str], None] | None = None,
+    only: int | None = None,
 ) -> list[PointResult]:
     """Run every point of ``sweep`` (after checking them all), several side by side; return what each gave.
 
     A point whose notebook fails is recorded as failed and the sweep goes on; Ctrl-C or SIGTERM
     stops every point and discards their unfinished runs (the finished points are kept, and a
-    second call resumes with the others).
+    second call resumes with the others). ``only``: the one point (from 0) a cloud task runs; the
+    leaderboard is then left to ``collect``, once every task is done.
     """
     project = Project.of(project)
     checked = check_sweep(sweep, project, yes)
+    if only is not None and not 0 <= only < len(sweep.points):
+        raise ParamsError(
+            f"sweep {sweep.name!r} has {len(sweep.points)} point(s): there is no point {only + 1} "
+            f"(a task index runs from 0 to {len(sweep.points) - 1}: run as many tasks as points)"
+        )
     planned = cost_forecast(checked, notebooks_dir, reports_dir, force=force)  # before the first billed byte
     if planned:
         echo(planned.line())
@@ -288,12 +295,7 @@ def run_sweep(
             preflight(params, Path(notebooks_dir))
         except BqlabError as err:
             raise _naming(err, sweep.label(index)) from None
-    # Each point with the value every varying key has in it: set by the point, or else by the params files.
-    shown = [
-        {k: resolved(params, k) for k in sweep.varying} | p | {k: NOT_APPLYING for k in p if not applies(params, k)}
-        for params, p in zip(checked, sweep.points, strict=True)
-    ]
-    results = [PointResult(i + 1, values) for i, values in enumerate(shown)]
+    results = [PointResult(i + 1, values) for i, values in enumerate(shown_values(sweep, checked))]
     runner = checked[0].runner
     shared = Shared(runner.parallel_notebooks)
 
@@ -343,8 +345,9 @@ def run_sweep(
     reports_dir = Path(reports_dir).resolve()
     with reports_opened(reports_dir, echo):  # for the whole sweep: its points publish one at a time under it
         # As many points at once as notebooks may run: a point waiting for a slot holds a warm kernel.
-        with ThreadPoolExecutor(max_workers=min(total, shared.slots)) as pool:
-            futures = [pool.submit(run_point, index) for index in range(total)]
+        indices = range(total) if only is None else [only]
+        with ThreadPoolExecutor(max_workers=min(len(indices), shared.slots)) as pool:
+            futures = [pool.submit(run_point, index) for index in indices]
             try:
                 pending = set(futures)
                 while pending:  # a timeout, so that Ctrl-C and SIGTERM reach this thread at once
@@ -357,8 +360,48 @@ def run_sweep(
                     future.cancel()
                 wait(futures)
                 raise
-        publish_results(sweep, results, reports_dir)
+        if only is None:
+            publish_results(sweep, results, reports_dir)
+        else:
+            write_index(reports_dir, load_runs(reports_dir, warn=False))
         prune_runs(reports_dir, runner, echo)  # after the leaderboard lists the sweep's runs, which it keeps
+    return results if only is None else [results[only]]
+
+
+def shown_values(sweep: Sweep, checked: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each point with the value every varying key has in it: set by the point, or else by the params files."""
+    return [
+        {k: resolved(params, k) for k in sweep.varying} | p | {k: NOT_APPLYING for k in p if not applies(params, k)}
+        for params, p in zip(checked, sweep.points, strict=True)
+    ]
+
+
+def collect(sweep: Sweep, project: Project | Path, reports_dir: Path) -> list[PointResult]:
+    """The sweep's results from the runs its points made (on any machine: a run store), and its leaderboard.
+
+    Each point's newest run made for this sweep with these values; a point without one is "not run".
+    """
+    checked = check_sweep(sweep, Project.of(project), yes=True)
+    results = [PointResult(i + 1, values) for i, values in enumerate(shown_values(sweep, checked))]
+    reports_dir = Path(reports_dir).resolve()
+    with reports_opened(reports_dir, lambda _line: None):
+        runs = load_runs(reports_dir, warn=False)  # newest first
+        for index, result in enumerate(results):
+            wanted = {"name": sweep.name, "values": sweep.points[index]}
+            made = next(
+                (r for r in runs if {k: (r.get("sweep") or {}).get(k) for k in wanted} == wanted),
+                None,
+            )
+            if made:
+                result.run_id, result.status, result.scores = (
+                    made["run_id"],
+                    made.get("status", "?"),
+                    point_scores(made),
+                )
+                errors = [s["error"] for s in made.get("stages", []) if s.get("error")]
+                reason = made.get("check_reason") if result.status == "check" else (errors or [""])[0]
+                result.error = _shortened(reason or "")
+        publish_results(sweep, results, reports_dir)
     return results
 
 
