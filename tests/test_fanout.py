@@ -64,6 +64,7 @@ def test_the_kubernetes_indexed_job_validates_strictly_and_runs_each_point_into_
     assert container["resources"]["requests"] == {"cpu": "2", "memory": "4Gi"}
     assert "env" not in container and "secret" not in out.lower(), "no secret: credentials come from the account"
     assert "kubectl apply -f -" in err and f"--collect --reports-dir {STORE}" in err
+    assert err.index(f"--point 1 --reports-dir {STORE}") < err.index("kubectl apply"), "point 1 first, once"
     bad = tmp_path / "bad.yaml"
     bad.write_text(out.replace("completionMode: Indexed", "completionMode: Indexed\n  completionIndex: 3"))
     refused = subprocess.run([validator(), "--strict", str(bad)], capture_output=True, text=True)

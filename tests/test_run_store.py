@@ -147,6 +147,11 @@ def test_a_sweep_fanned_out_as_cloud_tasks_gives_the_leaderboard_of_the_same_swe
     store = f"gs://{name}/sweeps"
     cloud = machine(tmp_path, "cloud")
     sweep_file(cloud)
+    # First, once: point 1, whose data analysis the other points reuse.
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-first"))
+    folders = ["--params-dir", str(cloud / "params"), "--notebooks-dir", str(cloud / "notebooks")]
+    assert cli.main(["sweep", "folds", "--point", "1", "--quiet", *folders, "--reports-dir", store]) == 0
     command = [sys.executable, "-m", "bqlab", "sweep", "folds", "--point", "task", "--quiet"]
     command += ["--params-dir", str(cloud / "params"), "--notebooks-dir", str(cloud / "notebooks")]
     command += ["--reports-dir", store]
@@ -169,12 +174,15 @@ def test_a_sweep_fanned_out_as_cloud_tasks_gives_the_leaderboard_of_the_same_swe
     assert [task.returncode for task in tasks] == [0, 0], outputs
     assert "point 1: run" in outputs[0] and "point 2: run" in outputs[1], outputs
 
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-collector"))
-    folders = ["--params-dir", str(cloud / "params"), "--notebooks-dir", str(cloud / "notebooks")]
     assert cli.main(["sweep", "folds", "--collect", "--quiet", *folders, "--reports-dir", store]) == 0
     collected = local_copy(store) / "sweeps/folds.json"
     assert leaderboard(collected) == leaderboard(here / "reports/sweeps/folds.json")
+    first, second = (p["run_id"] for p in json.loads(collected.read_text())["points"])
+    stages = {s["stage"]: s for s in json.loads((local_copy(store) / f"runs/{second}/run.json").read_text())["stages"]}
+    assert (stages["eda"]["status"], stages["eda"]["reused_from"]) == ("reused", first), "the data analysis ran once"
+    runs = {p.name for p in (local_copy(store) / "runs").iterdir() if not p.name.startswith(".")}
+    assert runs == {first, second}, "the first task found its point done: no second run of it"
     assert all(p[2] == "ok" and p[3]["cv_mean"] is not None for p in leaderboard(collected)), "scored points"
     page = storage_client(gcs_emulator).bucket(name).blob("sweeps/sweeps/folds.html").download_as_text()
     assert "cv_folds" in page, "the leaderboard page is in the store"

@@ -138,4 +138,11 @@ def how_to_run(kind: str, sweep: Sweep, store: str) -> list[str]:
     else:
         apply = "gcloud run jobs replace job.yaml --region <region>   (the YAML above saved as job.yaml)"
         wait = f"gcloud run jobs execute {job_name(sweep)} --region <region> --wait"
-    return [f"{len(sweep.points)} task(s), one per point; next:", f"  {apply}", f"  {wait}", f"  {collect}"]
+    first = f"bqlab sweep {sweep.name} --point 1 --reports-dir {store}"
+    return [
+        f"{len(sweep.points)} task(s), one per point; next:",
+        f"  {first}   (once, before the job: the stages every point shares, the data analysis, are made once)",
+        f"  {apply}",
+        f"  {wait}",
+        f"  {collect}",
+    ]
