@@ -59,11 +59,12 @@ def test_the_kubernetes_indexed_job_validates_strictly_and_runs_each_point_into_
     pod = spec["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == IMAGE and pod["serviceAccountName"] == "bqlab-runner"
-    assert container["args"][:8] == ["python", "-m", "bqlab", "sweep", "models", "--point", "task", "--quiet"]
-    assert container["args"][8:] == ["--reports-dir", STORE, "--profile", "ci"]
+    assert container["args"][:9] == ["python", "-m", "bqlab", "sweep", "models", "--point", "task", "--yes", "--quiet"]
+    assert container["args"][9:] == ["--reports-dir", STORE, "--profile", "ci"]
+    assert spec["backoffLimitPerIndex"] == 1 and spec["maxFailedIndexes"] == 4, "a failing point stops no other"
     assert container["resources"]["requests"] == {"cpu": "2", "memory": "4Gi"}
     assert "env" not in container and "secret" not in out.lower(), "no secret: credentials come from the account"
-    assert "kubectl apply -f -" in err and f"--collect --reports-dir {STORE}" in err
+    assert "kubectl apply -f -" in err and "--ignore-not-found" in err and f"--collect --reports-dir {STORE}" in err
     assert err.index(f"--point 1 --reports-dir {STORE}") < err.index("kubectl apply"), "point 1 first, once"
     bad = tmp_path / "bad.yaml"
     bad.write_text(out.replace("completionMode: Indexed", "completionMode: Indexed\n  completionIndex: 3"))
@@ -104,3 +105,18 @@ def test_a_job_that_could_not_run_is_refused_with_what_to_set(project, capsys, c
     runner.write_text(runner.read_text().replace(change, f"{key}: null") if change else runner.read_text())
     code, out, err = emit(project, "cloud-run", capsys, store)
     assert code == 2 and out == "" and message in err
+
+
+def test_a_sweep_beyond_max_points_is_emitted_only_with_yes_and_its_tasks_then_run(project, capsys):
+    sweep = project / "params/sweeps/models.yaml"
+    sweep.write_text(sweep.read_text() + "max_points: 2\n")
+    code, out, err = emit(project, "k8s", capsys)
+    assert code == 2 and out == "" and "--yes" in err
+    folders = ["--params-dir", str(project / "params"), "--notebooks-dir", str(project / "notebooks")]
+    assert cli.main(["sweep", "models", "--emit", "k8s", "--yes", *folders, "--reports-dir", STORE]) == 0
+    assert "--yes" in yaml.safe_load(capsys.readouterr().out)["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_sweep_flags_on_another_command_are_refused(project, capsys):
+    assert cli.main(["report", "--emit", "k8s", "--reports-dir", STORE]) == 2
+    assert "--emit go with sweep" in capsys.readouterr().err

@@ -62,9 +62,12 @@ def test_runs_from_two_machines_land_in_one_store_with_one_index_and_reuse_each_
     assert stages["train"]["status"] == "ok", "the changed training ran"
     assert (local_copy(store) / "runs" / runs[0] / "run.json").is_file(), "the CI job's copy holds the laptop's run"
 
-    # Back on the laptop: its inputs have a run in the store (not the newest): nothing runs, nothing is sent.
+    # Back on the laptop: the newest run is the CI job's, so a new run, every stage reused from the store.
     assert report(laptop, store, monkeypatch, tmp_path) == 0
-    assert {b.name for b in bucket.list_blobs(prefix="runs-of-the-team/")} == names
+    third = sorted({n.split("/")[2] for n in (b.name for b in bucket.list_blobs()) if n.endswith("/run.index.json")})
+    assert len(third) == 3
+    record = json.loads(bucket.blob(f"runs-of-the-team/runs/{third[2]}/run.json").download_as_text())
+    assert {s["status"] for s in record["stages"]} == {"reused"}, "nothing computed again"
     # The laptop tags the gate's baseline; the CI job's copy reads the store's tag.
     folders = ["--params-dir", str(laptop / "params"), "--notebooks-dir", str(laptop / "notebooks")]
     assert cli.main(["baseline", runs[0], *folders, "--reports-dir", store]) == 0
@@ -106,7 +109,8 @@ def test_a_run_whose_file_names_would_write_outside_its_folder_is_not_fetched(tm
     }
     monkeypatch.setattr(remote, "open_destination", lambda *_: FakeStore(objects))
     lines = []
-    copy = remote.pull("gs://some-bucket/runs", tmp_path, None, lines.append)
+    copy, whole = remote.pull("gs://some-bucket/runs", tmp_path, None, lines.append)
+    assert whole == {"R1", "R2"}
     assert not list(tmp_path.rglob("escaped.txt")), "nothing written outside the run's folder"
     assert sorted(p.name for p in (copy / "runs").iterdir()) == ["R1", "R2"], "whole runs only, no folder left"
     assert (copy / "runs/R2/figures/a.png").read_bytes() == b"png"
@@ -200,3 +204,32 @@ def test_a_task_index_that_is_missing_or_past_the_points_is_refused_before_any_w
     assert cli.main(["sweep", "folds", "--point", "task", *folders, "--reports-dir", str(project / "r")]) == 2
     assert "no point 3" in capsys.readouterr().err
     assert not (project / "r" / "runs").exists() or not any((project / "r" / "runs").iterdir()), "nothing ran"
+
+
+@pytest.mark.slow
+def test_a_run_whose_push_failed_is_sent_by_the_next_command(tmp_path, monkeypatch, capsys, gcs_emulator):  # noqa: F811
+    from bqlab.errors import DataError
+    from bqlab.runner import remote
+
+    name = f"store-{uuid.uuid4().hex[:12]}"
+    bucket = storage_client(gcs_emulator).create_bucket(name)
+    store = f"gs://{name}/runs"
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    laptop = machine(tmp_path, "laptop")
+    real, calls = remote.publish, []
+
+    def refused_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise DataError("the network went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(remote, "publish", refused_once)
+    assert report(laptop, store, monkeypatch, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "the network went away" in err and "run it again to send it" in err
+    assert not [b for b in bucket.list_blobs() if b.name.endswith("run.index.json")], "nothing whole was sent"
+    assert report(laptop, store, monkeypatch, tmp_path) == 0, "a no-op here ..."
+    assert "up to date" in capsys.readouterr().out
+    sent = [b.name for b in bucket.list_blobs() if b.name.endswith("run.index.json")]
+    assert len(sent) == 1 and len(calls) == 2, "... that sends the run the failed push left"

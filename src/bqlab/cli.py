@@ -15,7 +15,6 @@ Exit codes: 0 done, 1 a notebook failed, 2 bad input, an unusable reports folder
 """
 
 import argparse
-import contextlib
 import errno
 import json
 import os
@@ -266,7 +265,6 @@ def _command(args, echo, progress) -> int:
         force=args.force,
         echo=echo,
         on_cell=progress.update if progress else None,
-        store=bool(args.store),
     )
     args.finished, args.noop = True, outcome.noop
     _report_done(as_dict(outcome.record), outcome.noop, args.reports_dir, echo)
@@ -280,42 +278,57 @@ PUSHING = ("report", "sweep", "baseline", "compare", "prune")
 def _in_store(store: str, args, echo, progress) -> int:
     """Run a command on the local copy of the run store ``store``; then publish it there (``bqlab.runner.remote``).
 
-    A report or sweep that failed is published too (its run shows where it stopped); a push that
-    fails then is a warning, after the command's own error.
+    Published: the runs the store lacks (made by this command, a failed one too, or left by a push
+    that failed) and the pages this command wrote; after prune, the store's retention. A push that
+    fails after the command's own error, or after the gate's verdict, is a warning.
     """
     # lazy: pydantic, jinja2 and the Cloud Storage client, for a run store only
     from bqlab.config import load_params
-    from bqlab.runner.remote import pull, push
+    from bqlab.runner.remote import pull, push, unsent
 
     settings = load_params(args.project, args.profile).runner
     endpoint, root = settings.publish.api_endpoint, args.project.root
-    args.reports_dir = pull(store, root, endpoint, echo)
-    pushing = args.command in PUSHING and not args.forecast
+    started = time.time()
+    args.reports_dir, in_store = pull(store, root, endpoint, echo)
+    copy = args.reports_dir
 
-    def pushed() -> None:
+    def pushed(required: bool) -> None:
+        written = [p for p in (copy / "sweeps", copy / "compare", copy / "baseline") if _written_since(p, started)]
+        if args.command != "prune" and not written and not unsent(copy, in_store):
+            return  # nothing new here: the store is as this command found it
         try:
-            push(store, args.reports_dir, root, endpoint, settings.keep_runs, echo)
+            push(store, copy, root, endpoint, settings.keep_runs, echo, since=started)
         except BqlabError as err:
-            raise type(err)(
-                f"{err}; the run is kept in {args.reports_dir}: run the same command again to send it"
-            ) from None
+            message = f"{err}; what this command made is kept in {copy}: run it again to send it to {store}"
+            if required:
+                raise type(err)(message) from None
+            print(f"warning: {message}", file=sys.stderr)
 
     try:
         code = _command(args, echo, progress)
     except BqlabError:
-        if pushing and args.command in ("report", "sweep"):
-            with contextlib.suppress(BqlabError):
-                pushed()  # the failed run, published for whoever looks at the store
+        if args.command in ("report", "sweep"):
+            pushed(required=False)  # a failed run, published for whoever looks at the store
         raise
-    if pushing and not getattr(args, "noop", False):
-        pushed()
+    if args.command in PUSHING and not args.forecast:
+        pushed(required=not (args.command == "compare" and args.fail_on_regression))  # the gate's verdict stands
     return code
+
+
+def _written_since(path: Path, started: float) -> bool:
+    """Whether ``path`` (a file, or any file in a folder) was written at or after ``started``."""
+    files = [path] if path.is_file() else list(path.glob("*")) if path.is_dir() else []
+    return any(f.is_file() and f.stat().st_mtime >= started for f in files)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command and return the process exit code."""
     args = _parser().parse_args(argv)
     args.project = Project.of(args.params_dir)  # the root and params folder every command reads
+    given = [f"--{flag}" for flag in ("emit", "point", "collect") if getattr(args, flag)]
+    if given and args.command != "sweep":
+        print(f"error: {' and '.join(given)} go with sweep: bqlab sweep NAME {given[0]} ...", file=sys.stderr)
+        return 2
     store = args.store = args.reports_dir if args.reports_dir.startswith("gs://") else None
     if not store and ("://" in args.reports_dir or args.reports_dir.lower().startswith("gs:")):
         print(f"error: --reports-dir {args.reports_dir!r}: write a folder, or gs://<bucket>/<folder>", file=sys.stderr)
@@ -442,7 +455,7 @@ def _sweep(args, echo, progress) -> int:
         from bqlab.config import load_params
         from bqlab.runner.fanout import how_to_run, manifest
 
-        sweeps.check_sweep(sweep, args.project, yes=True)  # every point, before the job exists
+        sweeps.check_sweep(sweep, args.project, yes=args.yes)  # every point and the size, before the job exists
         fanout = load_params(args.project, sweep.profile).runner.fanout
         print(manifest(args.emit, sweep, args.store or str(args.reports_dir), fanout), end="")
         print("\n".join(how_to_run(args.emit, sweep, args.store)), file=sys.stderr)
@@ -454,6 +467,9 @@ def _sweep(args, echo, progress) -> int:
         print(json.loads(saved.read_text(encoding="utf-8"))["verdict"])
         done = sum(r.status != "not run" for r in results)
         print(f"sweep {sweep.name}: {done} of {len(results)} point(s) have a run: {saved.with_suffix('.html')}")
+        missing = [str(r.point) for r in results if r.status == "not run"]
+        if missing:
+            print(f"without a run: point(s) {', '.join(missing)}: run each with --point N, or run the job again")
         return 0 if done == len(results) and not any(r.status == "failed" for r in results) else 1
     only = _point_index(args.point, sweep.name) if args.point else None
     results = sweeps.run_sweep(
@@ -472,6 +488,7 @@ def _sweep(args, echo, progress) -> int:
     if only is not None:
         (result,) = results
         print(f"sweep {sweep.name}: point {result.point}: run {result.run_id}: {result.status}")
+        echo(f"once every point has a run: bqlab sweep {sweep.name} --collect (the leaderboard)")
         return 1 if result.status == "failed" else 0
     print("\n".join(sweeps.summary_lines(sweep, results)))
     saved = sweeps.results_file(args.reports_dir, sweep.name)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from bqlab.errors import ParamsError
+from bqlab.runner.remote import local_copy
 from bqlab.runner.sweeps import Sweep
 
 KINDS = ("k8s", "cloud-run")
@@ -22,14 +23,20 @@ RUNNER_FILE = "params/runner.yaml"
 
 
 def job_name(sweep: Sweep) -> str:
-    """A name both Kubernetes and Cloud Run take: lowercase letters, digits and '-', at most 63."""
-    name = re.sub(r"[^a-z0-9-]+", "-", f"bqlab-sweep-{sweep.name}".lower()).strip("-")
-    return name[:63].rstrip("-")
+    """A name both Kubernetes and Cloud Run take: lowercase letters, digits and '-'.
+
+    At most 56 characters, so an Indexed Job's pod host name (``<job>-<index>``) stays within 63.
+    """
+    name = re.sub(r"[^a-z0-9]+", "-", f"bqlab-sweep-{sweep.name}".lower()).strip("-")
+    return name[:56].rstrip("-")
 
 
 def task_args(sweep: Sweep, store: str) -> list[str]:
-    """What each task runs in the image's project folder: its point of the sweep, into the run store."""
-    args = ["python", "-m", "bqlab", "sweep", sweep.name, "--point", "task", "--quiet", "--reports-dir", store]
+    """What each task runs in the image's project folder: its point of the sweep, into the run store.
+
+    ``--yes``: the sweep's size was accepted when the job was written.
+    """
+    args = ["python", "-m", "bqlab", "sweep", sweep.name, "--point", "task", "--yes", "--quiet", "--reports-dir", store]
     return args + (["--profile", sweep.profile] if sweep.profile else [])
 
 
@@ -42,8 +49,9 @@ def manifest(kind: str, sweep: Sweep, store: str, fanout: Any) -> str:
     if not store.startswith("gs://"):
         raise ParamsError(
             f"--emit {kind}: the tasks run on other machines, so their runs go to a run store in a bucket: "
-            "add --reports-dir gs://<bucket>/<folder> (make sweep ... REPORTS=gs://<bucket>/<folder>)"
+            "add --reports-dir gs://<bucket>/<folder>"
         )
+    local_copy(store)  # a URL every task could use
     if not fanout.image:
         raise ParamsError(
             f"--emit {kind}: set fanout.image in {RUNNER_FILE} to the project's image in your registry "
@@ -51,7 +59,7 @@ def manifest(kind: str, sweep: Sweep, store: str, fanout: Any) -> str:
         )
     points = len(sweep.points)
     parallelism = min(fanout.parallelism or points, points)
-    labels = {"app.kubernetes.io/name": "bqlab", "bqlab/sweep": job_name(sweep).removeprefix("bqlab-sweep-")}
+    labels = {"app.kubernetes.io/name": "bqlab", "bqlab/sweep": job_name(sweep).removeprefix("bqlab-sweep-")[:63]}
     container = {"image": fanout.image, "args": task_args(sweep, store)}
     if kind == "k8s":
         job = {
@@ -62,7 +70,20 @@ def manifest(kind: str, sweep: Sweep, store: str, fanout: Any) -> str:
                 "completionMode": "Indexed",
                 "completions": points,
                 "parallelism": parallelism,
-                "backoffLimit": fanout.retries * points,
+                # Retries per point, and a point that fails does not stop the others (Kubernetes 1.29+).
+                "backoffLimitPerIndex": fanout.retries,
+                "maxFailedIndexes": points,
+                # A notebook that failed (exit 1: its run is in the store, with where it stopped) is not
+                # retried; a pod evicted or preempted is, without counting against the retries.
+                "podFailurePolicy": {
+                    "rules": [
+                        {
+                            "action": "FailIndex",
+                            "onExitCodes": {"containerName": "point", "operator": "In", "values": [1]},
+                        },
+                        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                    ]
+                },
                 "activeDeadlineSeconds": fanout.deadline_seconds,
                 "ttlSecondsAfterFinished": 86400,
                 "template": {
@@ -75,6 +96,7 @@ def manifest(kind: str, sweep: Sweep, store: str, fanout: Any) -> str:
                             "runAsUser": 57439,
                             "runAsGroup": 57439,
                             "fsGroup": 57439,
+                            "seccompProfile": {"type": "RuntimeDefault"},
                         },
                         "containers": [
                             {
@@ -133,8 +155,12 @@ def how_to_run(kind: str, sweep: Sweep, store: str) -> list[str]:
     """The commands a user types next (printed beside the manifest)."""
     collect = f"bqlab sweep {sweep.name} --collect --reports-dir {store}"
     if kind == "k8s":
-        apply = f"bqlab sweep {sweep.name} --emit k8s --reports-dir {store} | kubectl apply -f -"
-        wait = f"kubectl wait --for=condition=complete --timeout=1h job/{job_name(sweep)}"
+        apply = (
+            f"kubectl delete job {job_name(sweep)} --ignore-not-found && "
+            f"bqlab sweep {sweep.name} --emit k8s --yes --reports-dir {store} | kubectl apply -f -"
+        )
+        done = f"{len(sweep.points)}/{len(sweep.points)}"
+        wait = f"kubectl get job {job_name(sweep)} --watch   (until COMPLETIONS reads {done}, or a pod failed)"
     else:
         apply = "gcloud run jobs replace job.yaml --region <region>   (the YAML above saved as job.yaml)"
         wait = f"gcloud run jobs execute {job_name(sweep)} --region <region> --wait"

@@ -181,7 +181,6 @@ def run_report(
     on_cell: Callable[[int, int, int, int, str], None] | None = None,
     sweep: dict[str, Any] | None = None,
     shared: Shared | None = None,
-    store: bool = False,
 ) -> Outcome:
     """Bring the reports up to date with the inputs; see the module docstring.
 
@@ -190,9 +189,6 @@ def run_report(
     has the same inputs (not only the latest), and that run is then left where it is. With
     ``shared``, the sweep holds the reports lock and prunes once at its end, and this run takes
     notebook slots and stages in flight from the sweep's other points (``bqlab.runner.shared``).
-    ``store``: the reports folder is a run store's local copy (``bqlab.runner.remote``), where the
-    newest run may be another machine's: as for a sweep's point, any finished run with the same inputs
-    makes this a no-op.
 
     Raises:
         ParamsError, DataError: bad input, found before any notebook starts.
@@ -217,9 +213,7 @@ def run_report(
         if not sweep and latest and latest.get("sweep"):  # after a sweep, the current params' own run
             latest = next((r for r in runs if not r.get("sweep")), None)
         same = next((r for r in runs if r.get("status") in DONE and r.get("quick_key") == key), None)
-        # A sweep's point, or a run store's copy (whose newest run may be another machine's): any finished
-        # run with the same inputs will do.
-        if (sweep or store) and not force and key and same and (reports_dir / "runs" / same["run_id"]).is_dir():
+        if sweep and not force and key and same and (reports_dir / "runs" / same["run_id"]).is_dir():
             return Outcome(same, reports_dir, noop=True)
         if not force and key and latest and latest.get("status") in DONE and latest.get("quick_key") == key:
             run_dir = reports_dir / "runs" / latest["run_id"]

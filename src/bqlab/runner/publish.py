@@ -149,8 +149,14 @@ def publish(
     echo: Callable[[str], None] = print,
     keep_runs: int | None = None,
     lock_wait_seconds: float = 300,
+    exclude: frozenset[str] = frozenset(),
+    pages_since: float | None = None,
 ) -> Published:
     """Publish ``reports_dir`` to ``to`` (``gs://bucket/folder`` or a folder); see the module's doc.
+
+    A run store (``bqlab.runner.remote``) leaves out the runs in ``exclude`` (the store removed them),
+    and sends only the sweeps' and comparisons' pages and the baseline's tag written since
+    ``pages_since`` (a timestamp): an older copy of them is another machine's to replace, not this one's.
 
     Raises:
         ParamsError: an unknown audience; a destination inside the reports folder (or holding it),
@@ -173,11 +179,13 @@ def publish(
     if folder is not None and reports.is_relative_to(folder):
         raise ParamsError(f"publish to {to!r}: {folder} holds the reports folder {reports}; name a folder outside it")
     with ReportsLock(reports_dir, "publishing"):  # no run is added or pruned while its files are sent
-        runs = load_runs(reports_dir, warn=False)
+        runs = [run for run in load_runs(reports_dir, warn=False) if run["run_id"] not in exclude]
+        if not runs:
+            raise PipelineError(f"nothing to publish: every run in {reports_dir} was removed from {to}")
         pointed = latest_run(reports_dir)  # a link left dangling: the newest run instead
         latest = next((run["run_id"] for run in runs if run["run_id"] == pointed), runs[0]["run_id"])
         with tempfile.TemporaryDirectory(prefix="bqlab-publish-") as scratch:
-            publisher = Publisher(reports_dir, destination, audience, Path(scratch), echo)
+            publisher = Publisher(reports_dir, destination, audience, Path(scratch), echo, pages_since)
             publisher.claim()
             publisher.send_runs(runs)
             with locked(destination, wait_seconds=lock_wait_seconds, echo=echo):
@@ -188,8 +196,17 @@ def publish(
 class Publisher:
     """One publish of a reports folder to a destination: what it sends, and how."""
 
-    def __init__(self, reports_dir: Path, destination: Destination, audience: str, scratch: Path, echo) -> None:
+    def __init__(
+        self,
+        reports_dir: Path,
+        destination: Destination,
+        audience: str,
+        scratch: Path,
+        echo,
+        pages_since: float | None = None,
+    ) -> None:
         self.reports_dir, self.destination, self.scratch, self.echo = Path(reports_dir), destination, scratch, echo
+        self.pages_since = pages_since
         self.audience, self.readers = audience, audience == "readers"
         self.held = destination.listing()  # name -> MD5 of what the destination holds
         self.done = Published(destination.where, destination.links("index.html"))
@@ -259,6 +276,11 @@ class Publisher:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # the uploads under way end; no other starts
 
+    def _pages(self, paths: list[Path]) -> list[Path]:
+        """Of ``paths``, the files that exist and were written since ``pages_since`` (all of them without it)."""
+        since = self.pages_since
+        return [p for p in paths if p.is_file() and (since is None or p.stat().st_mtime >= since)]
+
     def send_runs(self, runs: list[dict[str, Any]]) -> None:
         """1. Each run's files, oldest run first, each created once; its index record last (no lock needed)."""
         self.echo(f"publishing {len(runs)} run(s) to {self.destination.where} (audience: {self.audience}) ...")
@@ -292,13 +314,13 @@ class Publisher:
             return path
 
         # 2. the comparisons the sweeps' pages link (made once, never changed), then the pages
-        pairs = sorted((reports_dir / COMPARE_DIR).glob("*.html"))
+        pairs = self._pages(sorted((reports_dir / COMPARE_DIR).glob("*.html")))
         self.send((f"{COMPARE_DIR}/{path.name}", path, IMMUTABLE, False) for path in pairs)
         sweeps = sorted((reports_dir / "sweeps").glob("*.html"))
         sweeps += [] if self.readers else sorted((reports_dir / "sweeps").glob("*.json"))
-        self.send((f"sweeps/{path.name}", path, REVALIDATE, False) for path in sweeps)
+        self.send((f"sweeps/{path.name}", path, REVALIDATE, False) for path in self._pages(sweeps))
         tag = reports_dir / BASELINE_FILE  # the gate's baseline, for a run store's other machines
-        if not self.readers and tag.is_file():
+        if not self.readers and self._pages([tag]):
             self.send([(BASELINE_FILE, tag, REVALIDATE, False)])
         # 3. latest/: a page of our latest run; left to another publisher whose run is newer
         ours = next(run for run in runs if run["run_id"] == latest)

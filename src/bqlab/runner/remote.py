@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from bqlab.errors import ParamsError
+from bqlab.errors import ParamsError, PipelineError
 from bqlab.project import cache_dir, write_atomically
 from bqlab.runner.publish import INDEX_RECORD, MARKER, UPLOAD_THREADS, publish
 from bqlab.runner.runs import BASELINE_FILE, ReportsLock, latest_run, load_runs, remove_runs
@@ -80,8 +80,10 @@ def _check_store(destination: Destination, held: dict[str, str]) -> None:
     )
 
 
-def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], None] = print) -> Path:
-    """Fetch the whole runs of the store the local copy never had, and the baseline's tag; return the copy.
+def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], None] = print) -> tuple[Path, set[str]]:
+    """Fetch the whole runs of the store the local copy never had, and the baseline's tag.
+
+    Returns the copy's folder and the runs the store holds whole.
 
     Each run is written to a folder of this process's own and renamed into place once every file
     is there, so a run in the copy is always whole, whoever else fetches it at the same time.
@@ -97,7 +99,8 @@ def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], N
     _check_store(destination, held)
     state = _state(copy)
     runs = _run_files(held)
-    wanted = [run_id for run_id in runs if run_id not in state["fetched"] and not (copy / "runs" / run_id).is_dir()]
+    known = {*state["fetched"], *state["pruned"]}
+    wanted = [run_id for run_id in runs if run_id not in known and not (copy / "runs" / run_id).is_dir()]
     fetched = []
     with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
         for run_id in wanted:
@@ -106,9 +109,15 @@ def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], N
     baseline, here = destination.read(BASELINE_FILE) if BASELINE_FILE in held else None, copy / BASELINE_FILE
     if baseline is not None and (not here.is_file() or here.read_bytes() != baseline):
         write_atomically(here, baseline.decode("utf-8", "replace"))  # the store's tag: make baseline there
-    _save_state(copy, state, fetched)
+    _save_state(copy, state, fetched=fetched)
     echo(f"run store {url}: {len(runs)} run(s); {len(fetched)} fetched to {copy}")
-    return copy
+    return copy, set(runs)
+
+
+def unsent(copy: Path, in_store: set[str]) -> list[str]:
+    """The runs of the copy the store does not hold (made here since, or whose push failed)."""
+    pruned = set(_state(copy)["pruned"])
+    return [r["run_id"] for r in load_runs(copy, warn=False) if r["run_id"] not in in_store | pruned]
 
 
 def _fetch(destination: Destination, run_id: str, names: list[str], copy: Path, pool: ThreadPoolExecutor) -> bool:
@@ -138,16 +147,19 @@ def _fetch(destination: Destination, run_id: str, names: list[str], copy: Path, 
 
 
 def _state(copy: Path) -> dict[str, list[str]]:
+    """What the copy remembers: the runs it fetched, and those the store removed (neither fetched nor sent again)."""
     try:
         state = json.loads((copy / STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         state = {}
-    return {"fetched": list(state.get("fetched", [])) if isinstance(state, dict) else []}
+    state = state if isinstance(state, dict) else {}
+    return {key: [r for r in state.get(key, []) if isinstance(r, str)] for key in ("fetched", "pruned")}
 
 
-def _save_state(copy: Path, state: dict[str, list[str]], fetched: list[str]) -> None:
-    if fetched:
-        state["fetched"] = sorted({*state["fetched"], *fetched})
+def _save_state(copy: Path, state: dict[str, list[str]], **added: list[str]) -> None:
+    if any(added.values()):
+        for key, run_ids in added.items():
+            state[key] = sorted({*state[key], *run_ids})
         write_atomically(copy / STATE, json.dumps(state, indent=1) + "\n")
 
 
@@ -158,22 +170,26 @@ def push(
     api_endpoint: str | None,
     keep_runs: int | None,
     echo: Callable[[str], None] = print,
+    since: float | None = None,
 ) -> None:
     """Publish the local copy's runs to the store (team audience); remove from the copy what the store pruned.
+
+    Pages (sweeps, comparisons, the baseline's tag) are sent only if written since ``since``.
 
     Raises:
         DataError: the store refused (credentials, permission, its lock held past the wait).
     """
-    if not any((copy / "runs").glob("[!.]*/run.json")):
+    state = _state(copy)
+    if not any(r["run_id"] not in state["pruned"] for r in load_runs(copy, warn=False)):
         return
-    done = publish(copy, url, root, "team", api_endpoint, echo, keep_runs)
-    if done.pruned:  # gone from the store: not kept here, and not fetched again
-        with ReportsLock(copy, "pruning"):
+    done = publish(
+        copy, url, root, "team", api_endpoint, echo, keep_runs, exclude=frozenset(state["pruned"]), pages_since=since
+    )
+    if done.pruned:  # gone from the store: not kept here (best effort), and neither fetched nor sent again
+        _save_state(copy, state, pruned=done.pruned)
+        with contextlib.suppress(PipelineError), ReportsLock(copy, "pruning"):  # busy: pruned next time
             mine = latest_run(copy)  # this machine's latest stays, as the link to it
-            gone = [
-                r["run_id"] for r in load_runs(copy, warn=False) if r["run_id"] in done.pruned and r["run_id"] != mine
-            ]
-            remove_runs(copy, gone)
-        _save_state(copy, _state(copy), done.pruned)
+            runs = load_runs(copy, warn=False)
+            remove_runs(copy, [r["run_id"] for r in runs if r["run_id"] in done.pruned and r["run_id"] != mine])
     new = f"; new run(s) {', '.join(done.new_runs)}" if done.new_runs else ""
     echo(f"run store {url}: {done.sent} file(s) sent{new}; index {done.links[0]}")

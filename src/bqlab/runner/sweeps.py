@@ -389,7 +389,12 @@ def collect(sweep: Sweep, project: Project | Path, reports_dir: Path) -> list[Po
         for index, result in enumerate(results):
             wanted = {"name": sweep.name, "values": sweep.points[index]}
             made = next(
-                (r for r in runs if {k: (r.get("sweep") or {}).get(k) for k in wanted} == wanted),
+                (
+                    r
+                    for r in runs
+                    if {k: (r.get("sweep") or {}).get(k) for k in wanted} == wanted
+                    and r.get("profile") == sweep.profile
+                ),
                 None,
             )
             if made:
