@@ -284,20 +284,20 @@ def _in_store(store: str, args, echo, progress) -> int:
     """
     # lazy: pydantic, jinja2 and the Cloud Storage client, for a run store only
     from bqlab.config import load_params
-    from bqlab.runner.remote import pull, push, unsent
+    from bqlab.runner.remote import page_states, pull, push, unsent, written_pages
 
     settings = load_params(args.project, args.profile).runner
     endpoint, root = settings.publish.api_endpoint, args.project.root
-    started = time.time()
     args.reports_dir, in_store = pull(store, root, endpoint, echo)
     copy = args.reports_dir
+    before = page_states(copy)  # what the command writes from now on is its own to send
 
     def pushed(required: bool) -> None:
-        written = [p for p in (copy / "sweeps", copy / "compare", copy / "baseline") if _written_since(p, started)]
+        written = written_pages(copy, before)
         if args.command != "prune" and not written and not unsent(copy, in_store):
             return  # nothing new here: the store is as this command found it
         try:
-            push(store, copy, root, endpoint, settings.keep_runs, echo, since=started)
+            push(store, copy, root, endpoint, settings.keep_runs, echo, pages=written)
         except BqlabError as err:
             message = f"{err}; what this command made is kept in {copy}: run it again to send it to {store}"
             if required:
@@ -313,12 +313,6 @@ def _in_store(store: str, args, echo, progress) -> int:
     if args.command in PUSHING and not args.forecast:
         pushed(required=not (args.command == "compare" and args.fail_on_regression))  # the gate's verdict stands
     return code
-
-
-def _written_since(path: Path, started: float) -> bool:
-    """Whether ``path`` (a file, or any file in a folder) was written at or after ``started``."""
-    files = [path] if path.is_file() else list(path.glob("*")) if path.is_dir() else []
-    return any(f.is_file() and f.stat().st_mtime >= started for f in files)
 
 
 def main(argv: list[str] | None = None) -> int:

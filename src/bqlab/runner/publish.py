@@ -150,13 +150,14 @@ def publish(
     keep_runs: int | None = None,
     lock_wait_seconds: float = 300,
     exclude: frozenset[str] = frozenset(),
-    pages_since: float | None = None,
+    pages: frozenset[str] | None = None,
 ) -> Published:
     """Publish ``reports_dir`` to ``to`` (``gs://bucket/folder`` or a folder); see the module's doc.
 
     A run store (``bqlab.runner.remote``) leaves out the runs in ``exclude`` (the store removed them),
-    and sends only the sweeps' and comparisons' pages and the baseline's tag written since
-    ``pages_since`` (a timestamp): an older copy of them is another machine's to replace, not this one's.
+    and of the sweeps' and comparisons' pages and the baseline's tag sends only those in ``pages``
+    (names in the reports folder: those its command wrote); an older copy of the others is another
+    machine's to replace, not this one's.
 
     Raises:
         ParamsError: an unknown audience; a destination inside the reports folder (or holding it),
@@ -185,7 +186,7 @@ def publish(
         pointed = latest_run(reports_dir)  # a link left dangling: the newest run instead
         latest = next((run["run_id"] for run in runs if run["run_id"] == pointed), runs[0]["run_id"])
         with tempfile.TemporaryDirectory(prefix="bqlab-publish-") as scratch:
-            publisher = Publisher(reports_dir, destination, audience, Path(scratch), echo, pages_since)
+            publisher = Publisher(reports_dir, destination, audience, Path(scratch), echo, pages)
             publisher.claim()
             publisher.send_runs(runs)
             with locked(destination, wait_seconds=lock_wait_seconds, echo=echo):
@@ -203,10 +204,10 @@ class Publisher:
         audience: str,
         scratch: Path,
         echo,
-        pages_since: float | None = None,
+        pages: frozenset[str] | None = None,
     ) -> None:
         self.reports_dir, self.destination, self.scratch, self.echo = Path(reports_dir), destination, scratch, echo
-        self.pages_since = pages_since
+        self.pages = pages
         self.audience, self.readers = audience, audience == "readers"
         self.held = destination.listing()  # name -> MD5 of what the destination holds
         self.done = Published(destination.where, destination.links("index.html"))
@@ -277,9 +278,11 @@ class Publisher:
             pool.shutdown(wait=True, cancel_futures=True)  # the uploads under way end; no other starts
 
     def _pages(self, paths: list[Path]) -> list[Path]:
-        """Of ``paths``, the files that exist and were written since ``pages_since`` (all of them without it)."""
-        since = self.pages_since
-        return [p for p in paths if p.is_file() and (since is None or p.stat().st_mtime >= since)]
+        """Of ``paths``, the files that exist and are among ``pages`` (all of them without it)."""
+        named = self.pages
+        return [
+            p for p in paths if p.is_file() and (named is None or p.relative_to(self.reports_dir).as_posix() in named)
+        ]
 
     def send_runs(self, runs: list[dict[str, Any]]) -> None:
         """1. Each run's files, oldest run first, each created once; its index record last (no lock needed)."""

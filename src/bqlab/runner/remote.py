@@ -114,6 +114,25 @@ def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], N
     return copy, set(runs)
 
 
+PAGES = ("sweeps/*.html", "sweeps/*.json", "compare/*.html", BASELINE_FILE)
+
+
+def page_states(copy: Path) -> dict[str, tuple[int, int]]:
+    """The copy's pages (sweeps, comparisons, the baseline's tag) and their state (modified, size)."""
+    found = {}
+    for pattern in PAGES:
+        for path in copy.glob(pattern):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                found[path.relative_to(copy).as_posix()] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+def written_pages(copy: Path, before: dict[str, tuple[int, int]]) -> frozenset[str]:
+    """The pages written since ``before`` (``page_states`` then): a command's own, to send."""
+    return frozenset(name for name, state in page_states(copy).items() if before.get(name) != state)
+
+
 def unsent(copy: Path, in_store: set[str]) -> list[str]:
     """The runs of the copy the store does not hold (made here since, or whose push failed)."""
     pruned = set(_state(copy)["pruned"])
@@ -137,6 +156,7 @@ def _fetch(destination: Destination, run_id: str, names: list[str], copy: Path, 
 
         if not all(pool.map(one, names)) or not (partial / "run.json").is_file():
             return False
+        partial.chmod(0o755)  # as any run folder (mkdtemp made it private)
         try:
             partial.rename(target)
         except OSError:  # another process fetched it first
@@ -170,11 +190,11 @@ def push(
     api_endpoint: str | None,
     keep_runs: int | None,
     echo: Callable[[str], None] = print,
-    since: float | None = None,
+    pages: frozenset[str] = frozenset(),
 ) -> None:
     """Publish the local copy's runs to the store (team audience); remove from the copy what the store pruned.
 
-    Pages (sweeps, comparisons, the baseline's tag) are sent only if written since ``since``.
+    Of the pages (sweeps, comparisons, the baseline's tag), only ``pages`` are sent (``written_pages``).
 
     Raises:
         DataError: the store refused (credentials, permission, its lock held past the wait).
@@ -183,7 +203,7 @@ def push(
     if not any(r["run_id"] not in state["pruned"] for r in load_runs(copy, warn=False)):
         return
     done = publish(
-        copy, url, root, "team", api_endpoint, echo, keep_runs, exclude=frozenset(state["pruned"]), pages_since=since
+        copy, url, root, "team", api_endpoint, echo, keep_runs, exclude=frozenset(state["pruned"]), pages=pages
     )
     if done.pruned:  # gone from the store: not kept here (best effort), and neither fetched nor sent again
         _save_state(copy, state, pruned=done.pruned)
