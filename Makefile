@@ -127,8 +127,8 @@ setup-git: ## In a git checkout: strip notebook outputs on commit; with the dev 
 report: $(STAMP) ## Bring the HTML reports in reports/ up to date (PROFILE=ci fast, FORCE=1 re-run all, QUIET=1, NO_CACHE=1)
 	@$(if $(filter 1 yes true,$(NO_CACHE)),BQLAB_QUERY_CACHE=off,) $(BIN)/python -m bqlab report $(RUN_ARGS) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
-sweep: $(STAMP) ## Run every point of params/sweeps/$(NAME).yaml as a run, side by side, sharing unchanged stages (NAME=..., PROFILE=, YES=1 past max_points, FORECAST=1: BigQuery cost only)
-	@$(BIN)/python -m bqlab sweep $(NAME) $(PROFILE_ARG) $(if $(filter 1 yes true,$(YES)),--yes,) $(if $(filter 1 yes true,$(FORECAST)),--forecast,) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
+sweep: $(STAMP) ## Run every point of params/sweeps/$(NAME).yaml as a run, side by side, sharing unchanged stages (NAME=..., PROFILE=, YES=1 past max_points, FORECAST=1: BigQuery cost only; POINT=N one point, EMIT=k8s|cloud-run the cloud job, COLLECT=1 the leaderboard of a run store)
+	@$(BIN)/python -m bqlab sweep $(NAME) $(PROFILE_ARG) $(if $(filter 1 yes true,$(YES)),--yes,) $(if $(filter 1 yes true,$(FORECAST)),--forecast,) $(if $(POINT),--point $(POINT),) $(if $(EMIT),--emit $(EMIT),) $(if $(filter 1 yes true,$(COLLECT)),--collect,) $(if $(filter 1 yes true,$(FORCE)),--force,) $(if $(filter 1 yes true,$(QUIET)),--quiet,) --reports-dir $(REPORTS) --params-dir $(PARAMS) --notebooks-dir $(NOTEBOOKS)
 
 baseline: $(STAMP) ## Tag a run as the gate's baseline, kept by retention (RUN=<run id>; default the latest)
 	@$(BIN)/python -m bqlab baseline $(RUN) $(PROFILE_ARG) --reports-dir $(REPORTS) --params-dir $(PARAMS)
