@@ -104,3 +104,16 @@ def test_digests_work_without_a_writable_cache(tmp_path, monkeypatch):
     big = tmp_path / "big.bin"
     big.write_bytes(b"z" * fingerprint.CACHED_SIZE)
     assert fingerprint.file_digest(big) == fingerprint.file_digest(big)
+
+
+def test_the_environment_in_a_fingerprint_is_what_the_notebooks_run_with_not_the_dev_tools():
+    from importlib import metadata
+
+    from bqlab.runner.fingerprint import runtime_distributions
+
+    runtime = runtime_distributions()
+    for needed in ("bqlab", "pandas", "scikit-learn", "duckdb", "papermill", "ipykernel", "numpy", "packaging"):
+        assert runtime.get(needed) == metadata.version(needed), needed
+    installed = {d.metadata["Name"].lower() for d in metadata.distributions()}
+    dev = {"pytest", "ruff", "mypy", "pre-commit", "deptry"} & installed
+    assert dev and not dev & set(runtime), "a laptop set up for tests and the image make the same stages"

@@ -62,19 +62,23 @@ def test_runs_from_two_machines_land_in_one_store_with_one_index_and_reuse_each_
     assert stages["train"]["status"] == "ok", "the changed training ran"
     assert (local_copy(store) / "runs" / runs[0] / "run.json").is_file(), "the CI job's copy holds the laptop's run"
 
-    # Back on the laptop: the newest run is the CI job's, so a new run, every stage reused from the store.
+    # Back on the laptop, a command that makes no run: latest/ stays on the newest run, the CI job's,
+    # and the baseline's default is that run too; the CI job's copy reads the store's tag.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-laptop"))
+    folders = ["--params-dir", str(laptop / "params"), "--notebooks-dir", str(laptop / "notebooks")]
+    assert cli.main(["baseline", *folders, "--reports-dir", store]) == 0
+    shown = bucket.blob("runs-of-the-team/latest/index.html").download_as_text()
+    assert f'<meta name="bqlab-latest-run" content="{runs[1]}">' in shown, "latest/ never goes back"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-ci-job"))
+    folders = ["--params-dir", str(ci_job / "params"), "--notebooks-dir", str(ci_job / "notebooks")]
+    assert cli.main(["compare", "--quiet", *folders, "--reports-dir", store]) == 0
+    assert (local_copy(store) / "baseline").read_text().strip() == runs[1], "the store's latest, tagged"
+    # The laptop reports again: the newest run has other inputs, so a new run, every stage reused.
     assert report(laptop, store, monkeypatch, tmp_path) == 0
     third = sorted({n.split("/")[2] for n in (b.name for b in bucket.list_blobs()) if n.endswith("/run.index.json")})
     assert len(third) == 3
     record = json.loads(bucket.blob(f"runs-of-the-team/runs/{third[2]}/run.json").download_as_text())
     assert {s["status"] for s in record["stages"]} == {"reused"}, "nothing computed again"
-    # The laptop tags the gate's baseline; the CI job's copy reads the store's tag.
-    folders = ["--params-dir", str(laptop / "params"), "--notebooks-dir", str(laptop / "notebooks")]
-    assert cli.main(["baseline", runs[0], *folders, "--reports-dir", store]) == 0
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-ci-job"))
-    folders = ["--params-dir", str(ci_job / "params"), "--notebooks-dir", str(ci_job / "notebooks")]
-    assert cli.main(["compare", "--quiet", *folders, "--reports-dir", store]) == 0
-    assert (local_copy(store) / "baseline").read_text().strip() == runs[0]
 
 
 class FakeStore:

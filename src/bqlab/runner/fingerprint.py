@@ -8,9 +8,11 @@ nothing changed and no heavy library needs importing at all.
 """
 
 import ast
+import contextlib
 import hashlib
 import json
 import platform
+import re
 import sys
 import sysconfig
 import threading
@@ -82,9 +84,44 @@ def digest_files(paths: Iterable[Path], base: Path | None = None) -> str:
 
 @cache
 def environment_digest() -> str:
-    """Digest of the Python version and every installed distribution's version."""
-    versions = sorted(f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions())
+    """Digest of the Python version and the version of every distribution the notebooks run with.
+
+    Those are bqlab's own dependencies, all the way down, not the dev tools beside them: a laptop
+    set up for tests, a CI job and the project's image then make the same stages, and one reuses
+    what another made (a run store). Without bqlab's metadata (not installed), every distribution.
+    """
+    versions = sorted(f"{name}=={version}" for name, version in runtime_distributions().items())
     return digest_json([platform.python_version(), versions])
+
+
+def runtime_distributions() -> dict[str, str]:
+    """The installed distributions bqlab needs to run (its requirements, theirs, ...), by name, with versions."""
+    try:
+        todo = [metadata.distribution("bqlab")]
+    except metadata.PackageNotFoundError:
+        return {_canonical(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    found: dict[str, str] = {}
+    while todo:
+        dist = todo.pop()
+        name = _canonical(dist.metadata["Name"])
+        if name in found:
+            continue
+        found[name] = dist.version
+        for text in dist.requires or []:
+            spec, _, marker = text.partition(";")
+            required = _REQUIREMENT_NAME.match(spec.strip())
+            if required is None or "extra" in marker:
+                continue  # an extra's: the dev tools, or another package's options
+            with contextlib.suppress(metadata.PackageNotFoundError):  # another platform's, not installed
+                todo.append(metadata.distribution(required[0]))
+    return found
+
+
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def environment_stamp() -> str:

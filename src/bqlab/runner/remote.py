@@ -7,14 +7,14 @@ local copy of the store (``$XDG_CACHE_HOME/bqlab/stores/<bucket>/...``):
 1. before a command, the whole runs of the store the copy never had are fetched (a run whose index
    record is there; each run once per machine, since a run's files never change), and the tag of
    the gate's baseline;
-2. the command runs on the copy as on any reports folder: reuse of stages made on other machines,
-   comparisons, the baseline, the index; a report whose inputs a finished run in the store has
-   already is a no-op, whichever machine made that run;
+2. the command runs on the copy as on any reports folder, whose ``latest`` is the store's newest
+   run (another machine's too): reuse of stages made on other machines, comparisons, the baseline,
+   the index; a report is a no-op when the store's newest run has its inputs;
 3. after a command that may have added runs or pages (report, sweep, baseline, compare, prune; a
-   report that failed too: its run is published), the copy is published to the store
+   report that failed too: its run is published), what the store lacks is published there
    (``bqlab.runner.publish``): new runs' files first, each created once, then, under the store's
-   lock (an object created only if absent), the pages that list every machine's runs; then the runs
-   beyond ``keep_runs`` are removed from the store, and from the copy.
+   lock (an object created only if absent), the pages this command wrote and those that list every
+   machine's runs; then the runs beyond ``keep_runs`` are removed from the store, and from the copy.
 """
 
 import contextlib
@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from bqlab.errors import ParamsError, PipelineError
 from bqlab.project import cache_dir, write_atomically
 from bqlab.runner.publish import INDEX_RECORD, MARKER, UPLOAD_THREADS, publish
-from bqlab.runner.runs import BASELINE_FILE, ReportsLock, latest_run, load_runs, remove_runs
+from bqlab.runner.runs import BASELINE_FILE, ReportsLock, latest_run, load_runs, point_latest, remove_runs
 from bqlab.store import Destination, open_destination
 from bqlab.store.urls import split_bucket_url
 
@@ -110,8 +110,23 @@ def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], N
     if baseline is not None and (not here.is_file() or here.read_bytes() != baseline):
         write_atomically(here, baseline.decode("utf-8", "replace"))  # the store's tag: make baseline there
     _save_state(copy, state, fetched=fetched)
+    _point_at_newest(copy)
     echo(f"run store {url}: {len(runs)} run(s); {len(fetched)} fetched to {copy}")
     return copy, set(runs)
+
+
+def _point_at_newest(copy: Path) -> None:
+    """Point the copy's ``latest`` at the store's newest run (not a sweep's point), whichever machine made it.
+
+    So ``latest/`` in the store never goes back to an older run this machine made, and
+    ``make baseline`` without a run tags the store's latest.
+    """
+    runs = load_runs(copy, warn=False)
+    newest = max((r for r in runs if not r.get("sweep")), key=lambda r: (r["started"], r["run_id"]), default=None)
+    current = next((r for r in runs if r["run_id"] == latest_run(copy)), None)
+    if newest and (current is None or (current["started"], current["run_id"]) < (newest["started"], newest["run_id"])):
+        with contextlib.suppress(OSError):  # another command of this machine moved it at the same moment
+            point_latest(copy, copy / "runs" / newest["run_id"])
 
 
 PAGES = ("sweeps/*.html", "sweeps/*.json", "compare/*.html", BASELINE_FILE)

@@ -274,8 +274,9 @@ def run_sweep(
     checked = check_sweep(sweep, project, yes)
     if only is not None and not 0 <= only < len(sweep.points):
         raise ParamsError(
-            f"sweep {sweep.name!r} has {len(sweep.points)} point(s): there is no point {only + 1} "
-            f"(a task index runs from 0 to {len(sweep.points) - 1}: run as many tasks as points)"
+            f"sweep {sweep.name!r} has {len(sweep.points)} point(s): there is no point {only + 1}; name one "
+            f"from 1 to {len(sweep.points)} (a cloud task's index, from 0, must be below the number of points: "
+            "the job's task count comes from the sweep file it was written from)"
         )
     planned = cost_forecast(checked, notebooks_dir, reports_dir, force=force)  # before the first billed byte
     if planned:
