@@ -121,6 +121,9 @@ def test_a_run_whose_file_names_would_write_outside_its_folder_is_not_fetched(tm
     assert lines == [f"run store gs://some-bucket/runs: 2 run(s); 2 fetched to {copy}"]
     remote.pull("gs://some-bucket/runs", tmp_path, None, lines.append)
     assert lines[-1].endswith(f"0 fetched to {copy}"), "each run once"
+    del objects["runs/R2/run.index.json"]  # another machine's push removed it (retention)
+    _, whole = remote.pull("gs://some-bucket/runs", tmp_path, None, lines.append)
+    assert whole == {"R1"} and remote.unsent(copy, whole) == [], "a run the store removed is not sent back"
     objects.pop(".bqlab-publish.json")
     with pytest.raises(ParamsError, match="holds files bqlab did not put there"):
         remote.pull("gs://some-bucket/runs", tmp_path, None, lines.append)

@@ -99,6 +99,8 @@ def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], N
     _check_store(destination, held)
     state = _state(copy)
     runs = _run_files(held)
+    # Runs the store held once (fetched from it, or sent to it) and holds no more: its retention removed them.
+    _save_state(copy, state, pruned=sorted({*state["fetched"], *state["sent"]} - set(runs)))
     known = {*state["fetched"], *state["pruned"]}
     wanted = [run_id for run_id in runs if run_id not in known and not (copy / "runs" / run_id).is_dir()]
     fetched = []
@@ -182,13 +184,13 @@ def _fetch(destination: Destination, run_id: str, names: list[str], copy: Path, 
 
 
 def _state(copy: Path) -> dict[str, list[str]]:
-    """What the copy remembers: the runs it fetched, and those the store removed (neither fetched nor sent again)."""
+    """What the copy remembers: runs it fetched and sent, and those the store removed (not fetched or sent again)."""
     try:
         state = json.loads((copy / STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         state = {}
     state = state if isinstance(state, dict) else {}
-    return {key: [r for r in state.get(key, []) if isinstance(r, str)] for key in ("fetched", "pruned")}
+    return {key: [r for r in state.get(key, []) if isinstance(r, str)] for key in ("fetched", "sent", "pruned")}
 
 
 def _save_state(copy: Path, state: dict[str, list[str]], **added: list[str]) -> None:
@@ -215,13 +217,14 @@ def push(
         DataError: the store refused (credentials, permission, its lock held past the wait).
     """
     state = _state(copy)
-    if not any(r["run_id"] not in state["pruned"] for r in load_runs(copy, warn=False)):
+    sending = [r["run_id"] for r in load_runs(copy, warn=False) if r["run_id"] not in state["pruned"]]
+    if not sending:
         return
     done = publish(
         copy, url, root, "team", api_endpoint, echo, keep_runs, exclude=frozenset(state["pruned"]), pages=pages
     )
+    _save_state(copy, state, sent=[r for r in sending if r not in done.pruned], pruned=done.pruned)
     if done.pruned:  # gone from the store: not kept here (best effort), and neither fetched nor sent again
-        _save_state(copy, state, pruned=done.pruned)
         with contextlib.suppress(PipelineError), ReportsLock(copy, "pruning"):  # busy: pruned next time
             mine = latest_run(copy)  # this machine's latest stays, as the link to it
             runs = load_runs(copy, warn=False)
