@@ -10,7 +10,7 @@ import yaml
 
 from bqlab import cli
 
-from .conftest import ROOT
+from .conftest import IN_IMAGE, ROOT
 
 STORE = "gs://my-team-bucket/sweeps"
 IMAGE = "europe-docker.pkg.dev/my-project/bqlab/bqlab:0.1.0"
@@ -41,6 +41,8 @@ def emit(project: Path, kind: str, capsys, store: str = STORE) -> tuple[int, str
 def validator() -> str:
     beside = Path(sys.executable).parent / "kubernetes-validate"
     found = str(beside) if beside.exists() else shutil.which("kubernetes-validate")
+    if not found and IN_IMAGE:
+        pytest.skip("kubernetes-validate comes with requirements-dev.txt, which the image does not hold")
     assert found, "kubernetes-validate comes with requirements-dev.txt (make setup)"
     return found
 
