@@ -14,7 +14,7 @@ import sys
 import threading
 
 POINTS = {
-    "preflight": "checking params and the table, before the run folder exists",
+    "preflight": "checking the table: the run folder is made and the first kernel is starting",
     "kernel-start": "a kernel process has just started (its connection file is written)",
     "mid-cell": "the training notebook's third code cell is being sent to its kernel",
     "rendering": "the first finished notebook is about to be rendered to HTML",
@@ -64,7 +64,7 @@ def install(point: str, sig: signal.Signals) -> None:
     from bqlab.runner import pipeline
 
     if point == "preflight":
-        _before(pipeline, "preflight", sig)
+        _before(pipeline, "check_data", sig)
     elif point == "kernel-start":
         original = AsyncKernelManager.start_kernel
 

@@ -1,6 +1,8 @@
 """How kernels are started: thread counts shared out among notebooks run side by side, and their priority."""
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,25 @@ def test_a_kernel_behind_another_notebook_runs_at_low_priority_in_every_thread_a
         assert os.getpriority(os.PRIO_PROCESS, 0) == mine, "the runner itself keeps its priority"
     finally:
         kernel.shutdown()
+
+
+def test_a_kernel_stopped_while_it_imports_is_killed_not_waited_for(tmp_path):
+    """Bad input found while the first kernel warms up (the table's check) stops the run at once."""
+    (tmp_path / "slow_module.py").write_text(
+        "import pathlib, time\npathlib.Path('importing').touch()\ntime.sleep(600)\n"
+    )
+    kernel = execution.WarmKernel(tmp_path, ["slow_module"])
+    for _ in range(1200):  # the kernel's start, then its imports: seconds
+        if (tmp_path / "importing").exists():
+            break
+        time.sleep(0.1)
+    assert (tmp_path / "importing").exists(), "the kernel did not start importing"
+    pid = kernel.pid
+    stopping = threading.Thread(target=kernel.shutdown)
+    stopping.start()
+    stopping.join(timeout=120)  # the import alone would take 600 s
+    assert not stopping.is_alive(), "shutdown waited for the kernel's imports"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(execution.NotebookFailed, match="did not start"):
+        kernel.ready()

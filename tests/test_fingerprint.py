@@ -117,3 +117,22 @@ def test_the_environment_in_a_fingerprint_is_what_the_notebooks_run_with_not_the
     installed = {d.metadata["Name"].lower() for d in metadata.distributions()}
     dev = {"pytest", "ruff", "mypy", "pre-commit", "deptry"} & installed
     assert dev and not dev & set(runtime), "a laptop set up for tests and the image make the same stages"
+
+
+def test_the_environment_digest_is_kept_under_the_environments_stamp(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fingerprint.environment_digest.cache_clear()
+    read = []
+    real = fingerprint.runtime_distributions
+    monkeypatch.setattr(fingerprint, "runtime_distributions", lambda: read.append(1) or real())
+    try:
+        first = fingerprint.environment_digest()
+        fingerprint.environment_digest.cache_clear()  # another process: the digest is read from the cache
+        assert fingerprint.environment_digest() == first and len(read) == 1
+        # A package installed or removed changes site-packages, so the stamp: the metadata is read again.
+        monkeypatch.setattr(fingerprint, "environment_stamp", lambda: "another environment")
+        monkeypatch.setattr(fingerprint, "runtime_distributions", lambda: read.append(1) or {"pandas": "0.1"})
+        fingerprint.environment_digest.cache_clear()
+        assert fingerprint.environment_digest() != first and len(read) == 2
+    finally:
+        fingerprint.environment_digest.cache_clear()

@@ -1,9 +1,11 @@
 """The whole pipeline through the CLI: real notebooks, real kernels, real HTML."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 
 from bqlab.runner import blobs
+from bqlab.runner.execution import kernel_temp_dir
 
 from .conftest import ROOT, write_yaml
 from .conftest import run_cli as _run
@@ -175,14 +178,17 @@ def _set_common(project, old, new):
         ),
     ],
 )
-def test_bad_input_is_refused_before_any_kernel_starts(project, capsys, old, new, message):
+def test_bad_input_is_refused_before_any_notebook_runs_and_leaves_no_kernel(project, capsys, old, new, message):
     _set_common(project, old, new)
+    kernels = set(Path(kernel_temp_dir()).glob(f"bqlab-kernel-{os.getpid()}-*"))
     assert _run(project, "report") == 2
     assert message in capsys.readouterr().err
     assert _nothing_written(project), "nothing may be written for refused input"
+    # A kernel started while the table was checked is stopped (its sockets' folder goes with it).
+    assert set(Path(kernel_temp_dir()).glob(f"bqlab-kernel-{os.getpid()}-*")) == kernels
 
 
-def test_an_empty_table_is_refused_before_any_kernel_starts(project, capsys):
+def test_an_empty_table_is_refused_before_any_notebook_runs(project, capsys):
     (project / "empty.csv").write_text("species,island\n", encoding="utf-8")
     write_yaml(
         project / "params/common.yaml",

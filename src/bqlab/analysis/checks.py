@@ -1,6 +1,7 @@
 """The checks of params against the table, run before any work.
 
-The runner runs them before any kernel starts; a notebook run by hand, before its analysis.
+The runner runs them before any notebook runs (its first kernel starts meanwhile); a notebook
+run by hand, before its analysis.
 
 Checks, cheapest first: the table's schema (metadata) against every column named in params and
 the types a model can use; then a few aggregate queries: rows, the missing values per column,

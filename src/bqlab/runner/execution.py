@@ -100,7 +100,8 @@ class WarmKernel:
         )
         self.log = Path(self._sockets) / "kernel.log"
         self.error: BaseException | None = None
-        self._low_priority = False
+        self._low_priority = self._stopping = False
+        self._lowering: threading.Thread | None = None
         self._thread = threading.Thread(target=self._start, args=(cwd, modules, env or {}), daemon=True)
         self._thread.start()
 
@@ -118,7 +119,7 @@ class WarmKernel:
                 run_sync(self.km.start_kernel)(cwd=str(cwd), env={**os.environ, **env}, stderr=log)
             if self._low_priority:  # asked for while the process started
                 self._yield_cores()
-            if not modules:
+            if not modules or self._stopping:
                 return
             client = BlockingKernelClient(parent=self.km)  # its liveness is the manager's
             client.load_connection_info(self.km.get_connection_info())
@@ -134,8 +135,10 @@ class WarmKernel:
             self.error = err
 
     def ready(self):
-        """Wait until the kernel is up and warm; return its manager."""
+        """Wait until the kernel is up and warm, at the priority asked for; return its manager."""
         self._thread.join()
+        if self._lowering:
+            self._lowering.join()
         if self.error:
             said = self.log.read_text(errors="replace").strip().splitlines() if self.log.is_file() else []
             also = f" (the kernel said: {said[-1]})" if said else ""
@@ -154,8 +157,9 @@ class WarmKernel:
         A kernel still starting gets it as soon as its process exists, so its imports yield too.
         """
         self._low_priority = True
-        if self.pid:
-            self._yield_cores()
+        if self.pid:  # in a thread of its own: the change may wait up to 0.5 s (EAGAIN), not the caller
+            self._lowering = threading.Thread(target=self._yield_cores, daemon=True)
+            self._lowering.start()
 
     def _yield_cores(self, nice: int = LOW_PRIORITY) -> None:
         """Lower the kernel's priority to ``nice`` (best effort: nothing happens where it is not allowed).
@@ -194,10 +198,15 @@ class WarmKernel:
         return round(int(match[1]) / 1024, 1) if match else None
 
     def shutdown(self) -> None:
-        """Stop the kernel (waits for a start still in progress)."""
+        """Stop the kernel; one still starting is killed, not waited for (bad input stops the run at once)."""
         # lazy: jupyter_core costs about 25 ms, off the no-op `bqlab report` path
         from jupyter_core.utils import run_sync
 
+        if self._thread.is_alive():
+            self._stopping = True  # a process not started yet is not waited for once it is
+            if self.pid:
+                with contextlib.suppress(OSError):  # its start then ends at once: the kernel died
+                    os.kill(self.pid, signal.SIGKILL)
         self._thread.join()
         try:
             if self.km.has_kernel:

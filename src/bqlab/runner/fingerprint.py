@@ -17,7 +17,7 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ _CHUNK = 1024**2
 
 
 DIGEST_CACHE = "file-digests.json"  # under project.cache_dir()
+ENVIRONMENT_CACHE = "environment-digests.json"  # likewise: environment_digest by environment_stamp
+KEPT_ENVIRONMENTS = 20
 
 
 def digest_cache_file() -> Path:
@@ -89,9 +91,19 @@ def environment_digest() -> str:
     Those are bqlab's own dependencies, all the way down, not the dev tools beside them: a laptop
     set up for tests, a CI job and the project's image then make the same stages, and one reuses
     what another made (a run store). Without bqlab's metadata (not installed), every distribution.
+    Reading the metadata of some 150 distributions takes about 0.5 s, so the digest is kept under
+    the environment's stamp (``environment_stamp``), which changes whenever a package does.
     """
+    stamp = environment_stamp()
+    cached = read_cached(ENVIRONMENT_CACHE)
+    kept: dict[str, Any] = cached if isinstance(cached, dict) else {}
+    if isinstance(kept.get(stamp), str):
+        return kept[stamp]
     versions = sorted(f"{name}=={version}" for name, version in runtime_distributions().items())
-    return digest_json([platform.python_version(), versions])
+    digest = digest_json([platform.python_version(), versions])
+    # One entry per environment (a venv per clone, the image): the latest few are kept.
+    write_cached(ENVIRONMENT_CACHE, {**dict(list(kept.items())[-(KEPT_ENVIRONMENTS - 1) :]), stamp: digest})
+    return digest
 
 
 def runtime_distributions() -> dict[str, str]:
@@ -135,7 +147,9 @@ def environment_stamp() -> str:
 _PARSING = threading.Lock()
 
 
-def _imported_bqlab_modules(source: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def _imported_bqlab_modules(source: str) -> frozenset[str]:
+    """The ``bqlab`` modules ``source`` names in its imports (kept by source: every stage reads most modules)."""
     modules = set()
     with _PARSING:
         tree = ast.parse(source)
@@ -145,7 +159,7 @@ def _imported_bqlab_modules(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bqlab"):
             modules.add(node.module)
             modules |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return modules
+    return frozenset(modules)
 
 
 def _module_file(name: str) -> Path | None:

@@ -96,9 +96,9 @@ class Outcome:
 
 
 def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
-    """Fail before any kernel starts if the kernel, a notebook, the table or a column does not fit params.
+    """Fail before any notebook runs if the kernel, a notebook, the table or a column does not fit params.
 
-    The table checks are ``bqlab.analysis.checks.check_table`` (a notebook run by hand runs them too).
+    ``check_notebooks`` then ``check_data``; the runner starts its first kernel between the two.
 
     Returns:
         The table's row count, schema, content fingerprint and the task.
@@ -107,11 +107,14 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
         PipelineError: the kernel or a notebook is missing.
         DataError, ParamsError: naming the params file and key to change.
     """
-    # lazy: jupyter_client (about 70 ms) and the table checks with pandas and sqlglot (about
-    # 0.36 s); a no-op `bqlab report` imports this module and checks neither kernel nor table
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    check_notebooks(notebooks_dir)
+    return check_data(params)
 
-    from bqlab.analysis.checks import check_table
+
+def check_notebooks(notebooks_dir: Path) -> None:
+    """Fail if the Jupyter kernel is not registered or a stage's notebook is missing (``PipelineError``)."""
+    # lazy: jupyter_client (about 70 ms); a no-op `bqlab report` imports this module and checks nothing
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -123,6 +126,16 @@ def preflight(params, notebooks_dir: Path) -> dict[str, Any]:
     for stage in STAGES.values():
         if not (notebooks_dir / stage.notebook).is_file():
             raise PipelineError(f"notebook not found: {notebooks_dir / stage.notebook}")
+
+
+def check_data(params) -> dict[str, Any]:
+    """Fail if the table or a column does not fit params; else return the table's facts (see ``preflight``).
+
+    The checks are ``bqlab.analysis.checks.check_table`` (a notebook run by hand runs them too).
+    """
+    # lazy: the table checks with pandas and sqlglot (about 0.36 s), off the no-op path
+    from bqlab.analysis.checks import check_table
+
     common = params.common
     engine = open_source(common, "preflight", root=params.root)
     facts = check_table(params.stages, params.where, engine)
@@ -231,32 +244,36 @@ def run_report(
         # lazy: bqlab.config (pydantic) costs about 90 ms, off the no-op path
         from bqlab.config import load_params
 
-        # Bad input answers at once: params and the table are checked before any kernel starts.
+        # Bad input answers at once: the params, kernel and notebooks are checked before any kernel
+        # starts, and the table before any notebook runs. The first kernel starts while the table
+        # is checked (its imports take seconds, and so does the check on a cold cache or against a
+        # warehouse); bad input stops it unused, and the run folder is removed.
         params = load_params(project, profile, point, (sweep or {}).get("label"))
-        table = preflight(params, notebooks_dir)
-        echo(f"{params.common.table}: {table['rows']:,} rows; task {table['task']} ({table['task_reason']})")
+        check_notebooks(notebooks_dir)
         run_id = new_run_id()
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
         env = {ROOT_VARIABLE: str(params.root), **thread_limits(params.runner.parallel_notebooks)}
         kernels = KernelPool(partial, warm_modules(notebooks_dir), env=env)
-        context = RunContext(
-            params,
-            table,
-            runs,
-            run_id,
-            partial,
-            notebooks_dir,
-            reports_dir,
-            kernels,
-            echo,
-            on_cell,
-            key,
-            force,
-            sweep,
-            shared,
-        )
         try:
+            table = check_data(params)
+            echo(f"{params.common.table}: {table['rows']:,} rows; task {table['task']} ({table['task_reason']})")
+            context = RunContext(
+                params,
+                table,
+                runs,
+                run_id,
+                partial,
+                notebooks_dir,
+                reports_dir,
+                kernels,
+                echo,
+                on_cell,
+                key,
+                force,
+                sweep,
+                shared,
+            )
             record = _run(context)
         except BaseException:  # bad input, Ctrl-C or a crash: drop the half-written run
             kernels.close()  # first: a kernel still starting needs its folder
