@@ -61,3 +61,13 @@ def test_a_kernel_stopped_while_it_imports_is_killed_not_waited_for(tmp_path):
         os.kill(pid, 0)
     with pytest.raises(execution.NotebookFailed, match="did not start"):
         kernel.ready()
+
+
+def test_every_other_kernel_imports_in_the_reverse_order(tmp_path, monkeypatch):
+    """Two kernels warming up side by side on a cold bytecode cache compile different modules first."""
+    orders = []
+    monkeypatch.setattr(execution, "WarmKernel", lambda cwd, modules, env: orders.append(modules) or len(orders))
+    pool = execution.KernelPool(tmp_path, ["a", "b", "c"])
+    assert pool.take() == 1 and pool.take() == 2
+    pool.top_up()
+    assert orders == [["a", "b", "c"], ["c", "b", "a"], ["a", "b", "c"]]

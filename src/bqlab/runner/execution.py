@@ -264,20 +264,32 @@ def thread_limits(parallel: int) -> dict[str, str]:
 
 
 class KernelPool:
-    """Kernels started ahead of need; ``take`` hands out a warm one or starts a new one."""
+    """Kernels started ahead of need; ``take`` hands out a warm one or starts a new one.
+
+    Every other kernel imports the modules in the reverse order. Where Python has not compiled
+    them yet (a fresh clone's first report: some 2,000 modules, 7 s of compiling), two kernels
+    starting side by side then compile different modules first and read what the other one
+    wrote, instead of both compiling everything: measured on 2 cores, 8-9 s for both, against
+    11 s in the same order. Once compiled, the order makes no difference.
+    """
 
     def __init__(self, cwd: Path, modules: list[str], spare: int = 1, env: Mapping[str, str] | None = None) -> None:
         self.cwd, self.modules, self.env = cwd, modules, env
-        self.idle = [WarmKernel(cwd, modules, env) for _ in range(spare)]
+        self.started = 0
+        self.idle = [self._start() for _ in range(spare)]
+
+    def _start(self) -> WarmKernel:
+        self.started += 1
+        return WarmKernel(self.cwd, self.modules if self.started % 2 else self.modules[::-1], self.env)
 
     def take(self) -> WarmKernel:
         """Return a kernel for the next notebook (warm if one was started ahead)."""
-        return self.idle.pop(0) if self.idle else WarmKernel(self.cwd, self.modules, self.env)
+        return self.idle.pop(0) if self.idle else self._start()
 
     def top_up(self) -> None:
         """Start a kernel for a notebook that will run later, if none is waiting."""
         if not self.idle:
-            self.idle.append(WarmKernel(self.cwd, self.modules, self.env))
+            self.idle.append(self._start())
 
     def close(self) -> None:
         """Stop the kernels nobody took."""
