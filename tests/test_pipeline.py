@@ -338,3 +338,27 @@ def test_a_second_run_is_compared_with_the_first_and_any_two_runs_on_demand(comp
     assert f"A {first_run.name}  →  B {second.name}" in done.stdout, "the older run is the baseline"
     wrong = subprocess.run([*make, "A=nope"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "run id 'nope' names no run" in wrong.stderr
+
+
+def test_the_next_notebooks_kernel_warms_up_once_a_notebook_ran_not_once_its_html_is_made(tmp_path):
+    from types import SimpleNamespace
+
+    from bqlab.runner.pipeline import RunContext, _schedule
+    from bqlab.runner.runs import StageResult
+
+    events = []
+    kernels = SimpleNamespace(take=lambda: SimpleNamespace(pid=None), top_up=lambda: events.append("kernel warms"))
+    params = SimpleNamespace(runner=SimpleNamespace(parallel_notebooks=1))
+    ctx = RunContext(params, {}, [], "r1", tmp_path, tmp_path, tmp_path, kernels, print, force=True)
+    stages = [StageResult(s, f"{s}.ipynb", fingerprint=f"fp-{s}") for s in ("eda", "train", "evaluate")]
+
+    def execute(result, kernel, behind, freed):
+        events.append(f"{result.stage} ran")
+        if result.stage != "train":
+            freed()
+        result.status = "failed" if result.stage == "train" else "ok"
+        events.append(f"{result.stage} html")
+
+    assert _schedule(ctx, stages, execute, {s.stage: s.stage for s in stages}) is stages[1]
+    assert events[:3] == ["eda ran", "kernel warms", "eda html"], "warmed before the HTML, not after"
+    assert events[3:] == ["train ran", "train html"], "a failed notebook: nothing more runs, no kernel warms"

@@ -449,7 +449,7 @@ def test_a_failed_run_gives_the_stages_it_claimed_but_never_ran_back_to_the_othe
     ctx.shared = shared
     stages = [StageResult(s, f"{s}.ipynb", fingerprint=f"fp-{s}") for s in ("eda", "train", "evaluate")]
 
-    def fails(result, kernel, behind):
+    def fails(result, kernel, behind, freed):
         result.status = "failed"
 
     # The data analysis is claimed but waits (2000 MB would pass the bound); the training runs and fails.

@@ -276,6 +276,7 @@ class KernelPool:
     def __init__(self, cwd: Path, modules: list[str], spare: int = 1, env: Mapping[str, str] | None = None) -> None:
         self.cwd, self.modules, self.env = cwd, modules, env
         self.started = 0
+        self._lock = threading.Lock()  # the scheduler takes, a notebook's thread tops up
         self.idle = [self._start() for _ in range(spare)]
 
     def _start(self) -> WarmKernel:
@@ -284,17 +285,21 @@ class KernelPool:
 
     def take(self) -> WarmKernel:
         """Return a kernel for the next notebook (warm if one was started ahead)."""
-        return self.idle.pop(0) if self.idle else self._start()
+        with self._lock:
+            return self.idle.pop(0) if self.idle else self._start()
 
     def top_up(self) -> None:
         """Start a kernel for a notebook that will run later, if none is waiting."""
-        if not self.idle:
-            self.idle.append(self._start())
+        with self._lock:
+            if not self.idle:
+                self.idle.append(self._start())
 
     def close(self) -> None:
         """Stop the kernels nobody took."""
-        while self.idle:
-            self.idle.pop().shutdown()
+        with self._lock:
+            idle, self.idle = self.idle, []
+        for kernel in idle:
+            kernel.shutdown()
 
 
 def execute_notebook(

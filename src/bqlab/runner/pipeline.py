@@ -244,18 +244,18 @@ def run_report(
         # lazy: bqlab.config (pydantic) costs about 90 ms, off the no-op path
         from bqlab.config import load_params
 
-        # Bad input answers at once: the params, kernel and notebooks are checked before any kernel
-        # starts, and the table before any notebook runs. The first kernel starts while the table
-        # is checked (its imports take seconds, and so does the check on a cold cache or against a
-        # warehouse); bad input stops it unused, and the run folder is removed.
+        # Bad input answers at once: the params are checked before any kernel starts, the kernel, the
+        # notebooks and the table before any notebook runs. The first kernel starts while they are
+        # checked (its imports take seconds, and so does the table's check on a cold cache or against
+        # a warehouse); bad input stops it unused, and the run folder is removed.
         params = load_params(project, profile, point, (sweep or {}).get("label"))
-        check_notebooks(notebooks_dir)
         run_id = new_run_id()
         partial = reports_dir / "runs" / f".{run_id}.partial"
         partial.mkdir()
         env = {ROOT_VARIABLE: str(params.root), **thread_limits(params.runner.parallel_notebooks)}
         kernels = KernelPool(partial, warm_modules(notebooks_dir), env=env)
         try:
+            check_notebooks(notebooks_dir)
             table = check_data(params)
             echo(f"{params.common.table}: {table['rows']:,} rows; task {table['task']} ({table['task_reason']})")
             context = RunContext(
@@ -333,7 +333,7 @@ def _run(ctx: RunContext) -> RunRecord:
 
     progress = ctx.on_cell
 
-    def execute(result: StageResult, kernel: WarmKernel, behind: bool) -> None:
+    def execute(result: StageResult, kernel: WarmKernel, behind: bool, freed: Callable[[], None]) -> None:
         result.low_priority = behind
         index, stem = record.stages.index(result) + 1, Path(result.notebook).stem
         (partial / ARTIFACTS / result.stage).mkdir(parents=True, exist_ok=True)
@@ -351,6 +351,7 @@ def _run(ctx: RunContext) -> RunRecord:
                 measures=measures,
             )
             result.status = "ok"
+            freed()  # its kernel has ended: the next notebook's may warm up while this one's HTML is made
         except NotebookFailed as err:
             result.status, result.error = "failed", str(err)
         finally:
@@ -448,6 +449,10 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
     claimed: set[str] = set()  # fingerprints this run computes for the sweep's other points
     order = {name: i for i, name in enumerate(STAGES)}
 
+    def freed() -> None:  # from a notebook's thread, once its notebook ran
+        if pending and not failed:
+            kernels.top_up()  # a free core warms the kernel of a notebook still waiting
+
     def ended(result: StageResult, made: bool) -> None:
         if shared and result.fingerprint in claimed:
             claimed.discard(result.fingerprint)
@@ -507,7 +512,7 @@ def _schedule(ctx: RunContext, stages, execute, label) -> StageResult | None:
                         if shared:
                             shared.give_slot(estimate)
                         raise
-                    running[pool.submit(execute, result, kernel, behind)] = (result, kernel, estimate)
+                    running[pool.submit(execute, result, kernel, behind, freed)] = (result, kernel, estimate)
                     pending.remove(result)
                 if pending and not failed and len(running) < parallel:
                     kernels.top_up()  # a free core warms the kernel of a notebook still waiting
