@@ -37,7 +37,13 @@ else
     export PYTHONDONTWRITEBYTECODE :=
   endif
 endif
-UV := $(VENV)/bootstrap/bin/uv
+# uv, from its block of requirements-dev.txt (version and hashes), installed by pip once per
+# machine under $XDG_CACHE_HOME/bqlab/uv/<checksum of that block>: every clone then uses it (pip
+# takes 2.4 s here). A lock that names another uv, or other hashes, gets a folder of its own.
+CACHE_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
+UV_REQUIREMENT = awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt
+UV_HOME = $(CACHE_HOME)/bqlab/uv/$(shell $(UV_REQUIREMENT) | cksum | cut -d' ' -f1)
+UV = $(UV_HOME)/bin/uv
 # For make lock and the emulator: after NO_UV=1 or the pip fallback, the venv's own uv.
 ANY_UV = $(firstword $(wildcard $(UV) $(BIN)/uv) $(UV))
 FORCE   ?=
@@ -62,21 +68,23 @@ help: ## List the targets
 ifneq ($(STAMP),)
 # $(call install,LOCK): .venv holds exactly LOCK's versions, and this project (editable). uv installs
 # a lock in about a second from its cache; uv itself comes from requirements-dev.txt (its block,
-# hashes and all), put by pip in .venv/bootstrap. The venv is made without pip (3 s less); where
-# uv cannot run, pip comes in and installs it all.
+# hashes and all), put by pip in $(UV_HOME) the first time. The venv is made without pip (3 s
+# less); where uv cannot run, pip comes in and installs it all.
 define install
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bqlab needs Python 3.11 or newer: set PYTHON=python3.11 (found " + sys.version.split()[0] + ")")'
 	@echo "Setting up $(VENV) with the locked versions in $(1) (seconds with uv) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
-	@awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt > $(VENV)/uv-requirement.new
-	@# uv again when the lock names another uv; pip from this Python, else the venv's own (ensurepip).
-	@if [ -z "$(filter 1 yes true,$(NO_UV))" ] && \
-	    { { [ -x $(UV) ] && cmp -s $(VENV)/uv-requirement.new $(VENV)/uv-requirement.txt; } || \
-	      { rm -rf $(VENV)/bootstrap; for pip in "$(PYTHON) -m pip" "$(BIN)/python -m pip"; do \
+	@# uv from pip the first time: this Python's, else the venv's own (ensurepip); into a folder of
+	@# this process's, renamed into place (two clones set up at once do not mix their files).
+	@uv="$(UV)"; home="$${uv%/bin/uv}"; \
+	if [ -z "$(filter 1 yes true,$(NO_UV))" ] && \
+	    { [ -x "$$uv" ] || \
+	      { tmp="$$home.$$$$.tmp"; rm -rf "$$tmp"; mkdir -p "$$tmp" && $(UV_REQUIREMENT) > "$$tmp/uv-requirement.txt" && \
+	        for pip in "$(PYTHON) -m pip" "$(BIN)/python -m pip"; do \
 	          { [ "$$pip" = "$(PYTHON) -m pip" ] || $(BIN)/python -m ensurepip >/dev/null 2>&1; } && \
-	          $$pip install --quiet --disable-pip-version-check --require-hashes --target $(VENV)/bootstrap \
-	            -r $(VENV)/uv-requirement.new 2>>$(VENV)/bootstrap.log && break; done; [ -x $(UV) ]; }; } && \
-	    mv $(VENV)/uv-requirement.new $(VENV)/uv-requirement.txt && \
+	          $$pip install --quiet --disable-pip-version-check --require-hashes --target "$$tmp" \
+	            -r "$$tmp/uv-requirement.txt" 2>>$(VENV)/bootstrap.log && break; done; \
+	        { [ -x "$$tmp/bin/uv" ] && [ ! -e "$$home" ] && mv "$$tmp" "$$home"; rm -rf "$$tmp"; [ -x "$$uv" ]; }; }; } && \
 	    $(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(1) && \
 	    $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . ; then :; else \
 	  echo "uv was not usable here: installing with pip instead (about 2 minutes) ..."; \
