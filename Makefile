@@ -40,7 +40,7 @@ endif
 # uv, from its block of requirements-dev.txt (version and hashes), installed by pip once per
 # machine under $XDG_CACHE_HOME/bqlab/uv/<checksum of that block>: every clone then uses it (pip
 # takes 2.4 s here). A lock that names another uv, or other hashes, gets a folder of its own.
-CACHE_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
+CACHE_HOME := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
 UV_REQUIREMENT = awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt
 UV_HOME = $(CACHE_HOME)/bqlab/uv/$(shell $(UV_REQUIREMENT) | cksum | cut -d' ' -f1)
 UV = $(UV_HOME)/bin/uv
