@@ -113,6 +113,10 @@ setup: $(DEV_STAMP) ## Create the virtual environment with the dev tools and the
 setup-git: ## In a git checkout: strip notebook outputs on commit; with the dev tools, nbdime diffs and merges, pre-commit hooks
 	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then exit 0; fi; \
 	bin="$(abspath $(BIN))"; \
+	# A fresh clone's index marks the files it checked out in the same second as "maybe changed": \
+	# git would hash each notebook again through the filter, 1.6 s apiece, at the first git status \
+	# (the report's provenance). Before the filter exists, git hashes them as they are, in ms. \
+	git config --get filter.nbstripout.clean >/dev/null || git update-index -q --refresh >/dev/null || true; \
 	git config filter.nbstripout.clean "'$$bin/python' -m nbstripout" && \
 	git config filter.nbstripout.smudge cat && \
 	git config filter.nbstripout.required true && \

@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -100,3 +101,16 @@ def test_after_setup_git_outputs_are_never_staged_and_diffs_show_cells_not_json(
     git("add", "notebooks/01-eda.ipynb")
     staged = nbformat.reads(git("show", ":notebooks/01-eda.ipynb"), as_version=4)
     assert all(c.outputs == [] for c in staged.cells if c.cell_type == "code"), "the staged notebook has no outputs"
+
+
+@needs_git
+def test_a_fresh_clones_first_git_status_after_setup_git_runs_no_filter(tmp_path):
+    """The first report's provenance asks git status: no notebook goes through nbstripout (1.6 s each)."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    time.sleep(1.1)  # make report runs setup-git after creating the venv, never in the clone's second
+    make = ["make", "-f", str(ROOT / "Makefile"), "setup-git", f"VENV={ROOT / '.venv'}"]
+    assert subprocess.run(make, cwd=clone, capture_output=True, text=True).returncode == 0
+    subprocess.run(["git", "config", "filter.nbstripout.clean", "false"], cwd=clone, check=True)  # fails if run
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=clone, capture_output=True)
+    assert status.returncode == 0 and status.stdout == b"", status.stderr
