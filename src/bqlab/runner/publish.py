@@ -32,7 +32,7 @@ import json
 import mimetypes
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -64,6 +64,26 @@ _TYPES = {
     ".yaml": "text/yaml; charset=utf-8",
 }
 _LATEST = re.compile(r'<meta name="bqlab-latest-run" content="([^"]+)">')
+
+
+def marked_for(destination: Destination, held: Mapping[str, str]) -> tuple[str | None, list[str]]:
+    """Whom ``destination`` was published for, by its marker (None: no marker), and the files bqlab did not put there.
+
+    Those files are listed for a folder without a marker only: one with a marker is bqlab's.
+    """
+    marker = destination.read(MARKER)
+    if marker is None:
+        return None, sorted(name for name in held if not name.startswith(".bqlab-"))
+    try:
+        audience = json.loads(marker).get("audience")
+    except (ValueError, AttributeError):
+        audience = None
+    return audience or "another audience", []
+
+
+def listed(names: list[str], shown: int = 3) -> str:
+    """The first ``shown`` names, and ... for the others."""
+    return ", ".join(names[:shown]) + (" ..." if len(names) > shown else "")
 
 
 def content_type(name: str) -> str:
@@ -218,25 +238,19 @@ class Publisher:
         Raises:
             ParamsError: naming what the destination holds and what to do.
         """
-        where, marker = self.destination.where, self.destination.read(MARKER)
-        if marker is None:
-            others = sorted(name for name in self.held if not name.startswith(".bqlab-"))
-            if others:
-                shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
-                raise ParamsError(
-                    f"publish to {where!r}: it holds files bqlab did not publish ({shown}); "
-                    "publish to an empty folder, or to one bqlab published to"
-                )
-            self.destination.create(MARKER, json.dumps({"published_by": "bqlab", "audience": self.audience}).encode())
-            return
-        try:
-            audience = json.loads(marker).get("audience")
-        except (ValueError, AttributeError):
-            audience = None
-        if audience != self.audience:
+        where = self.destination.where
+        audience, others = marked_for(self.destination, self.held)
+        if others:
             raise ParamsError(
-                f"publish to {where!r}: it was published for {audience or 'another audience'}, not for "
-                f"{self.audience}; publish each audience to a folder of its own (a public site to a bucket of its own)"
+                f"publish to {where!r}: it holds files bqlab did not publish ({listed(others)}); "
+                "publish to an empty folder, or to one bqlab published to"
+            )
+        if audience is None:
+            self.destination.create(MARKER, json.dumps({"published_by": "bqlab", "audience": self.audience}).encode())
+        elif audience != self.audience:
+            raise ParamsError(
+                f"publish to {where!r}: it was published for {audience}, not for {self.audience}; publish "
+                "each audience to a folder of its own (a public site to a bucket of its own)"
             )
 
     def files_of(self, run: dict[str, Any]) -> dict[str, Path]:

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from bqlab.errors import ParamsError, PipelineError
 from bqlab.project import cache_dir, write_atomically
-from bqlab.runner.publish import INDEX_RECORD, MARKER, UPLOAD_THREADS, publish
+from bqlab.runner.publish import INDEX_RECORD, UPLOAD_THREADS, listed, marked_for, publish
 from bqlab.runner.runs import BASELINE_FILE, ReportsLock, latest_run, load_runs, point_latest, remove_runs
 from bqlab.store import Destination, open_destination
 from bqlab.store.urls import split_bucket_url
@@ -62,22 +62,17 @@ def _run_files(held: dict[str, str]) -> dict[str, list[str]]:
 
 def _check_store(destination: Destination, held: dict[str, str]) -> None:
     """Refuse a bucket folder that holds other files, or that was published for readers (before any work)."""
-    marker = destination.read(MARKER)
-    if marker is None:
-        others = sorted(name for name in held if not name.startswith(".bqlab-"))
-        if others:
-            raise ParamsError(
-                f"run store {destination.where!r} holds files bqlab did not put there ({', '.join(others[:3])}"
-                f"{' ...' if len(others) > 3 else ''}): name an empty folder, or one bqlab keeps runs in"
-            )
-        return
-    with contextlib.suppress(ValueError, AttributeError):
-        if json.loads(marker).get("audience") == "team":
-            return
-    raise ParamsError(
-        f"run store {destination.where!r} was published for readers: runs are kept in a folder of their own "
-        "(the team's); name another folder"
-    )
+    audience, others = marked_for(destination, held)
+    if others:
+        raise ParamsError(
+            f"run store {destination.where!r} holds files bqlab did not put there ({listed(others)}): "
+            "name an empty folder, or one bqlab keeps runs in"
+        )
+    if audience not in (None, "team"):
+        raise ParamsError(
+            f"run store {destination.where!r} was published for readers: runs are kept in a folder of their "
+            "own (the team's); name another folder"
+        )
 
 
 def pull(url: str, root: Path, api_endpoint: str | None, echo: Callable[[str], None] = print) -> tuple[Path, set[str]]:
