@@ -95,6 +95,11 @@ class FakeStore:
     def read(self, name):
         return self.objects.get(name)
 
+    def fetch(self, name, path):
+        if name in self.objects:
+            path.write_bytes(self.objects[name])
+        return name in self.objects
+
 
 def test_a_run_whose_file_names_would_write_outside_its_folder_is_not_fetched(tmp_path, monkeypatch):
     from bqlab.runner import remote

@@ -157,14 +157,10 @@ def _fetch(destination: Destination, run_id: str, names: list[str], copy: Path, 
     partial = Path(tempfile.mkdtemp(prefix=f".{run_id}.fetching-", dir=copy / "runs"))
     try:
 
-        def one(name: str) -> bool:
-            data = destination.read(name)
-            if data is None:  # removed by another machine's retention meanwhile
-                return False
+        def one(name: str) -> bool:  # False: removed by another machine's retention meanwhile
             path = partial / PurePosixPath(name).relative_to(f"runs/{run_id}")
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            return True
+            return destination.fetch(name, path)
 
         if not all(pool.map(one, names)) or not (partial / "run.json").is_file():
             return False

@@ -56,6 +56,10 @@ class Destination(Protocol):
         """The bytes held under ``name``, or None if there is none."""
         ...
 
+    def fetch(self, name: str, path: Path) -> bool:
+        """Write the bytes held under ``name`` to ``path``, streamed; False if there is none."""
+        ...
+
     def create(self, name: str, data: bytes) -> str | None:
         """Store ``data`` under ``name`` only if nothing is there; the version made, or None if refused."""
         ...

@@ -115,6 +115,16 @@ class BucketDestination:
         except Exception as err:
             raise explain(err, f"reading {self.where}/{name}") from err
 
+    def fetch(self, name: str, path: Path) -> bool:
+        """Download the object to ``path`` in chunks (the client removes a file it could not finish)."""
+        try:
+            self.bucket.blob(self._key(name)).download_to_filename(str(path))
+            return True
+        except api_errors.NotFound:
+            return False
+        except Exception as err:
+            raise explain(err, f"reading {self.where}/{name}") from err
+
     def create(self, name: str, data: bytes) -> str | None:
         """Create the object only if absent (``ifGenerationMatch=0``); its generation, or None."""
         blob = self.bucket.blob(self._key(name))

@@ -94,6 +94,14 @@ class FolderDestination:
         except FileNotFoundError:
             return None
 
+    def fetch(self, name: str, path: Path) -> bool:
+        """Copy the file to ``path``; False if it is not there."""
+        try:
+            shutil.copyfile(self.path / name, path)
+            return True
+        except FileNotFoundError:
+            return False
+
     def create(self, name: str, data: bytes) -> str | None:
         """Create the file only if it is not there (O_EXCL); its version (inode and time), or None."""
         target = self.path / name
