@@ -39,10 +39,10 @@ else
 endif
 # uv, from its block of requirements-dev.txt (version and hashes), installed by pip once per
 # machine under $XDG_CACHE_HOME/bqlab/uv/<checksum of that block>: every clone then uses it (pip
-# takes 2.4 s here). A lock that names another uv, or other hashes, gets a folder of its own.
-CACHE_HOME := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
+# takes 2.4 s here; UV_BOOTSTRAP=<folder> puts it elsewhere). Another uv block gets a folder of its own.
+UV_BOOTSTRAP ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/bqlab/uv
 UV_REQUIREMENT = awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt
-UV_HOME = $(CACHE_HOME)/bqlab/uv/$(shell $(UV_REQUIREMENT) | cksum | cut -d' ' -f1)
+UV_HOME = $(UV_BOOTSTRAP)/$(shell $(UV_REQUIREMENT) | cksum | cut -d' ' -f1)
 UV = $(UV_HOME)/bin/uv
 # For make lock and the emulator: after NO_UV=1 or the pip fallback, the venv's own uv.
 ANY_UV = $(firstword $(wildcard $(UV) $(BIN)/uv) $(UV))
@@ -55,7 +55,7 @@ BASE    ?= real
 IMAGE   ?= $(if $(filter twin,$(BASE)),bqlab:twin,bqlab:latest)
 export BASE IMAGE REPORTS PARAMS NOTEBOOKS LAB_PORT PROFILE FORCE QUIET NO_CACHE PYTEST_ARGS
 
-.PHONY: help setup setup-git report sweep baseline gate check prune publish compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop bench-sweep emulator clean clean-venv lock \
+.PHONY: help setup setup-git report sweep baseline gate check prune publish compare doctor test test-fast format lint lab bench bench-scale bench-rows bench-split bench-wide bench-container bench-noop bench-sweep bench-clone emulator clean clean-venv lock \
 	docker-build docker-build-twin docker-report docker-lab docker-test
 
 help: ## List the targets
@@ -218,6 +218,9 @@ bench-sweep: $(STAMP) ## A 6-point sweep against 6 separate make report calls an
 
 bench-noop: $(STAMP) ## Time and memory of a no-op make report with a 1 GiB local table, against a small one
 	@$(BIN)/python benchmarks/noop.py
+
+bench-clone: ## A fresh clone's make report, set-up included: package caches warm, empty, and a new machine (AGAINST=<commit>)
+	@$(PYTHON) benchmarks/clone.py $(if $(AGAINST),--against $(AGAINST),) $(if $(REPEAT),--repeat $(REPEAT),)
 
 lab: $(STAMP) ## JupyterLab on 127.0.0.1, opened on notebooks/ with the project kernel (PROFILE=ci: by-hand runs use it)
 	@$(if $(STAMP),mkdir -p $(VENV)/share/jupyter/lab/settings && cp docker/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json,true)
