@@ -70,4 +70,4 @@ def test_every_other_kernel_imports_in_the_reverse_order(tmp_path, monkeypatch):
     pool = execution.KernelPool(tmp_path, ["a", "b", "c"])
     assert pool.take() == 1 and pool.take() == 2
     pool.top_up()
-    assert orders == [["a", "b", "c"], ["c", "b", "a"], ["a", "b", "c"]]
+    assert orders == [["c", "b", "a"], ["a", "b", "c"], ["c", "b", "a"]]
