@@ -75,14 +75,15 @@ define install
 	@echo "Setting up $(VENV) with the locked versions in $(1) (seconds with uv) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 	@# uv from pip the first time: this Python's, else the venv's own (ensurepip); into a folder of
-	@# this process's, renamed into place (two clones set up at once do not mix their files).
+	@# this process's, renamed into place (two clones set up at once do not mix their files). uv is
+	@# one binary: no dependencies to resolve, no Python modules worth compiling.
 	@uv="$(UV)"; home="$${uv%/bin/uv}"; \
 	if [ -z "$(filter 1 yes true,$(NO_UV))" ] && \
 	    { [ -x "$$uv" ] || \
 	      { tmp="$$home.$$$$.tmp"; rm -rf "$$tmp"; mkdir -p "$$tmp" && $(UV_REQUIREMENT) > "$$tmp/uv-requirement.txt" && \
 	        for pip in "$(PYTHON) -m pip" "$(BIN)/python -m pip"; do \
 	          { [ "$$pip" = "$(PYTHON) -m pip" ] || $(BIN)/python -m ensurepip >/dev/null 2>&1; } && \
-	          $$pip install --quiet --disable-pip-version-check --require-hashes --target "$$tmp" \
+	          $$pip install --quiet --disable-pip-version-check --require-hashes --no-deps --no-compile --target "$$tmp" \
 	            -r "$$tmp/uv-requirement.txt" 2>>$(VENV)/bootstrap.log && break; done; \
 	        { [ -x "$$tmp/bin/uv" ] && [ ! -e "$$home" ] && mv "$$tmp" "$$home"; rm -rf "$$tmp"; [ -x "$$uv" ]; }; }; } && \
 	    $(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(1) && \
