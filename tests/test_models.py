@@ -78,6 +78,33 @@ def test_values_scikit_learn_refuses_are_named_once_asked_and_then_kept(tmp_path
     assert models.value_problems(asked) == problems
 
 
+def test_a_cold_cache_asks_scikit_learn_once_for_the_names_and_the_values(tmp_path, monkeypatch):
+    """A new machine: the process that reads the argument names also checks the values params give."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "sklearn", raising=False)  # asked in a process of its own, as the runner does
+    started, run = [], models.subprocess.run
+
+    def counted(*args, **kwargs):
+        started.append(args[0])
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(models.subprocess, "run", counted)
+    common = {"table": "my-project.lab.t", "label": "y", "features": ["a"]}
+    hyperparameters = {"random_forest": {"n_estimators": 30, "max_depth": "deep"}}
+    params = TrainParams(**common, model="auto", hyperparameters=hyperparameters)
+    assert len(started) == 1, "the names, read once"
+    # What the runner's table check asks once the task is known: each model auto may train.
+    for task in ("classification", "regression"):
+        checks = [(m, [task], params.settings_for(m)) for m in models.candidates(params.model)]
+        problems = models.value_problems(checks)
+        assert "'max_depth' parameter of RandomForest" in problems[0] and "Got 'deep'" in problems[0]
+        assert problems[1] == ""
+    assert len(started) == 1, "the values were checked in the same process as the names"
+    TrainParams(**common, model="hist_gradient_boosting", hyperparameters={"max_iter": 40})
+    assert models.value_problems([("hist_gradient_boosting", ["regression"], {"max_iter": 40})]) == [""]
+    assert len(started) == 2, "a value not asked before: one more process (the names are kept)"
+
+
 def test_the_docs_table_is_the_registry():
     text = (ROOT / "docs" / "params.md").read_text(encoding="utf-8")
     table = re.search(r"<!-- models table: begin -->\n(.*?)\n<!-- models table: end -->", text, re.S)

@@ -219,8 +219,10 @@ class TrainParams(CommonParams):
                 f"with model: auto, give hyperparameters per model ({example}): auto may train "
                 f"{' or '.join(models.candidates(model))}, which take different settings; or name the model"
             )
+        task = info.data.get("task", "auto")
+        ahead = models.values_ahead(model, value, task)  # a cold cache: one scikit-learn process, not two
         for name in list(value) if models.per_model(value) else [model]:
-            valid = models.hyperparameter_names(name, info.data.get("task", "auto"))
+            valid = models.hyperparameter_names(name, task, ahead)
             for key in models.settings_of(name, value):
                 if key not in valid:
                     raise ValueError(f"unknown hyperparameter {key!r} for model {name!r}{did_you_mean(key, valid)}")

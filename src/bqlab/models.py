@@ -179,28 +179,64 @@ def _arguments(_: Any = None) -> dict[str, dict[str, list[str]]]:
     }
 
 
-def _all_arguments() -> dict[str, dict[str, list[str]]]:
-    """Every model's constructor arguments, per task, for the installed scikit-learn (cached)."""
+def _answers(keys: Sequence[str]) -> dict[str, Any]:
+    """``_arguments`` and ``_value_problems(keys)``: both answers of a cold cache from one process."""
+    return {"arguments": _arguments(), "values": _value_problems(keys)}
+
+
+def _all_arguments(values: Sequence[str] = ()) -> dict[str, dict[str, list[str]]]:
+    """Every model's constructor arguments, per task, for the installed scikit-learn (cached).
+
+    On a cold cache, the process that reads them also checks the ``values`` keys not known yet
+    (``_value_key``): a new machine then starts one process that imports scikit-learn, not two.
+    """
     name = f"estimator-arguments-{metadata.version('scikit-learn')}-{len(MODELS)}.json"
     cached = read_cached(name)
     if isinstance(cached, dict) and all(m in cached.get(t, {}) for m in MODELS for t in MODELS[m].classes):
         return cached
-    found = _asked("_arguments", None) or _arguments()
+    known = _known_values()
+    missing = sorted(set(values) - set(known))
+    answers = _asked("_answers", missing) if missing else None
+    if answers:
+        write_cached(_values_file(), known | answers["values"])
+    found = answers["arguments"] if answers else _asked("_arguments", None) or _arguments()
     write_cached(name, found)
     return found
 
 
-def hyperparameter_names(model: str, task: "str | Task" = AUTO) -> set[str]:
-    """Return the constructor arguments ``model`` accepts for ``task`` ("auto": for either task)."""
-    arguments = _all_arguments()
+def hyperparameter_names(model: str, task: "str | Task" = AUTO, ahead: Sequence[str] = ()) -> set[str]:
+    """Return the constructor arguments ``model`` accepts for ``task`` ("auto": for either task).
+
+    ``ahead``: values checks (``values_ahead``) to ask along if scikit-learn must be asked.
+    """
+    arguments = _all_arguments(ahead)
     names: set[str] = set()
     for t in _tasks(task):
         names |= set(arguments[t].get(model, []))
     return names - {"random_state"}
 
 
+def values_ahead(model: str, hyperparameters: Mapping[str, Any], task: "str | Task" = AUTO) -> list[str]:
+    """The values checks ``value_problems`` asks once the table gives the task: each model ``model`` may train."""
+    return [_value_key(m, t, settings_of(m, hyperparameters)) for m in candidates(model) for t in served_tasks(m, task)]
+
+
+def _value_key(model: str, task: str, settings: Mapping[str, Any]) -> str:
+    """The cache's key of a values check: ``[model, task, settings]`` as JSON."""
+    return json.dumps([model, task, dict(settings)], sort_keys=True, default=str)
+
+
+def _values_file() -> str:
+    return f"estimator-values-{metadata.version('scikit-learn')}.json"
+
+
+def _known_values() -> dict[str, str]:
+    cached = read_cached(_values_file())
+    return cached if isinstance(cached, dict) else {}
+
+
 def _value_problems(keys: Sequence[str]) -> dict[str, str]:
-    """``_value_problem`` of each key (``[model, task, settings]`` as JSON)."""
+    """``_value_problem`` of each key (``_value_key``)."""
     return {key: _value_problem(*json.loads(key)) for key in keys}
 
 
@@ -220,20 +256,15 @@ def value_problems(checks: Sequence[tuple[str, Sequence[str], Mapping[str, Any]]
     The answers are kept per scikit-learn version, like the argument names; what is not known yet
     is asked of scikit-learn in one short process (``_asked``).
     """
-    name = f"estimator-values-{metadata.version('scikit-learn')}.json"
-    cached = read_cached(name)
-    known: dict[str, str] = cached if isinstance(cached, dict) else {}
-    keys = [
-        [json.dumps([model, task, dict(settings)], sort_keys=True, default=str) for task in tasks]
-        for model, tasks, settings in checks
-    ]
+    known = _known_values()
+    keys = [[_value_key(model, task, settings) for task in tasks] for model, tasks, settings in checks]
     missing = sorted({k for row in keys for k in row} - set(known))
     if missing:
         answers = _asked("_value_problems", missing)
         if answers is None:  # the values are then checked where the model is made, as without this check
             return [""] * len(checks)
         known |= answers
-        write_cached(name, known)
+        write_cached(_values_file(), known)
     # A value some task's class takes is the task's to check once the task is known (task: auto).
     # One refused by every task's class is named with the model's name, not the first task's class.
     problems = []
