@@ -42,7 +42,8 @@ endif
 # takes 2.4 s here; UV_BOOTSTRAP=<folder> puts it elsewhere). Another uv block gets a folder of its own.
 UV_BOOTSTRAP ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/bqlab/uv
 UV_REQUIREMENT = awk '/^uv==/{on=1} on{print} on&&!/\\$$/{exit}' requirements-dev.txt
-UV_HOME = $(UV_BOOTSTRAP)/$(shell $(UV_REQUIREMENT) | cksum | cut -d' ' -f1)
+# Worked out once, the first time a recipe needs it (not on every expansion, not on make help).
+UV_HOME = $(eval UV_HOME := $(UV_BOOTSTRAP)/$(shell $(UV_REQUIREMENT) | cksum | cut -d' ' -f1))$(UV_HOME)
 UV = $(UV_HOME)/bin/uv
 # For make lock and the emulator: after NO_UV=1 or the pip fallback, the venv's own uv.
 ANY_UV = $(firstword $(wildcard $(UV) $(BIN)/uv) $(UV))
